@@ -1,0 +1,49 @@
+# Every third-party dependency is found once, here. tools/setup installs the Debian packages
+# that provide them; a missing one fails configuration with the package to install.
+
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+
+macro(shuffle_require _found _what _package)
+  if(NOT ${_found})
+    message(FATAL_ERROR "${_what} not found: run tools/setup (installs Debian package ${_package})")
+  endif()
+endmacro()
+
+find_package(absl CONFIG QUIET)
+shuffle_require(absl_FOUND "abseil" libabsl-dev)
+find_package(Protobuf QUIET)  # module mode: Debian's protobuf ships no CMake config
+shuffle_require(Protobuf_FOUND "Protobuf" "libprotobuf-dev protobuf-compiler")
+find_package(gRPC CONFIG QUIET)
+shuffle_require(gRPC_FOUND "gRPC" "libgrpc++-dev protobuf-compiler-grpc")
+find_package(RocksDB CONFIG QUIET)
+shuffle_require(RocksDB_FOUND "RocksDB" librocksdb-dev)
+find_package(zstd CONFIG QUIET)
+shuffle_require(zstd_FOUND "zstd" libzstd-dev)
+find_package(Boost 1.74 QUIET)
+shuffle_require(Boost_FOUND "Boost (Asio, Beast)" libboost-dev)
+pkg_check_modules(URING QUIET IMPORTED_TARGET liburing)
+shuffle_require(URING_FOUND "liburing" liburing-dev)
+pkg_check_modules(XXHASH QUIET IMPORTED_TARGET libxxhash)
+shuffle_require(XXHASH_FOUND "xxHash" libxxhash-dev)
+
+if(TARGET zstd::libzstd_shared)
+  set(SHUFFLE_ZSTD zstd::libzstd_shared)
+else()
+  set(SHUFFLE_ZSTD zstd::libzstd_static)
+endif()
+# RocksDB's shared library links much faster than the static one on two cores.
+if(TARGET RocksDB::rocksdb-shared)
+  set(SHUFFLE_ROCKSDB RocksDB::rocksdb-shared)
+else()
+  set(SHUFFLE_ROCKSDB RocksDB::rocksdb)
+endif()
+
+if(SHUFFLE_BUILD_TESTS)
+  find_package(GTest CONFIG QUIET)
+  shuffle_require(GTest_FOUND "GoogleTest" "libgtest-dev libgmock-dev")
+endif()
+if(SHUFFLE_BUILD_BENCHMARKS)
+  find_package(benchmark CONFIG QUIET)
+  shuffle_require(benchmark_FOUND "Google Benchmark" libbenchmark-dev)
+endif()

@@ -1,0 +1,58 @@
+# Helpers that give every component the same shape: a library target `shuffle_<name>` with the
+# alias `shuffle::<name>`, and tests registered with ctest labels.
+#
+#   shuffle_cc_library(NAME core SRCS a.cc HDRS_DIR include DEPS absl::status)
+#   shuffle_cc_test(NAME frame_test SRCS frame_test.cc DEPS shuffle::core LABELS unit)
+
+function(shuffle_cc_library)
+  cmake_parse_arguments(ARG "" "NAME;PUBLIC_INCLUDE_DIR" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
+  set(_target shuffle_${ARG_NAME})
+  add_library(${_target} ${ARG_SRCS})
+  add_library(shuffle::${ARG_NAME} ALIAS ${_target})
+  if(ARG_PUBLIC_INCLUDE_DIR)
+    target_include_directories(${_target} PUBLIC ${ARG_PUBLIC_INCLUDE_DIR})
+  endif()
+  # Internal headers are included by path from the repository root ("shuffle-server/...").
+  target_include_directories(${_target} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${_target} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# Test executables by label, so sanitizer builds can build just the unit tests
+# (`ninja unit_tests`).
+function(shuffle_cc_test)
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  if(NOT SHUFFLE_BUILD_TESTS)
+    return()
+  endif()
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  gtest_discover_tests(${ARG_NAME} DISCOVERY_MODE PRE_TEST
+                       PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+  foreach(_label IN LISTS ARG_LABELS)
+    set_property(GLOBAL APPEND PROPERTY SHUFFLE_TESTS_${_label} ${ARG_NAME})
+  endforeach()
+  set_property(GLOBAL APPEND PROPERTY SHUFFLE_TEST_LABELS ${ARG_LABELS})
+endfunction()
+
+# Creates one build target per test label (unit_tests, integration_tests, ...).
+function(shuffle_finalize_test_groups)
+  get_property(_labels GLOBAL PROPERTY SHUFFLE_TEST_LABELS)
+  if(_labels)
+    list(REMOVE_DUPLICATES _labels)
+  endif()
+  foreach(_label IN LISTS _labels)
+    get_property(_tests GLOBAL PROPERTY SHUFFLE_TESTS_${_label})
+    add_custom_target(${_label}_tests DEPENDS ${_tests})
+  endforeach()
+endfunction()
+
+# Generated or third-party sources: no project warnings.
+function(shuffle_relax_warnings _target)
+  target_compile_options(${_target} PRIVATE -w)
+endfunction()
