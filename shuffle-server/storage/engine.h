@@ -1,0 +1,195 @@
+// StorageEngine: the shuffle server's storage. Map attempts push blocks, commit them durably, and
+// reducers read partitions back.
+//
+// Layout and durability (docs/architecture.md, "Storage engine"):
+//  - Blocks of at least `direct_block_bytes` become their own extent in the shuffle's segment file.
+//  - Smaller blocks aggregate in memory per (shuffle, partition) and are flushed as one extent
+//    when the buffer reaches `extent_bytes`, when memory runs short (largest buffers first), when
+//    the shuffle is sealed, or when a reducer first reads the partition. A partition's data from
+//    many maps therefore lies in few large extents.
+//  - Commit makes an attempt durable before it returns: its small blocks still in memory are
+//    appended to the shuffle's commit log, then every touched file is fdatasync'd and one synced
+//    RocksDB batch records the extents, the log region and the commit record. Concurrent commits
+//    share the writes, the fdatasyncs and the WAL sync (group commit, one I/O thread).
+//  - A log region is dropped once all its blocks lie in durable extents; recovery replays the
+//    regions still live into memory.
+//  - The first committed attempt of a map wins; readers are served only winners' blocks.
+//
+// Thread-safety: every public method may be called from any thread concurrently.
+#ifndef SHUFFLE_SERVER_STORAGE_ENGINE_H_
+#define SHUFFLE_SERVER_STORAGE_ENGINE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shuffle-server/storage/env.h"
+#include "shuffle-server/storage/index.h"
+#include "shuffle/core/ids.h"
+
+namespace shuffle::storage {
+
+struct EngineOptions {
+  // Directories for segment and log files; partitions are spread over them. At least one.
+  std::vector<std::string> data_dirs;
+  // RocksDB directory; default: <data_dirs[0]>/index.
+  std::string index_dir;
+  // File system and I/O; tests pass a FaultInjectionEnv. Must outlive the engine.
+  Env* env = Env::Default();
+
+  uint64_t extent_bytes = 1u << 20;        // aggregation buffer flush size
+  uint64_t direct_block_bytes = 1u << 20;  // blocks this large skip aggregation
+  uint64_t memory_budget_bytes = 256u << 20;
+  // Low-disk watermark: writes to a directory are refused while its free space is below this.
+  uint64_t min_free_bytes = 512u << 20;
+  uint64_t max_read_bytes = 8u << 20;   // largest single read after coalescing
+  uint64_t log_file_bytes = 64u << 20;  // commit log files rotate at this size
+  bool direct_io = true;                // O_DIRECT where the file system allows
+  uint32_t queue_depth = 64;
+  // How long a push waits for memory before failing with UNAVAILABLE.
+  int64_t push_wait_ms = 30000;
+};
+
+// Identifies a shuffle across applications.
+struct ShuffleKey {
+  core::AppId app;
+  core::ShuffleId shuffle;
+
+  friend bool operator==(const ShuffleKey&, const ShuffleKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const ShuffleKey& k) {
+    return H::combine(std::move(h), k.app, k.shuffle);
+  }
+};
+
+// One block handed to Push: an encoded block (core/block.h) for `partition`.
+struct PushedBlock {
+  core::PartitionId partition;
+  std::string_view bytes;
+};
+
+struct CommitRequest {
+  core::MapId map;
+  core::AttemptId attempt;
+  uint32_t num_partitions = 0;
+  // What the client pushed for this attempt; a mismatch (e.g. pushes lost to a server restart)
+  // fails the commit with ABORTED instead of committing partial output.
+  uint64_t expected_blocks = 0;
+  uint64_t expected_bytes = 0;
+};
+
+struct CommitResult {
+  bool won = false;     // false: another attempt of the map had already committed
+  CommitRecord winner;  // the winning attempt's record (this one when won)
+};
+
+struct ReadRequest {
+  core::PartitionId partition_begin;
+  core::PartitionId partition_end;  // exclusive
+  core::MapId map_begin{0};
+  core::MapId map_end{UINT32_MAX};  // exclusive
+};
+
+// A block served to a reader: where it came from and its encoded bytes.
+struct ServedBlock {
+  BlockEntry origin;
+  std::string bytes;
+};
+
+struct RecoveryReport {
+  uint32_t epoch = 0;
+  uint64_t shuffles = 0;
+  uint64_t commits = 0;
+  uint64_t extents = 0;
+  uint64_t extent_blocks = 0;
+  uint64_t log_regions_replayed = 0;
+  uint64_t log_blocks_replayed = 0;
+  uint64_t log_blocks_already_in_extents = 0;
+  uint64_t corrupt_log_blocks = 0;
+  uint64_t bytes_truncated = 0;
+  uint64_t orphan_dirs_removed = 0;
+  double seconds = 0;
+};
+
+struct EngineStats {
+  uint64_t blocks_pushed = 0;
+  uint64_t bytes_pushed = 0;
+  uint64_t commits = 0;
+  uint64_t commit_rounds = 0;  // group-commit rounds (one fdatasync set and one WAL sync each)
+  uint64_t extents_written = 0;
+  uint64_t bytes_written = 0;      // to segment and log files, padding included
+  uint64_t log_bytes_written = 0;  // the commit-log share of bytes_written
+  uint64_t disk_reads = 0;         // read operations submitted for fetches
+  uint64_t bytes_read = 0;
+  uint64_t memory_bytes = 0;  // blocks held in aggregation buffers now
+  uint64_t refused_low_disk = 0;
+};
+
+struct ShuffleUsage {
+  ShuffleRecord record;
+  uint64_t disk_bytes = 0;
+  uint64_t files = 0;
+  uint64_t committed_maps = 0;
+};
+
+class StorageEngine {
+ public:
+  // Opens the engine, recovering whatever a previous run left: REQUIRES options.data_dirs
+  // non-empty.
+  static absl::StatusOr<std::unique_ptr<StorageEngine>> Open(const EngineOptions& options);
+  // Stops the I/O thread. Committed data is durable already; uncommitted pushes are dropped.
+  ~StorageEngine();
+  StorageEngine(const StorageEngine&) = delete;
+  StorageEngine& operator=(const StorageEngine&) = delete;
+
+  const RecoveryReport& recovery_report() const { return recovery_; }
+  uint32_t epoch() const { return epoch_; }
+
+  // Registers a shuffle; idempotent for the same key and partition count.
+  absl::Status RegisterShuffle(const ShuffleKey& key, std::string_view namespace_name,
+                               uint32_t num_partitions);
+
+  // Accepts blocks of one map attempt. Every block is verified (core::VerifyBlock) first; on any
+  // error nothing of this call is kept. Waits while memory is over budget (backpressure).
+  absl::Status Push(const ShuffleKey& key, core::MapId map, core::AttemptId attempt,
+                    const std::vector<PushedBlock>& blocks);
+
+  // Makes the attempt durable, then returns; see CommitResult.
+  absl::StatusOr<CommitResult> Commit(const ShuffleKey& key, const CommitRequest& request);
+
+  // The map stage is done: flushes every aggregation buffer of the shuffle as extents.
+  absl::Status Seal(const ShuffleKey& key);
+
+  // Every block of the winning attempts in the requested partitions and maps, in disk order.
+  absl::StatusOr<std::vector<ServedBlock>> Read(const ShuffleKey& key, const ReadRequest& request);
+
+  // Deletes a shuffle's files and index entries. Returns the bytes freed.
+  absl::StatusOr<uint64_t> RemoveShuffle(const ShuffleKey& key);
+  absl::StatusOr<uint64_t> RemoveApplication(const core::AppId& app);
+
+  EngineStats stats() const;
+  std::vector<ShuffleUsage> Usage() const;
+
+  struct Impl;
+
+ private:
+  explicit StorageEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  RecoveryReport recovery_;
+  uint32_t epoch_ = 0;
+};
+
+}  // namespace shuffle::storage
+
+#endif  // SHUFFLE_SERVER_STORAGE_ENGINE_H_

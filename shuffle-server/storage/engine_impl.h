@@ -1,0 +1,178 @@
+// Internal state of StorageEngine, shared by engine.cc (API and pushes), engine_io.cc (the I/O
+// thread: flushes and group commit), engine_read.cc (reads) and engine_recovery.cc (start-up).
+//
+// Locking: `io_mu` serialises I/O rounds against shuffle removal and is always taken before
+// `mu`. `mu` guards all in-memory state. Block bytes are immutable once pushed, so the I/O thread
+// reads them without `mu` while its job holds a reference.
+#ifndef SHUFFLE_SERVER_STORAGE_ENGINE_IMPL_H_
+#define SHUFFLE_SERVER_STORAGE_ENGINE_IMPL_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "shuffle-server/storage/engine.h"
+#include "shuffle-server/storage/env.h"
+#include "shuffle-server/storage/index.h"
+
+namespace shuffle::storage {
+
+inline uint64_t AlignUp(uint64_t v) {
+  return (v + kDirectIoAlignment - 1) & ~uint64_t{kDirectIoAlignment - 1};
+}
+
+inline uint64_t AttemptKey(uint32_t map, uint32_t attempt) {
+  return (uint64_t{map} << 32) | attempt;
+}
+
+// A live commit-log region (an 'L' record). Owned and mutated by the I/O thread only.
+struct LogRegion {
+  uint64_t handle = 0;
+  uint32_t dir = 0;
+  uint32_t log_no = 0;
+  uint64_t offset = 0;
+  uint32_t outstanding = 0;  // logged blocks not yet in a durable extent
+};
+
+enum class BlockState { kInMemory, kFlushing, kDurable };
+
+struct PendingBlock {
+  BlockEntry entry;
+  std::string bytes;                         // cleared once durable in an extent
+  BlockState state = BlockState::kInMemory;  // guarded by Impl::mu
+  std::shared_ptr<LogRegion> log;            // guarded by Impl::mu; set once logged
+};
+using BlockPtr = std::shared_ptr<PendingBlock>;
+
+struct PartitionBuffer {
+  std::vector<BlockPtr> blocks;  // kInMemory blocks, in push order
+  uint64_t bytes = 0;
+  bool queued = false;  // in Impl::flush_queue
+  bool flush_requested = false;
+};
+
+// An attempt that has pushed in this run and not committed yet.
+struct AttemptState {
+  uint32_t next_seq = 0;
+  uint64_t blocks = 0;
+  uint64_t bytes = 0;
+  std::vector<BlockPtr> small_blocks;
+  std::vector<BlockPtr> direct_blocks;
+  std::map<uint32_t, PartitionTotal> totals;
+  absl::Status failure;  // non-OK once the attempt is aborted
+  bool committing = false;
+};
+
+struct SegmentFile {
+  std::unique_ptr<File> file;
+  uint64_t next_offset = 0;  // guarded by Impl::mu; always aligned
+};
+
+struct ShuffleState {
+  ShuffleRecord record;
+  std::vector<PartitionBuffer> partitions;
+  absl::node_hash_map<uint64_t, AttemptState> attempts;  // stable addresses
+  absl::flat_hash_map<uint32_t, CommitRecord> winners;
+  std::vector<SegmentFile> segments;  // one per data dir
+  uint32_t log_dir = 0;
+  uint32_t log_no = 0;  // current log file
+  uint64_t log_offset = 0;
+  std::map<uint32_t, std::unique_ptr<File>> log_files;
+  std::map<uint32_t, uint32_t> live_regions;  // log_no -> live regions (I/O thread only)
+  uint64_t disk_bytes = 0;
+  bool removed = false;
+};
+using ShufflePtr = std::shared_ptr<ShuffleState>;
+
+struct IoRound;  // engine_io.cc
+
+struct CommitWaiter {
+  ShufflePtr shuffle;
+  CommitRequest request;
+  bool done = false;
+  absl::StatusOr<CommitResult> result = absl::UnknownError("pending");
+};
+
+struct StorageEngine::Impl {
+  explicit Impl(const EngineOptions& o) : options(o), env(o.env) {}
+
+  // --- engine.cc
+  absl::Status CreateShuffleFiles(ShuffleState& shuffle);
+  std::string ShuffleDir(uint32_t dir, uint64_t handle) const;
+  std::string SegmentPath(uint32_t dir, uint64_t handle) const;
+  std::string LogPath(uint32_t dir, uint64_t handle, uint32_t log_no) const;
+  ShufflePtr FindShuffle(const ShuffleKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  absl::Status CheckDiskSpace(uint32_t dir, uint64_t incoming) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void DropBlock(PendingBlock& block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Asks the I/O thread to flush partitions [begin, end) and waits for the round: all their
+  // in-memory blocks when `everything` (seal), else those of committed attempts (reads). Fails
+  // with UNAVAILABLE when committed blocks stay in memory, so a read never silently omits them.
+  absl::Status FlushAndWait(const ShufflePtr& shuffle, uint32_t begin, uint32_t end,
+                            bool everything) ABSL_LOCKS_EXCLUDED(mu);
+  bool HoldsCommittedBlocks(const ShuffleState& shuffle, uint32_t partition) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+  // --- engine_io.cc
+  void IoLoop();
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void CollectRound(IoRound& round) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void CollectFlushes(IoRound& round) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void CollectDirectBlocks(IoRound& round) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void CollectCommits(IoRound& round) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void ExecuteRound(IoRound& round) ABSL_LOCKS_EXCLUDED(mu);
+  void WriteAndSync(IoRound& round) ABSL_LOCKS_EXCLUDED(mu);
+  void RecordInIndex(IoRound& round) ABSL_LOCKS_EXCLUDED(mu);
+  void ApplyRound(IoRound& round) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void RefreshDiskSpace() ABSL_LOCKS_EXCLUDED(mu);
+
+  // --- engine_read.cc
+  absl::StatusOr<std::vector<ServedBlock>> Read(const ShuffleKey& key, const ReadRequest& request);
+  absl::StatusOr<std::unique_ptr<IoEngine>> AcquireReadEngine();
+  void ReleaseReadEngine(std::unique_ptr<IoEngine> engine);
+
+  // --- engine_recovery.cc
+  absl::Status Recover(RecoveryReport* report);
+  absl::Status RecoverShuffle(ShuffleState& shuffle, Index::Batch& cleanup, RecoveryReport* report);
+
+  const EngineOptions options;
+  Env* const env;
+  std::unique_ptr<Index> index;
+  uint32_t epoch = 0;
+  std::unique_ptr<IoEngine> io_engine;  // the I/O thread's (recovery uses it before the start)
+  std::thread io_thread;
+
+  absl::Mutex io_mu ABSL_ACQUIRED_BEFORE(mu);
+  absl::Mutex mu;
+  absl::CondVar work_cv;   // wakes the I/O thread
+  absl::CondVar round_cv;  // a round finished or memory was released
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+  uint64_t next_handle ABSL_GUARDED_BY(mu) = 1;
+  absl::flat_hash_map<ShuffleKey, ShufflePtr> shuffles ABSL_GUARDED_BY(mu);
+  std::vector<std::pair<ShufflePtr, uint32_t>> flush_queue ABSL_GUARDED_BY(mu);
+  std::vector<std::pair<ShufflePtr, BlockPtr>> direct_queue ABSL_GUARDED_BY(mu);
+  std::vector<std::shared_ptr<CommitWaiter>> pending_commits ABSL_GUARDED_BY(mu);
+  uint64_t memory_bytes ABSL_GUARDED_BY(mu) = 0;
+  uint64_t rounds_started ABSL_GUARDED_BY(mu) = 0;
+  uint64_t rounds_completed ABSL_GUARDED_BY(mu) = 0;
+  bool pressure ABSL_GUARDED_BY(mu) = false;
+  std::vector<DiskSpace> disk_space ABSL_GUARDED_BY(mu);
+  absl::Status last_flush_error ABSL_GUARDED_BY(mu);
+  absl::Time flush_backoff_until ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  absl::Time disk_space_refreshed = absl::InfinitePast();  // I/O thread only
+  EngineStats stats ABSL_GUARDED_BY(mu);
+
+  absl::Mutex pool_mu;
+  std::vector<std::unique_ptr<IoEngine>> read_engines ABSL_GUARDED_BY(pool_mu);
+};
+
+}  // namespace shuffle::storage
+
+#endif  // SHUFFLE_SERVER_STORAGE_ENGINE_IMPL_H_

@@ -1,0 +1,370 @@
+// The I/O thread: each round collects the queued flushes, large blocks and commits under `mu`,
+// writes them without it (one io_uring batch of writes, one of fdatasyncs), records them in one
+// synced index batch, then applies the outcome under `mu`. This is the group commit: every commit
+// waiting when a round starts shares its fdatasyncs and WAL sync.
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "shuffle-server/storage/aligned_buffer.h"
+#include "shuffle-server/storage/io_round.h"
+#include "shuffle/core/logging.h"
+#include "shuffle/core/status_macros.h"
+
+namespace shuffle::storage {
+
+using core::Kv;
+
+namespace {
+
+std::string Describe(const ShuffleState& s) {
+  return absl::StrCat(s.record.app_id, "/", s.record.shuffle_id);
+}
+
+}  // namespace
+
+bool StorageEngine::Impl::HasWork() const {
+  return !pending_commits.empty() || !direct_queue.empty() || pressure ||
+         (!flush_queue.empty() && absl::Now() >= flush_backoff_until);
+}
+
+void StorageEngine::Impl::RefreshDiskSpace() {
+  std::vector<DiskSpace> space(options.data_dirs.size());
+  for (size_t d = 0; d < options.data_dirs.size(); ++d) {
+    absl::StatusOr<DiskSpace> s = env->GetDiskSpace(options.data_dirs[d]);
+    if (s.ok()) {
+      space[d] = *s;
+    } else {
+      SHUFFLE_LOG(WARNING) << "cannot read free space" << Kv("dir", options.data_dirs[d])
+                           << Kv("error", s.status().message());
+    }
+  }
+  absl::MutexLock lock(&mu);
+  disk_space = std::move(space);
+}
+
+void StorageEngine::Impl::IoLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu);
+      while (!HasWork() && !stopping) {
+        work_cv.WaitWithTimeout(&mu, absl::Milliseconds(200));
+        if (absl::Now() - disk_space_refreshed > absl::Milliseconds(500)) {
+          break;
+        }
+      }
+      if (stopping && pending_commits.empty()) {
+        return;
+      }
+    }
+    if (absl::Now() - disk_space_refreshed > absl::Milliseconds(200)) {
+      RefreshDiskSpace();
+      disk_space_refreshed = absl::Now();
+    }
+    absl::MutexLock io_lock(&io_mu);
+    IoRound round;
+    {
+      absl::MutexLock lock(&mu);
+      ++rounds_started;
+      CollectRound(round);
+    }
+    ExecuteRound(round);
+    absl::MutexLock lock(&mu);
+    ApplyRound(round);
+    ++rounds_completed;
+    round_cv.SignalAll();
+  }
+}
+
+void StorageEngine::Impl::ExecuteRound(IoRound& round) {
+  if (round.flushes.empty() && round.commits.empty()) {
+    return;
+  }
+  WriteAndSync(round);
+  RecordInIndex(round);
+}
+
+void StorageEngine::Impl::WriteAndSync(IoRound& round) {
+  // 1. Writes: extents (aligned, padded) and commit-log regions, one batch.
+  std::vector<IoOp> ops;
+  std::vector<std::pair<bool, size_t>> owner;  // (is_flush, job index) per op
+  for (size_t i = 0; i < round.flushes.size(); ++i) {
+    FlushJob& job = round.flushes[i];
+    job.buffer = AlignedBuffer(AlignUp(job.length));
+    size_t at = 0;
+    for (const BlockPtr& block : job.blocks) {
+      std::memcpy(job.buffer.data() + at, block->bytes.data(), block->bytes.size());
+      at += block->bytes.size();
+    }
+    File* file = job.shuffle->segments[job.dir].file.get();
+    ops.push_back(IoOp{.kind = IoKind::kWrite,
+                       .file = file,
+                       .offset = job.offset,
+                       .buffer = job.buffer.data(),
+                       .length = job.buffer.size()});
+    owner.emplace_back(true, i);
+  }
+  for (size_t i = 0; i < round.commits.size(); ++i) {
+    CommitJob& job = round.commits[i];
+    if (job.region == nullptr) {
+      continue;
+    }
+    for (const BlockPtr& block : job.log_blocks) {
+      job.log_bytes.append(block->bytes);
+    }
+    ops.push_back(IoOp{.kind = IoKind::kWrite,
+                       .file = job.log_file,
+                       .offset = job.region->offset,
+                       .buffer = job.log_bytes.data(),
+                       .length = job.log_bytes.size()});
+    owner.emplace_back(false, i);
+  }
+  std::vector<absl::Status> results;
+  absl::Status engine_status = RunToCompletion(*io_engine, std::span<IoOp>(ops), &results);
+  (void)engine_status;  // per-op results carry every failure
+  // 2. fdatasync every file that took a successful write; a failed sync fails its writes.
+  std::vector<File*> files;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (results[i].ok() && std::find(files.begin(), files.end(), ops[i].file) == files.end()) {
+      files.push_back(ops[i].file);
+    }
+  }
+  std::vector<IoOp> syncs;
+  syncs.reserve(files.size());
+  for (File* file : files) {
+    syncs.push_back(IoOp{.kind = IoKind::kSync, .file = file});
+  }
+  std::vector<absl::Status> sync_results;
+  (void)RunToCompletion(*io_engine, std::span<IoOp>(syncs), &sync_results);
+  for (size_t s = 0; s < syncs.size(); ++s) {
+    if (sync_results[s].ok()) {
+      continue;
+    }
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].file == syncs[s].file && results[i].ok()) {
+        results[i] = sync_results[s];
+      }
+    }
+  }
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (owner[i].first) {
+      round.flushes[owner[i].second].status = results[i];
+    } else {
+      round.commits[owner[i].second].status = results[i];
+    }
+  }
+}
+
+void StorageEngine::Impl::RecordInIndex(IoRound& round) {
+  // 3. One synced index batch for everything that reached the disk.
+  Index::Batch batch;
+  for (FlushJob& job : round.flushes) {
+    if (!job.status.ok()) {
+      continue;
+    }
+    ExtentRecord extent{.handle = job.shuffle->record.handle,
+                        .partition = job.partition,
+                        .dir = job.dir,
+                        .offset = job.offset,
+                        .length = job.length,
+                        .blocks = {}};
+    for (size_t b = 0; b < job.blocks.size(); ++b) {
+      extent.blocks.push_back(job.blocks[b]->entry);
+      if (job.logs[b] != nullptr) {
+        ++round.region_decrements[job.logs[b].get()];
+      }
+    }
+    batch.PutExtent(extent);
+  }
+  for (auto& [region, decrement] : round.region_decrements) {
+    if (region->outstanding == decrement) {
+      batch.DeleteLog(region->handle, region->dir, region->log_no, region->offset);
+    }
+  }
+  for (CommitJob& job : round.commits) {
+    for (size_t d : job.direct_jobs) {
+      if (job.status.ok() && !round.flushes[d].status.ok()) {
+        job.status = round.flushes[d].status;
+      }
+    }
+    if (!job.status.ok()) {
+      continue;
+    }
+    if (job.region != nullptr) {
+      // Blocks that reached an extent in this very round need no log entry.
+      LogRecord log{.handle = job.region->handle,
+                    .dir = job.region->dir,
+                    .log_no = job.region->log_no,
+                    .offset = job.region->offset,
+                    .length = job.log_bytes.size(),
+                    .blocks = {}};
+      for (const BlockPtr& block : job.log_blocks) {
+        log.blocks.push_back(block->entry);
+      }
+      uint32_t outstanding = 0;
+      absl::flat_hash_map<PendingBlock*, bool> flushed_ok;
+      for (const FlushJob& flush : round.flushes) {
+        for (const BlockPtr& block : flush.blocks) {
+          flushed_ok[block.get()] = flush.status.ok();
+        }
+      }
+      for (const BlockPtr& block : job.log_blocks) {
+        auto it = flushed_ok.find(block.get());
+        if (it == flushed_ok.end() || !it->second) {
+          ++outstanding;
+        }
+      }
+      job.region->outstanding = outstanding;
+      if (outstanding > 0) {
+        batch.PutLog(log);
+        job.put_log = true;
+      }
+    }
+    batch.PutCommit(job.record);
+  }
+  if (batch.empty()) {
+    return;
+  }
+  absl::Status indexed = index->Write(batch, /*sync=*/true);
+  if (!indexed.ok()) {
+    SHUFFLE_LOG(ERROR) << "index write failed; failing the round" << Kv("error", indexed.message());
+    for (FlushJob& job : round.flushes) {
+      if (job.status.ok()) {
+        job.status = indexed;
+      }
+    }
+    for (CommitJob& job : round.commits) {
+      if (job.status.ok()) {
+        job.status = indexed;
+      }
+    }
+    return;
+  }
+  for (auto& [region, decrement] : round.region_decrements) {
+    region->outstanding -= decrement;
+  }
+}
+
+void StorageEngine::Impl::ApplyRound(IoRound& round) {
+  // Extents.
+  for (FlushJob& job : round.flushes) {
+    ShuffleState& shuffle = *job.shuffle;
+    if (job.status.ok()) {
+      for (BlockPtr& block : job.blocks) {
+        DropBlock(*block);
+        block->log = nullptr;
+      }
+      ++stats.extents_written;
+      stats.bytes_written += job.buffer.size();
+      shuffle.disk_bytes += job.buffer.size();
+      continue;
+    }
+    SHUFFLE_LOG(WARNING) << "extent write failed" << Kv("shuffle", Describe(shuffle))
+                         << Kv("partition", job.partition) << Kv("error", job.status.message());
+    if (job.direct) {
+      const BlockEntry& e = job.blocks[0]->entry;
+      auto it = shuffle.attempts.find(AttemptKey(e.map, e.attempt));
+      if (it != shuffle.attempts.end() && it->second.failure.ok()) {
+        it->second.failure =
+            core::Annotate(job.status, absl::StrCat("shuffle ", Describe(shuffle), " map ", e.map,
+                                                    " attempt ", e.attempt, " aborted"));
+      }
+      DropBlock(*job.blocks[0]);
+      continue;
+    }
+    // Back into memory; retried after a pause.
+    last_flush_error = job.status;
+    flush_backoff_until = absl::Now() + absl::Milliseconds(200);
+    PartitionBuffer& buffer = shuffle.partitions[job.partition];
+    if (shuffle.removed) {
+      for (BlockPtr& block : job.blocks) {
+        DropBlock(*block);
+      }
+      continue;
+    }
+    for (BlockPtr& block : job.blocks) {
+      block->state = BlockState::kInMemory;
+      buffer.bytes += block->bytes.size();
+    }
+    buffer.blocks.insert(buffer.blocks.begin(), job.blocks.begin(), job.blocks.end());
+    if (!buffer.queued) {
+      buffer.queued = true;
+      flush_queue.emplace_back(job.shuffle, job.partition);
+    }
+  }
+  // Log regions whose blocks all reached extents, and log files left without live regions.
+  for (auto& [region, decrement] : round.region_decrements) {
+    if (region->outstanding != 0) {
+      continue;
+    }
+    ShufflePtr shuffle;
+    for (FlushJob& job : round.flushes) {
+      if (job.shuffle->record.handle == region->handle) {
+        shuffle = job.shuffle;
+        break;
+      }
+    }
+    if (shuffle == nullptr) {
+      continue;
+    }
+    uint32_t& live = shuffle->live_regions[region->log_no];
+    if (live > 0 && --live == 0 && region->log_no != shuffle->log_no) {
+      shuffle->live_regions.erase(region->log_no);
+      shuffle->log_files.erase(region->log_no);
+      (void)env->RemoveFile(LogPath(region->dir, region->handle, region->log_no));
+    }
+  }
+  // Commits.
+  for (CommitJob& job : round.commits) {
+    ShuffleState& shuffle = *job.waiter->shuffle;
+    const uint64_t key = AttemptKey(job.record.map, job.record.attempt);
+    if (job.status.ok()) {
+      if (job.put_log) {
+        ++shuffle.live_regions[job.region->log_no];
+        for (const BlockPtr& block : job.log_blocks) {
+          if (block->state == BlockState::kInMemory) {
+            block->log = job.region;
+          }
+        }
+      }
+      if (job.region != nullptr) {
+        stats.log_bytes_written += job.log_bytes.size();
+        stats.bytes_written += job.log_bytes.size();
+        shuffle.disk_bytes += job.log_bytes.size();
+      }
+      shuffle.winners[job.record.map] = job.record;
+      shuffle.attempts.erase(key);
+      ++stats.commits;
+      job.waiter->result = CommitResult{.won = true, .winner = job.record};
+    } else {
+      auto it = shuffle.attempts.find(key);
+      if (it != shuffle.attempts.end()) {
+        it->second.failure = job.status;
+        it->second.committing = false;
+      }
+      job.waiter->result =
+          core::Annotate(job.status, absl::StrCat("commit of shuffle ", Describe(shuffle), " map ",
+                                                  job.record.map, " attempt ", job.record.attempt));
+    }
+    job.waiter->done = true;
+  }
+  if (!round.commits.empty()) {
+    ++stats.commit_rounds;
+  }
+  for (auto& waiter : round.resolve_after) {
+    ShuffleState& shuffle = *waiter->shuffle;
+    auto it = shuffle.winners.find(waiter->request.map.value());
+    if (it != shuffle.winners.end()) {
+      waiter->result = CommitResult{.won = it->second.attempt == waiter->request.attempt.value(),
+                                    .winner = it->second};
+    } else {
+      waiter->result =
+          absl::UnavailableError("a concurrent commit of the same map failed; retry the commit");
+    }
+    waiter->done = true;
+  }
+}
+
+}  // namespace shuffle::storage

@@ -1,0 +1,112 @@
+// Reads: flush the requested partitions' aggregation buffers when they hold committed blocks,
+// resolve the partitions to extents with one index prefix scan, keep only the winning attempts'
+// blocks, coalesce neighbouring extents into large reads and submit them in batches.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "shuffle-server/storage/aligned_buffer.h"
+#include "shuffle-server/storage/engine_impl.h"
+#include "shuffle-server/storage/read_plan.h"
+#include "shuffle/core/status_macros.h"
+
+namespace shuffle::storage {
+
+absl::StatusOr<std::unique_ptr<IoEngine>> StorageEngine::Impl::AcquireReadEngine() {
+  {
+    absl::MutexLock lock(&pool_mu);
+    if (!read_engines.empty()) {
+      std::unique_ptr<IoEngine> engine = std::move(read_engines.back());
+      read_engines.pop_back();
+      return engine;
+    }
+  }
+  return env->NewIoEngine(options.queue_depth);
+}
+
+void StorageEngine::Impl::ReleaseReadEngine(std::unique_ptr<IoEngine> engine) {
+  absl::MutexLock lock(&pool_mu);
+  read_engines.push_back(std::move(engine));
+}
+
+absl::StatusOr<std::vector<ServedBlock>> StorageEngine::Impl::Read(const ShuffleKey& key,
+                                                                   const ReadRequest& request) {
+  const uint32_t begin = request.partition_begin.value();
+  const uint32_t end = request.partition_end.value();
+  ShufflePtr shuffle;
+  {
+    absl::MutexLock lock(&mu);
+    shuffle = FindShuffle(key);
+  }
+  if (shuffle == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("shuffle ", key.app.value(), "/", key.shuffle.value(), " is not registered"));
+  }
+  if (begin >= end || end > shuffle->record.num_partitions) {
+    return absl::InvalidArgumentError(absl::StrCat("partition range [", begin, ", ", end,
+                                                   ") is not within the shuffle's ",
+                                                   shuffle->record.num_partitions, " partitions"));
+  }
+  // The first read of a partition flushes what is still aggregating in memory.
+  SHUFFLE_RETURN_IF_ERROR(FlushAndWait(shuffle, begin, end, /*everything=*/false));
+  WinnerMap winners;
+  std::vector<File*> files;
+  {
+    absl::MutexLock lock(&mu);
+    for (const auto& [map, record] : shuffle->winners) {
+      if (map >= request.map_begin.value() && map < request.map_end.value()) {
+        winners[map] = {record.attempt, record.epoch};
+      }
+    }
+    for (const SegmentFile& segment : shuffle->segments) {
+      files.push_back(segment.file.get());
+    }
+  }
+  SHUFFLE_ASSIGN_OR_RETURN(std::vector<ExtentRecord> extents,
+                           index->ScanExtents(shuffle->record.handle, begin, end));
+  std::vector<ReadRange> ranges = PlanReads(extents, winners, options.max_read_bytes);
+
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, AcquireReadEngine());
+  const IoStats before = engine->stats();
+  std::vector<ServedBlock> out;
+  absl::Status status;
+  // Submit in batches of up to 64 MiB of buffers.
+  for (size_t first = 0; first < ranges.size() && status.ok();) {
+    std::vector<AlignedBuffer> buffers;
+    std::vector<IoOp> ops;
+    uint64_t batch_bytes = 0;
+    size_t last = first;
+    for (; last < ranges.size() && (last == first || batch_bytes < (64u << 20)); ++last) {
+      const ReadRange& range = ranges[last];
+      buffers.emplace_back(range.length);
+      batch_bytes += range.length;
+      ops.push_back(IoOp{.kind = IoKind::kRead,
+                         .file = files[range.dir],
+                         .offset = range.offset,
+                         .buffer = buffers.back().data(),
+                         .length = range.length});
+    }
+    status = RunToCompletion(*engine, std::span<IoOp>(ops));
+    for (size_t r = first; r < last && status.ok(); ++r) {
+      const char* data = buffers[r - first].data();
+      for (const ReadRange::Slice& slice : ranges[r].slices) {
+        out.push_back(ServedBlock{.origin = slice.entry,
+                                  .bytes = std::string(data + slice.offset, slice.entry.length)});
+      }
+    }
+    first = last;
+  }
+  const IoStats after = engine->stats();
+  ReleaseReadEngine(std::move(engine));
+  {
+    absl::MutexLock lock(&mu);
+    stats.disk_reads += after.reads - before.reads;
+    stats.bytes_read += after.bytes_read - before.bytes_read;
+  }
+  if (!status.ok()) {
+    return core::Annotate(
+        status, absl::StrCat("reading shuffle ", key.app.value(), "/", key.shuffle.value()));
+  }
+  return out;
+}
+
+}  // namespace shuffle::storage
