@@ -314,8 +314,17 @@ bool StorageEngine::Impl::HoldsCommittedBlocks(const ShuffleState& shuffle,
 absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32_t begin,
                                                uint32_t end, bool everything) {
   absl::MutexLock lock(&mu);
+  // A round moves blocks from the buffers into its jobs when it starts and into the index when it
+  // ends: while one is in progress, a block can be in neither place. Wait rounds out, so every
+  // block is either in a buffer or in the index when the buffers are examined.
+  auto await_idle = [&] {
+    while (rounds_started > rounds_completed && !stopping) {
+      round_cv.Wait(&mu);
+    }
+  };
   // A few rounds, in case a commit lands between a round and the check.
   for (int round = 0; round < 3; ++round) {
+    await_idle();
     bool any = false;
     for (uint32_t p = begin; p < end; ++p) {
       PartitionBuffer& buffer = shuffle->partitions[p];
@@ -343,6 +352,7 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
     }
     everything = false;  // later rounds only chase committed blocks
   }
+  await_idle();
   for (uint32_t p = begin; p < end; ++p) {
     if (HoldsCommittedBlocks(*shuffle, p)) {
       // Serving now would silently omit committed blocks: refuse instead.
@@ -369,7 +379,19 @@ absl::Status StorageEngine::Seal(const ShuffleKey& key) {
 
 absl::StatusOr<std::vector<ServedBlock>> StorageEngine::Read(const ShuffleKey& key,
                                                              const ReadRequest& request) {
-  return impl_->Read(key, request);
+  std::vector<ServedBlock> out;
+  SHUFFLE_RETURN_IF_ERROR(impl_->Read(key, request, [&](std::vector<ServedBlock>&& batch) {
+    for (ServedBlock& block : batch) {
+      out.push_back(std::move(block));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status StorageEngine::ReadStreaming(const ShuffleKey& key, const ReadRequest& request,
+                                          const BlockSink& sink) {
+  return impl_->Read(key, request, sink);
 }
 
 absl::StatusOr<uint64_t> StorageEngine::RemoveShuffle(const ShuffleKey& key) {

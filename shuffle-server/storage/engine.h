@@ -19,16 +19,11 @@
 #ifndef SHUFFLE_SERVER_STORAGE_ENGINE_H_
 #define SHUFFLE_SERVER_STORAGE_ENGINE_H_
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -173,6 +168,13 @@ class StorageEngine {
 
   // Every block of the winning attempts in the requested partitions and maps, in disk order.
   absl::StatusOr<std::vector<ServedBlock>> Read(const ShuffleKey& key, const ReadRequest& request);
+
+  // The same blocks, streamed: `sink` receives them in batches of at most about
+  // `max_read_bytes` (or one block, if larger), so a reader's memory stays bounded whatever the
+  // partition's size. A non-OK status from `sink` stops the read and is returned.
+  using BlockSink = std::function<absl::Status(std::vector<ServedBlock>&& batch)>;
+  absl::Status ReadStreaming(const ShuffleKey& key, const ReadRequest& request,
+                             const BlockSink& sink);
 
   // Deletes a shuffle's files and index entries. Returns the bytes freed.
   absl::StatusOr<uint64_t> RemoveShuffle(const ShuffleKey& key);

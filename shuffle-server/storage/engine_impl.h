@@ -134,7 +134,8 @@ struct StorageEngine::Impl {
   void RefreshDiskSpace() ABSL_LOCKS_EXCLUDED(mu);
 
   // --- engine_read.cc
-  absl::StatusOr<std::vector<ServedBlock>> Read(const ShuffleKey& key, const ReadRequest& request);
+  absl::Status Read(const ShuffleKey& key, const ReadRequest& request,
+                    const StorageEngine::BlockSink& sink);
   absl::StatusOr<std::unique_ptr<IoEngine>> AcquireReadEngine();
   void ReleaseReadEngine(std::unique_ptr<IoEngine> engine);
 

@@ -294,28 +294,6 @@ void StorageEngine::Impl::ApplyRound(IoRound& round) {
       flush_queue.emplace_back(job.shuffle, job.partition);
     }
   }
-  // Log regions whose blocks all reached extents, and log files left without live regions.
-  for (auto& [region, decrement] : round.region_decrements) {
-    if (region->outstanding != 0) {
-      continue;
-    }
-    ShufflePtr shuffle;
-    for (FlushJob& job : round.flushes) {
-      if (job.shuffle->record.handle == region->handle) {
-        shuffle = job.shuffle;
-        break;
-      }
-    }
-    if (shuffle == nullptr) {
-      continue;
-    }
-    uint32_t& live = shuffle->live_regions[region->log_no];
-    if (live > 0 && --live == 0 && region->log_no != shuffle->log_no) {
-      shuffle->live_regions.erase(region->log_no);
-      shuffle->log_files.erase(region->log_no);
-      (void)env->RemoveFile(LogPath(region->dir, region->handle, region->log_no));
-    }
-  }
   // Commits.
   for (CommitJob& job : round.commits) {
     ShuffleState& shuffle = *job.waiter->shuffle;
@@ -349,6 +327,30 @@ void StorageEngine::Impl::ApplyRound(IoRound& round) {
                                                   job.record.map, " attempt ", job.record.attempt));
     }
     job.waiter->done = true;
+  }
+  // Only now, with this round's new regions counted (a commit of this round may have written
+  // into a log file that another commit then rotated away from), retire the regions whose
+  // blocks all reached extents and delete log files left without live regions.
+  for (auto& [region, decrement] : round.region_decrements) {
+    if (region->outstanding != 0) {
+      continue;
+    }
+    ShufflePtr shuffle;
+    for (FlushJob& job : round.flushes) {
+      if (job.shuffle->record.handle == region->handle) {
+        shuffle = job.shuffle;
+        break;
+      }
+    }
+    if (shuffle == nullptr) {
+      continue;
+    }
+    uint32_t& live = shuffle->live_regions[region->log_no];
+    if (live > 0 && --live == 0 && region->log_no != shuffle->log_no) {
+      shuffle->live_regions.erase(region->log_no);
+      shuffle->log_files.erase(region->log_no);
+      (void)env->RemoveFile(LogPath(region->dir, region->handle, region->log_no));
+    }
   }
   if (!round.commits.empty()) {
     ++stats.commit_rounds;

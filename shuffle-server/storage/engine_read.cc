@@ -28,8 +28,8 @@ void StorageEngine::Impl::ReleaseReadEngine(std::unique_ptr<IoEngine> engine) {
   read_engines.push_back(std::move(engine));
 }
 
-absl::StatusOr<std::vector<ServedBlock>> StorageEngine::Impl::Read(const ShuffleKey& key,
-                                                                   const ReadRequest& request) {
+absl::Status StorageEngine::Impl::Read(const ShuffleKey& key, const ReadRequest& request,
+                                       const StorageEngine::BlockSink& sink) {
   const uint32_t begin = request.partition_begin.value();
   const uint32_t end = request.partition_end.value();
   ShufflePtr shuffle;
@@ -67,15 +67,17 @@ absl::StatusOr<std::vector<ServedBlock>> StorageEngine::Impl::Read(const Shuffle
 
   SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, AcquireReadEngine());
   const IoStats before = engine->stats();
-  std::vector<ServedBlock> out;
   absl::Status status;
-  // Submit in batches of up to 64 MiB of buffers.
+  // One batch of reads at a time, up to max_read_bytes of buffers (at least one range), handed to
+  // the sink before the next batch is read: memory stays bounded per reader.
   for (size_t first = 0; first < ranges.size() && status.ok();) {
     std::vector<AlignedBuffer> buffers;
     std::vector<IoOp> ops;
     uint64_t batch_bytes = 0;
     size_t last = first;
-    for (; last < ranges.size() && (last == first || batch_bytes < (64u << 20)); ++last) {
+    for (; last < ranges.size() &&
+           (last == first || batch_bytes + ranges[last].length <= options.max_read_bytes);
+         ++last) {
       const ReadRange& range = ranges[last];
       buffers.emplace_back(range.length);
       batch_bytes += range.length;
@@ -86,12 +88,17 @@ absl::StatusOr<std::vector<ServedBlock>> StorageEngine::Impl::Read(const Shuffle
                          .length = range.length});
     }
     status = RunToCompletion(*engine, std::span<IoOp>(ops));
+    std::vector<ServedBlock> batch;
     for (size_t r = first; r < last && status.ok(); ++r) {
       const char* data = buffers[r - first].data();
       for (const ReadRange::Slice& slice : ranges[r].slices) {
-        out.push_back(ServedBlock{.origin = slice.entry,
-                                  .bytes = std::string(data + slice.offset, slice.entry.length)});
+        batch.push_back(ServedBlock{.origin = slice.entry,
+                                    .bytes = std::string(data + slice.offset, slice.entry.length)});
       }
+    }
+    buffers.clear();
+    if (status.ok()) {
+      status = sink(std::move(batch));
     }
     first = last;
   }
@@ -106,7 +113,7 @@ absl::StatusOr<std::vector<ServedBlock>> StorageEngine::Impl::Read(const Shuffle
     return core::Annotate(
         status, absl::StrCat("reading shuffle ", key.app.value(), "/", key.shuffle.value()));
   }
-  return out;
+  return absl::OkStatus();
 }
 
 }  // namespace shuffle::storage

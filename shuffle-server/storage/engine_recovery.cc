@@ -213,6 +213,12 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
     ++shuffle.live_regions[log.log_no];
     log_end[log.log_no] = std::max(log_end[log.log_no], log.offset + log.length);
   }
+  // The index must stop naming regions before any file they lie in is deleted or cut, or a
+  // crash in between would leave records pointing at nothing.
+  if (!cleanup.empty()) {
+    SHUFFLE_RETURN_IF_ERROR(index->Write(cleanup, /*sync=*/true));
+    cleanup.Clear();
+  }
   // Log files: cut tails, delete the ones without live regions, start a new one.
   const std::string log_dir_path = ShuffleDir(shuffle.log_dir, handle);
   SHUFFLE_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(log_dir_path));

@@ -143,6 +143,8 @@ void Index::Batch::PutNextHandle(uint64_t next_handle) {
 
 bool Index::Batch::empty() const { return batch_->Count() == 0; }
 
+void Index::Batch::Clear() { batch_->Clear(); }
+
 size_t Index::Batch::count() const { return batch_->Count(); }
 
 // ---- Index ------------------------------------------------------------------------------------

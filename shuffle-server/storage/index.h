@@ -120,6 +120,8 @@ class Index {
     void PutNextHandle(uint64_t next_handle);
 
     bool empty() const;
+    // Drops every change, so the batch can be reused.
+    void Clear();
     size_t count() const;
 
    private:

@@ -127,6 +127,11 @@ void CommitAttempt(StorageEngine& engine, const ShuffleKey& key, uint32_t map, u
     Report(fd, "E open " + std::string(engine.status().message()) + "\n");
     _exit(3);
   }
+  const RecoveryReport& report = (*engine)->recovery_report();
+  if (report.corrupt_log_blocks > 0) {
+    Report(fd, "E child recovery found " + std::to_string(report.corrupt_log_blocks) +
+                   " corrupt log blocks\n");
+  }
   const ShuffleKey key{kApp, ShuffleId(ShuffleOf(iteration))};
   if (!(*engine)->RegisterShuffle(key, "ns", kPartitions).ok()) {
     Report(fd, "E register\n");
@@ -201,9 +206,57 @@ void ParseRecords(const std::string& text, Observed* observed) {
   }
 }
 
+// Prints what the index says about one map: its commit, and every extent or log entry of it.
+void DumpIndex(const std::string& dir, uint32_t map) {
+  auto index = Index::Open(dir + "/d0/index");
+  if (!index.ok()) {
+    std::printf("cannot open index: %s\n", std::string(index.status().message()).c_str());
+    return;
+  }
+  for (uint64_t handle = 1; handle < 64; ++handle) {
+    (void)(*index)->ForEachCommit(handle, [&](const CommitRecord& c) {
+      if (c.map == map) {
+        std::printf("handle %llu commit: attempt %u epoch %u\n",
+                    static_cast<unsigned long long>(handle), c.attempt, c.epoch);
+      }
+      return absl::OkStatus();
+    });
+    (void)(*index)->ForEachExtent(handle, [&](const ExtentRecord& e) {
+      for (const BlockEntry& b : e.blocks) {
+        if (b.map == map) {
+          std::printf("  extent p%u dir %u off %llu: attempt %u epoch %u seq %u len %u\n",
+                      e.partition, e.dir, static_cast<unsigned long long>(e.offset), b.attempt,
+                      b.epoch, b.seq, b.length);
+        }
+      }
+      return absl::OkStatus();
+    });
+    (void)(*index)->ForEachLog(handle, [&](const LogRecord& l) {
+      for (const BlockEntry& b : l.blocks) {
+        if (b.map == map) {
+          std::printf("  log %u off %llu: attempt %u epoch %u seq %u\n", l.log_no,
+                      static_cast<unsigned long long>(l.offset), b.attempt, b.epoch, b.seq);
+        }
+      }
+      return absl::OkStatus();
+    });
+  }
+}
+
 void Verify(const std::string& dir, uint32_t iteration, Observed* observed) {
   auto engine = StorageEngine::Open(testing::SmallOptions(dir));
   ASSERT_TRUE(engine.ok()) << engine.status();
+  const RecoveryReport& report = (*engine)->recovery_report();
+  // An fsync'd log region can never hold a corrupt block.
+  ASSERT_EQ(report.corrupt_log_blocks, 0u);
+  std::printf(
+      "iteration %u: recovered %llu commits, %llu extents, replayed %llu log blocks "
+      "(%llu already in extents), cut %llu bytes\n",
+      iteration, static_cast<unsigned long long>(report.commits),
+      static_cast<unsigned long long>(report.extents),
+      static_cast<unsigned long long>(report.log_blocks_replayed),
+      static_cast<unsigned long long>(report.log_blocks_already_in_extents),
+      static_cast<unsigned long long>(report.bytes_truncated));
   std::map<uint32_t, std::map<uint32_t, std::vector<ServedBlock>>> by_map;  // map -> attempt
   for (uint32_t s = 0; s <= ShuffleOf(iteration); ++s) {
     const ShuffleKey key{kApp, ShuffleId(s)};
@@ -229,7 +282,24 @@ void Verify(const std::string& dir, uint32_t iteration, Observed* observed) {
     observed->served_winner[map] = attempt;
     // Complete and exact: the served blocks are the plan, each byte-exact, none twice.
     std::vector<PlannedBlock> plan = Plan(map, attempt);
-    ASSERT_EQ(blocks.size(), plan.size()) << "map " << map << " attempt " << attempt;
+    if (blocks.size() != plan.size()) {
+      std::set<uint32_t> got;
+      for (const ServedBlock& b : blocks) {
+        got.insert(b.origin.seq);
+      }
+      std::string missing;
+      for (const PlannedBlock& want : plan) {
+        if (!got.count(want.seq)) {
+          missing += " seq " + std::to_string(want.seq) + " (partition " +
+                     std::to_string(want.partition) + ", " + std::to_string(want.size) + " bytes)";
+        }
+      }
+      engine->reset();
+      DumpIndex(dir, map);
+      FAIL() << "map " << map << " attempt " << attempt << " served " << blocks.size() << " of "
+             << plan.size() << " blocks; missing:" << missing
+             << (observed->acked_winner.count(map) ? " (acknowledged)" : " (not acknowledged)");
+    }
     std::set<uint32_t> seqs;
     for (const ServedBlock& b : blocks) {
       ASSERT_LT(b.origin.seq, plan.size());
