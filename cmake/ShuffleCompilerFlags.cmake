@@ -2,7 +2,7 @@
 # Third-party generated code (protobuf) opts out through shuffle_relax_warnings().
 
 add_compile_options(-Wall -Wextra -Wno-unused-parameter -Werror=unused-result
-                    -Werror=return-type -Werror=non-virtual-dtor)
+                    -Werror=return-type $<$<COMPILE_LANGUAGE:CXX>:-Werror=non-virtual-dtor>)
 
 if(SHUFFLE_SANITIZER STREQUAL "asan")
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer

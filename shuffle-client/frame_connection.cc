@@ -1,0 +1,221 @@
+#include "shuffle-client/frame_connection.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "shuffle/core/errno_status.h"
+#include "shuffle/core/status_macros.h"
+#include "shuffle/core/strings.h"
+#include "shuffle/proto/data.pb.h"
+
+namespace shuffle::client {
+namespace {
+
+void SetTimeouts(int fd, int64_t io_timeout_ms) {
+  timeval tv{.tv_sec = io_timeout_ms / 1000,
+             .tv_usec = static_cast<suseconds_t>((io_timeout_ms % 1000) * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+// Non-blocking connect bounded by `timeout_ms`, then back to blocking mode.
+absl::Status ConnectWithTimeout(int fd, const sockaddr* addr, socklen_t len,
+                                const std::string& address, int64_t timeout_ms) {
+  const int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  int rc = connect(fd, addr, len);
+  if (rc != 0 && errno != EINPROGRESS) {
+    // Whatever the errno (ECONNREFUSED, or ENOENT for a Unix socket not yet re-created by a
+    // restarting server), the server is unavailable: a retryable condition.
+    return absl::UnavailableError(
+        core::ErrnoToStatus(errno, "connect to shuffle server", address).message());
+  }
+  if (rc != 0) {
+    pollfd pfd{.fd = fd, .events = POLLOUT, .revents = 0};
+    rc = poll(&pfd, 1, static_cast<int>(timeout_ms));
+    if (rc == 0) {
+      return absl::UnavailableError(absl::StrCat("connect to shuffle server ", address,
+                                                 ": no answer within ", timeout_ms, " ms"));
+    }
+    int err = 0;
+    socklen_t err_len = sizeof(err);
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
+    if (err != 0) {
+      return absl::UnavailableError(
+          core::ErrnoToStatus(err, "connect to shuffle server", address).message());
+    }
+  }
+  fcntl(fd, F_SETFL, flags);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Dial(const std::string& address, int64_t timeout_ms) {
+  if (address.rfind("unix:", 0) == 0) {
+    const std::string path = address.substr(5);
+    sockaddr_un sun{};
+    if (path.empty() || path.size() >= sizeof(sun.sun_path)) {
+      return absl::InvalidArgumentError(absl::StrCat("bad Unix socket path in '", address, "'"));
+    }
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, path.data(), path.size());
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      return core::ErrnoToStatus(errno, "socket", address);
+    }
+    absl::Status st = ConnectWithTimeout(fd, reinterpret_cast<const sockaddr*>(&sun), sizeof(sun),
+                                         address, timeout_ms);
+    if (!st.ok()) {
+      close(fd);
+      return st;
+    }
+    return fd;
+  }
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(core::ToAbsl(std::string_view(address).substr(colon + 1)), &port) ||
+      port <= 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("bad shuffle server address '", address,
+                                                   "': expected host:port or unix:/path"));
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  const int gai = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &result);
+  if (gai != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot resolve shuffle server host '", host, "': ", gai_strerror(gai)));
+  }
+  absl::Status last = absl::UnavailableError(absl::StrCat("no address for ", address));
+  for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
+    const int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      last = core::ErrnoToStatus(errno, "socket", address);
+      continue;
+    }
+    last = ConnectWithTimeout(fd, ai->ai_addr, ai->ai_addrlen, address, timeout_ms);
+    if (last.ok()) {
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      freeaddrinfo(result);
+      return fd;
+    }
+    close(fd);
+  }
+  freeaddrinfo(result);
+  return last;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FrameConnection>> FrameConnection::Connect(
+    const std::string& address, int64_t connect_timeout_ms, int64_t io_timeout_ms,
+    uint32_t max_frame_payload) {
+  SHUFFLE_ASSIGN_OR_RETURN(int fd, Dial(address, connect_timeout_ms));
+  SetTimeouts(fd, io_timeout_ms);
+  return std::unique_ptr<FrameConnection>(new FrameConnection(fd, address, max_frame_payload));
+}
+
+FrameConnection::FrameConnection(int fd, std::string address, uint32_t max_frame_payload)
+    : fd_(fd),
+      address_(std::move(address)),
+      decoder_(
+          core::FrameLimits{.max_header_size = 1u << 20, .max_payload_size = max_frame_payload}) {}
+
+FrameConnection::~FrameConnection() { close(fd_); }
+
+void FrameConnection::Shutdown() { shutdown(fd_, SHUT_RDWR); }
+
+absl::Status FrameConnection::Send(core::FrameType type, uint64_t request_id,
+                                   const google::protobuf::MessageLite& header,
+                                   std::string_view payload) {
+  const std::string head = core::EncodeFrameHead(type, request_id, header.SerializeAsString(),
+                                                 static_cast<uint32_t>(payload.size()));
+  iovec iov[2] = {{const_cast<char*>(head.data()), head.size()},
+                  {const_cast<char*>(payload.data()), payload.size()}};
+  int iovcnt = payload.empty() ? 1 : 2;
+  iovec* cur = iov;
+  while (iovcnt > 0) {
+    msghdr msg{};
+    msg.msg_iov = cur;
+    msg.msg_iovlen = static_cast<size_t>(iovcnt);
+    const ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("sending to shuffle server ", address_, ": timed out"));
+      }
+      return core::ErrnoToStatus(errno, "send to shuffle server", address_);
+    }
+    auto left = static_cast<size_t>(n);
+    while (iovcnt > 0 && left >= cur->iov_len) {
+      left -= cur->iov_len;
+      ++cur;
+      --iovcnt;
+    }
+    if (iovcnt > 0) {
+      cur->iov_base = static_cast<char*>(cur->iov_base) + left;
+      cur->iov_len -= left;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<core::Frame> FrameConnection::Receive() {
+  char buf[64 << 10];
+  for (;;) {
+    SHUFFLE_ASSIGN_OR_RETURN(std::optional<core::Frame> frame, decoder_.Next());
+    if (frame.has_value()) {
+      return std::move(*frame);
+    }
+    const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    if (n > 0) {
+      decoder_.Append(std::string_view(buf, static_cast<size_t>(n)));
+      continue;
+    }
+    if (n == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("shuffle server ", address_, " closed the connection"));
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("waiting for shuffle server ", address_, ": timed out"));
+    }
+    return core::ErrnoToStatus(errno, "receive from shuffle server", address_);
+  }
+}
+
+absl::Status ErrorFrameToStatus(const core::Frame& frame, const std::string& address) {
+  proto::Error error;
+  if (!error.ParseFromString(frame.header)) {
+    return absl::InternalError(
+        absl::StrCat("shuffle server ", address, " sent an unreadable error"));
+  }
+  return absl::Status(static_cast<absl::StatusCode>(error.code()),
+                      absl::StrCat("shuffle server ", address, ": ", error.message()));
+}
+
+}  // namespace shuffle::client

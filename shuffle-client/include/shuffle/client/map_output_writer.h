@@ -1,0 +1,58 @@
+/// MapOutputWriter: writes the output of one map attempt to the node-local shuffle server.
+///
+/// Records are appended per partition; full partition buffers become blocks (zstd-compressed,
+/// checksummed) that are pushed in batches, several pushes in flight. Commit() pushes what is
+/// left, asks the server to make the attempt durable, and returns its MapStatus only once the
+/// server has acknowledged that. A writer that is destroyed without Commit() leaves nothing that
+/// will ever be served.
+///
+/// Not thread-safe: one writer per map task.
+#ifndef SHUFFLE_CLIENT_MAP_OUTPUT_WRITER_H_
+#define SHUFFLE_CLIENT_MAP_OUTPUT_WRITER_H_
+
+#include <memory>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shuffle/client/map_status.h"
+#include "shuffle/client/options.h"
+#include "shuffle/core/ids.h"
+
+namespace shuffle::client {
+
+class MapOutputWriter {
+ public:
+  /// Connects to the server (options.server, or the discovered node-local one).
+  static absl::StatusOr<std::unique_ptr<MapOutputWriter>> Open(const ClientOptions& options,
+                                                               const ShuffleHandle& shuffle,
+                                                               core::MapId map,
+                                                               core::AttemptId attempt);
+  ~MapOutputWriter();
+  MapOutputWriter(const MapOutputWriter&) = delete;
+  MapOutputWriter& operator=(const MapOutputWriter&) = delete;
+
+  /// Appends one record to `partition`. REQUIRES: partition < num_partitions; not committed.
+  absl::Status Write(core::PartitionId partition, std::string_view key, std::string_view value);
+
+  /// Makes the attempt's output durable on the server. If another attempt of the map committed
+  /// first, returns that attempt's status (its output is the one served) with `won` false.
+  struct CommitResult {
+    MapStatus status;
+    bool won = false;
+  };
+  absl::StatusOr<CommitResult> Commit();
+
+  /// Bytes of records written so far (before compression).
+  uint64_t bytes_written() const;
+
+  struct Impl;
+
+ private:
+  explicit MapOutputWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shuffle::client
+
+#endif  // SHUFFLE_CLIENT_MAP_OUTPUT_WRITER_H_

@@ -1,0 +1,50 @@
+/// Options and identities shared by the shuffle client's writer and reader.
+///
+/// Plain value types; safe to copy and to share between threads.
+#ifndef SHUFFLE_CLIENT_OPTIONS_H_
+#define SHUFFLE_CLIENT_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "shuffle/core/ids.h"
+
+namespace shuffle::client {
+
+/// The shuffle a writer or reader works on, and the credentials of its application.
+struct ShuffleHandle {
+  std::string app_id;
+  std::string token;  ///< application token from the driver; empty when the server is open
+  core::ShuffleId shuffle{0};
+  uint32_t num_partitions = 0;
+};
+
+struct ClientOptions {
+  /// Server to push to: "host:port", or "unix:/path/to/socket". Empty: discover the node-local
+  /// server from the environment (see discovery.h).
+  std::string server;
+
+  // --- writer
+  uint32_t block_bytes = 256u << 10;  ///< raw record bytes per block, before compression
+  int compression_level = 1;          ///< zstd level; 0 disables compression
+  uint64_t push_batch_bytes = 4u << 20;
+  uint32_t max_pushes_in_flight = 4;
+  /// Record bytes a writer buffers across partitions before it cuts blocks early.
+  uint64_t max_buffered_bytes = 64u << 20;
+
+  // --- reader
+  uint64_t max_bytes_in_flight = 64u << 20;  ///< decoded bytes fetched but not yet consumed
+  uint32_t max_parallel_servers = 8;
+
+  // --- both
+  int64_t connect_timeout_ms = 5000;
+  int64_t io_timeout_ms = 60000;
+  int max_retries = 10;  ///< per server, for retryable errors (server restart, overload)
+  int64_t initial_backoff_ms = 100;
+  int64_t max_backoff_ms = 4000;
+  uint32_t max_frame_payload = 64u << 20;
+};
+
+}  // namespace shuffle::client
+
+#endif  // SHUFFLE_CLIENT_OPTIONS_H_

@@ -1,0 +1,234 @@
+#include "shuffle/client/map_output_writer.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "shuffle-client/frame_connection.h"
+#include "shuffle-client/record_format.h"
+#include "shuffle/client/discovery.h"
+#include "shuffle/core/block.h"
+#include "shuffle/core/compression.h"
+#include "shuffle/core/status_macros.h"
+#include "shuffle/core/strings.h"
+#include "shuffle/proto/data.pb.h"
+
+namespace shuffle::client {
+
+struct MapOutputWriter::Impl {
+  ClientOptions options;
+  ShuffleHandle shuffle;
+  core::MapId map{0};
+  core::AttemptId attempt{0};
+  std::unique_ptr<FrameConnection> conn;
+  std::unique_ptr<core::Compressor> compressor;  // null when compression is off
+  std::vector<std::string> buffers;              // per partition, raw records
+  std::vector<uint32_t> records;                 // per partition, records in the buffer
+  uint64_t buffered = 0;
+  std::string batch;  // encoded blocks of the next push
+  proto::PushRequest batch_header;
+  uint32_t pushes_in_flight = 0;
+  uint64_t pushed_blocks = 0;
+  uint64_t pushed_bytes = 0;
+  uint64_t bytes_written = 0;
+  bool committed = false;
+  absl::Status failure;  // sticky: a writer that failed once stays failed
+
+  std::string What() const {
+    return absl::StrCat("shuffle ", shuffle.app_id, "/", shuffle.shuffle.value(), " map ",
+                        map.value(), " attempt ", attempt.value());
+  }
+
+  void FillCredentials(proto::Credentials* c) const {
+    c->set_app_id(shuffle.app_id);
+    c->set_token(shuffle.token);
+  }
+
+  absl::Status AwaitPushResponse() {
+    SHUFFLE_ASSIGN_OR_RETURN(core::Frame frame, conn->Receive());
+    if (frame.type == core::FrameType::kError) {
+      return ErrorFrameToStatus(frame, conn->address());
+    }
+    if (frame.type != core::FrameType::kPushResponse) {
+      return absl::InternalError(
+          absl::StrCat("shuffle server ", conn->address(), " answered a push with a ",
+                       core::ToAbsl(core::FrameTypeName(frame.type)), " frame"));
+    }
+    --pushes_in_flight;
+    return absl::OkStatus();
+  }
+
+  absl::Status SendBatch() {
+    if (batch_header.blocks_size() == 0) {
+      return absl::OkStatus();
+    }
+    FillCredentials(batch_header.mutable_credentials());
+    batch_header.set_shuffle_id(shuffle.shuffle.value());
+    batch_header.set_map_id(map.value());
+    batch_header.set_attempt(attempt.value());
+    SHUFFLE_RETURN_IF_ERROR(
+        conn->Send(core::FrameType::kPushRequest, conn->NextRequestId(), batch_header, batch));
+    ++pushes_in_flight;
+    batch.clear();
+    batch_header.Clear();
+    while (pushes_in_flight >= options.max_pushes_in_flight) {
+      SHUFFLE_RETURN_IF_ERROR(AwaitPushResponse());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CutBlock(uint32_t partition) {
+    std::string& raw = buffers[partition];
+    if (raw.empty()) {
+      return absl::OkStatus();
+    }
+    const size_t before = batch.size();
+    SHUFFLE_RETURN_IF_ERROR(core::EncodeBlock(raw, records[partition], compressor.get(), &batch));
+    proto::BlockRef* ref = batch_header.add_blocks();
+    ref->set_partition_id(partition);
+    ref->set_length(static_cast<uint32_t>(batch.size() - before));
+    pushed_blocks += 1;
+    pushed_bytes += batch.size() - before;
+    buffered -= raw.size();
+    raw.clear();
+    records[partition] = 0;
+    if (batch.size() >= options.push_batch_bytes) {
+      return SendBatch();
+    }
+    return absl::OkStatus();
+  }
+
+  // Cuts the largest buffers early when the writer holds too much.
+  absl::Status RelieveMemory() {
+    while (buffered > options.max_buffered_bytes / 2) {
+      auto largest = std::max_element(
+          buffers.begin(), buffers.end(),
+          [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+      SHUFFLE_RETURN_IF_ERROR(CutBlock(static_cast<uint32_t>(largest - buffers.begin())));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<CommitResult> DoCommit() {
+    for (uint32_t p = 0; p < buffers.size(); ++p) {
+      SHUFFLE_RETURN_IF_ERROR(CutBlock(p));
+    }
+    SHUFFLE_RETURN_IF_ERROR(SendBatch());
+    while (pushes_in_flight > 0) {
+      SHUFFLE_RETURN_IF_ERROR(AwaitPushResponse());
+    }
+    proto::CommitRequest request;
+    FillCredentials(request.mutable_credentials());
+    request.set_shuffle_id(shuffle.shuffle.value());
+    request.set_map_id(map.value());
+    request.set_attempt(attempt.value());
+    request.set_num_partitions(shuffle.num_partitions);
+    request.set_expected_blocks(pushed_blocks);
+    request.set_expected_bytes(pushed_bytes);
+    const uint64_t id = conn->NextRequestId();
+    SHUFFLE_RETURN_IF_ERROR(conn->Send(core::FrameType::kCommitRequest, id, request));
+    SHUFFLE_ASSIGN_OR_RETURN(core::Frame frame, conn->Receive());
+    if (frame.type == core::FrameType::kError) {
+      return ErrorFrameToStatus(frame, conn->address());
+    }
+    proto::CommitResponse response;
+    if (frame.type != core::FrameType::kCommitResponse || frame.request_id != id ||
+        !response.ParseFromString(frame.header)) {
+      return absl::InternalError(absl::StrCat("shuffle server ", conn->address(),
+                                              " sent an unexpected answer to a commit"));
+    }
+    SHUFFLE_ASSIGN_OR_RETURN(MapStatus status,
+                             MapStatus::Parse(response.status().SerializeAsString()));
+    if (status.address.empty()) {
+      status.address = conn->address();
+    }
+    return CommitResult{.status = std::move(status), .won = response.won()};
+  }
+};
+
+absl::StatusOr<std::unique_ptr<MapOutputWriter>> MapOutputWriter::Open(const ClientOptions& options,
+                                                                       const ShuffleHandle& shuffle,
+                                                                       core::MapId map,
+                                                                       core::AttemptId attempt) {
+  if (shuffle.num_partitions == 0) {
+    return absl::InvalidArgumentError("shuffle handle has no partitions");
+  }
+  if (options.block_bytes == 0 || options.max_pushes_in_flight == 0) {
+    return absl::InvalidArgumentError("block_bytes and max_pushes_in_flight must be positive");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->shuffle = shuffle;
+  impl->map = map;
+  impl->attempt = attempt;
+  std::string address = options.server;
+  if (address.empty()) {
+    SHUFFLE_ASSIGN_OR_RETURN(address, DiscoverLocalServer());
+  }
+  SHUFFLE_ASSIGN_OR_RETURN(
+      impl->conn, FrameConnection::Connect(address, options.connect_timeout_ms,
+                                           options.io_timeout_ms, options.max_frame_payload));
+  if (options.compression_level != 0) {
+    SHUFFLE_ASSIGN_OR_RETURN(impl->compressor, core::Compressor::Create(options.compression_level));
+  }
+  impl->buffers.resize(shuffle.num_partitions);
+  impl->records.resize(shuffle.num_partitions);
+  return std::unique_ptr<MapOutputWriter>(new MapOutputWriter(std::move(impl)));
+}
+
+MapOutputWriter::MapOutputWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MapOutputWriter::~MapOutputWriter() = default;
+
+absl::Status MapOutputWriter::Write(core::PartitionId partition, std::string_view key,
+                                    std::string_view value) {
+  Impl& w = *impl_;
+  if (!w.failure.ok()) {
+    return w.failure;
+  }
+  if (w.committed) {
+    return absl::FailedPreconditionError(absl::StrCat(w.What(), ": already committed"));
+  }
+  if (partition.value() >= w.shuffle.num_partitions) {
+    return absl::InvalidArgumentError(absl::StrCat(w.What(), ": partition ", partition.value(),
+                                                   " out of range (", w.shuffle.num_partitions,
+                                                   " partitions)"));
+  }
+  std::string& buffer = w.buffers[partition.value()];
+  const size_t before = buffer.size();
+  AppendRecord(&buffer, key, value);
+  ++w.records[partition.value()];
+  w.buffered += buffer.size() - before;
+  w.bytes_written += key.size() + value.size();
+  absl::Status st;
+  if (buffer.size() >= w.options.block_bytes) {
+    st = w.CutBlock(partition.value());
+  }
+  if (st.ok() && w.buffered > w.options.max_buffered_bytes) {
+    st = w.RelieveMemory();
+  }
+  if (!st.ok()) {
+    w.failure = core::Annotate(st, w.What());
+  }
+  return w.failure;
+}
+
+absl::StatusOr<MapOutputWriter::CommitResult> MapOutputWriter::Commit() {
+  Impl& w = *impl_;
+  if (!w.failure.ok()) {
+    return w.failure;
+  }
+  if (w.committed) {
+    return absl::FailedPreconditionError(absl::StrCat(w.What(), ": already committed"));
+  }
+  absl::StatusOr<CommitResult> result = w.DoCommit();
+  if (!result.ok()) {
+    w.failure = core::Annotate(result.status(), absl::StrCat("committing ", w.What()));
+    return w.failure;
+  }
+  w.committed = true;
+  return result;
+}
+
+uint64_t MapOutputWriter::bytes_written() const { return impl_->bytes_written; }
+
+}  // namespace shuffle::client

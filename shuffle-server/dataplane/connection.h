@@ -1,0 +1,144 @@
+// Connection: one client of the data plane. Reads frames (prefix first, so oversized frames are
+// refused before anything is buffered), answers pings inline, hands requests to the worker pool
+// and writes their responses, which may come out of order (matched by request id).
+//
+// Backpressure: the connection stops reading while it has max in-flight requests, while its
+// unwritten responses exceed the cap, or while the server-wide request budget cannot hold the
+// next frame's body. Fetch streams block in SendWithBackpressure() until writes drain.
+// Timeouts: a watchdog closes the connection when it is idle (no complete frame, nothing in
+// flight) or when its pending responses make no write progress (slow client).
+//
+// Thread-safety: socket, timer and read state live on the connection's strand; the write queue
+// and closed flag are guarded by a mutex so worker threads may call Send() and
+// SendWithBackpressure() concurrently. Start() and Shutdown() may be called from any thread.
+// Owned by shared_ptr: every pending operation and request keeps the connection alive.
+#ifndef SHUFFLE_SERVER_DATAPLANE_CONNECTION_H_
+#define SHUFFLE_SERVER_DATAPLANE_CONNECTION_H_
+
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "absl/status/status.h"
+#include "shuffle-server/dataplane/handlers.h"
+#include "shuffle-server/dataplane/options.h"
+#include "shuffle-server/dataplane/payload_budget.h"
+#include "shuffle-server/dataplane/stats.h"
+#include "shuffle/core/frame.h"
+
+namespace shuffle::dataplane {
+
+// Server-wide objects a connection uses; they outlive every connection.
+struct ConnectionContext {
+  boost::asio::io_context* io = nullptr;
+  const DataPlaneOptions* options = nullptr;
+  const RequestHandler* handler = nullptr;
+  boost::asio::thread_pool* workers = nullptr;
+  PayloadBudget* budget = nullptr;
+  DataPlaneCounters* counters = nullptr;
+  // Called on the connection's strand once, when it closes.
+  std::function<void(uint64_t id)> on_closed;
+};
+
+class Connection final : public ResponseWriter, public std::enable_shared_from_this<Connection> {
+ public:
+  using Socket = boost::asio::generic::stream_protocol::socket;
+  using Clock = std::chrono::steady_clock;
+
+  Connection(Socket socket, std::string peer, uint64_t id, const ConnectionContext& context);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Starts reading and the watchdog.
+  void Start();
+  // Closes the connection: wakes blocked fetch streams at once, closes the socket on the strand.
+  void Shutdown(std::string reason);
+
+  uint64_t id() const { return id_; }
+
+  // ResponseWriter.
+  absl::Status Send(std::string frame) override;
+  absl::Status SendWithBackpressure(std::string frame) override;
+  const std::string& peer() const override { return peer_; }
+
+ private:
+  // Read path (strand).
+  void ReadNext();
+  void OnPrefix(const boost::system::error_code& ec, size_t bytes);
+  void OnBudgetGranted();
+  void ReadBody();
+  void OnBody(const boost::system::error_code& ec, size_t bytes);
+  void Dispatch(core::Frame frame);
+  void RunRequest(core::Frame frame, uint64_t reserved);  // worker thread
+  void OnRequestDone();
+  void ReleaseReservation();
+  void FailProtocol(uint64_t request_id, const absl::Status& status);
+  void OnReadError(const boost::system::error_code& ec, size_t bytes, bool at_frame_boundary);
+
+  // Write path.
+  absl::Status EnqueueLocked(std::string frame);  // REQUIRES: write_mu_ held
+  void WriteSome();                               // strand
+  void OnWrite(const boost::system::error_code& ec, size_t bytes);
+  uint64_t PendingWriteBytes();
+
+  // Lifecycle (strand).
+  void ArmWatchdog();
+  void OnWatchdog(const boost::system::error_code& ec);
+  void MaybeFinish();
+  void CloseNow(const std::string& reason);
+  void MarkWriteClosed();
+  void SendError(uint64_t request_id, const absl::Status& status);
+
+  const std::string peer_;
+  const uint64_t id_;
+  const ConnectionContext context_;
+  const DataPlaneOptions& options_;
+  DataPlaneCounters& counters_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  Socket socket_;
+  boost::asio::steady_timer watchdog_;
+  const Clock::duration watchdog_tick_;
+
+  // Strand-only state.
+  std::array<char, core::kFramePrefixSize> prefix_bytes_{};
+  core::FramePrefix prefix_;
+  std::string header_;
+  std::string payload_;
+  uint64_t reserved_ = 0;  // budget bytes held by the frame being read
+  uint64_t budget_ticket_ = 0;
+  bool reading_ = false;  // a frame is being read (or waits for budget)
+  bool waiting_budget_ = false;
+  bool paused_ = false;
+  uint32_t in_flight_ = 0;
+  bool peer_eof_ = false;            // client half-closed: finish in-flight requests, then close
+  bool close_when_flushed_ = false;  // protocol error: close once the kError is written
+  bool closed_ = false;
+  Clock::time_point last_frame_time_;
+
+  // Write queue, shared with worker threads.
+  std::mutex write_mu_;
+  std::condition_variable write_cv_;
+  std::deque<std::string> write_queue_;
+  size_t write_offset_ = 0;     // bytes of the front frame already written
+  uint64_t pending_bytes_ = 0;  // unwritten bytes in write_queue_
+  bool writing_ = false;        // a WriteSome is posted or a write is outstanding
+  bool write_closed_ = false;
+  Clock::time_point last_write_progress_;
+};
+
+}  // namespace shuffle::dataplane
+
+#endif  // SHUFFLE_SERVER_DATAPLANE_CONNECTION_H_

@@ -1,0 +1,244 @@
+#include "shuffle-server/dataplane/handlers.h"
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "shuffle/core/ids.h"
+#include "shuffle/core/status_macros.h"
+#include "shuffle/core/strings.h"
+#include "shuffle/proto/data.pb.h"
+
+namespace shuffle::dataplane {
+namespace {
+
+using core::FrameType;
+
+template <typename Message>
+absl::Status ParseHeader(const core::Frame& frame, const std::string& peer, Message* message) {
+  if (!message->ParseFromString(frame.header)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed ", message->GetTypeName(), " header (", frame.header.size(),
+        " bytes) in request ", frame.request_id, " from ", peer,
+        ": the client speaks a different protocol version; use a matching client library"));
+  }
+  return absl::OkStatus();
+}
+
+// Checks the credentials and names the shuffle they address.
+absl::StatusOr<storage::ShuffleKey> KeyFor(const proto::Credentials& credentials,
+                                           uint32_t shuffle_id, std::string_view what) {
+  if (credentials.app_id().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        core::ToAbsl(what), ": the request carries no app_id; set Credentials.app_id"));
+  }
+  SHUFFLE_RETURN_IF_ERROR(core::Annotate(Authorize(credentials), what));
+  return storage::ShuffleKey{.app = core::AppId(credentials.app_id()),
+                             .shuffle = core::ShuffleId(shuffle_id)};
+}
+
+// Cuts a fetch's blocks into kFetchData frames of about `target` payload bytes and ends the
+// stream with kFetchEnd. Used by one fetch on one worker thread.
+class FetchStream {
+ public:
+  FetchStream(uint64_t request_id, uint64_t target, ResponseWriter& out)
+      : request_id_(request_id), target_(target), out_(out) {}
+
+  absl::Status Add(std::vector<storage::ServedBlock>&& batch) {
+    for (storage::ServedBlock& block : batch) {
+      if (!blocks_.empty() && bytes_ + block.bytes.size() > target_) {
+        SHUFFLE_RETURN_IF_ERROR(Flush());
+      }
+      bytes_ += block.bytes.size();
+      blocks_.push_back(std::move(block));
+      if (bytes_ >= target_) {
+        SHUFFLE_RETURN_IF_ERROR(Flush());
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Finish() {
+    SHUFFLE_RETURN_IF_ERROR(Flush());
+    proto::FetchEnd end;
+    end.set_blocks(total_blocks_);
+    end.set_bytes(total_bytes_);
+    return out_.Send(core::EncodeFrame(FrameType::kFetchEnd, request_id_, end.SerializeAsString(),
+                                       /*payload=*/{}));
+  }
+
+ private:
+  absl::Status Flush() {
+    if (blocks_.empty()) {
+      return absl::OkStatus();
+    }
+    proto::FetchData data;
+    for (const storage::ServedBlock& block : blocks_) {
+      proto::BlockOrigin* origin = data.add_blocks();
+      origin->set_map_id(block.origin.map);
+      origin->set_attempt(block.origin.attempt);
+      origin->set_partition_id(block.origin.partition);
+      origin->set_length(static_cast<uint32_t>(block.bytes.size()));
+      origin->set_seq(block.origin.seq);
+    }
+    std::string frame =
+        core::EncodeFrameHead(FrameType::kFetchData, request_id_, data.SerializeAsString(),
+                              static_cast<uint32_t>(bytes_));
+    frame.reserve(frame.size() + bytes_);
+    for (const storage::ServedBlock& block : blocks_) {
+      frame.append(block.bytes);
+    }
+    total_blocks_ += blocks_.size();
+    total_bytes_ += bytes_;
+    blocks_.clear();
+    bytes_ = 0;
+    return out_.SendWithBackpressure(std::move(frame));
+  }
+
+  const uint64_t request_id_;
+  const uint64_t target_;
+  ResponseWriter& out_;
+  std::vector<storage::ServedBlock> blocks_;
+  uint64_t bytes_ = 0;
+  uint64_t total_blocks_ = 0;
+  uint64_t total_bytes_ = 0;
+};
+
+}  // namespace
+
+absl::Status Authorize(const proto::Credentials& /*credentials*/) {
+  // HMAC token verification goes here (a later issue); until then every request is allowed.
+  return absl::OkStatus();
+}
+
+std::string EncodeErrorFrame(uint64_t request_id, const absl::Status& status) {
+  proto::Error error;
+  error.set_code(static_cast<int32_t>(status.code()));
+  error.set_message(std::string(status.message()));
+  return core::EncodeFrame(FrameType::kError, request_id, error.SerializeAsString(),
+                           /*payload=*/{});
+}
+
+RequestHandler::RequestHandler(storage::StorageEngine* engine, const DataPlaneOptions& options)
+    : engine_(engine),
+      node_name_(options.node_name),
+      advertise_address_(options.advertise_address),
+      fetch_frame_bytes_(options.fetch_frame_bytes == 0 ? 1 : options.fetch_frame_bytes) {}
+
+absl::Status RequestHandler::Handle(const core::Frame& frame, ResponseWriter& out) const {
+  switch (frame.type) {
+    case FrameType::kPushRequest:
+      return HandlePush(frame, out);
+    case FrameType::kCommitRequest:
+      return HandleCommit(frame, out);
+    case FrameType::kFetchRequest:
+      return HandleFetch(frame, out);
+    default:
+      return absl::InternalError(absl::StrCat("no handler for frame type ",
+                                              core::ToAbsl(core::FrameTypeName(frame.type))));
+  }
+}
+
+absl::Status RequestHandler::HandlePush(const core::Frame& frame, ResponseWriter& out) const {
+  proto::PushRequest req;
+  SHUFFLE_RETURN_IF_ERROR(ParseHeader(frame, out.peer(), &req));
+  const std::string what =
+      absl::StrCat("push to shuffle ", req.credentials().app_id(), "/", req.shuffle_id(), " map ",
+                   req.map_id(), " attempt ", req.attempt(), " from ", out.peer());
+  SHUFFLE_ASSIGN_OR_RETURN(storage::ShuffleKey key,
+                           KeyFor(req.credentials(), req.shuffle_id(), what));
+  uint64_t total = 0;
+  for (const proto::BlockRef& ref : req.blocks()) {
+    total += ref.length();
+  }
+  if (total != frame.payload.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": its ", req.blocks_size(), " block lengths add up to ", total,
+        " bytes but the payload has ", frame.payload.size(), "; the client built a bad request"));
+  }
+  std::vector<storage::PushedBlock> blocks;
+  blocks.reserve(req.blocks_size());
+  std::string_view payload = frame.payload;
+  size_t offset = 0;
+  for (const proto::BlockRef& ref : req.blocks()) {
+    blocks.push_back(storage::PushedBlock{.partition = core::PartitionId(ref.partition_id()),
+                                          .bytes = payload.substr(offset, ref.length())});
+    offset += ref.length();
+  }
+  SHUFFLE_RETURN_IF_ERROR(core::Annotate(
+      engine_->Push(key, core::MapId(req.map_id()), core::AttemptId(req.attempt()), blocks), what));
+  proto::PushResponse resp;
+  resp.set_accepted_bytes(frame.payload.size());
+  return out.Send(core::EncodeFrame(FrameType::kPushResponse, frame.request_id,
+                                    resp.SerializeAsString(), /*payload=*/{}));
+}
+
+absl::Status RequestHandler::HandleCommit(const core::Frame& frame, ResponseWriter& out) const {
+  proto::CommitRequest req;
+  SHUFFLE_RETURN_IF_ERROR(ParseHeader(frame, out.peer(), &req));
+  const std::string what =
+      absl::StrCat("commit of shuffle ", req.credentials().app_id(), "/", req.shuffle_id(), " map ",
+                   req.map_id(), " attempt ", req.attempt(), " from ", out.peer());
+  SHUFFLE_ASSIGN_OR_RETURN(storage::ShuffleKey key,
+                           KeyFor(req.credentials(), req.shuffle_id(), what));
+  storage::CommitRequest commit{.map = core::MapId(req.map_id()),
+                                .attempt = core::AttemptId(req.attempt()),
+                                .num_partitions = req.num_partitions(),
+                                .expected_blocks = req.expected_blocks(),
+                                .expected_bytes = req.expected_bytes()};
+  absl::StatusOr<storage::CommitResult> result = engine_->Commit(key, commit);
+  if (!result.ok()) {
+    return core::Annotate(result.status(), what);
+  }
+  const storage::CommitRecord& winner = result->winner;
+  const uint32_t num_partitions =
+      winner.num_partitions != 0 ? winner.num_partitions : req.num_partitions();
+  proto::CommitResponse resp;
+  resp.set_won(result->won);
+  proto::MapStatus* status = resp.mutable_status();
+  status->set_node(node_name_);
+  status->set_address(advertise_address_);
+  status->set_shuffle_id(req.shuffle_id());
+  status->set_map_id(req.map_id());
+  status->set_attempt(winner.attempt);
+  status->mutable_partition_bytes()->Resize(static_cast<int>(num_partitions), 0);
+  status->mutable_partition_blocks()->Resize(static_cast<int>(num_partitions), 0);
+  for (const storage::PartitionTotal& total : winner.partitions) {
+    if (total.partition >= num_partitions) {
+      return absl::InternalError(absl::StrCat(what, ": the commit record names partition ",
+                                              total.partition, " of only ", num_partitions,
+                                              "; the server's index is inconsistent"));
+    }
+    status->set_partition_bytes(static_cast<int>(total.partition), total.bytes);
+    status->set_partition_blocks(static_cast<int>(total.partition), total.blocks);
+  }
+  return out.Send(core::EncodeFrame(FrameType::kCommitResponse, frame.request_id,
+                                    resp.SerializeAsString(), /*payload=*/{}));
+}
+
+absl::Status RequestHandler::HandleFetch(const core::Frame& frame, ResponseWriter& out) const {
+  proto::FetchRequest req;
+  SHUFFLE_RETURN_IF_ERROR(ParseHeader(frame, out.peer(), &req));
+  const std::string what = absl::StrCat(
+      "fetch of shuffle ", req.credentials().app_id(), "/", req.shuffle_id(), " partitions [",
+      req.partition_start(), ", ", req.partition_end(), ") maps [", req.map_start(), ", ",
+      req.map_end() == 0 ? std::string("all") : absl::StrCat(req.map_end()), ") for ", out.peer());
+  SHUFFLE_ASSIGN_OR_RETURN(storage::ShuffleKey key,
+                           KeyFor(req.credentials(), req.shuffle_id(), what));
+  storage::ReadRequest read{
+      .partition_begin = core::PartitionId(req.partition_start()),
+      .partition_end = core::PartitionId(req.partition_end()),
+      .map_begin = core::MapId(req.map_start()),
+      .map_end = core::MapId(req.map_end() == 0 ? UINT32_MAX : req.map_end())};
+  FetchStream stream(frame.request_id, fetch_frame_bytes_, out);
+  SHUFFLE_RETURN_IF_ERROR(
+      core::Annotate(engine_->ReadStreaming(key, read,
+                                            [&stream](std::vector<storage::ServedBlock>&& batch) {
+                                              return stream.Add(std::move(batch));
+                                            }),
+                     what));
+  return core::Annotate(stream.Finish(), what);
+}
+
+}  // namespace shuffle::dataplane

@@ -1,0 +1,52 @@
+// DataPlaneOptions: how the data-plane server listens, how many threads it runs and the limits
+// that keep its memory bounded whatever clients do. A plain value; copy it freely.
+#ifndef SHUFFLE_SERVER_DATAPLANE_OPTIONS_H_
+#define SHUFFLE_SERVER_DATAPLANE_OPTIONS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "shuffle/core/frame.h"
+
+namespace shuffle::dataplane {
+
+struct DataPlaneOptions {
+  // TCP address "host:port" (IPv6 as "[::1]:port"); port 0 picks a free port. Empty: no TCP.
+  std::string listen_address;
+  // Unix domain socket path; a stale socket file there is replaced, and the socket is made
+  // world-writable (0666) so executor pods sharing the node can connect. Empty: no Unix socket.
+  std::string socket_path;
+
+  // Threads running the sockets (never block) and threads running storage-engine calls (block).
+  uint32_t io_threads = 2;
+  uint32_t worker_threads = 4;
+
+  // Largest header and payload a client may send; refused from the frame prefix alone.
+  core::FrameLimits frame_limits;
+  // A connection is not read while this many of its requests are being handled.
+  uint32_t max_in_flight_per_connection = 32;
+  // A connection is not read, and its fetch streams wait, while it has more than this many bytes
+  // of responses not yet written to its socket.
+  uint64_t max_pending_write_bytes = 8u << 20;
+  // Request headers and payloads buffered across all connections; a connection whose next frame
+  // does not fit waits (without reading it) until others' requests finish.
+  uint64_t request_buffer_budget_bytes = 256u << 20;
+
+  // Closes a connection that completed no frame for this long while it had nothing in flight.
+  std::chrono::milliseconds idle_timeout{300'000};
+  // Closes a connection whose pending responses made no write progress for this long.
+  std::chrono::milliseconds slow_client_timeout{30'000};
+
+  // Target payload size of one kFetchData frame (a larger block travels alone in its frame).
+  uint64_t fetch_frame_bytes = 1u << 20;
+
+  // Copied into every MapStatus this server returns: its node name and the data-plane address
+  // readers should connect to (default: listen_address with the bound port).
+  std::string node_name;
+  std::string advertise_address;
+};
+
+}  // namespace shuffle::dataplane
+
+#endif  // SHUFFLE_SERVER_DATAPLANE_OPTIONS_H_
