@@ -24,6 +24,8 @@ find_package(Boost 1.74 QUIET)
 shuffle_require(Boost_FOUND "Boost (Asio, Beast)" libboost-dev)
 pkg_check_modules(URING QUIET IMPORTED_TARGET liburing)
 shuffle_require(URING_FOUND "liburing" liburing-dev)
+find_package(OpenSSL QUIET)
+shuffle_require(OpenSSL_FOUND "OpenSSL" libssl-dev)
 pkg_check_modules(XXHASH QUIET IMPORTED_TARGET libxxhash)
 shuffle_require(XXHASH_FOUND "xxHash" libxxhash-dev)
 

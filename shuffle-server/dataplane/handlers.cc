@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/security/token_authority.h"
 #include "shuffle/core/ids.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
@@ -27,13 +28,14 @@ absl::Status ParseHeader(const core::Frame& frame, const std::string& peer, Mess
 }
 
 // Checks the credentials and names the shuffle they address.
-absl::StatusOr<storage::ShuffleKey> KeyFor(const proto::Credentials& credentials,
+absl::StatusOr<storage::ShuffleKey> KeyFor(const security::TokenAuthority* authority,
+                                           const proto::Credentials& credentials,
                                            uint32_t shuffle_id, std::string_view what) {
   if (credentials.app_id().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         core::ToAbsl(what), ": the request carries no app_id; set Credentials.app_id"));
   }
-  SHUFFLE_RETURN_IF_ERROR(core::Annotate(Authorize(credentials), what));
+  SHUFFLE_RETURN_IF_ERROR(core::Annotate(Authorize(authority, credentials), what));
   return storage::ShuffleKey{.app = core::AppId(credentials.app_id()),
                              .shuffle = core::ShuffleId(shuffle_id)};
 }
@@ -107,9 +109,12 @@ class FetchStream {
 
 }  // namespace
 
-absl::Status Authorize(const proto::Credentials& /*credentials*/) {
-  // HMAC token verification goes here (a later issue); until then every request is allowed.
-  return absl::OkStatus();
+absl::Status Authorize(const security::TokenAuthority* authority,
+                       const proto::Credentials& credentials) {
+  if (authority == nullptr) {
+    return absl::OkStatus();
+  }
+  return authority->Verify(credentials.app_id(), credentials.token()).status();
 }
 
 std::string EncodeErrorFrame(uint64_t request_id, const absl::Status& status) {
@@ -124,7 +129,8 @@ RequestHandler::RequestHandler(storage::StorageEngine* engine, const DataPlaneOp
     : engine_(engine),
       node_name_(options.node_name),
       advertise_address_(options.advertise_address),
-      fetch_frame_bytes_(options.fetch_frame_bytes == 0 ? 1 : options.fetch_frame_bytes) {}
+      fetch_frame_bytes_(options.fetch_frame_bytes == 0 ? 1 : options.fetch_frame_bytes),
+      token_authority_(options.token_authority) {}
 
 absl::Status RequestHandler::Handle(const core::Frame& frame, ResponseWriter& out) const {
   switch (frame.type) {
@@ -147,7 +153,7 @@ absl::Status RequestHandler::HandlePush(const core::Frame& frame, ResponseWriter
       absl::StrCat("push to shuffle ", req.credentials().app_id(), "/", req.shuffle_id(), " map ",
                    req.map_id(), " attempt ", req.attempt(), " from ", out.peer());
   SHUFFLE_ASSIGN_OR_RETURN(storage::ShuffleKey key,
-                           KeyFor(req.credentials(), req.shuffle_id(), what));
+                           KeyFor(token_authority_, req.credentials(), req.shuffle_id(), what));
   uint64_t total = 0;
   for (const proto::BlockRef& ref : req.blocks()) {
     total += ref.length();
@@ -181,7 +187,7 @@ absl::Status RequestHandler::HandleCommit(const core::Frame& frame, ResponseWrit
       absl::StrCat("commit of shuffle ", req.credentials().app_id(), "/", req.shuffle_id(), " map ",
                    req.map_id(), " attempt ", req.attempt(), " from ", out.peer());
   SHUFFLE_ASSIGN_OR_RETURN(storage::ShuffleKey key,
-                           KeyFor(req.credentials(), req.shuffle_id(), what));
+                           KeyFor(token_authority_, req.credentials(), req.shuffle_id(), what));
   storage::CommitRequest commit{.map = core::MapId(req.map_id()),
                                 .attempt = core::AttemptId(req.attempt()),
                                 .num_partitions = req.num_partitions(),
@@ -225,7 +231,7 @@ absl::Status RequestHandler::HandleFetch(const core::Frame& frame, ResponseWrite
       req.partition_start(), ", ", req.partition_end(), ") maps [", req.map_start(), ", ",
       req.map_end() == 0 ? std::string("all") : absl::StrCat(req.map_end()), ") for ", out.peer());
   SHUFFLE_ASSIGN_OR_RETURN(storage::ShuffleKey key,
-                           KeyFor(req.credentials(), req.shuffle_id(), what));
+                           KeyFor(token_authority_, req.credentials(), req.shuffle_id(), what));
   storage::ReadRequest read{
       .partition_begin = core::PartitionId(req.partition_start()),
       .partition_end = core::PartitionId(req.partition_end()),

@@ -31,9 +31,11 @@ class ResponseWriter {
   virtual const std::string& peer() const = 0;
 };
 
-// The single place where request credentials will be checked (HMAC tokens, a later issue).
-// Today every request is allowed.
-absl::Status Authorize(const proto::Credentials& credentials);
+// The single place where request credentials are checked: the token must be the one the control
+// plane issued to this application (UNAUTHENTICATED / PERMISSION_DENIED otherwise). A null
+// authority allows every request.
+absl::Status Authorize(const security::TokenAuthority* authority,
+                       const proto::Credentials& credentials);
 
 // Encodes a kError frame answering `request_id` with `status`.
 std::string EncodeErrorFrame(uint64_t request_id, const absl::Status& status);
@@ -59,6 +61,7 @@ class RequestHandler {
   std::string node_name_;
   std::string advertise_address_;
   uint64_t fetch_frame_bytes_;
+  const security::TokenAuthority* token_authority_;
 };
 
 }  // namespace shuffle::dataplane

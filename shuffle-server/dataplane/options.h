@@ -9,6 +9,10 @@
 
 #include "shuffle/core/frame.h"
 
+namespace shuffle::security {
+class TokenAuthority;
+}  // namespace shuffle::security
+
 namespace shuffle::dataplane {
 
 struct DataPlaneOptions {
@@ -45,6 +49,10 @@ struct DataPlaneOptions {
   // readers should connect to (default: listen_address with the bound port).
   std::string node_name;
   std::string advertise_address;
+
+  // Checks every request's application token. Null: the server is unauthenticated (it says so
+  // loudly at start). Must outlive the server.
+  const security::TokenAuthority* token_authority = nullptr;
 };
 
 }  // namespace shuffle::dataplane
