@@ -1,5 +1,6 @@
 #include "shuffle-server/dataplane/handlers.h"
 
+#include <chrono>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -133,13 +134,19 @@ RequestHandler::RequestHandler(storage::StorageEngine* engine, const DataPlaneOp
       token_authority_(options.token_authority) {}
 
 absl::Status RequestHandler::Handle(const core::Frame& frame, ResponseWriter& out) const {
+  const auto start = std::chrono::steady_clock::now();
+  auto timed = [&](core::LatencyHistogram& histogram, absl::Status status) {
+    histogram.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return status;
+  };
   switch (frame.type) {
     case FrameType::kPushRequest:
-      return HandlePush(frame, out);
+      return timed(latency_.push, HandlePush(frame, out));
     case FrameType::kCommitRequest:
-      return HandleCommit(frame, out);
+      return timed(latency_.commit, HandleCommit(frame, out));
     case FrameType::kFetchRequest:
-      return HandleFetch(frame, out);
+      return timed(latency_.fetch, HandleFetch(frame, out));
     default:
       return absl::InternalError(absl::StrCat("no handler for frame type ",
                                               core::ToAbsl(core::FrameTypeName(frame.type))));

@@ -14,6 +14,7 @@
 #include "shuffle-server/dataplane/options.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle/core/frame.h"
+#include "shuffle/core/histogram.h"
 #include "shuffle/proto/common.pb.h"
 
 namespace shuffle::dataplane {
@@ -49,6 +50,14 @@ class RequestHandler {
   // A non-OK status is the request's failure; the caller answers it with a kError frame.
   absl::Status Handle(const core::Frame& frame, ResponseWriter& out) const;
 
+  // Time spent handling requests (for a fetch: until its last frame was queued).
+  struct Latencies {
+    core::LatencyHistogram push;
+    core::LatencyHistogram commit;
+    core::LatencyHistogram fetch;
+  };
+  const Latencies& latencies() const { return latency_; }
+
   // The address MapStatus advertises (set once the server knows its bound port).
   void set_advertise_address(std::string address) { advertise_address_ = std::move(address); }
 
@@ -62,6 +71,7 @@ class RequestHandler {
   std::string advertise_address_;
   uint64_t fetch_frame_bytes_;
   const security::TokenAuthority* token_authority_;
+  mutable Latencies latency_;
 };
 
 }  // namespace shuffle::dataplane

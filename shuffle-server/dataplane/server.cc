@@ -267,6 +267,9 @@ DataPlaneStats DataPlaneServer::stats() const {
   DataPlaneStats stats = counters_.Snapshot();
   stats.request_buffer_bytes = budget_.used();
   stats.max_request_buffer_bytes = budget_.high_water();
+  stats.push_latency = handler_.latencies().push.Take();
+  stats.commit_latency = handler_.latencies().commit.Take();
+  stats.fetch_latency = handler_.latencies().fetch.Take();
   return stats;
 }
 

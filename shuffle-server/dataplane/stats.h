@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "shuffle/core/frame.h"
+#include "shuffle/core/histogram.h"
 
 namespace shuffle::dataplane {
 
@@ -48,6 +49,10 @@ struct DataPlaneStats {
   // Request bytes (headers and payloads) buffered now, and the most ever.
   uint64_t request_buffer_bytes = 0;
   uint64_t max_request_buffer_bytes = 0;
+  // Request handling time, by request kind.
+  core::LatencyHistogram::Snapshot push_latency;
+  core::LatencyHistogram::Snapshot commit_latency;
+  core::LatencyHistogram::Snapshot fetch_latency;
 };
 
 struct DataPlaneCounters {

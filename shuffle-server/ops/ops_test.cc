@@ -1,0 +1,141 @@
+// Metrics: the text writer's format, and a live scrape of a server that has served real pushes,
+// commits and fetches, checked with `promtool check metrics` (from Debian's prometheus package,
+// installed by tools/setup).
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "gtest/gtest.h"
+#include "shuffle-server/dataplane/server.h"
+#include "shuffle-server/ops/metrics_http_server.h"
+#include "shuffle-server/ops/prometheus_text.h"
+#include "shuffle-server/ops/server_metrics.h"
+#include "shuffle-server/storage/engine_test_util.h"
+#include "shuffle/client/map_output_writer.h"
+#include "shuffle/client/partition_reader.h"
+
+namespace shuffle::ops {
+namespace {
+
+TEST(PrometheusTextTest, FamiliesAreGroupedAndLabelsEscaped) {
+  PrometheusText page;
+  page.Counter("b_total", "B.", 1, {{"k", "x"}});
+  page.Gauge("a_bytes", "A.", 2);
+  page.Counter("b_total", "B.", 3, {{"k", "say \"hi\"\n"}});
+  EXPECT_EQ(page.Render(),
+            "# HELP a_bytes A.\n# TYPE a_bytes gauge\na_bytes 2\n"
+            "# HELP b_total B.\n# TYPE b_total counter\nb_total{k=\"x\"} 1\n"
+            "b_total{k=\"say \\\"hi\\\"\\n\"} 3\n");
+}
+
+TEST(PrometheusTextTest, HistogramBucketsAreCumulative) {
+  core::LatencyHistogram h;
+  h.Observe(0.0001);
+  h.Observe(0.003);
+  h.Observe(100);
+  PrometheusText page;
+  page.Histogram("x_seconds", "X.", h.Take());
+  const std::string text = page.Render();
+  EXPECT_NE(text.find("x_seconds_bucket{le=\"0.0005\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_bucket{le=\"0.005\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_count 3\n"), std::string::npos);
+}
+
+std::string HttpGet(uint16_t port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  (void)!write(fd, request.data(), request.size());
+  std::string response;
+  char buf[8192];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) {
+    response.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return response;
+}
+
+TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
+  storage::testing::TempDir dir;
+  auto engine = storage::StorageEngine::Open(storage::testing::SmallOptions(dir.path()));
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  const storage::ShuffleKey key{core::AppId("app"), core::ShuffleId(1)};
+  ASSERT_TRUE((*engine)->RegisterShuffle(key, "team-a", 2).ok());
+  dataplane::DataPlaneOptions options;
+  options.listen_address = "127.0.0.1:0";
+  auto server = dataplane::DataPlaneServer::Start(options, engine->get());
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  // Real traffic: one map written and read back through the client library.
+  client::ClientOptions client_options;
+  client_options.server = "127.0.0.1:" + std::to_string((*server)->tcp_port());
+  client::ShuffleHandle handle{
+      .app_id = "app", .token = "", .shuffle = core::ShuffleId(1), .num_partitions = 2};
+  auto writer =
+      client::MapOutputWriter::Open(client_options, handle, core::MapId(0), core::AttemptId(0));
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE((*writer)->Write(core::PartitionId(i % 2), "k" + std::to_string(i), "v").ok());
+  }
+  auto committed = (*writer)->Commit();
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  auto reader = client::PartitionReader::Open(client_options, handle, core::PartitionId(0),
+                                              core::PartitionId(2), {committed->status});
+  ASSERT_TRUE(reader.ok());
+  std::string_view k;
+  std::string_view v;
+  int records = 0;
+  while (*(*reader)->Next(&k, &v)) {
+    ++records;
+  }
+  ASSERT_EQ(records, 1000);
+
+  MetricsSources sources{.engine = engine->get(),
+                         .data_dirs = {dir.path() + "/d0", dir.path() + "/d1"},
+                         .env = storage::Env::Default(),
+                         .dataplane = [&] { return (*server)->stats(); }};
+  auto http = MetricsHttpServer::Start("127.0.0.1:0", [&] { return RenderServerMetrics(sources); });
+  ASSERT_TRUE(http.ok()) << http.status();
+  const std::string response = HttpGet((*http)->port(), "/metrics");
+  ASSERT_NE(response.find("200 OK"), std::string::npos) << response;
+  ASSERT_NE(response.find("text/plain; version=0.0.4"), std::string::npos);
+  const std::string body = response.substr(response.find("\r\n\r\n") + 4);
+  EXPECT_NE(body.find("shuffle_commits_total 1\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("shuffle_request_duration_seconds_count{kind=\"fetch\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(body.find("shuffle_application_disk_bytes{app=\"app\",namespace=\"team-a\"}"),
+            std::string::npos);
+  EXPECT_NE(body.find("shuffle_directory_free_bytes{dir=\"" + dir.path() + "/d0\"}"),
+            std::string::npos);
+  EXPECT_NE(HttpGet((*http)->port(), "/healthz").find("ok"), std::string::npos);
+  EXPECT_NE(HttpGet((*http)->port(), "/nope").find("404"), std::string::npos);
+
+  const std::string file = dir.path() + "/scrape.txt";
+  std::ofstream(file) << body;
+  const std::string command = "promtool check metrics < " + file + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) {
+    output.append(buf, n);
+  }
+  const int status = pclose(pipe);
+  EXPECT_EQ(status, 0) << "promtool check metrics failed:\n" << output;
+}
+
+}  // namespace
+}  // namespace shuffle::ops

@@ -1,0 +1,132 @@
+#include "shuffle-server/ops/server_metrics.h"
+
+#include <map>
+
+#include "absl/status/status.h"
+#include "shuffle-server/ops/prometheus_text.h"
+#include "shuffle/core/frame.h"
+
+namespace shuffle::ops {
+namespace {
+
+void StorageMetrics(const storage::StorageEngine& engine, PrometheusText& page) {
+  const storage::EngineStats s = engine.stats();
+  page.Counter("shuffle_pushed_blocks_total", "Blocks accepted from map tasks.",
+               static_cast<double>(s.blocks_pushed));
+  page.Counter("shuffle_pushed_bytes_total", "Block bytes accepted from map tasks.",
+               static_cast<double>(s.bytes_pushed));
+  page.Counter("shuffle_commits_total", "Map attempts committed durably.",
+               static_cast<double>(s.commits));
+  page.Counter("shuffle_commit_rounds_total",
+               "Group-commit rounds (one fdatasync set and one WAL sync each).",
+               static_cast<double>(s.commit_rounds));
+  page.Counter("shuffle_extents_written_total", "Extents written to segment files.",
+               static_cast<double>(s.extents_written));
+  page.Counter("shuffle_disk_written_bytes_total",
+               "Bytes written to segment and commit-log files, padding included.",
+               static_cast<double>(s.bytes_written));
+  page.Counter("shuffle_commit_log_written_bytes_total",
+               "Bytes written to commit logs (part of shuffle_disk_written_bytes_total).",
+               static_cast<double>(s.log_bytes_written));
+  page.Counter("shuffle_disk_reads_total", "Read operations submitted for fetches.",
+               static_cast<double>(s.disk_reads));
+  page.Counter("shuffle_disk_read_bytes_total", "Bytes read from disk for fetches.",
+               static_cast<double>(s.bytes_read));
+  page.Counter("shuffle_low_disk_refusals_total",
+               "Pushes refused because a data directory was below the low-disk watermark.",
+               static_cast<double>(s.refused_low_disk));
+  page.Gauge("shuffle_memory_buffered_bytes", "Block bytes held in aggregation buffers.",
+             static_cast<double>(s.memory_bytes));
+  page.Gauge("shuffle_epoch", "Run number of the storage engine (incremented at each start).",
+             engine.epoch());
+  page.Gauge("shuffle_recovery_duration_seconds", "Time the last start spent in recovery.",
+             engine.recovery_report().seconds);
+  std::map<std::pair<std::string, std::string>, std::pair<double, double>> per_app;
+  for (const storage::ShuffleUsage& u : engine.Usage()) {
+    auto& [shuffles, bytes] = per_app[{u.record.app_id, u.record.namespace_name}];
+    shuffles += 1;
+    bytes += static_cast<double>(u.disk_bytes);
+  }
+  for (const auto& [app, figures] : per_app) {
+    const Labels labels = {{"app", app.first}, {"namespace", app.second}};
+    page.Gauge("shuffle_application_shuffles", "Shuffles registered, per application.",
+               figures.first, labels);
+    page.Gauge("shuffle_application_disk_bytes", "Disk bytes used, per application.",
+               figures.second, labels);
+  }
+}
+
+void DirectoryMetrics(const MetricsSources& sources, PrometheusText& page) {
+  for (const std::string& dir : sources.data_dirs) {
+    absl::StatusOr<storage::DiskSpace> space = sources.env->GetDiskSpace(dir);
+    if (!space.ok()) {
+      continue;
+    }
+    page.Gauge("shuffle_directory_free_bytes", "Free bytes in a data directory's file system.",
+               static_cast<double>(space->free_bytes), {{"dir", dir}});
+    page.Gauge("shuffle_directory_capacity_bytes", "Capacity of a data directory's file system.",
+               static_cast<double>(space->capacity_bytes), {{"dir", dir}});
+  }
+}
+
+void DataPlaneMetrics(const dataplane::DataPlaneStats& s, PrometheusText& page) {
+  page.Counter("shuffle_connections_accepted_total", "Data-plane connections accepted.",
+               static_cast<double>(s.connections_accepted));
+  page.Gauge("shuffle_connections_open", "Data-plane connections open.",
+             static_cast<double>(s.connections_open));
+  const std::pair<const char*, uint64_t> closed[] = {{"idle", s.connections_closed_idle},
+                                                     {"slow_client", s.connections_closed_slow},
+                                                     {"protocol", s.connections_closed_protocol}};
+  for (const auto& [reason, count] : closed) {
+    page.Counter("shuffle_connections_closed_total",
+                 "Data-plane connections closed by the server, by reason.",
+                 static_cast<double>(count), {{"reason", reason}});
+  }
+  for (size_t t = 1; t < dataplane::kFrameTypeSlots; ++t) {
+    const std::string type(core::FrameTypeName(static_cast<core::FrameType>(t)));
+    page.Counter("shuffle_frames_received_total", "Data-plane frames received, by type.",
+                 static_cast<double>(s.frames_in[t]), {{"type", type}});
+    page.Counter("shuffle_frames_sent_total", "Data-plane frames sent, by type.",
+                 static_cast<double>(s.frames_out[t]), {{"type", type}});
+  }
+  page.Counter("shuffle_network_received_bytes_total", "Data-plane bytes received.",
+               static_cast<double>(s.bytes_in));
+  page.Counter("shuffle_network_sent_bytes_total", "Data-plane bytes sent.",
+               static_cast<double>(s.bytes_out));
+  for (size_t code = 1; code < dataplane::kStatusCodeSlots; ++code) {
+    if (s.errors[code] == 0) {
+      continue;
+    }
+    page.Counter("shuffle_request_errors_total", "Requests answered with an error, by code.",
+                 static_cast<double>(s.errors[code]),
+                 {{"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))}});
+  }
+  page.Gauge("shuffle_requests_in_flight", "Data-plane requests being handled.",
+             static_cast<double>(s.requests_in_flight));
+  page.Gauge("shuffle_pending_write_bytes", "Response bytes queued and not yet written.",
+             static_cast<double>(s.pending_write_bytes));
+  page.Gauge("shuffle_request_buffer_bytes", "Request bytes buffered across connections.",
+             static_cast<double>(s.request_buffer_bytes));
+  const std::pair<const char*, const core::LatencyHistogram::Snapshot*> latencies[] = {
+      {"push", &s.push_latency}, {"commit", &s.commit_latency}, {"fetch", &s.fetch_latency}};
+  for (const auto& [kind, snapshot] : latencies) {
+    page.Histogram("shuffle_request_duration_seconds",
+                   "Time to handle a data-plane request, by kind (fetch: until its last frame "
+                   "was queued).",
+                   *snapshot, {{"kind", kind}});
+  }
+}
+
+}  // namespace
+
+std::string RenderServerMetrics(const MetricsSources& sources) {
+  PrometheusText page;
+  StorageMetrics(*sources.engine, page);
+  DirectoryMetrics(sources, page);
+  if (sources.dataplane) {
+    DataPlaneMetrics(sources.dataplane(), page);
+  }
+  return page.Render();
+}
+
+}  // namespace shuffle::ops

@@ -1,0 +1,28 @@
+// The shuffle server's metrics page: storage-engine, data-plane and disk figures rendered in the
+// Prometheus text format. Names follow Prometheus conventions (`shuffle_` prefix, `_total` for
+// counters, `_bytes` and `_seconds` units). Thread-safe (it only reads snapshots).
+#ifndef SHUFFLE_SERVER_OPS_SERVER_METRICS_H_
+#define SHUFFLE_SERVER_OPS_SERVER_METRICS_H_
+
+#include <string>
+#include <vector>
+
+#include "shuffle-server/dataplane/stats.h"
+#include "shuffle-server/storage/engine.h"
+#include "shuffle-server/storage/env.h"
+
+namespace shuffle::ops {
+
+struct MetricsSources {
+  const storage::StorageEngine* engine = nullptr;  // required
+  std::vector<std::string> data_dirs;              // for free/capacity per directory
+  storage::Env* env = storage::Env::Default();
+  // Called at scrape time; empty when the server has no data plane (tests).
+  std::function<dataplane::DataPlaneStats()> dataplane;
+};
+
+std::string RenderServerMetrics(const MetricsSources& sources);
+
+}  // namespace shuffle::ops
+
+#endif  // SHUFFLE_SERVER_OPS_SERVER_METRICS_H_
