@@ -35,6 +35,14 @@ void StorageMetrics(const storage::StorageEngine& engine, PrometheusText& page) 
   page.Counter("shuffle_low_disk_refusals_total",
                "Pushes refused because a data directory was below the low-disk watermark.",
                static_cast<double>(s.refused_low_disk));
+  page.Counter("shuffle_quota_refusals_total",
+               "Pushes refused because their namespace was at its disk quota.",
+               static_cast<double>(s.refused_quota));
+  for (const auto& [ns, bytes] : engine.NamespaceUsage()) {
+    page.Gauge("shuffle_namespace_stored_bytes",
+               "Block bytes stored per namespace (what quotas are checked against).",
+               static_cast<double>(bytes), {{"namespace", ns}});
+  }
   page.Gauge("shuffle_memory_buffered_bytes", "Block bytes held in aggregation buffers.",
              static_cast<double>(s.memory_bytes));
   page.Gauge("shuffle_epoch", "Run number of the storage engine (incremented at each start).",

@@ -171,6 +171,25 @@ absl::Status StorageEngine::Impl::CheckDiskSpace(uint32_t dir, uint64_t incoming
   return absl::OkStatus();
 }
 
+absl::Status StorageEngine::Impl::CheckQuota(const ShuffleState& shuffle, uint64_t incoming) {
+  const std::string& ns = shuffle.record.namespace_name;
+  auto it = options.namespace_quota_bytes.find(ns);
+  const uint64_t quota = it != options.namespace_quota_bytes.end()
+                             ? it->second
+                             : options.default_namespace_quota_bytes;
+  if (quota == 0) {
+    return absl::OkStatus();
+  }
+  const uint64_t used = namespace_bytes[ns];
+  if (used + incoming > quota) {
+    ++stats.refused_quota;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "namespace ", ns, " would exceed its shuffle disk quota of ", quota, " bytes (uses ", used,
+        ", push of ", incoming, "): remove finished applications or raise the quota"));
+  }
+  return absl::OkStatus();
+}
+
 void StorageEngine::Impl::DropBlock(PendingBlock& block) {
   if (block.state != BlockState::kDurable && !block.bytes.empty()) {
     memory_bytes -= block.bytes.size();
@@ -212,6 +231,7 @@ absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::A
   for (const PushedBlock& block : blocks) {
     SHUFFLE_RETURN_IF_ERROR(impl.CheckDiskSpace(block.partition.value() % ndirs, total));
   }
+  SHUFFLE_RETURN_IF_ERROR(impl.CheckQuota(*shuffle, total));
   // Backpressure: wait for the I/O thread to free memory.
   const absl::Time deadline = absl::Now() + absl::Milliseconds(impl.options.push_wait_ms);
   while (impl.memory_bytes > 0 && impl.memory_bytes + total > impl.options.memory_budget_bytes &&
@@ -272,6 +292,9 @@ absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::A
   }
   impl.stats.blocks_pushed += blocks.size();
   impl.stats.bytes_pushed += total;
+  shuffle->stored_bytes += total;
+  impl.namespace_bytes[shuffle->record.namespace_name] += total;
+  shuffle->last_activity = absl::Now();
   if (wake) {
     impl.work_cv.Signal();
   }
@@ -288,6 +311,7 @@ absl::StatusOr<CommitResult> StorageEngine::Commit(const ShuffleKey& key,
   if (waiter->shuffle == nullptr) {
     return absl::NotFoundError(absl::StrCat("shuffle ", Describe(key), " is not registered"));
   }
+  waiter->shuffle->last_activity = absl::Now();
   if (impl.stopping) {
     return absl::UnavailableError("storage engine is shutting down; retry on the restarted server");
   }
@@ -370,6 +394,9 @@ absl::Status StorageEngine::Seal(const ShuffleKey& key) {
   {
     absl::MutexLock lock(&impl_->mu);
     shuffle = impl_->FindShuffle(key);
+    if (shuffle != nullptr) {
+      shuffle->last_activity = absl::Now();
+    }
   }
   if (shuffle == nullptr) {
     return absl::NotFoundError(absl::StrCat("shuffle ", Describe(key), " is not registered"));
@@ -406,6 +433,8 @@ absl::StatusOr<uint64_t> StorageEngine::RemoveShuffle(const ShuffleKey& key) {
     }
     impl.shuffles.erase(key);
     shuffle->removed = true;
+    uint64_t& ns_bytes = impl.namespace_bytes[shuffle->record.namespace_name];
+    ns_bytes -= std::min(ns_bytes, shuffle->stored_bytes);
     for (PartitionBuffer& buffer : shuffle->partitions) {
       for (BlockPtr& block : buffer.blocks) {
         impl.DropBlock(*block);
@@ -450,6 +479,34 @@ absl::StatusOr<uint64_t> StorageEngine::RemoveApplication(const core::AppId& app
     freed += bytes.value_or(0);
   }
   return freed;
+}
+
+absl::StatusOr<std::vector<core::AppId>> StorageEngine::RemoveIdleApplications(absl::Duration ttl) {
+  std::map<std::string, bool> idle;  // app -> every shuffle idle
+  {
+    absl::MutexLock lock(&impl_->mu);
+    const absl::Time cutoff = absl::Now() - ttl;
+    for (const auto& [key, shuffle] : impl_->shuffles) {
+      auto [it, inserted] = idle.emplace(key.app.value(), true);
+      it->second = it->second && shuffle->last_activity < cutoff;
+    }
+  }
+  std::vector<core::AppId> removed;
+  for (const auto& [app, is_idle] : idle) {
+    if (!is_idle) {
+      continue;
+    }
+    SHUFFLE_RETURN_IF_ERROR(RemoveApplication(core::AppId(app)).status());
+    SHUFFLE_LOG(INFO) << "removed idle application" << Kv("app", app)
+                      << Kv("ttl_seconds", absl::ToDoubleSeconds(ttl));
+    removed.emplace_back(app);
+  }
+  return removed;
+}
+
+std::map<std::string, uint64_t> StorageEngine::NamespaceUsage() const {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->namespace_bytes;
 }
 
 EngineStats StorageEngine::stats() const {

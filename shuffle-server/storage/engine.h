@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "shuffle-server/storage/env.h"
 #include "shuffle-server/storage/index.h"
 #include "shuffle/core/ids.h"
@@ -54,6 +56,10 @@ struct EngineOptions {
   uint32_t queue_depth = 64;
   // How long a push waits for memory before failing with UNAVAILABLE.
   int64_t push_wait_ms = 30000;
+  // Disk quotas per namespace, in bytes of block data stored (0 or absent: unlimited). A push
+  // that would take a namespace over its quota is refused with RESOURCE_EXHAUSTED.
+  std::map<std::string, uint64_t> namespace_quota_bytes;
+  uint64_t default_namespace_quota_bytes = 0;
 };
 
 // Identifies a shuffle across applications.
@@ -129,6 +135,7 @@ struct EngineStats {
   uint64_t bytes_read = 0;
   uint64_t memory_bytes = 0;  // blocks held in aggregation buffers now
   uint64_t refused_low_disk = 0;
+  uint64_t refused_quota = 0;
 };
 
 struct ShuffleUsage {
@@ -179,6 +186,13 @@ class StorageEngine {
   // Deletes a shuffle's files and index entries. Returns the bytes freed.
   absl::StatusOr<uint64_t> RemoveShuffle(const ShuffleKey& key);
   absl::StatusOr<uint64_t> RemoveApplication(const core::AppId& app);
+
+  // Removes every application none of whose shuffles saw a push, commit, read or seal for
+  // `ttl` (a restart counts as activity). Returns the applications removed.
+  absl::StatusOr<std::vector<core::AppId>> RemoveIdleApplications(absl::Duration ttl);
+
+  // Block bytes stored per namespace (what quotas are checked against).
+  std::map<std::string, uint64_t> NamespaceUsage() const;
 
   EngineStats stats() const;
   std::vector<ShuffleUsage> Usage() const;

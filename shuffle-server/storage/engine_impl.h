@@ -88,6 +88,8 @@ struct ShuffleState {
   std::map<uint32_t, std::unique_ptr<File>> log_files;
   std::map<uint32_t, uint32_t> live_regions;  // log_no -> live regions (I/O thread only)
   uint64_t disk_bytes = 0;
+  uint64_t stored_bytes = 0;  // block bytes charged to the namespace (pushed, or committed)
+  absl::Time last_activity = absl::Now();  // guarded by Impl::mu
   bool removed = false;
 };
 using ShufflePtr = std::shared_ptr<ShuffleState>;
@@ -111,6 +113,8 @@ struct StorageEngine::Impl {
   std::string LogPath(uint32_t dir, uint64_t handle, uint32_t log_no) const;
   ShufflePtr FindShuffle(const ShuffleKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::Status CheckDiskSpace(uint32_t dir, uint64_t incoming) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  absl::Status CheckQuota(const ShuffleState& shuffle, uint64_t incoming)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void DropBlock(PendingBlock& block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Asks the I/O thread to flush partitions [begin, end) and waits for the round: all their
   // in-memory blocks when `everything` (seal), else those of committed attempts (reads). Fails
@@ -169,6 +173,7 @@ struct StorageEngine::Impl {
   absl::Time flush_backoff_until ABSL_GUARDED_BY(mu) = absl::InfinitePast();
   absl::Time disk_space_refreshed = absl::InfinitePast();  // I/O thread only
   EngineStats stats ABSL_GUARDED_BY(mu);
+  std::map<std::string, uint64_t> namespace_bytes ABSL_GUARDED_BY(mu);
 
   absl::Mutex pool_mu;
   std::vector<std::unique_ptr<IoEngine>> read_engines ABSL_GUARDED_BY(pool_mu);

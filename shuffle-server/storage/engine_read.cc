@@ -36,6 +36,9 @@ absl::Status StorageEngine::Impl::Read(const ShuffleKey& key, const ReadRequest&
   {
     absl::MutexLock lock(&mu);
     shuffle = FindShuffle(key);
+    if (shuffle != nullptr) {
+      shuffle->last_activity = absl::Now();
+    }
   }
   if (shuffle == nullptr) {
     return absl::NotFoundError(

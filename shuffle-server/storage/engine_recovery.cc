@@ -83,6 +83,7 @@ absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
           flush_queue.emplace_back(shuffle, p);
         }
       }
+      namespace_bytes[shuffle->record.namespace_name] += shuffle->stored_bytes;
       shuffles[key] = std::move(shuffle);
     }
   }
@@ -107,6 +108,9 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
   const size_t ndirs = options.data_dirs.size();
   SHUFFLE_RETURN_IF_ERROR(index->ForEachCommit(handle, [&](const CommitRecord& record) {
     shuffle.winners[record.map] = record;
+    for (const PartitionTotal& total : record.partitions) {
+      shuffle.stored_bytes += total.bytes;
+    }
     ++report->commits;
     return absl::OkStatus();
   }));
