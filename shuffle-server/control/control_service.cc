@@ -1,0 +1,287 @@
+#include "shuffle-server/control/control_service.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "shuffle/core/logging.h"
+#include "shuffle/core/status_macros.h"
+#include "shuffle/core/strings.h"
+
+#ifndef SHUFFLE_VERSION
+#define SHUFFLE_VERSION "unknown"
+#endif
+
+namespace shuffle::control {
+namespace {
+
+using core::Kv;
+using core::ToAbsl;
+
+absl::Status CheckAppId(const std::string& app_id, std::string_view call) {
+  if (app_id.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(call), ": the application id is empty; pass the Spark application id"));
+  }
+  if (app_id.size() > kMaxAppIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(call), ": app id of ", app_id.size(),
+                                                   " bytes is longer than the maximum of ",
+                                                   kMaxAppIdBytes));
+  }
+  return absl::OkStatus();
+}
+
+// Bytes in regular files under `dir`/shuffles: what the engine's shuffles occupy in that
+// directory. Files removed while walking are skipped.
+uint64_t ShuffleBytesIn(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  uint64_t bytes = 0;
+  fs::recursive_directory_iterator it(fs::path(dir) / "shuffles",
+                                      fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code entry_ec;
+    if (it->is_regular_file(entry_ec)) {
+      const uintmax_t size = it->file_size(entry_ec);
+      bytes += entry_ec ? 0 : size;
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+std::string_view ServerVersion() { return SHUFFLE_VERSION; }
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) {
+    return grpc::Status::OK;
+  }
+  return {static_cast<grpc::StatusCode>(status.code()), std::string(status.message())};
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) {
+    return absl::OkStatus();
+  }
+  return {static_cast<absl::StatusCode>(status.error_code()), status.error_message()};
+}
+
+ControlService::ControlService(storage::StorageEngine* engine, ControlServiceOptions options)
+    : engine_(engine), options_(std::move(options)) {}
+
+absl::StatusOr<std::string> ControlService::IssueToken(const std::string& app_id,
+                                                       const std::string& namespace_name,
+                                                       const std::string& identity_token) const {
+  // Unauthenticated for now: a later change verifies `identity_token` (TokenReview on
+  // Kubernetes, the operator secret locally) and returns an HMAC token binding app and namespace.
+  (void)app_id;
+  (void)namespace_name;
+  (void)identity_token;
+  return std::string();
+}
+
+absl::Status ControlService::Authorize(const proto::Credentials& credentials,
+                                       std::string_view call) const {
+  // Unauthenticated for now: only the app id is checked; credentials.token will be verified here.
+  return CheckAppId(credentials.app_id(), call);
+}
+
+std::string ControlService::EngineNamespaceOf(const std::string& app_id) const {
+  for (const storage::ShuffleUsage& usage : engine_->Usage()) {
+    if (usage.record.app_id == app_id) {
+      return usage.record.namespace_name;
+    }
+  }
+  return "";
+}
+
+std::string ControlService::NamespaceOf(const std::string& app_id) const {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = namespaces_.find(app_id);
+    if (it != namespaces_.end()) {
+      return it->second;
+    }
+  }
+  std::string from_engine = EngineNamespaceOf(app_id);
+  return from_engine.empty() ? std::string(kDefaultNamespace) : from_engine;
+}
+
+absl::StatusOr<std::string> ControlService::DoRegisterApplication(
+    const proto::RegisterApplicationRequest& req) {
+  SHUFFLE_RETURN_IF_ERROR(CheckAppId(req.app_id(), "RegisterApplication"));
+  const std::string ns =
+      req.namespace_().empty() ? std::string(kDefaultNamespace) : req.namespace_();
+  if (ns.size() > kMaxNamespaceBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("RegisterApplication ", req.app_id(), ": namespace of ", ns.size(),
+                     " bytes is longer than the maximum of ", kMaxNamespaceBytes));
+  }
+  SHUFFLE_ASSIGN_OR_RETURN(std::string token, IssueToken(req.app_id(), ns, req.identity_token()));
+  // An application keeps its namespace: its shuffles (and later its token) are bound to it.
+  std::string existing = EngineNamespaceOf(req.app_id());
+  absl::MutexLock lock(&mu_);
+  auto it = namespaces_.find(req.app_id());
+  if (it != namespaces_.end()) {
+    existing = it->second;
+  }
+  if (!existing.empty() && existing != ns) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("application ", req.app_id(), " is already registered in namespace ", existing,
+                     ", not ", ns, "; use another app id or remove the application first"));
+  }
+  if (it == namespaces_.end()) {
+    namespaces_.emplace(req.app_id(), ns);
+    SHUFFLE_LOG(INFO) << "registered application" << Kv("app", req.app_id()) << Kv("namespace", ns);
+  }
+  return token;
+}
+
+absl::StatusOr<uint64_t> ControlService::DoRemoveApplication(
+    const proto::RemoveApplicationRequest& req) {
+  SHUFFLE_RETURN_IF_ERROR(Authorize(req.credentials(), "RemoveApplication"));
+  const std::string& app = req.credentials().app_id();
+  SHUFFLE_ASSIGN_OR_RETURN(uint64_t freed, engine_->RemoveApplication(core::AppId(app)));
+  {
+    absl::MutexLock lock(&mu_);
+    namespaces_.erase(app);
+  }
+  SHUFFLE_LOG(INFO) << "removed application" << Kv("app", app) << Kv("freed_bytes", freed);
+  return freed;
+}
+
+absl::Status ControlService::DoRegisterShuffle(const proto::RegisterShuffleRequest& req) {
+  SHUFFLE_RETURN_IF_ERROR(Authorize(req.credentials(), "RegisterShuffle"));
+  const std::string& app = req.credentials().app_id();
+  if (req.num_partitions() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("RegisterShuffle ", app, "/", req.shuffle_id(),
+                                                   ": num_partitions must be at least 1"));
+  }
+  const std::string ns = NamespaceOf(app);
+  SHUFFLE_RETURN_IF_ERROR(engine_->RegisterShuffle(
+      storage::ShuffleKey{core::AppId(app), core::ShuffleId(req.shuffle_id())}, ns,
+      req.num_partitions()));
+  SHUFFLE_LOG(INFO) << "registered shuffle" << Kv("app", app) << Kv("shuffle", req.shuffle_id())
+                    << Kv("namespace", ns) << Kv("maps", req.num_maps())
+                    << Kv("partitions", req.num_partitions());
+  return absl::OkStatus();
+}
+
+absl::Status ControlService::DoSealShuffle(const proto::SealShuffleRequest& req) {
+  SHUFFLE_RETURN_IF_ERROR(Authorize(req.credentials(), "SealShuffle"));
+  const std::string& app = req.credentials().app_id();
+  SHUFFLE_RETURN_IF_ERROR(
+      engine_->Seal(storage::ShuffleKey{core::AppId(app), core::ShuffleId(req.shuffle_id())}));
+  SHUFFLE_LOG(INFO) << "sealed shuffle" << Kv("app", app) << Kv("shuffle", req.shuffle_id());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> ControlService::DoRemoveShuffle(const proto::RemoveShuffleRequest& req) {
+  SHUFFLE_RETURN_IF_ERROR(Authorize(req.credentials(), "RemoveShuffle"));
+  const std::string& app = req.credentials().app_id();
+  return engine_->RemoveShuffle(
+      storage::ShuffleKey{core::AppId(app), core::ShuffleId(req.shuffle_id())});
+}
+
+proto::GetStatusResponse ControlService::DoGetStatus() const {
+  proto::GetStatusResponse response;
+  response.set_node(options_.node_name);
+  response.set_version(std::string(ServerVersion()));
+  for (const std::string& dir : options_.data_dirs) {
+    proto::DirectoryStatus* d = response.add_directories();
+    d->set_path(dir);
+    d->set_used_bytes(ShuffleBytesIn(dir));
+    // One unreadable directory must not hide the others: it is reported with zero space.
+    absl::StatusOr<storage::DiskSpace> space = options_.env->GetDiskSpace(dir);
+    if (space.ok()) {
+      d->set_free_bytes(space->free_bytes);
+      d->set_capacity_bytes(space->capacity_bytes);
+    } else {
+      SHUFFLE_LOG(WARNING) << "cannot measure data directory for status" << Kv("dir", dir)
+                           << Kv("error", space.status().ToString());
+    }
+  }
+  std::map<std::string, proto::ApplicationStatus> apps;  // ordered by app id
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [app, ns] : namespaces_) {
+      apps[app].set_namespace_(ns);
+    }
+  }
+  for (const storage::ShuffleUsage& usage : engine_->Usage()) {
+    proto::ApplicationStatus& a = apps[usage.record.app_id];
+    if (a.namespace_().empty()) {
+      a.set_namespace_(usage.record.namespace_name);
+    }
+    a.set_shuffles(a.shuffles() + 1);
+    a.set_bytes(a.bytes() + usage.disk_bytes);
+    a.set_files(a.files() + usage.files);
+  }
+  for (auto& [app, status] : apps) {
+    status.set_app_id(app);
+    *response.add_applications() = std::move(status);
+  }
+  return response;
+}
+
+grpc::Status ControlService::RegisterApplication(grpc::ServerContext* /*context*/,
+                                                 const proto::RegisterApplicationRequest* request,
+                                                 proto::RegisterApplicationResponse* response) {
+  InFlight in_flight(&in_flight_);
+  absl::StatusOr<std::string> token = DoRegisterApplication(*request);
+  if (!token.ok()) {
+    return ToGrpcStatus(token.status());
+  }
+  response->set_token(*std::move(token));
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::RemoveApplication(grpc::ServerContext* /*context*/,
+                                               const proto::RemoveApplicationRequest* request,
+                                               proto::RemoveApplicationResponse* response) {
+  InFlight in_flight(&in_flight_);
+  absl::StatusOr<uint64_t> freed = DoRemoveApplication(*request);
+  if (freed.ok()) {
+    response->set_freed_bytes(*freed);
+  }
+  return ToGrpcStatus(freed.status());
+}
+
+grpc::Status ControlService::RegisterShuffle(grpc::ServerContext* /*context*/,
+                                             const proto::RegisterShuffleRequest* request,
+                                             proto::RegisterShuffleResponse* /*response*/) {
+  InFlight in_flight(&in_flight_);
+  return ToGrpcStatus(DoRegisterShuffle(*request));
+}
+
+grpc::Status ControlService::SealShuffle(grpc::ServerContext* /*context*/,
+                                         const proto::SealShuffleRequest* request,
+                                         proto::SealShuffleResponse* /*response*/) {
+  InFlight in_flight(&in_flight_);
+  return ToGrpcStatus(DoSealShuffle(*request));
+}
+
+grpc::Status ControlService::RemoveShuffle(grpc::ServerContext* /*context*/,
+                                           const proto::RemoveShuffleRequest* request,
+                                           proto::RemoveShuffleResponse* response) {
+  InFlight in_flight(&in_flight_);
+  absl::StatusOr<uint64_t> freed = DoRemoveShuffle(*request);
+  if (freed.ok()) {
+    response->set_freed_bytes(*freed);
+  }
+  return ToGrpcStatus(freed.status());
+}
+
+grpc::Status ControlService::GetStatus(grpc::ServerContext* /*context*/,
+                                       const proto::GetStatusRequest* /*request*/,
+                                       proto::GetStatusResponse* response) {
+  InFlight in_flight(&in_flight_);
+  *response = DoGetStatus();
+  return grpc::Status::OK;
+}
+
+}  // namespace shuffle::control

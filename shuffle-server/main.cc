@@ -1,0 +1,203 @@
+// shuffle-server: the node-local shuffle daemon. Opens the storage engine (recovering what a
+// previous run left), starts the gRPC control plane and the data plane, announces itself in the
+// --ready-file, then serves until SIGTERM or SIGINT and stops in order: health NOT_SERVING, data
+// plane drained and stopped, control plane shut down, engine closed. Exit codes: 0 after a clean
+// stop (and for --help), 1 when start-up fails, 2 for a bad command line.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "shuffle-server/control/control_server.h"
+#include "shuffle-server/control/control_service.h"
+#include "shuffle-server/dataplane/server.h"
+#include "shuffle-server/server_options.h"
+#include "shuffle-server/storage/engine.h"
+#include "shuffle/core/logging.h"
+#include "shuffle/core/status_macros.h"
+
+namespace shuffle::server {
+namespace {
+
+using core::Kv;
+
+constexpr auto kDrainTimeout = std::chrono::seconds(10);
+constexpr auto kControlShutdownTimeout = std::chrono::seconds(5);
+
+std::string Hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) {
+    return "localhost";
+  }
+  return name;
+}
+
+// Blocks the stop signals in this thread before any other thread exists, so every thread the
+// servers start inherits the mask and only WaitForStopSignal() sees them.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a peer closing a socket must not kill the server
+  return set;
+}
+
+int WaitForStopSignal(const sigset_t& set) {
+  int signal = 0;
+  while (sigwait(&set, &signal) != 0) {
+  }
+  return signal;
+}
+
+absl::Status WriteReadyFile(const std::string& path, const std::string& line) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << line;
+    out.flush();
+    if (!out) {
+      return absl::UnavailableError(absl::StrCat("cannot write the ready file ", tmp,
+                                                 ": check that its directory exists and is "
+                                                 "writable (--ready-file)"));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);  // readers never see a partial line
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot rename ", tmp, " to ", path, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+void LogRecovery(const storage::RecoveryReport& r) {
+  SHUFFLE_LOG(INFO) << "storage engine open" << Kv("epoch", r.epoch) << Kv("shuffles", r.shuffles)
+                    << Kv("commits", r.commits) << Kv("extents", r.extents)
+                    << Kv("extent_blocks", r.extent_blocks)
+                    << Kv("log_regions_replayed", r.log_regions_replayed)
+                    << Kv("log_blocks_replayed", r.log_blocks_replayed)
+                    << Kv("log_blocks_already_in_extents", r.log_blocks_already_in_extents)
+                    << Kv("corrupt_log_blocks", r.corrupt_log_blocks)
+                    << Kv("bytes_truncated", r.bytes_truncated)
+                    << Kv("orphan_dirs_removed", r.orphan_dirs_removed) << Kv("seconds", r.seconds);
+  if (r.corrupt_log_blocks > 0) {
+    SHUFFLE_LOG(WARNING) << "recovery found corrupt commit-log blocks; the attempts they belong "
+                            "to were not committed and will be re-run"
+                         << Kv("corrupt_log_blocks", r.corrupt_log_blocks);
+  }
+}
+
+// The running servers, in start order; destroyed in reverse.
+struct Servers {
+  std::unique_ptr<storage::StorageEngine> engine;
+  std::unique_ptr<control::ControlService> service;
+  std::unique_ptr<control::ControlServer> control;
+  std::unique_ptr<dataplane::DataPlaneServer> data;
+};
+
+absl::Status StartServers(const ServerOptions& options, Servers* s) {
+  SHUFFLE_LOG(INFO) << "opening storage engine" << Kv("data_dirs", options.data_dirs.size())
+                    << Kv("first_data_dir", options.data_dirs.front());
+  const storage::EngineOptions engine_options = ToEngineOptions(options);
+  SHUFFLE_ASSIGN_OR_RETURN(s->engine, storage::StorageEngine::Open(engine_options));
+  LogRecovery(s->engine->recovery_report());
+
+  s->service = std::make_unique<control::ControlService>(
+      s->engine.get(), control::ControlServiceOptions{.node_name = options.node_name,
+                                                      .data_dirs = engine_options.data_dirs});
+  SHUFFLE_ASSIGN_OR_RETURN(s->control,
+                           control::ControlServer::Start(options.control_listen, s->service.get()));
+
+  SHUFFLE_ASSIGN_OR_RETURN(std::string advertise, AdvertiseAddress(options, ProcessEnv));
+  SHUFFLE_ASSIGN_OR_RETURN(s->data, dataplane::DataPlaneServer::Start(
+                                        ToDataPlaneOptions(options, advertise), s->engine.get()));
+  if (!options.ready_file.empty()) {
+    SHUFFLE_RETURN_IF_ERROR(WriteReadyFile(
+        options.ready_file, ReadyLine(options, s->data->tcp_port(), s->control->port())));
+    SHUFFLE_LOG(INFO) << "wrote ready file" << Kv("path", options.ready_file);
+  }
+  return absl::OkStatus();
+}
+
+void StopServers(const ServerOptions& options, Servers* s) {
+  SHUFFLE_LOG(INFO) << "health NOT_SERVING";
+  s->control->SetServing(false);
+
+  SHUFFLE_LOG(INFO) << "draining data plane" << Kv("timeout_s", kDrainTimeout.count());
+  absl::Status drained = s->data->Drain(std::chrono::steady_clock::now() + kDrainTimeout);
+  if (!drained.ok()) {
+    SHUFFLE_LOG(WARNING) << "data plane did not drain; closing its connections anyway"
+                         << Kv("error", drained.ToString());
+  }
+  s->data->Stop();  // logs "data plane stopped"
+
+  s->control->Shutdown(std::chrono::system_clock::now() + kControlShutdownTimeout);
+  s->data.reset();
+  s->control.reset();
+  s->service.reset();
+
+  SHUFFLE_LOG(INFO) << "closing storage engine";
+  s->engine.reset();
+  if (!options.ready_file.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(options.ready_file, ignored);
+  }
+}
+
+int Run(const ServerOptions& options, const sigset_t& stop_signals) {
+  SHUFFLE_LOG(INFO) << "shuffle-server starting" << Kv("version", control::ServerVersion())
+                    << Kv("node", options.node_name) << Kv("listen", options.listen)
+                    << Kv("socket", options.socket_path)
+                    << Kv("control_listen", options.control_listen);
+  Servers servers;
+  absl::Status started = StartServers(options, &servers);
+  if (!started.ok()) {
+    SHUFFLE_LOG(ERROR) << "shuffle-server failed to start" << Kv("error", started.ToString());
+    std::fprintf(stderr, "shuffle-server: %s\n", started.ToString().c_str());
+    return 1;
+  }
+  SHUFFLE_LOG(INFO) << "shuffle-server serving";
+  const int signal = WaitForStopSignal(stop_signals);
+  SHUFFLE_LOG(INFO) << "stopping" << Kv("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  StopServers(options, &servers);
+  SHUFFLE_LOG(INFO) << "shuffle-server stopped";
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  const sigset_t stop_signals = BlockStopSignals();
+  const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  absl::StatusOr<ServerOptions> options = ParseServerOptions(args, ProcessEnv, Hostname());
+  if (!options.ok()) {
+    std::fprintf(stderr, "shuffle-server: %s\nRun 'shuffle-server --help' for the flags.\n",
+                 std::string(options.status().message()).c_str());
+    return 2;
+  }
+  if (options->help) {
+    std::fputs(ServerUsage().c_str(), stdout);
+    return 0;
+  }
+  if (options->version) {
+    std::printf("shuffle-server %s\n", std::string(control::ServerVersion()).c_str());
+    return 0;
+  }
+  // Validated by ParseServerOptions.
+  core::SetLogLevel(core::ParseLogLevel(options->log_level).value_or(core::LogLevel::kInfo));
+  core::SetLogFormat(core::ParseLogFormat(options->log_format).value_or(core::LogFormat::kLogfmt));
+  return Run(*options, stop_signals);
+}
+
+}  // namespace
+}  // namespace shuffle::server
+
+int main(int argc, char** argv) { return shuffle::server::Main(argc, argv); }

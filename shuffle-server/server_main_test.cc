@@ -1,0 +1,327 @@
+// The shuffle-server binary as a child process: start on port 0 with a temporary data dir, find
+// it through --ready-file, use its control plane over gRPC, stop it with SIGTERM / SIGINT and
+// expect exit code 0; restart it on the same data; --help and command-line errors. Also the flag
+// parsing itself. Children are killed by PID (SIGKILL) and reaped whatever happens.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "absl/strings/str_cat.h"
+#include "shuffle-server/server_options.h"
+#include "shuffle-server/storage/engine_test_util.h"
+#include "shuffle/proto/control.grpc.pb.h"
+
+namespace shuffle::server {
+namespace {
+
+using storage::testing::TempDir;
+using ::testing::HasSubstr;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A child running the server binary with stdout and stderr in files; SIGKILLed and reaped when
+// the object dies unless it already exited.
+class Child {
+ public:
+  Child(const std::string& dir, std::vector<std::string> args)
+      : out_(dir + "/stdout"), err_(dir + "/stderr") {
+    args.insert(args.begin(), SHUFFLE_SERVER_BINARY);
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int out = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
+        _exit(126);
+      }
+      std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
+      for (std::string& a : args) {
+        argv.push_back(a.data());
+      }
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::string out() const { return ReadAll(out_); }
+  std::string err() const { return ReadAll(err_); }
+
+  // The wait status once the child exits, or nullopt after `timeout`.
+  std::optional<int> Wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        return std::nullopt;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::nullopt;
+  }
+
+  // Exit code, or -1 for a signal or a timeout.
+  int ExitCode(std::chrono::milliseconds timeout) {
+    std::optional<int> status = Wait(timeout);
+    return status.has_value() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_;
+  std::string err_;
+};
+
+constexpr std::chrono::seconds kTimeout(20);
+
+struct Ready {
+  std::string data;
+  std::string control;
+};
+
+// Waits (bounded) for the ready file; nullopt if the child exits first or time runs out.
+std::optional<Ready> WaitReady(Child& child, const std::string& path) {
+  const auto deadline = std::chrono::steady_clock::now() + kTimeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(path);
+    std::string field;
+    Ready ready;
+    while (in >> field) {
+      if (field.rfind("data=", 0) == 0) {
+        ready.data = field.substr(5);
+      } else if (field.rfind("control=", 0) == 0) {
+        ready.control = field.substr(8);
+      }
+    }
+    if (!ready.data.empty() && !ready.control.empty()) {
+      return ready;
+    }
+    if (child.Wait(std::chrono::milliseconds(20)).has_value()) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<proto::ShuffleControl::Stub> Connect(const std::string& address) {
+  return proto::ShuffleControl::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+grpc::Status Call(proto::ShuffleControl::Stub& stub, const proto::RegisterShuffleRequest& request) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  proto::RegisterShuffleResponse response;
+  return stub.RegisterShuffle(&context, request, &response);
+}
+
+proto::GetStatusResponse Status(proto::ShuffleControl::Stub& stub) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  proto::GetStatusResponse response;
+  grpc::Status status = stub.GetStatus(&context, proto::GetStatusRequest(), &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response;
+}
+
+bool CanConnect(const std::string& host_port) {
+  const uint16_t port =
+      static_cast<uint16_t>(std::stoi(host_port.substr(host_port.rfind(':') + 1)));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+std::vector<std::string> ServerArgs(const std::string& dir) {
+  return {"--data-dir=" + dir + "/data",
+          "--listen=127.0.0.1:0",
+          "--control-listen=127.0.0.1:0",
+          "--node-name=test-node",
+          "--ready-file=" + dir + "/ready",
+          "--memory-budget-mib=16",
+          "--min-free-mib=0",
+          "--log-format=json"};
+}
+
+TEST(ServerMainTest, ServesThenStopsCleanlyOnSigterm) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  {
+    Child child(dir.path(), ServerArgs(dir.path()));
+    std::optional<Ready> ready = WaitReady(child, dir.path() + "/ready");
+    ASSERT_TRUE(ready.has_value()) << "not ready; stderr:\n" << child.err();
+    EXPECT_THAT(ready->data, HasSubstr("127.0.0.1:"));
+    EXPECT_TRUE(CanConnect(ready->data));
+
+    std::unique_ptr<proto::ShuffleControl::Stub> stub = Connect(ready->control);
+    proto::RegisterShuffleRequest request;
+    request.mutable_credentials()->set_app_id("app-1");
+    request.set_shuffle_id(3);
+    request.set_num_partitions(8);
+    grpc::Status registered = Call(*stub, request);
+    ASSERT_TRUE(registered.ok()) << registered.error_message();
+    proto::GetStatusResponse status = Status(*stub);
+    EXPECT_EQ(status.node(), "test-node");
+    ASSERT_EQ(status.applications_size(), 1);
+    EXPECT_EQ(status.applications(0).shuffles(), 1u);
+
+    ASSERT_EQ(kill(child.pid(), SIGTERM), 0);
+    EXPECT_EQ(child.ExitCode(kTimeout), 0) << child.err();
+    EXPECT_THAT(child.err(), HasSubstr("shuffle-server stopped"));
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/ready"));
+  }
+  // Restarted on the same data, the shuffle is still there; SIGINT stops it too.
+  Child child(dir.path(), ServerArgs(dir.path()));
+  std::optional<Ready> ready = WaitReady(child, dir.path() + "/ready");
+  ASSERT_TRUE(ready.has_value()) << "not ready after restart; stderr:\n" << child.err();
+  EXPECT_THAT(child.err(), HasSubstr("storage engine open"));
+  std::unique_ptr<proto::ShuffleControl::Stub> stub = Connect(ready->control);
+  proto::GetStatusResponse status = Status(*stub);
+  ASSERT_EQ(status.applications_size(), 1);
+  EXPECT_EQ(status.applications(0).app_id(), "app-1");
+  ASSERT_EQ(kill(child.pid(), SIGINT), 0);
+  EXPECT_EQ(child.ExitCode(kTimeout), 0) << child.err();
+}
+
+TEST(ServerMainTest, HelpExitsZeroAndListsFlags) {
+  TempDir dir;
+  Child child(dir.path(), {"--help"});
+  ASSERT_EQ(child.ExitCode(kTimeout), 0) << child.err();
+  EXPECT_THAT(child.out(), HasSubstr("--data-dir"));
+  EXPECT_THAT(child.out(), HasSubstr("--ready-file"));
+}
+
+TEST(ServerMainTest, MissingDataDirFailsClearly) {
+  TempDir dir;
+  Child child(dir.path(), {"--listen=127.0.0.1:0"});
+  EXPECT_EQ(child.ExitCode(kTimeout), 2);
+  EXPECT_THAT(child.err(), HasSubstr("--data-dir is required"));
+  EXPECT_THAT(child.err(), HasSubstr("--help"));
+}
+
+TEST(ServerMainTest, StartFailureExitsOne) {
+  TempDir dir;
+  // The data directory is a regular file: the engine cannot open.
+  { std::ofstream(dir.path() + "/file") << "x"; }
+  Child child(dir.path(), {"--data-dir=" + dir.path() + "/file", "--listen=127.0.0.1:0",
+                           "--control-listen=127.0.0.1:0"});
+  EXPECT_EQ(child.ExitCode(kTimeout), 1);
+  EXPECT_THAT(child.err(), HasSubstr("failed to start"));
+}
+
+// ---- Flag parsing ---------------------------------------------------------------------------
+
+std::optional<std::string> FakeEnv(const char* name) {
+  if (std::string(name) == "NODE_NAME") {
+    return "node-from-env";
+  }
+  if (std::string(name) == "POD_IP") {
+    return "10.1.2.3";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> EmptyEnv(const char* /*name*/) { return std::nullopt; }
+
+TEST(ServerOptionsTest, ParsesRepeatedAndCommaSeparatedDirs) {
+  absl::StatusOr<ServerOptions> o = ParseServerOptions(
+      {"--data-dir=/a,/b", "--data-dir", "/c", "--extent-kib=64", "--log-level", "debug"}, EmptyEnv,
+      "host-1");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_THAT(o->data_dirs, ::testing::ElementsAre("/a", "/b", "/c"));
+  EXPECT_EQ(o->node_name, "host-1");
+  EXPECT_EQ(o->listen, "0.0.0.0:7337");
+  EXPECT_EQ(o->control_listen, "0.0.0.0:7338");
+  EXPECT_EQ(ToEngineOptions(*o).extent_bytes, 64u << 10);
+  EXPECT_EQ(ToEngineOptions(*o).memory_budget_bytes, 256u << 20);
+}
+
+TEST(ServerOptionsTest, RefusesBadFlagsNamingThem) {
+  auto error = [](const std::vector<std::string>& args) {
+    return std::string(ParseServerOptions(args, EmptyEnv, "h").status().message());
+  };
+  EXPECT_THAT(error({"--data-dir=/a", "--memory-budget-mib=lots"}),
+              HasSubstr("--memory-budget-mib=lots"));
+  EXPECT_THAT(error({"--data-dir=/a", "--extent-kib=6"}), HasSubstr("multiple of 4"));
+  EXPECT_THAT(error({"--data-dir=/a", "--no-such-flag=1"}), HasSubstr("unknown flag --no-such"));
+  EXPECT_THAT(error({"--data-dir=/a", "--log-level=loud"}), HasSubstr("--log-level"));
+  EXPECT_THAT(error({"--data-dir=/a", "--data-dir=/a"}), HasSubstr("twice"));
+  EXPECT_THAT(error({"--data-dir"}), HasSubstr("needs a value"));
+  EXPECT_THAT(error({"/a"}), HasSubstr("unexpected argument"));
+  EXPECT_THAT(error({"--data-dir=/a", "--listen=", "--socket="}), HasSubstr("nowhere to listen"));
+  EXPECT_TRUE(ParseServerOptions({"--help"}, EmptyEnv, "h")->help);
+}
+
+TEST(ServerOptionsTest, NodeNameAndAdvertiseAddressDefaults) {
+  absl::StatusOr<ServerOptions> o =
+      ParseServerOptions({"--data-dir=/a", "--listen=0.0.0.0:7000"}, FakeEnv, "host-1");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->node_name, "node-from-env");
+  EXPECT_EQ(*AdvertiseAddress(*o, FakeEnv), "10.1.2.3:7000");
+  EXPECT_EQ(*AdvertiseAddress(*o, EmptyEnv), "");  // the data plane's own default
+
+  o->advertise_address = "shuffle.local";
+  EXPECT_EQ(*AdvertiseAddress(*o, FakeEnv), "shuffle.local:7000");
+  o->advertise_address = "shuffle.local:9000";
+  EXPECT_EQ(*AdvertiseAddress(*o, FakeEnv), "shuffle.local:9000");
+  o->advertise_address = "fd00::1";
+  EXPECT_EQ(*AdvertiseAddress(*o, FakeEnv), "[fd00::1]:7000");
+
+  o->listen = "127.0.0.1:0";
+  o->advertise_address = "";
+  EXPECT_EQ(*AdvertiseAddress(*o, FakeEnv), "");  // port known only after binding
+  o->advertise_address = "shuffle.local";
+  EXPECT_FALSE(AdvertiseAddress(*o, FakeEnv).ok());
+}
+
+TEST(ServerOptionsTest, ReadyLine) {
+  ServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.control_listen = "[::1]:0";
+  o.socket_path = "/run/shuffle.sock";
+  EXPECT_EQ(ReadyLine(o, 4000, 5000),
+            "data=127.0.0.1:4000 control=[::1]:5000 socket=/run/shuffle.sock\n");
+  EXPECT_EQ(HostOf("[::1]:80"), "[::1]");
+  EXPECT_EQ(HostOf("example"), "example");
+}
+
+}  // namespace
+}  // namespace shuffle::server

@@ -1,0 +1,74 @@
+// ServerOptions: the shuffle-server daemon's command line. Parsing is by hand (not absl flags) so
+// that --help exits 0 with a page of this program's flags only, --data-dir may repeat, and every
+// error names the flag and says what is expected. Also: the defaults taken from the environment
+// (node name, advertised address), the options handed to the engine and the data plane, and the
+// ready-file line. Plain values and pure functions; thread-safe.
+#ifndef SHUFFLE_SERVER_SERVER_OPTIONS_H_
+#define SHUFFLE_SERVER_SERVER_OPTIONS_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "shuffle-server/dataplane/options.h"
+#include "shuffle-server/storage/engine.h"
+
+namespace shuffle::server {
+
+struct ServerOptions {
+  std::vector<std::string> data_dirs;  // required
+  std::string index_dir;               // default: <data_dirs[0]>/index
+  std::string listen = "0.0.0.0:7337";
+  std::string socket_path;
+  std::string control_listen = "0.0.0.0:7338";
+  std::string node_name;          // default: $NODE_NAME, else the host name
+  std::string advertise_address;  // default: see AdvertiseAddress()
+  uint64_t memory_budget_mib = 256;
+  uint64_t min_free_mib = 512;
+  uint64_t extent_kib = 1024;
+  std::string log_level = "info";
+  std::string log_format = "logfmt";
+  std::string ready_file;
+
+  bool help = false;
+  bool version = false;
+};
+
+// Reads an environment variable; nullopt when unset or empty.
+using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
+// getenv(3).
+std::optional<std::string> ProcessEnv(const char* name);
+
+// Parses the arguments after the program name: "--flag=value" or "--flag value". INVALID_ARGUMENT
+// naming the flag for an unknown flag, a missing or malformed value, or a missing --data-dir
+// (unless --help or --version is given). Fills node_name from `env` and `hostname` when unset.
+absl::StatusOr<ServerOptions> ParseServerOptions(const std::vector<std::string>& args,
+                                                 const EnvLookup& env, const std::string& hostname);
+
+// The --help page.
+std::string ServerUsage();
+
+// The data-plane address put in every MapStatus: --advertise-address (a bare host gets the
+// --listen port), else $POD_IP or $HOST_IP with the --listen port; "" (the data plane then uses
+// the listen host and the bound port) when neither is set, or when the port is 0 and only known
+// after binding. INVALID_ARGUMENT for a bare --advertise-address host with --listen port 0.
+absl::StatusOr<std::string> AdvertiseAddress(const ServerOptions& options, const EnvLookup& env);
+
+storage::EngineOptions ToEngineOptions(const ServerOptions& options);
+dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
+                                               std::string advertise_address);
+
+// "HOST" of "HOST:PORT" ("[v6]:PORT" keeps its brackets); the whole string when it has no port.
+std::string HostOf(std::string_view address);
+
+// The ready file's one line: "data=HOST:PORT control=HOST:PORT socket=PATH" (empty values for
+// a listener that is off).
+std::string ReadyLine(const ServerOptions& options, uint16_t data_port, uint16_t control_port);
+
+}  // namespace shuffle::server
+
+#endif  // SHUFFLE_SERVER_SERVER_OPTIONS_H_

@@ -1,0 +1,326 @@
+// The client library against real shuffle-server processes over loopback: many writers and
+// readers at once across three servers, corruption on disk reported as that block's corruption,
+// a reader that survives its server being killed and restarted mid-fetch, and the C ABI.
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <sys/wait.h>
+
+#include "gtest/gtest.h"
+#include "shuffle/client/map_output_writer.h"
+#include "shuffle/client/partition_reader.h"
+#include "tests/integration/server_process.h"
+
+namespace shuffle::client {
+namespace {
+
+using testing::ServerProcess;
+
+constexpr uint32_t kPartitions = 8;
+constexpr uint32_t kMaps = 24;
+const char kApp[] = "it-app";
+
+std::string Value(const std::string& key, size_t size) {
+  std::string v;
+  uint64_t x = std::hash<std::string>{}(key);
+  while (v.size() < size) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    v.append(std::to_string(x >> 33));
+  }
+  v.resize(size);
+  return v;
+}
+
+// The records of map `m`: keys "s:m:i", partition i % kPartitions, values of varying size.
+struct MapPlan {
+  uint32_t shuffle;
+  uint32_t map;
+  uint32_t records;
+  std::string Key(uint32_t i) const {
+    return std::to_string(shuffle) + ":" + std::to_string(map) + ":" + std::to_string(i);
+  }
+  static size_t ValueSize(uint32_t i) { return 10 + (i * 37) % 2000; }
+};
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = "/tmp/shuffle-it-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    servers_.clear();  // kills them
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  void StartServers(int n) {
+    for (int i = 0; i < n; ++i) {
+      auto server = ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/node" + std::to_string(i),
+                                         "node-" + std::to_string(i));
+      ASSERT_TRUE(server.ok()) << server.status();
+      servers_.push_back(std::move(*server));
+    }
+  }
+  ShuffleHandle Handle(uint32_t shuffle) const {
+    return ShuffleHandle{.app_id = kApp,
+                         .token = "",
+                         .shuffle = core::ShuffleId(shuffle),
+                         .num_partitions = kPartitions};
+  }
+  ClientOptions Options(const std::string& server) const {
+    ClientOptions o;
+    o.server = server;
+    o.block_bytes = 32 << 10;
+    o.push_batch_bytes = 256 << 10;
+    return o;
+  }
+  absl::StatusOr<MapStatus> WriteMap(const MapPlan& plan, const std::string& server) {
+    auto writer = MapOutputWriter::Open(Options(server), Handle(plan.shuffle),
+                                        core::MapId(plan.map), core::AttemptId(0));
+    if (!writer.ok()) {
+      return writer.status();
+    }
+    for (uint32_t i = 0; i < plan.records; ++i) {
+      const std::string key = plan.Key(i);
+      absl::Status st = (*writer)->Write(core::PartitionId(i % kPartitions), key,
+                                         Value(key, MapPlan::ValueSize(i)));
+      if (!st.ok()) {
+        return st;
+      }
+    }
+    auto result = (*writer)->Commit();
+    if (!result.ok()) {
+      return result.status();
+    }
+    return result->status;
+  }
+  // Reads partition p and checks every record against the plans; returns the record count.
+  absl::StatusOr<uint64_t> ReadPartition(uint32_t shuffle, uint32_t p,
+                                         const std::vector<MapStatus>& statuses,
+                                         const std::vector<MapPlan>& plans,
+                                         const ClientOptions& options = {}) {
+    auto reader = PartitionReader::Open(options, Handle(shuffle), core::PartitionId(p),
+                                        core::PartitionId(p + 1), statuses);
+    if (!reader.ok()) {
+      return reader.status();
+    }
+    std::set<std::string> expected;
+    for (const MapPlan& plan : plans) {
+      for (uint32_t i = p; i < plan.records; i += kPartitions) {
+        expected.insert(plan.Key(i));
+      }
+    }
+    uint64_t count = 0;
+    std::string_view key;
+    std::string_view value;
+    for (;;) {
+      auto next = (*reader)->Next(&key, &value);
+      if (!next.ok()) {
+        return next.status();
+      }
+      if (!*next) {
+        break;
+      }
+      const std::string k(key);
+      if (expected.erase(k) != 1) {
+        return absl::InternalError("unexpected or duplicate record " + k);
+      }
+      const uint32_t i = static_cast<uint32_t>(std::stoul(k.substr(k.rfind(':') + 1)));
+      if (value != Value(k, MapPlan::ValueSize(i))) {
+        return absl::InternalError("wrong value for " + k);
+      }
+      ++count;
+    }
+    if (!expected.empty()) {
+      return absl::InternalError("missing " + std::to_string(expected.size()) + " records");
+    }
+    return count;
+  }
+
+  std::string dir_;
+  std::vector<std::unique_ptr<ServerProcess>> servers_;
+};
+
+TEST_F(ClusterTest, ManyWritersAndReadersAtOnceAcrossThreeServers) {
+  StartServers(3);
+  for (auto& server : servers_) {
+    ASSERT_TRUE(server->RegisterShuffle(kApp, 1, kPartitions).ok());
+    ASSERT_TRUE(server->RegisterShuffle(kApp, 2, kPartitions).ok());
+  }
+
+  std::atomic<int> failures{0};
+  // Starts 6 writer threads writing kMaps maps of `shuffle`, spread over the three servers.
+  auto start_writers = [&](uint32_t shuffle, std::vector<MapStatus>* statuses,
+                           std::vector<MapPlan>* plans) {
+    statuses->resize(kMaps);
+    for (uint32_t m = 0; m < kMaps; ++m) {
+      plans->push_back(MapPlan{shuffle, m, 500 + m * 40});
+    }
+    std::vector<std::thread> writers;
+    for (uint32_t t = 0; t < 6; ++t) {
+      writers.emplace_back([this, &failures, statuses, plans, t] {
+        for (uint32_t m = t; m < kMaps; m += 6) {
+          auto status = WriteMap((*plans)[m], servers_[m % 3]->data_address());
+          if (!status.ok()) {
+            ADD_FAILURE() << status.status();
+            ++failures;
+            continue;
+          }
+          (*statuses)[m] = *status;
+        }
+      });
+    }
+    return writers;
+  };
+  std::vector<MapStatus> statuses1;
+  std::vector<MapPlan> plans1;
+  for (std::thread& t : start_writers(1, &statuses1, &plans1)) {
+    t.join();
+  }
+  ASSERT_EQ(failures.load(), 0);
+  for (uint32_t m = 0; m < kMaps; ++m) {
+    EXPECT_EQ(statuses1[m].node, "node-" + std::to_string(m % 3));
+  }
+  // Readers of shuffle 1 and writers of shuffle 2, at the same time.
+  std::vector<MapStatus> statuses2;
+  std::vector<MapPlan> plans2;
+  plans2.reserve(kMaps);
+  std::vector<std::thread> writers2 = start_writers(2, &statuses2, &plans2);
+  std::vector<std::thread> readers;
+  std::atomic<uint64_t> records{0};
+  std::atomic<int> read_failures{0};
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    readers.emplace_back([&, p] {
+      auto count = ReadPartition(1, p, statuses1, plans1);
+      if (!count.ok()) {
+        ADD_FAILURE() << "partition " << p << ": " << count.status();
+        ++read_failures;
+        return;
+      }
+      records += *count;
+    });
+  }
+  for (auto& t : readers) {
+    t.join();
+  }
+  for (auto& t : writers2) {
+    t.join();
+  }
+  ASSERT_EQ(failures.load(), 0);
+  ASSERT_EQ(read_failures.load(), 0);
+  uint64_t expected = 0;
+  for (const MapPlan& plan : plans1) {
+    expected += plan.records;
+  }
+  EXPECT_EQ(records.load(), expected);
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    auto count = ReadPartition(2, p, statuses2, plans2);
+    ASSERT_TRUE(count.ok()) << count.status();
+  }
+}
+
+TEST_F(ClusterTest, CorruptBytesOnDiskAreReportedAsThatBlock) {
+  StartServers(1);
+  ASSERT_TRUE(servers_[0]->RegisterShuffle(kApp, 1, kPartitions).ok());
+  MapPlan plan{1, 0, 400};
+  auto status = WriteMap(plan, servers_[0]->data_address());
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(servers_[0]->SealShuffle(kApp, 1).ok());  // everything into extents on disk
+  // Flip one byte inside the first block's payload in every segment file.
+  int corrupted = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_)) {
+    if (entry.path().filename() == "data.seg" && entry.file_size() > 200) {
+      std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(100);
+      char c = 0;
+      f.read(&c, 1);
+      c = static_cast<char>(c ^ 0x5a);
+      f.seekp(100);
+      f.write(&c, 1);
+      ++corrupted;
+    }
+  }
+  ASSERT_GT(corrupted, 0);
+  absl::Status first_error;
+  for (uint32_t p = 0; p < kPartitions && first_error.ok(); ++p) {
+    first_error = ReadPartition(1, p, {*status}, {plan}).status();
+  }
+  ASSERT_EQ(first_error.code(), absl::StatusCode::kDataLoss) << first_error;
+  EXPECT_NE(first_error.message().find("corrupt block: shuffle it-app/1 map 0 attempt 0 partition"),
+            std::string::npos)
+      << first_error;
+  EXPECT_NE(first_error.message().find("from server " + servers_[0]->data_address()),
+            std::string::npos)
+      << first_error;
+}
+
+TEST_F(ClusterTest, ReaderSurvivesServerKilledAndRestartedMidFetch) {
+  // The restarted server comes back on the same port, as a DaemonSet pod does.
+  const std::string socket = dir_ + "/data.sock";
+  const std::string listen = "127.0.0.1:" + std::to_string(ServerProcess::FreePort());
+  auto server =
+      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/node", "node-0", socket, listen);
+  ASSERT_TRUE(server.ok()) << server.status();
+  servers_.push_back(std::move(*server));
+  ASSERT_TRUE(servers_[0]->RegisterShuffle(kApp, 1, kPartitions).ok());
+  MapPlan plan{1, 0, 40000};  // ~40 MB of values, 5 MB per partition
+  auto status = WriteMap(plan, servers_[0]->data_address());
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(servers_[0]->SealShuffle(kApp, 1).ok());
+
+  ClientOptions slow;
+  slow.max_bytes_in_flight = 256 << 10;  // the fetch runs only as fast as we consume
+  auto reader = PartitionReader::Open(slow, Handle(1), core::PartitionId(0),
+                                      core::PartitionId(kPartitions), {*status});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  std::set<std::string> seen;
+  std::string_view key;
+  std::string_view value;
+  bool restarted = false;
+  for (;;) {
+    auto next = (*reader)->Next(&key, &value);
+    ASSERT_TRUE(next.ok()) << next.status();
+    if (!*next) {
+      break;
+    }
+    ASSERT_TRUE(seen.insert(std::string(key)).second) << "duplicate " << key;
+    if (!restarted && seen.size() == 5000) {
+      servers_[0]->Kill();
+      auto again =
+          ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/node", "node-0", socket, listen);
+      ASSERT_TRUE(again.ok()) << again.status();
+      servers_[0] = std::move(*again);
+      restarted = true;
+    }
+  }
+  EXPECT_TRUE(restarted);
+  EXPECT_EQ(seen.size(), plan.records);
+  EXPECT_GE((*reader)->stats().retries, 1u);
+}
+
+TEST_F(ClusterTest, CExampleWritesAndReadsThroughTheCAbi) {
+  StartServers(1);
+  ASSERT_TRUE(servers_[0]->RegisterShuffle("c-app", 4, 3).ok());
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string server = servers_[0]->data_address();
+    execl(SHUFFLE_C_EXAMPLE, SHUFFLE_C_EXAMPLE, server.c_str(), "c-app", "4", "3", "20000",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int wstatus = 0;
+  waitpid(pid, &wstatus, 0);
+  ASSERT_TRUE(WIFEXITED(wstatus));
+  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+}
+
+}  // namespace
+}  // namespace shuffle::client

@@ -1,0 +1,51 @@
+// Test helper: a real `shuffle-server` process on loopback, started with port 0 (or a given
+// Unix socket) and discovered through its --ready-file; killed by PID, always, when the object
+// dies. Also a gRPC control client to register shuffles. Not thread-safe.
+#ifndef SHUFFLE_TESTS_INTEGRATION_SERVER_PROCESS_H_
+#define SHUFFLE_TESTS_INTEGRATION_SERVER_PROCESS_H_
+
+#include <memory>
+#include <string>
+
+#include <sys/types.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace shuffle::testing {
+
+class ServerProcess {
+ public:
+  // Starts the server with its data in `dir` (created) and, if `socket` is not empty, a Unix
+  // socket there. Waits (bounded) until it is ready.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
+      const std::string& binary, const std::string& dir, const std::string& node_name,
+      const std::string& socket = "", const std::string& listen = "127.0.0.1:0");
+  // A TCP port free on 127.0.0.1 right now (for a server that must restart on the same port).
+  static uint16_t FreePort();
+  ~ServerProcess();  // SIGKILL if still running
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // "127.0.0.1:PORT" of the data plane, or "unix:PATH" when started with a socket.
+  const std::string& data_address() const { return data_address_; }
+  const std::string& control_address() const { return control_address_; }
+  pid_t pid() const { return pid_; }
+
+  void Kill();                             // SIGKILL and reap
+  absl::Status Terminate(int timeout_ms);  // SIGTERM, wait for a clean exit
+
+  // Control plane calls.
+  absl::Status RegisterShuffle(const std::string& app, uint32_t shuffle, uint32_t partitions);
+  absl::Status SealShuffle(const std::string& app, uint32_t shuffle);
+
+ private:
+  ServerProcess() = default;
+  pid_t pid_ = -1;
+  std::string data_address_;
+  std::string control_address_;
+};
+
+}  // namespace shuffle::testing
+
+#endif  // SHUFFLE_TESTS_INTEGRATION_SERVER_PROCESS_H_
