@@ -10,15 +10,21 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "shuffle-server/control/control_server.h"
 #include "shuffle-server/control/control_service.h"
 #include "shuffle-server/dataplane/server.h"
+#include "shuffle-server/ops/metrics_http_server.h"
+#include "shuffle-server/ops/server_metrics.h"
+#include "shuffle-server/security/token_authority.h"
 #include "shuffle-server/server_options.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle/core/logging.h"
@@ -97,12 +103,68 @@ void LogRecovery(const storage::RecoveryReport& r) {
   }
 }
 
+// Removes idle applications every few minutes (a quarter of the TTL, at most 5 minutes).
+class IdleReaper {
+ public:
+  IdleReaper(storage::StorageEngine* engine, absl::Duration ttl)
+      : engine_(engine), ttl_(ttl), thread_([this] { Run(); }) {}
+  ~IdleReaper() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
+  }
+  IdleReaper(const IdleReaper&) = delete;
+  IdleReaper& operator=(const IdleReaper&) = delete;
+
+ private:
+  void Run() {
+    const absl::Duration period = std::min(ttl_ / 4, absl::Minutes(5));
+    absl::MutexLock lock(&mu_);
+    while (!mu_.AwaitWithTimeout(absl::Condition(&stop_), period)) {
+      mu_.Unlock();
+      absl::StatusOr<std::vector<core::AppId>> removed = engine_->RemoveIdleApplications(ttl_);
+      if (!removed.ok()) {
+        SHUFFLE_LOG(WARNING) << "idle-application cleanup failed"
+                             << Kv("error", removed.status().message());
+      }
+      mu_.Lock();
+    }
+  }
+  storage::StorageEngine* const engine_;
+  const absl::Duration ttl_;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read secret file ", path));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string secret = buffer.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
+    secret.pop_back();
+  }
+  if (secret.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("secret file ", path, " is empty"));
+  }
+  return secret;
+}
+
 // The running servers, in start order; destroyed in reverse.
 struct Servers {
+  std::unique_ptr<security::TokenAuthority> tokens;
   std::unique_ptr<storage::StorageEngine> engine;
   std::unique_ptr<control::ControlService> service;
   std::unique_ptr<control::ControlServer> control;
   std::unique_ptr<dataplane::DataPlaneServer> data;
+  std::unique_ptr<ops::MetricsHttpServer> metrics;
+  std::unique_ptr<IdleReaper> reaper;
 };
 
 absl::Status StartServers(const ServerOptions& options, Servers* s) {
@@ -112,15 +174,43 @@ absl::Status StartServers(const ServerOptions& options, Servers* s) {
   SHUFFLE_ASSIGN_OR_RETURN(s->engine, storage::StorageEngine::Open(engine_options));
   LogRecovery(s->engine->recovery_report());
 
-  s->service = std::make_unique<control::ControlService>(
-      s->engine.get(), control::ControlServiceOptions{.node_name = options.node_name,
-                                                      .data_dirs = engine_options.data_dirs});
+  control::ControlServiceOptions control_options;
+  control_options.node_name = options.node_name;
+  control_options.data_dirs = engine_options.data_dirs;
+  if (!options.secret_file.empty()) {
+    SHUFFLE_ASSIGN_OR_RETURN(s->tokens, security::TokenAuthority::FromFile(options.secret_file));
+    SHUFFLE_ASSIGN_OR_RETURN(control_options.registration_secret,
+                             ReadSecretFile(options.registration_secret_file));
+    control_options.token_authority = s->tokens.get();
+    SHUFFLE_LOG(INFO) << "application tokens required" << Kv("secret_file", options.secret_file);
+  } else {
+    SHUFFLE_LOG(WARNING) << "RUNNING UNAUTHENTICATED: no --secret-file, so any client can read, "
+                            "write or delete any application's shuffle data";
+  }
+  s->service = std::make_unique<control::ControlService>(s->engine.get(), control_options);
   SHUFFLE_ASSIGN_OR_RETURN(s->control,
                            control::ControlServer::Start(options.control_listen, s->service.get()));
 
   SHUFFLE_ASSIGN_OR_RETURN(std::string advertise, AdvertiseAddress(options, ProcessEnv));
-  SHUFFLE_ASSIGN_OR_RETURN(s->data, dataplane::DataPlaneServer::Start(
-                                        ToDataPlaneOptions(options, advertise), s->engine.get()));
+  dataplane::DataPlaneOptions data_options = ToDataPlaneOptions(options, advertise);
+  data_options.token_authority = s->tokens.get();
+  SHUFFLE_ASSIGN_OR_RETURN(s->data,
+                           dataplane::DataPlaneServer::Start(data_options, s->engine.get()));
+  if (!options.metrics_listen.empty()) {
+    ops::MetricsSources sources{.engine = s->engine.get(),
+                                .data_dirs = engine_options.data_dirs,
+                                .env = storage::Env::Default(),
+                                .dataplane = [data = s->data.get()] { return data->stats(); }};
+    SHUFFLE_ASSIGN_OR_RETURN(s->metrics,
+                             ops::MetricsHttpServer::Start(options.metrics_listen, [sources] {
+                               return ops::RenderServerMetrics(sources);
+                             }));
+    SHUFFLE_LOG(INFO) << "serving metrics" << Kv("port", s->metrics->port());
+  }
+  if (options.app_ttl_minutes > 0) {
+    s->reaper = std::make_unique<IdleReaper>(
+        s->engine.get(), absl::Minutes(static_cast<int64_t>(options.app_ttl_minutes)));
+  }
   if (!options.ready_file.empty()) {
     SHUFFLE_RETURN_IF_ERROR(WriteReadyFile(
         options.ready_file, ReadyLine(options, s->data->tcp_port(), s->control->port())));
@@ -147,6 +237,8 @@ void StopServers(const ServerOptions& options, Servers* s) {
   s->service.reset();
 
   SHUFFLE_LOG(INFO) << "closing storage engine";
+  s->reaper.reset();
+  s->metrics.reset();
   s->engine.reset();
   if (!options.ready_file.empty()) {
     std::error_code ignored;

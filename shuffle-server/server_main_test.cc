@@ -171,14 +171,9 @@ bool CanConnect(const std::string& host_port) {
 }
 
 std::vector<std::string> ServerArgs(const std::string& dir) {
-  return {"--data-dir=" + dir + "/data",
-          "--listen=127.0.0.1:0",
-          "--control-listen=127.0.0.1:0",
-          "--node-name=test-node",
-          "--ready-file=" + dir + "/ready",
-          "--memory-budget-mib=16",
-          "--min-free-mib=0",
-          "--log-format=json"};
+  return {"--data-dir=" + dir + "/data",  "--listen=127.0.0.1:0",  "--control-listen=127.0.0.1:0",
+          "--metrics-listen=127.0.0.1:0", "--node-name=test-node", "--ready-file=" + dir + "/ready",
+          "--memory-budget-mib=16",       "--min-free-mib=0",      "--log-format=json"};
 }
 
 TEST(ServerMainTest, ServesThenStopsCleanlyOnSigterm) {

@@ -112,6 +112,42 @@ const std::vector<Flag>& Flags() {
       {"ready-file", "PATH",
        "When serving, write \"data=HOST:PORT control=HOST:PORT socket=PATH\" here (atomically).",
        SetString<&ServerOptions::ready_file>},
+      {"secret-file", "PATH",
+       "Cluster token secret (>= 32 bytes; the same file on every server). Without it the "
+       "server is unauthenticated.",
+       SetString<&ServerOptions::secret_file>},
+      {"registration-secret-file", "PATH",
+       "Operator secret a driver presents to register an application (required with "
+       "--secret-file).",
+       SetString<&ServerOptions::registration_secret_file>},
+      {"metrics-listen", "HOST:PORT",
+       "Prometheus /metrics and /healthz over HTTP (default 0.0.0.0:7339; empty: off).",
+       SetString<&ServerOptions::metrics_listen>},
+      {"app-ttl-minutes", "N",
+       "Remove applications idle (no push, commit, read or seal) this long (default 1440; 0: "
+       "never).",
+       [](std::string_view v, ServerOptions* o) {
+         return ParseSize("app-ttl-minutes", v, 0, uint64_t{1} << 32, &o->app_ttl_minutes);
+       }},
+      {"namespace-quota-mib", "NS=N",
+       "Disk quota of namespace NS in MiB of stored blocks; repeat for several namespaces.",
+       [](std::string_view v, ServerOptions* o) {
+         const size_t eq = v.find('=');
+         uint64_t mib = 0;
+         if (eq == std::string_view::npos || eq == 0 ||
+             !ParseSize("namespace-quota-mib", v.substr(eq + 1), 1, kMaxMib, &mib).ok()) {
+           return absl::InvalidArgumentError(absl::StrCat(
+               "--namespace-quota-mib=", ToAbsl(v), ": expected NAMESPACE=MIB, e.g. team-a=10240"));
+         }
+         o->namespace_quota_mib[std::string(v.substr(0, eq))] = mib;
+         return absl::OkStatus();
+       }},
+      {"default-namespace-quota-mib", "N",
+       "Disk quota of every namespace without its own (default 0: unlimited).",
+       [](std::string_view v, ServerOptions* o) {
+         return ParseSize("default-namespace-quota-mib", v, 0, kMaxMib,
+                          &o->default_namespace_quota_mib);
+       }},
   };
   return *flags;
 }
@@ -130,6 +166,12 @@ absl::Status Validate(const ServerOptions& o) {
     return absl::InvalidArgumentError(
         "--data-dir is required: give at least one directory for shuffle data "
         "(e.g. --data-dir=/var/lib/shuffle)");
+  }
+  if (!o.secret_file.empty() && o.registration_secret_file.empty()) {
+    // Otherwise anyone reaching the control plane could obtain any application's token.
+    return absl::InvalidArgumentError(
+        "--secret-file needs --registration-secret-file: drivers must prove who they are "
+        "before they are given application tokens");
   }
   std::set<std::string> seen;
   for (const std::string& dir : o.data_dirs) {
@@ -291,6 +333,10 @@ storage::EngineOptions ToEngineOptions(const ServerOptions& options) {
   engine.index_dir = options.index_dir;
   engine.memory_budget_bytes = options.memory_budget_mib << 20;
   engine.min_free_bytes = options.min_free_mib << 20;
+  for (const auto& [ns, mib] : options.namespace_quota_mib) {
+    engine.namespace_quota_bytes[ns] = mib << 20;
+  }
+  engine.default_namespace_quota_bytes = options.default_namespace_quota_mib << 20;
   engine.extent_bytes = options.extent_kib << 10;
   return engine;
 }

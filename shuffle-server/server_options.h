@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,15 @@ struct ServerOptions {
   std::string log_level = "info";
   std::string log_format = "logfmt";
   std::string ready_file;
+  // Security: the cluster token secret (HMAC key shared by every server) and the operator
+  // secret a driver must present to register an application. Neither: unauthenticated.
+  std::string secret_file;
+  std::string registration_secret_file;
+  // Operations.
+  std::string metrics_listen = "0.0.0.0:7339";  // empty: no metrics endpoint
+  uint64_t app_ttl_minutes = 24 * 60;           // 0: never remove idle applications
+  std::map<std::string, uint64_t> namespace_quota_mib;
+  uint64_t default_namespace_quota_mib = 0;  // 0: unlimited
 
   bool help = false;
   bool version = false;

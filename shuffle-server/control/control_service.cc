@@ -6,7 +6,10 @@
 #include <system_error>
 #include <utility>
 
+#include <openssl/crypto.h>
+
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/security/token_authority.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
@@ -76,18 +79,34 @@ ControlService::ControlService(storage::StorageEngine* engine, ControlServiceOpt
 absl::StatusOr<std::string> ControlService::IssueToken(const std::string& app_id,
                                                        const std::string& namespace_name,
                                                        const std::string& identity_token) const {
-  // Unauthenticated for now: a later change verifies `identity_token` (TokenReview on
-  // Kubernetes, the operator secret locally) and returns an HMAC token binding app and namespace.
-  (void)app_id;
-  (void)namespace_name;
-  (void)identity_token;
-  return std::string();
+  const security::TokenAuthority* authority = options_.token_authority;
+  if (authority == nullptr) {
+    return std::string();
+  }
+  // Locally the operator secret stands in for the driver's identity (TokenReview of its
+  // service-account token on Kubernetes).
+  const std::string& secret = options_.registration_secret;
+  if (identity_token.empty()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "registering application ", app_id, ": no identity token; present the operator secret"));
+  }
+  if (secret.empty() || identity_token.size() != secret.size() ||
+      CRYPTO_memcmp(identity_token.data(), secret.data(), secret.size()) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("registering application ", app_id, ": the identity token is not valid"));
+  }
+  return authority->Issue(app_id, namespace_name);
 }
 
 absl::Status ControlService::Authorize(const proto::Credentials& credentials,
                                        std::string_view call) const {
-  // Unauthenticated for now: only the app id is checked; credentials.token will be verified here.
-  return CheckAppId(credentials.app_id(), call);
+  SHUFFLE_RETURN_IF_ERROR(CheckAppId(credentials.app_id(), call));
+  if (options_.token_authority == nullptr) {
+    return absl::OkStatus();
+  }
+  return core::Annotate(
+      options_.token_authority->Verify(credentials.app_id(), credentials.token()).status(),
+      std::string(call));
 }
 
 std::string ControlService::EngineNamespaceOf(const std::string& app_id) const {

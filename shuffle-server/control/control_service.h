@@ -31,6 +31,10 @@
 #include "shuffle-server/storage/env.h"
 #include "shuffle/proto/control.grpc.pb.h"
 
+namespace shuffle::security {
+class TokenAuthority;
+}  // namespace shuffle::security
+
 namespace shuffle::control {
 
 // The namespace of an application that never registered (or whose registration was lost to a
@@ -54,6 +58,11 @@ struct ControlServiceOptions {
   std::vector<std::string> data_dirs;
   // Where free and capacity bytes come from (statvfs). Must outlive the service.
   storage::Env* env = storage::Env::Default();
+  // Issues and checks application tokens; null: unauthenticated. Must outlive the service.
+  const security::TokenAuthority* token_authority = nullptr;
+  // The operator secret a driver presents (RegisterApplicationRequest.identity_token) to be
+  // given a token. Required when token_authority is set.
+  std::string registration_secret;
 };
 
 class ControlService final : public proto::ShuffleControl::Service {

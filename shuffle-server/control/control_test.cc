@@ -94,7 +94,8 @@ class ControlTest : public ::testing::Test {
     engine_ = *std::move(engine);
     service_ = std::make_unique<ControlService>(
         engine_.get(),
-        ControlServiceOptions{.node_name = "node-a", .data_dirs = options.data_dirs});
+        ControlServiceOptions{
+            .node_name = "node-a", .data_dirs = options.data_dirs, .registration_secret = ""});
     absl::StatusOr<std::unique_ptr<ControlServer>> server =
         ControlServer::Start("127.0.0.1:0", service_.get());
     ASSERT_TRUE(server.ok()) << server.status();

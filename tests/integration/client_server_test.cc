@@ -70,7 +70,7 @@ class ClusterTest : public ::testing::Test {
   }
   ShuffleHandle Handle(uint32_t shuffle) const {
     return ShuffleHandle{.app_id = kApp,
-                         .token = "",
+                         .token = token_,
                          .shuffle = core::ShuffleId(shuffle),
                          .num_partitions = kPartitions};
   }
@@ -145,11 +145,12 @@ class ClusterTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string token_;  // presented by writers and readers
   std::vector<std::unique_ptr<ServerProcess>> servers_;
 };
 
 TEST_F(ClusterTest, ManyWritersAndReadersAtOnceAcrossThreeServers) {
-  StartServers(3);
+  ASSERT_NO_FATAL_FAILURE(StartServers(3));
   for (auto& server : servers_) {
     ASSERT_TRUE(server->RegisterShuffle(kApp, 1, kPartitions).ok());
     ASSERT_TRUE(server->RegisterShuffle(kApp, 2, kPartitions).ok());
@@ -227,7 +228,7 @@ TEST_F(ClusterTest, ManyWritersAndReadersAtOnceAcrossThreeServers) {
 }
 
 TEST_F(ClusterTest, CorruptBytesOnDiskAreReportedAsThatBlock) {
-  StartServers(1);
+  ASSERT_NO_FATAL_FAILURE(StartServers(1));
   ASSERT_TRUE(servers_[0]->RegisterShuffle(kApp, 1, kPartitions).ok());
   MapPlan plan{1, 0, 400};
   auto status = WriteMap(plan, servers_[0]->data_address());
@@ -305,8 +306,48 @@ TEST_F(ClusterTest, ReaderSurvivesServerKilledAndRestartedMidFetch) {
   EXPECT_GE((*reader)->stats().retries, 1u);
 }
 
+TEST_F(ClusterTest, AuthenticatedClusterNeedsTokens) {
+  const std::string secret = dir_ + "/token-secret";
+  const std::string operator_secret = dir_ + "/operator-secret";
+  std::ofstream(secret) << std::string(48, 'c') << "\n";
+  std::ofstream(operator_secret) << "operator-pass\n";
+  auto server = ServerProcess::Start(
+      SHUFFLE_SERVER_BINARY, dir_ + "/node", "node-0", "", "127.0.0.1:0",
+      {"--secret-file=" + secret, "--registration-secret-file=" + operator_secret});
+  ASSERT_TRUE(server.ok()) << server.status();
+  servers_.push_back(std::move(*server));
+  ServerProcess& s = *servers_[0];
+  EXPECT_EQ(s.RegisterApplication(kApp, "team-a", "wrong").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.RegisterApplication(kApp, "team-a", "").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  auto token = s.RegisterApplication(kApp, "team-a", "operator-pass");
+  ASSERT_TRUE(token.ok()) << token.status();
+  ASSERT_FALSE(token->empty());
+  EXPECT_EQ(s.RegisterShuffle(kApp, "forged", 1, kPartitions).code(),
+            absl::StatusCode::kUnauthenticated);
+  ASSERT_TRUE(s.RegisterShuffle(kApp, *token, 1, kPartitions).ok());
+
+  // Without the token the data plane refuses; with it, everything works.
+  MapPlan plan{1, 0, 300};
+  auto refused = WriteMap(plan, s.data_address());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated) << refused.status();
+  token_ = *token;
+  auto status = WriteMap(plan, s.data_address());
+  ASSERT_TRUE(status.ok()) << status.status();
+  auto count = ReadPartition(1, 0, {*status}, {plan});
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_GT(*count, 0u);
+  // Another application's token cannot read this application's data.
+  auto other = s.RegisterApplication("other-app", "team-b", "operator-pass");
+  ASSERT_TRUE(other.ok());
+  token_ = *other;
+  EXPECT_EQ(ReadPartition(1, 0, {*status}, {plan}).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 TEST_F(ClusterTest, CExampleWritesAndReadsThroughTheCAbi) {
-  StartServers(1);
+  ASSERT_NO_FATAL_FAILURE(StartServers(1));
   ASSERT_TRUE(servers_[0]->RegisterShuffle("c-app", 4, 3).ok());
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);

@@ -37,11 +37,10 @@ std::unique_ptr<proto::ShuffleControl::Stub> Stub(const std::string& address) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string& binary,
-                                                                    const std::string& dir,
-                                                                    const std::string& node_name,
-                                                                    const std::string& socket,
-                                                                    const std::string& listen) {
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
+    const std::string& binary, const std::string& dir, const std::string& node_name,
+    const std::string& socket, const std::string& listen,
+    const std::vector<std::string>& extra_args) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   const std::string ready = dir + "/ready";
@@ -50,6 +49,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::s
                                    "--data-dir=" + dir + "/data",
                                    "--listen=" + listen,
                                    "--control-listen=127.0.0.1:0",
+                                   "--metrics-listen=127.0.0.1:0",
                                    "--node-name=" + node_name,
                                    "--ready-file=" + ready,
                                    "--memory-budget-mib=64",
@@ -58,6 +58,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::s
   if (!socket.empty()) {
     args.push_back("--socket=" + socket);
   }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto process = std::unique_ptr<ServerProcess>(new ServerProcess());
   process->pid_ = fork();
   if (process->pid_ < 0) {
@@ -152,10 +153,35 @@ absl::Status ServerProcess::Terminate(int timeout_ms) {
   return absl::DeadlineExceededError("shuffle-server did not exit after SIGTERM");
 }
 
+absl::StatusOr<std::string> ServerProcess::RegisterApplication(const std::string& app,
+                                                               const std::string& ns,
+                                                               const std::string& identity_token) {
+  proto::RegisterApplicationRequest request;
+  request.set_app_id(app);
+  request.set_namespace_(ns);
+  request.set_identity_token(identity_token);
+  proto::RegisterApplicationResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  absl::Status st =
+      FromGrpc(Stub(control_address_)->RegisterApplication(&context, request, &response),
+               "RegisterApplication");
+  if (!st.ok()) {
+    return st;
+  }
+  return response.token();
+}
+
 absl::Status ServerProcess::RegisterShuffle(const std::string& app, uint32_t shuffle,
                                             uint32_t partitions) {
+  return RegisterShuffle(app, "", shuffle, partitions);
+}
+
+absl::Status ServerProcess::RegisterShuffle(const std::string& app, const std::string& token,
+                                            uint32_t shuffle, uint32_t partitions) {
   proto::RegisterShuffleRequest request;
   request.mutable_credentials()->set_app_id(app);
+  request.mutable_credentials()->set_token(token);
   request.set_shuffle_id(shuffle);
   request.set_num_partitions(partitions);
   proto::RegisterShuffleResponse response;

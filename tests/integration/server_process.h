@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -20,7 +21,8 @@ class ServerProcess {
   // socket there. Waits (bounded) until it is ready.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::string& binary, const std::string& dir, const std::string& node_name,
-      const std::string& socket = "", const std::string& listen = "127.0.0.1:0");
+      const std::string& socket = "", const std::string& listen = "127.0.0.1:0",
+      const std::vector<std::string>& extra_args = {});
   // A TCP port free on 127.0.0.1 right now (for a server that must restart on the same port).
   static uint16_t FreePort();
   ~ServerProcess();  // SIGKILL if still running
@@ -38,6 +40,11 @@ class ServerProcess {
   // Control plane calls.
   absl::Status RegisterShuffle(const std::string& app, uint32_t shuffle, uint32_t partitions);
   absl::Status SealShuffle(const std::string& app, uint32_t shuffle);
+  // Registers an application; returns its token.
+  absl::StatusOr<std::string> RegisterApplication(const std::string& app, const std::string& ns,
+                                                  const std::string& identity_token);
+  absl::Status RegisterShuffle(const std::string& app, const std::string& token, uint32_t shuffle,
+                               uint32_t partitions);
 
  private:
   ServerProcess() = default;
