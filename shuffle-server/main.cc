@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -139,23 +138,6 @@ class IdleReaper {
   std::thread thread_;
 };
 
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read secret file ", path));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string secret = buffer.str();
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
-    secret.pop_back();
-  }
-  if (secret.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("secret file ", path, " is empty"));
-  }
-  return secret;
-}
-
 // The running servers, in start order; destroyed in reverse.
 struct Servers {
   std::unique_ptr<security::TokenAuthority> tokens;
@@ -180,7 +162,7 @@ absl::Status StartServers(const ServerOptions& options, Servers* s) {
   if (!options.secret_file.empty()) {
     SHUFFLE_ASSIGN_OR_RETURN(s->tokens, security::TokenAuthority::FromFile(options.secret_file));
     SHUFFLE_ASSIGN_OR_RETURN(control_options.registration_secret,
-                             ReadSecretFile(options.registration_secret_file));
+                             security::ReadSecretFile(options.registration_secret_file));
     control_options.token_authority = s->tokens.get();
     SHUFFLE_LOG(INFO) << "application tokens required" << Kv("secret_file", options.secret_file);
   } else {

@@ -29,11 +29,11 @@ absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::Create(std::stri
   return std::unique_ptr<TokenAuthority>(new TokenAuthority(std::move(secret)));
 }
 
-absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::FromFile(const std::string& path) {
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read token secret file ", path,
-                                            ": mount the cluster's token Secret there"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot read secret file ", path, ": mount the Secret there or fix the path"));
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
@@ -41,7 +41,18 @@ absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::FromFile(const s
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
     secret.pop_back();
   }
-  auto authority = Create(std::move(secret));
+  if (secret.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("secret file ", path, " is empty"));
+  }
+  return secret;
+}
+
+absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::FromFile(const std::string& path) {
+  absl::StatusOr<std::string> secret = ReadSecretFile(path);
+  if (!secret.ok()) {
+    return secret.status();
+  }
+  auto authority = Create(*std::move(secret));
   if (!authority.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("token secret file ", path, ": ", authority.status().message()));

@@ -22,6 +22,10 @@ namespace shuffle::security {
 // The minimum secret length accepted, in bytes.
 inline constexpr size_t kMinSecretBytes = 32;
 
+// Reads a secret from a file (a mounted Kubernetes Secret, usually), without its trailing
+// newline. NOT_FOUND for a missing or unreadable file, INVALID_ARGUMENT for an empty one.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path);
+
 class TokenAuthority {
  public:
   // REQUIRES: secret.size() >= kMinSecretBytes (INVALID_ARGUMENT otherwise).

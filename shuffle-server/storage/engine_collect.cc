@@ -12,14 +12,6 @@
 namespace shuffle::storage {
 namespace {
 
-std::string Describe(const ShuffleState& s) {
-  return absl::StrCat(s.record.app_id, "/", s.record.shuffle_id);
-}
-
-}  // namespace
-
-namespace {
-
 // Takes the in-memory blocks of one partition buffer into a flush job. REQUIRES: mu held.
 void TakeBuffer(const ShufflePtr& shuffle, uint32_t partition, size_t ndirs, IoRound& round) {
   PartitionBuffer& buffer = shuffle->partitions[partition];
@@ -134,7 +126,7 @@ void StorageEngine::Impl::CollectCommits(IoRound& round) {
       waiter->done = true;
     };
     const std::string what =
-        absl::StrCat("shuffle ", Describe(shuffle), " map ", map, " attempt ", attempt);
+        absl::StrCat("shuffle ", DescribeShuffle(shuffle), " map ", map, " attempt ", attempt);
     if (shuffle.removed) {
       finish(absl::NotFoundError(absl::StrCat(what, ": shuffle was removed")));
       continue;

@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "shuffle-server/storage/engine.h"
@@ -93,6 +94,10 @@ struct ShuffleState {
   bool removed = false;
 };
 using ShufflePtr = std::shared_ptr<ShuffleState>;
+
+inline std::string DescribeShuffle(const ShuffleState& shuffle) {
+  return absl::StrCat(shuffle.record.app_id, "/", shuffle.record.shuffle_id);
+}
 
 struct IoRound;  // engine_io.cc
 

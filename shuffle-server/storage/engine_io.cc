@@ -17,14 +17,6 @@ namespace shuffle::storage {
 
 using core::Kv;
 
-namespace {
-
-std::string Describe(const ShuffleState& s) {
-  return absl::StrCat(s.record.app_id, "/", s.record.shuffle_id);
-}
-
-}  // namespace
-
 bool StorageEngine::Impl::HasWork() const {
   return !pending_commits.empty() || !direct_queue.empty() || pressure ||
          (!flush_queue.empty() && absl::Now() >= flush_backoff_until);
@@ -261,15 +253,15 @@ void StorageEngine::Impl::ApplyRound(IoRound& round) {
       shuffle.disk_bytes += job.buffer.size();
       continue;
     }
-    SHUFFLE_LOG(WARNING) << "extent write failed" << Kv("shuffle", Describe(shuffle))
+    SHUFFLE_LOG(WARNING) << "extent write failed" << Kv("shuffle", DescribeShuffle(shuffle))
                          << Kv("partition", job.partition) << Kv("error", job.status.message());
     if (job.direct) {
       const BlockEntry& e = job.blocks[0]->entry;
       auto it = shuffle.attempts.find(AttemptKey(e.map, e.attempt));
       if (it != shuffle.attempts.end() && it->second.failure.ok()) {
         it->second.failure =
-            core::Annotate(job.status, absl::StrCat("shuffle ", Describe(shuffle), " map ", e.map,
-                                                    " attempt ", e.attempt, " aborted"));
+            core::Annotate(job.status, absl::StrCat("shuffle ", DescribeShuffle(shuffle), " map ",
+                                                    e.map, " attempt ", e.attempt, " aborted"));
       }
       DropBlock(*job.blocks[0]);
       continue;
@@ -322,9 +314,9 @@ void StorageEngine::Impl::ApplyRound(IoRound& round) {
         it->second.failure = job.status;
         it->second.committing = false;
       }
-      job.waiter->result =
-          core::Annotate(job.status, absl::StrCat("commit of shuffle ", Describe(shuffle), " map ",
-                                                  job.record.map, " attempt ", job.record.attempt));
+      job.waiter->result = core::Annotate(
+          job.status, absl::StrCat("commit of shuffle ", DescribeShuffle(shuffle), " map ",
+                                   job.record.map, " attempt ", job.record.attempt));
     }
     job.waiter->done = true;
   }
