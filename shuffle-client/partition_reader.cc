@@ -57,6 +57,7 @@ struct PartitionReader::Impl {
   uint64_t queued_bytes ABSL_GUARDED_BY(mu) = 0;
   size_t plans_done ABSL_GUARDED_BY(mu) = 0;
   absl::Status error ABSL_GUARDED_BY(mu);
+  std::string failed_server ABSL_GUARDED_BY(mu);
   bool cancelled ABSL_GUARDED_BY(mu) = false;
   std::set<FrameConnection*> live ABSL_GUARDED_BY(mu);
   Stats stats ABSL_GUARDED_BY(mu);
@@ -64,10 +65,11 @@ struct PartitionReader::Impl {
   std::string current;  // consumer side
   RecordIterator records{std::string_view()};
 
-  void Fail(const absl::Status& st) {
+  void Fail(const absl::Status& st, const std::string& server = "") {
     absl::MutexLock lock(&mu);
     if (error.ok()) {
       error = st;
+      failed_server = server;
     }
     cancelled = true;
     for (FrameConnection* c : live) {
@@ -217,7 +219,7 @@ void PartitionReader::Impl::Work() {
     absl::Status st = FetchWithRetries(plans[i]);
     if (!st.ok()) {
       if (!absl::IsCancelled(st)) {
-        Fail(st);
+        Fail(st, plans[i].address);
       }
       return;
     }
@@ -312,6 +314,11 @@ absl::StatusOr<bool> PartitionReader::Next(std::string_view* key, std::string_vi
     r.queued_bytes -= r.current.size();
     r.records = RecordIterator(r.current);
   }
+}
+
+std::string PartitionReader::failed_server() const {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->failed_server;
 }
 
 PartitionReader::Stats PartitionReader::stats() const {

@@ -13,6 +13,7 @@
 #define SHUFFLE_CLIENT_PARTITION_READER_H_
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -46,6 +47,11 @@ class PartitionReader {
     uint64_t retries = 0;
   };
   Stats stats() const;
+
+  /// After Next() failed: the address of the server whose blocks could not be fetched (after
+  /// its retries), or "" when the failure was not one server's (e.g. the reader was closed).
+  /// The driver uses it to decide whether that server is lost.
+  std::string failed_server() const;
 
   struct Impl;
 

@@ -1,0 +1,112 @@
+// LocalBackend: the embedded backend of the executor pod manager. It simulates a cluster of N
+// nodes on this machine: each node is a directory with its own shuffle-server process (data
+// directory, Unix socket, TCP ports on loopback), and executors are processes placed on the node
+// with the fewest executors. Like a DaemonSet, a server that crashes is restarted on the same
+// ports with the same data; StopServer() takes a node's server away for good, as node loss does.
+//
+// Every process is killed when the backend is destroyed (and, through PR_SET_PDEATHSIG, when this
+// process dies). Thread-safe.
+#ifndef SHUFFLE_DRIVER_PODMANAGER_LOCAL_BACKEND_H_
+#define SHUFFLE_DRIVER_PODMANAGER_LOCAL_BACKEND_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "driver/podmanager/backend.h"
+#include "driver/podmanager/process.h"
+
+namespace shuffle::podmanager {
+
+struct LocalBackendOptions {
+  std::string root;  // node-N/ and executors/ are created under it
+  uint32_t nodes = 3;
+  std::string server_binary;
+  std::string executor_binary;
+  std::vector<std::string> server_args;  // extra flags for every server
+  // Generate a cluster token secret and an operator secret, so servers check every request.
+  bool authenticated = true;
+  std::chrono::milliseconds ready_timeout{30000};
+};
+
+class LocalBackend final : public Backend {
+ public:
+  // Starts every node's server and waits until each is ready. The error names the node and
+  // quotes the end of its log when a server does not come up.
+  static absl::StatusOr<std::unique_ptr<LocalBackend>> Start(LocalBackendOptions options);
+  ~LocalBackend() override;
+  LocalBackend(const LocalBackend&) = delete;
+  LocalBackend& operator=(const LocalBackend&) = delete;
+
+  void SetEventCallback(EventCallback callback) override;
+  std::vector<NodeInfo> Nodes() const override;
+  absl::Status LaunchExecutor(const ExecutorLaunch& launch) override;
+  absl::Status ReleaseExecutor(const std::string& executor_id) override;
+  absl::Status EvictExecutor(const std::string& executor_id) override;
+
+  // The secret a driver presents to register an application ("" when not authenticated).
+  const std::string& operator_secret() const { return operator_secret_; }
+
+  // Node loss: SIGKILLs the node's server and executors; with `remove_data` its data directory
+  // is deleted. The server is not restarted; a kServerLost event follows.
+  absl::Status StopServer(const std::string& node, bool remove_data);
+  // A server crash: SIGKILL; the backend restarts it like a DaemonSet would.
+  absl::Status KillServer(const std::string& node);
+  // Times a server has been started (1 + restarts).
+  uint32_t ServerStarts(const std::string& node) const;
+  // Executor ids running now, on `node` (all nodes when empty).
+  std::vector<std::string> Executors(const std::string& node = "") const;
+
+ private:
+  struct Node {
+    std::string name;
+    std::string dir;
+    std::unique_ptr<Process> server;
+    std::string data_address;
+    std::string control_address;
+    uint16_t data_port = 0;
+    uint16_t control_port = 0;
+    bool lost = false;
+    uint32_t starts = 0;
+    std::chrono::steady_clock::time_point restart_after{};  // backoff after a failed restart
+  };
+  struct Executor {
+    std::string node;
+    std::unique_ptr<Process> process;
+    bool evicted = false;
+    bool released = false;
+  };
+
+  explicit LocalBackend(LocalBackendOptions options) : options_(std::move(options)) {}
+  absl::Status WriteSecrets();
+  absl::Status StartServer(Node& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Monitor();
+  std::vector<BackendEvent> Reap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Node* FindNode(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const LocalBackendOptions options_;
+  std::string cluster_secret_file_;
+  std::string operator_secret_file_;
+  std::string operator_secret_;
+
+  // Held while an event is delivered, so that after SetEventCallback() returns the previous
+  // callback is not running and never runs again. Taken before mu_, never while holding it.
+  absl::Mutex callback_mu_;
+  EventCallback callback_ ABSL_GUARDED_BY(callback_mu_);
+  mutable absl::Mutex mu_;
+  std::vector<Node> nodes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Executor> executors_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread monitor_;
+};
+
+}  // namespace shuffle::podmanager
+
+#endif  // SHUFFLE_DRIVER_PODMANAGER_LOCAL_BACKEND_H_

@@ -1,0 +1,61 @@
+// Process: a child process started with fork and exec, its output appended to a log file, killed
+// with SIGKILL if the parent dies (PR_SET_PDEATHSIG), and SIGKILLed and reaped when the object is
+// destroyed while it still runs. Exit is observed by polling (Poll) so one monitor thread can
+// watch many children. Not thread-safe: one owner.
+#ifndef SHUFFLE_DRIVER_PODMANAGER_PROCESS_H_
+#define SHUFFLE_DRIVER_PODMANAGER_PROCESS_H_
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "absl/status/statusor.h"
+
+namespace shuffle::podmanager {
+
+struct ProcessSpec {
+  std::vector<std::string> argv;                         // argv[0] is the binary's path
+  std::vector<std::pair<std::string, std::string>> env;  // added to the parent's environment
+  std::string log_path;  // stdout and stderr are appended here; empty: inherit
+};
+
+// How a process ended.
+struct ExitInfo {
+  int exit_code = 0;             // valid when signal == 0
+  int signal = 0;                // the terminating signal, or 0
+  std::string Describe() const;  // "exit code 3", "killed by SIGKILL"
+};
+
+class Process {
+ public:
+  // INTERNAL naming the binary when fork fails; a binary that cannot be executed exits with 127.
+  static absl::StatusOr<std::unique_ptr<Process>> Spawn(const ProcessSpec& spec);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return !exit_.has_value(); }
+  // Reaps the process if it has ended; its ExitInfo once it has.
+  std::optional<ExitInfo> Poll();
+  // Sends `signal` if the process still runs.
+  void Signal(int signal);
+  // Waits until the process ends or `timeout` passes; the ExitInfo, or nullopt on timeout.
+  std::optional<ExitInfo> Wait(std::chrono::milliseconds timeout);
+  // SIGTERM, then SIGKILL after `grace`; always reaps.
+  ExitInfo Stop(std::chrono::milliseconds grace);
+
+ private:
+  explicit Process(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  std::optional<ExitInfo> exit_;
+};
+
+}  // namespace shuffle::podmanager
+
+#endif  // SHUFFLE_DRIVER_PODMANAGER_PROCESS_H_

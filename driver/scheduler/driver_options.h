@@ -1,0 +1,51 @@
+// DriverOptions: the shuffle-driver command line (hand-parsed like shuffle-server's, so that
+// --help prints this program's flags only and every error names the flag), and what follows
+// from it: the job spec (records per map from --size) and the local cluster's layout.
+// Plain values and pure functions; thread-safe.
+#ifndef SHUFFLE_DRIVER_SCHEDULER_DRIVER_OPTIONS_H_
+#define SHUFFLE_DRIVER_SCHEDULER_DRIVER_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "shuffle/proto/driver.pb.h"
+
+namespace shuffle::driver {
+
+struct DriverOptions {
+  std::string job = "sort";
+  uint64_t size_bytes = 1ull << 30;
+  uint32_t maps = 64;
+  uint32_t partitions = 32;
+  uint64_t seed = 42;
+  uint32_t nodes = 3;
+  uint32_t executors = 3;
+  uint32_t slots = 2;
+  uint32_t evict_during_map = 0;
+  uint32_t evict_during_reduce = 0;
+  std::string work_dir;  // default: a new directory under $TMPDIR, removed at the end
+  bool keep_work_dir = false;
+  std::string server_binary;    // default: found beside this program
+  std::string executor_binary;  // default: found beside this program
+  uint64_t timeout_seconds = 3600;
+  std::string log_level = "info";
+  bool progress = true;
+  bool help = false;
+};
+
+// INVALID_ARGUMENT naming the flag for an unknown flag or a bad value.
+absl::StatusOr<DriverOptions> ParseDriverOptions(const std::vector<std::string>& args);
+std::string DriverUsage();
+
+// "1GiB", "256MiB", "64KiB", "100MB", "1000" (bytes).
+absl::StatusOr<uint64_t> ParseSize(std::string_view text);
+
+// The job spec for the options: records per map so that the input is about --size.
+proto::JobSpec MakeJobSpec(const DriverOptions& options);
+
+}  // namespace shuffle::driver
+
+#endif  // SHUFFLE_DRIVER_SCHEDULER_DRIVER_OPTIONS_H_

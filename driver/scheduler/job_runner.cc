@@ -1,0 +1,274 @@
+#include "driver/scheduler/job_runner.h"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "driver/scheduler/driver_service.h"
+#include "driver/scheduler/progress.h"
+#include "driver/scheduler/shuffle_tier.h"
+#include "grpcpp/grpcpp.h"
+#include "shuffle/core/logging.h"
+#include "shuffle/core/status_macros.h"
+
+namespace shuffle::driver {
+namespace {
+
+using core::Kv;
+using Clock = std::chrono::steady_clock;
+
+std::string RandomHex(std::mt19937_64& rng, size_t bytes) {
+  std::string raw(bytes, '\0');
+  for (char& c : raw) {
+    c = static_cast<char>(rng());
+  }
+  return absl::BytesToHexString(raw);
+}
+
+// `count` instants of a stage, as fractions of its tasks done, spread over its middle.
+std::vector<double> EvictionPlan(uint32_t count, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> at(0.1, 0.8);
+  std::vector<double> plan(count);
+  for (double& f : plan) {
+    f = at(rng);
+  }
+  std::sort(plan.begin(), plan.end());
+  return plan;
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+// What Run() watches between steps.
+struct JobRunner::Watch {
+  const ShuffleTier* tier = nullptr;
+  std::string token;
+  core::ShuffleId shuffle{1};
+  Clock::time_point start;
+  Clock::time_point map_done;
+  bool sealed = false;
+  std::vector<double> map_evictions;
+  std::vector<double> reduce_evictions;
+  ProgressDisplay* display = nullptr;
+};
+
+JobRunner::JobRunner(podmanager::Backend* backend, JobOptions options)
+    : backend_(backend), options_(std::move(options)) {}
+
+JobRunner::~JobRunner() {
+  pods_.reset();  // detaches from the backend's events before the scheduler goes
+}
+
+absl::StatusOr<JobReport> JobRunner::Run() {
+  SHUFFLE_ASSIGN_OR_RETURN(job_, jobs::Job::FromSpec(options_.job));
+  std::mt19937_64 rng(options_.chaos_seed);
+  std::random_device entropy;
+  std::mt19937_64 ids((static_cast<uint64_t>(entropy()) << 32) ^ entropy());
+  const std::string app_id = "job-" + RandomHex(ids, 6);
+  const core::ShuffleId shuffle(1);
+  scheduler_ = std::make_unique<TaskScheduler>(job_.get(), shuffle, options_.scheduler);
+
+  ShuffleTier tier(app_id, options_.app_namespace, options_.operator_secret);
+  std::string token;
+  uint32_t nodes = 0;
+  for (const podmanager::NodeInfo& node : backend_->Nodes()) {
+    if (!node.server_up) {
+      continue;
+    }
+    SHUFFLE_ASSIGN_OR_RETURN(std::string t, tier.Prepare(node.control_address, shuffle,
+                                                         job_->num_maps(), job_->num_partitions()));
+    if (nodes++ > 0 && t != token) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the shuffle server on ", node.name,
+                       " issued another token than the "
+                       "others: every server of a cluster must share one token secret"));
+    }
+    token = t;
+  }
+  if (nodes == 0) {
+    return absl::UnavailableError("no shuffle server is up to run the job on");
+  }
+
+  ApplicationInfo app{.app_id = app_id,
+                      .app_token = token,
+                      .shuffle = shuffle,
+                      .job = options_.job,
+                      .secret = RandomHex(ids, 16)};
+  service_ = std::make_unique<DriverService>(app, scheduler_.get());
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service_.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.listen, " for executors (--listen)"));
+  }
+  const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  const std::string driver_address = absl::StrCat(host, ":", port);
+  SHUFFLE_LOG(INFO) << "driver listening" << Kv("address", driver_address) << Kv("app", app_id)
+                    << Kv("job", options_.job.kind()) << Kv("maps", job_->num_maps())
+                    << Kv("partitions", job_->num_partitions());
+
+  ProgressDisplay display(options_.show_progress);
+  Watch watch;
+  watch.tier = &tier;
+  watch.token = token;
+  watch.shuffle = shuffle;
+  watch.start = Clock::now();
+  watch.map_evictions = EvictionPlan(options_.evictions_during_map, rng);
+  watch.reduce_evictions = EvictionPlan(options_.evictions_during_reduce, rng);
+  watch.display = &display;
+  pods_ = std::make_unique<podmanager::PodManager>(
+      backend_,
+      podmanager::PodManagerOptions{.executors = options_.executors,
+                                    .slots = options_.slots,
+                                    .driver_address = driver_address,
+                                    .secret = app.secret},
+      this);
+  absl::Status started = pods_->Start();
+  if (!started.ok()) {
+    scheduler_->Fail(started);
+  }
+  while (!scheduler_->WaitUntilOver(options_.step_interval)) {
+    Step(watch);
+    if (Clock::now() - watch.start > options_.timeout) {
+      scheduler_->Fail(absl::DeadlineExceededError(
+          absl::StrCat("the job did not finish within ", options_.timeout.count(), " s")));
+    }
+  }
+  const Clock::time_point end = Clock::now();
+  pods_->Stop();
+
+  JobReport report;
+  report.job = options_.job;
+  report.status = scheduler_->status();
+  report.progress = scheduler_->progress();
+  display.Finish(report.progress, Seconds(end - watch.start));
+  report.pods = pods_->stats();
+  {
+    absl::MutexLock lock(&mu_);
+    report.evictions = evictions_;
+  }
+  report.nodes = nodes;
+  report.executors = options_.executors;
+  report.slots = options_.slots;
+  report.input_bytes = job_->input_bytes();
+  report.total_seconds = Seconds(end - watch.start);
+  report.map_seconds = Seconds((watch.sealed ? watch.map_done : end) - watch.start);
+  report.reduce_seconds = watch.sealed ? Seconds(end - watch.map_done) : 0;
+  report.validation = report.status.ok()
+                          ? job_->Validate(scheduler_->Summaries())
+                          : absl::FailedPreconditionError("not validated: the job failed");
+  for (const podmanager::NodeInfo& node : backend_->Nodes()) {
+    if (node.server_up) {
+      absl::StatusOr<uint64_t> freed = tier.RemoveApplication(node.control_address, token);
+      report.freed_bytes += freed.ok() ? *freed : 0;
+    }
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return report;
+}
+
+void JobRunner::Step(Watch& watch) {
+  const Progress p = scheduler_->progress();
+  if (p.map_stage_complete && !watch.sealed) {
+    watch.sealed = true;
+    watch.map_done = Clock::now();
+    for (const podmanager::NodeInfo& node : backend_->Nodes()) {
+      if (node.server_up) {
+        absl::Status st = watch.tier->Seal(node.control_address, watch.token, watch.shuffle);
+        if (!st.ok()) {
+          SHUFFLE_LOG(WARNING) << "cannot seal the shuffle" << Kv("error", st.ToString());
+        }
+      }
+    }
+  } else if (!p.map_stage_complete) {
+    watch.sealed = false;  // a lost server sent maps back: seal again when they are done
+  }
+  std::vector<double>& plan = p.map_stage_complete ? watch.reduce_evictions : watch.map_evictions;
+  const double done = p.map_stage_complete
+                          ? static_cast<double>(p.reduces_done) / std::max(1u, p.num_reduces)
+                          : static_cast<double>(p.maps_done) / std::max(1u, p.num_maps);
+  if (!plan.empty() && done >= plan.front()) {
+    absl::Status st = EvictBusyExecutor();
+    if (!st.ok()) {
+      SHUFFLE_LOG(WARNING) << "planned eviction failed" << Kv("error", st.ToString());
+    }
+    plan.erase(plan.begin());
+  }
+  for (const std::string& address : scheduler_->TakeSuspectServers()) {
+    for (const podmanager::NodeInfo& node : backend_->Nodes()) {
+      if (node.data_address == address && !node.server_up) {
+        LoseServer(node.name);
+      }
+    }
+  }
+  for (const std::string& id : service_->Silent(options_.executor_silence_timeout)) {
+    service_->Forget(id);
+    if (scheduler_->HasExecutor(id)) {
+      SHUFFLE_LOG(WARNING) << "executor silent; declaring it lost" << Kv("executor", id);
+      scheduler_->RemoveExecutor(id, /*lost=*/true);
+      pods_->Evict(id).IgnoreError();
+    }
+  }
+  watch.display->Update(p, Seconds(Clock::now() - watch.start));
+  if (tick_) {
+    tick_(p);
+  }
+}
+
+absl::Status JobRunner::EvictBusyExecutor() {
+  std::vector<std::string> live;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& id : pods_->Live()) {
+      if (evicted_.count(id) == 0) {
+        live.push_back(id);
+      }
+    }
+  }
+  std::vector<std::string> busy;
+  for (const std::string& id : live) {
+    if (!scheduler_->IsIdle(id)) {
+      busy.push_back(id);
+    }
+  }
+  std::vector<std::string>& pool = busy.empty() ? live : busy;
+  if (pool.empty()) {
+    return absl::FailedPreconditionError("no executor to evict");
+  }
+  const std::string victim = pool[Clock::now().time_since_epoch().count() % pool.size()];
+  SHUFFLE_LOG(INFO) << "evicting executor" << Kv("executor", victim) << Kv("busy", !busy.empty());
+  SHUFFLE_RETURN_IF_ERROR(pods_->Evict(victim));
+  absl::MutexLock lock(&mu_);
+  evicted_.insert(victim);
+  ++evictions_;
+  return absl::OkStatus();
+}
+
+void JobRunner::OnExecutorEnded(const podmanager::BackendEvent& event) {
+  if (service_ != nullptr) {
+    service_->Forget(event.executor_id);
+  }
+  scheduler_->RemoveExecutor(event.executor_id, /*lost=*/!event.released);
+}
+
+void JobRunner::OnServerLost(const std::string& node) { LoseServer(node); }
+
+void JobRunner::OnFatal(const absl::Status& status) { scheduler_->Fail(status); }
+
+void JobRunner::LoseServer(const std::string& node) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!lost_nodes_.insert(node).second) {
+      return;
+    }
+  }
+  scheduler_->LoseServerOnNode(node);
+}
+
+}  // namespace shuffle::driver

@@ -1,0 +1,111 @@
+// JobRunner: runs one job end to end on a Backend. It starts the driver's gRPC service, registers
+// the application and its shuffle on every node's shuffle server, starts executors through the
+// PodManager, and then watches: it seals the shuffle when the map stage is done, reacts to lost
+// executors and lost servers (through the TaskScheduler's failure semantics), evicts executors
+// when asked (the main job and the tests evict during the reduce stage at random instants),
+// shows progress, validates the output, removes the application's data, and reports.
+//
+// One Run() per runner; not thread-safe apart from what Run() itself starts.
+#ifndef SHUFFLE_DRIVER_SCHEDULER_JOB_RUNNER_H_
+#define SHUFFLE_DRIVER_SCHEDULER_JOB_RUNNER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "driver/podmanager/pod_manager.h"
+#include "driver/scheduler/task_scheduler.h"
+#include "shuffle/proto/driver.pb.h"
+
+namespace shuffle::driver {
+
+struct JobOptions {
+  proto::JobSpec job;
+  uint32_t executors = 3;
+  uint32_t slots = 2;
+  std::string app_namespace = "default";
+  std::string operator_secret;         // registers the application with the shuffle servers
+  std::string listen = "127.0.0.1:0";  // the driver's gRPC service
+  // Executors evicted at random instants (seeded) while that stage runs.
+  uint32_t evictions_during_map = 0;
+  uint32_t evictions_during_reduce = 0;
+  uint64_t chaos_seed = 1;
+  bool show_progress = false;                    // a live progress display on stdout
+  std::chrono::milliseconds step_interval{200};  // how often the runner looks at the job
+  std::chrono::seconds timeout{3600};
+  std::chrono::milliseconds executor_silence_timeout{30000};
+  SchedulerOptions scheduler;
+};
+
+struct JobReport {
+  proto::JobSpec job;
+  absl::Status status;      // the job ran to the end (or why not)
+  absl::Status validation;  // the output matched the regenerated input
+  Progress progress;
+  podmanager::PodManager::Stats pods;
+  uint32_t evictions = 0;
+  uint32_t nodes = 0;
+  uint32_t executors = 0;
+  uint32_t slots = 0;
+  uint64_t input_bytes = 0;
+  double map_seconds = 0;
+  double reduce_seconds = 0;
+  double total_seconds = 0;
+  uint64_t freed_bytes = 0;
+
+  bool ok() const { return status.ok() && validation.ok(); }
+  std::string Render() const;  // the human report
+};
+
+class JobRunner final : public podmanager::PodManager::Listener {
+ public:
+  // Called every step_interval from Run()'s thread with the current progress; tests use it to
+  // inject faults at a chosen point of the job.
+  using Tick = std::function<void(const Progress&)>;
+
+  // REQUIRES: `backend` outlives the runner; its servers are up.
+  JobRunner(podmanager::Backend* backend, JobOptions options);
+  ~JobRunner() override;
+
+  void set_tick(Tick tick) { tick_ = std::move(tick); }
+  // INVALID_ARGUMENT for a bad job spec; UNAVAILABLE when no server can be prepared. Job
+  // failures are in the report.
+  absl::StatusOr<JobReport> Run();
+
+  // Evicts one executor that is running a task (any executor when none is busy).
+  absl::Status EvictBusyExecutor();
+
+  // PodManager::Listener
+  void OnExecutorEnded(const podmanager::BackendEvent& event) override;
+  void OnServerLost(const std::string& node) override;
+  void OnFatal(const absl::Status& status) override;
+
+ private:
+  struct Watch;
+  void Step(Watch& watch);
+  void LoseServer(const std::string& node);
+
+  podmanager::Backend* const backend_;
+  const JobOptions options_;
+  Tick tick_;
+  std::unique_ptr<jobs::Job> job_;
+  std::unique_ptr<TaskScheduler> scheduler_;
+  std::unique_ptr<class DriverService> service_;
+  std::unique_ptr<podmanager::PodManager> pods_;
+
+  absl::Mutex mu_;
+  std::set<std::string> lost_nodes_ ABSL_GUARDED_BY(mu_);
+  uint32_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<std::string> evicted_ ABSL_GUARDED_BY(mu_);  // asked to go; may not have ended yet
+};
+
+}  // namespace shuffle::driver
+
+#endif  // SHUFFLE_DRIVER_SCHEDULER_JOB_RUNNER_H_

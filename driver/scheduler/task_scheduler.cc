@@ -1,0 +1,277 @@
+#include "driver/scheduler/task_scheduler.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "shuffle/client/map_status.h"
+#include "shuffle/core/logging.h"
+
+namespace shuffle::driver {
+
+using core::Kv;
+
+TaskScheduler::TaskScheduler(const jobs::Job* job, core::ShuffleId shuffle,
+                             SchedulerOptions options)
+    : job_(job),
+      shuffle_(shuffle),
+      options_(options),
+      maps_(job->num_maps()),
+      reduces_(job->num_partitions()),
+      summaries_(job->num_partitions()),
+      registry_(shuffle, job->num_maps(), job->num_partitions()) {
+  progress_.num_maps = job->num_maps();
+  progress_.num_reduces = job->num_partitions();
+}
+
+void TaskScheduler::AddExecutor(const std::string& executor_id, const std::string& node,
+                                uint32_t slots) {
+  absl::MutexLock lock(&mu_);
+  ExecutorState& e = executors_[executor_id];
+  e.node = node;
+  e.slots = std::max<uint32_t>(1, slots);
+}
+
+void TaskScheduler::RemoveExecutor(const std::string& executor_id, bool lost) {
+  absl::MutexLock lock(&mu_);
+  auto it = executors_.find(executor_id);
+  if (it == executors_.end()) {
+    return;
+  }
+  for (uint32_t attempt : it->second.running) {
+    auto a = attempts_.find(attempt);
+    if (a == attempts_.end()) {
+      continue;
+    }
+    Task& task =
+        a->second.kind == proto::TASK_KIND_MAP ? maps_[a->second.index] : reduces_[a->second.index];
+    if (task.state == State::kRunning && task.attempt == attempt) {
+      task.state = State::kPending;
+      ++progress_.tasks_requeued_for_lost_executors;
+    }
+    attempts_.erase(a);
+  }
+  progress_.executors_lost += lost ? 1 : 0;
+  executors_.erase(it);
+}
+
+bool TaskScheduler::HasExecutor(const std::string& executor_id) const {
+  absl::MutexLock lock(&mu_);
+  return executors_.count(executor_id) != 0;
+}
+
+bool TaskScheduler::IsIdle(const std::string& executor_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = executors_.find(executor_id);
+  return it == executors_.end() || it->second.running.empty();
+}
+
+proto::TaskSpec TaskScheduler::Launch(proto::TaskKind kind, uint32_t index,
+                                      const std::string& executor_id) {
+  const uint32_t attempt = next_attempt_++;
+  Task& task = kind == proto::TASK_KIND_MAP ? maps_[index] : reduces_[index];
+  task.state = State::kRunning;
+  task.attempt = attempt;
+  attempts_[attempt] = Attempt{kind, index, executor_id};
+  executors_[executor_id].running.insert(attempt);
+  proto::TaskSpec spec;
+  spec.set_kind(kind);
+  spec.set_index(index);
+  spec.set_attempt(attempt);
+  if (kind == proto::TASK_KIND_MAP) {
+    ++progress_.map_attempts;
+  } else {
+    ++progress_.reduce_attempts;
+    for (const client::MapStatus& s : registry_.Statuses()) {
+      spec.add_map_statuses()->ParseFromString(s.Serialize());
+    }
+  }
+  return spec;
+}
+
+std::optional<proto::TaskSpec> TaskScheduler::AssignLocked(const std::string& executor_id) {
+  auto e = executors_.find(executor_id);
+  if (e == executors_.end() || e->second.running.size() >= e->second.slots) {
+    return std::nullopt;
+  }
+  for (uint32_t m = 0; m < maps_.size(); ++m) {
+    if (maps_[m].state == State::kPending) {
+      return Launch(proto::TASK_KIND_MAP, m, executor_id);
+    }
+  }
+  if (!registry_.Complete()) {
+    return std::nullopt;
+  }
+  for (uint32_t r = 0; r < reduces_.size(); ++r) {
+    if (reduces_[r].state == State::kPending) {
+      return Launch(proto::TASK_KIND_REDUCE, r, executor_id);
+    }
+  }
+  return std::nullopt;
+}
+
+bool TaskScheduler::CanAssignLocked(const std::string& executor_id) const {
+  auto e = executors_.find(executor_id);
+  if (e == executors_.end() || e->second.running.size() >= e->second.slots) {
+    return false;
+  }
+  auto pending = [](const Task& t) { return t.state == State::kPending; };
+  return std::any_of(maps_.begin(), maps_.end(), pending) ||
+         (registry_.Complete() && std::any_of(reduces_.begin(), reduces_.end(), pending));
+}
+
+TaskScheduler::PollResult TaskScheduler::Poll(const std::string& executor_id,
+                                              std::chrono::milliseconds wait) {
+  absl::MutexLock lock(&mu_);
+  // The condition only reads state: absl may evaluate it any number of times, on any thread.
+  auto ready = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return OverLocked() || executors_.count(executor_id) == 0 || CanAssignLocked(executor_id);
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), absl::FromChrono(wait));
+  PollResult result;
+  if (OverLocked() || executors_.count(executor_id) == 0) {
+    result.shutdown = true;
+  } else {
+    result.task = AssignLocked(executor_id);
+  }
+  return result;
+}
+
+void TaskScheduler::ReportFailure(const proto::ReportTaskRequest& report, Task& task) {
+  task.state = State::kPending;
+  const char* kind = report.kind() == proto::TASK_KIND_MAP ? "map" : "reduce";
+  if (report.outcome() == proto::TASK_OUTCOME_FETCH_FAILED) {
+    ++progress_.fetch_failures;
+    suspects_.push_back(report.failed_server());
+    if (++task.fetch_failures > options_.max_fetch_failures) {
+      status_ = absl::UnavailableError(
+          absl::StrCat("reduce ", report.index(), " could not fetch its partition ",
+                       task.fetch_failures, " times; the last error: ", report.error()));
+    }
+    return;
+  }
+  ++progress_.task_failures;
+  if (++task.failures >= options_.max_task_failures) {
+    status_ =
+        absl::AbortedError(absl::StrCat(kind, " task ", report.index(), " failed ", task.failures,
+                                        " times; the last error: ", report.error()));
+  }
+}
+
+void TaskScheduler::Report(const proto::ReportTaskRequest& report) {
+  absl::MutexLock lock(&mu_);
+  const bool is_map = report.kind() == proto::TASK_KIND_MAP;
+  std::vector<Task>& tasks = is_map ? maps_ : reduces_;
+  if (report.index() >= tasks.size()) {
+    return;
+  }
+  Task& task = tasks[report.index()];
+  auto a = attempts_.find(report.attempt());
+  const bool current = a != attempts_.end();
+  if (current) {
+    auto e = executors_.find(a->second.executor);
+    if (e != executors_.end()) {
+      e->second.running.erase(report.attempt());
+    }
+    attempts_.erase(a);
+  }
+  if (report.outcome() == proto::TASK_OUTCOME_SUCCEEDED) {
+    if (task.state == State::kDone) {
+      return;
+    }
+    if (is_map) {
+      absl::StatusOr<client::MapStatus> status =
+          client::MapStatus::Parse(report.map_status().SerializeAsString());
+      absl::StatusOr<bool> added =
+          status.ok() ? registry_.Register(*status) : absl::StatusOr<bool>(status.status());
+      if (!added.ok()) {
+        status_ = absl::InternalError(absl::StrCat("map ", report.index(),
+                                                   " reported an unusable "
+                                                   "status: ",
+                                                   added.status().message()));
+        return;
+      }
+      progress_.bytes_pushed = registry_.TotalBytes();
+      progress_.map_stage_complete = registry_.Complete();
+    } else {
+      summaries_[report.index()] = report.reduce_summary();
+      progress_.bytes_fetched += report.bytes_read();
+    }
+    task.state = State::kDone;
+    if (!is_map) {
+      bool all = true;
+      for (const Task& r : reduces_) {
+        all = all && r.state == State::kDone;
+      }
+      progress_.done = all;
+    }
+    return;
+  }
+  // A failure of an attempt that is no longer the running one changes nothing.
+  if (current && task.state == State::kRunning && task.attempt == report.attempt()) {
+    ReportFailure(report, task);
+  }
+}
+
+std::vector<core::MapId> TaskScheduler::LoseServerOnNode(const std::string& node) {
+  absl::MutexLock lock(&mu_);
+  std::vector<core::MapId> lost = registry_.RemoveOutputsOnNode(node);
+  for (core::MapId m : lost) {
+    if (maps_[m.value()].state == State::kDone) {
+      maps_[m.value()].state = State::kPending;
+    }
+  }
+  progress_.maps_rerun_for_lost_servers += lost.size();
+  progress_.map_stage_complete = registry_.Complete();
+  progress_.bytes_pushed = registry_.TotalBytes();
+  SHUFFLE_LOG(WARNING) << "shuffle server lost; its map outputs will be recomputed"
+                       << Kv("node", node) << Kv("maps", lost.size());
+  return lost;
+}
+
+std::vector<std::string> TaskScheduler::TakeSuspectServers() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  out.swap(suspects_);
+  return out;
+}
+
+void TaskScheduler::Fail(const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  if (status_.ok()) {
+    status_ = status;
+  }
+}
+
+bool TaskScheduler::WaitUntilOver(std::chrono::milliseconds timeout) {
+  absl::MutexLock lock(&mu_);
+  auto over = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return OverLocked(); };
+  return mu_.AwaitWithTimeout(absl::Condition(&over), absl::FromChrono(timeout));
+}
+
+absl::Status TaskScheduler::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+Progress TaskScheduler::progress() const {
+  absl::MutexLock lock(&mu_);
+  Progress p = progress_;
+  p.executors = static_cast<uint32_t>(executors_.size());
+  for (const Task& t : maps_) {
+    p.maps_running += t.state == State::kRunning ? 1 : 0;
+  }
+  for (const Task& t : reduces_) {
+    p.reduces_done += t.state == State::kDone ? 1 : 0;
+    p.reduces_running += t.state == State::kRunning ? 1 : 0;
+  }
+  p.maps_done = registry_.registered();
+  return p;
+}
+
+std::vector<std::string> TaskScheduler::Summaries() const {
+  absl::MutexLock lock(&mu_);
+  return summaries_;
+}
+
+}  // namespace shuffle::driver

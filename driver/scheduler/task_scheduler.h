@@ -1,0 +1,145 @@
+// TaskScheduler: the driver's job state and its failure semantics, without any I/O. It holds the
+// map and reduce tasks of one job, the executors and what runs on each, and the shuffle registry
+// of committed map outputs, and decides what runs next:
+//  - a map task runs until its output is registered; reduce tasks run once every map's is;
+//  - executor lost: only its running tasks go back to pending (committed outputs stay, so no
+//    map re-runs unless the lost executor was running it);
+//  - shuffle server lost for good: exactly the maps whose outputs it held are pending again;
+//  - a reduce that fails to fetch is re-queued without counting as a task failure, and the
+//    server it names becomes a suspect for the driver to check;
+//  - a task that fails on its own is retried, and fails the job after max_task_failures.
+//
+// Thread-safe. Poll() blocks (bounded) until a task is ready for the caller.
+#ifndef SHUFFLE_DRIVER_SCHEDULER_TASK_SCHEDULER_H_
+#define SHUFFLE_DRIVER_SCHEDULER_TASK_SCHEDULER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "driver/jobs/job.h"
+#include "shuffle/client/shuffle_registry.h"
+#include "shuffle/proto/driver.pb.h"
+
+namespace shuffle::driver {
+
+struct SchedulerOptions {
+  uint32_t max_task_failures = 4;    // per task, failures of its own
+  uint32_t max_fetch_failures = 20;  // per reduce task
+};
+
+// Counters and gauges for the progress display and the final report.
+struct Progress {
+  uint32_t num_maps = 0;
+  uint32_t num_reduces = 0;
+  uint32_t maps_done = 0;  // outputs registered
+  uint32_t maps_running = 0;
+  uint32_t reduces_done = 0;
+  uint32_t reduces_running = 0;
+  uint32_t executors = 0;
+  uint64_t map_attempts = 0;  // map task executions started
+  uint64_t reduce_attempts = 0;
+  uint64_t maps_rerun_for_lost_servers = 0;
+  uint64_t tasks_requeued_for_lost_executors = 0;
+  uint64_t task_failures = 0;
+  uint64_t fetch_failures = 0;
+  uint64_t executors_lost = 0;
+  uint64_t bytes_pushed = 0;   // encoded bytes of registered map outputs
+  uint64_t bytes_fetched = 0;  // encoded bytes fetched by successful reduces
+  bool map_stage_complete = false;
+  bool done = false;
+};
+
+class TaskScheduler {
+ public:
+  TaskScheduler(const jobs::Job* job, core::ShuffleId shuffle, SchedulerOptions options);
+
+  void AddExecutor(const std::string& executor_id, const std::string& node, uint32_t slots);
+  // Forgets an executor; its running tasks are pending again. `lost`: it ended unasked (counted
+  // in Progress::executors_lost), not released. Unknown ids are ignored.
+  void RemoveExecutor(const std::string& executor_id, bool lost);
+  bool HasExecutor(const std::string& executor_id) const;
+  bool IsIdle(const std::string& executor_id) const;
+
+  struct PollResult {
+    bool shutdown = false;  // the job is over, or the executor is unknown
+    std::optional<proto::TaskSpec> task;
+  };
+  // A task for the executor, waiting up to `wait` for one.
+  PollResult Poll(const std::string& executor_id, std::chrono::milliseconds wait);
+  // Records the outcome of a task attempt. Reports of attempts already given up on (their
+  // executor was declared lost) still count when they succeeded: a committed map output is valid.
+  void Report(const proto::ReportTaskRequest& report);
+
+  // A shuffle server is gone for good: its outputs are forgotten and those maps are pending.
+  // Returns the maps to re-run.
+  std::vector<core::MapId> LoseServerOnNode(const std::string& node);
+  // Data-plane addresses named by fetch failures since the last call.
+  std::vector<std::string> TakeSuspectServers();
+
+  // Ends the job with an error; every Poll() answers shutdown.
+  void Fail(const absl::Status& status);
+  // Blocks until the job is done or failed, or `timeout` passes; true when it is over.
+  bool WaitUntilOver(std::chrono::milliseconds timeout);
+  absl::Status status() const;
+  Progress progress() const;
+  // The reduce summaries by partition. REQUIRES: progress().done.
+  std::vector<std::string> Summaries() const;
+
+ private:
+  enum class State { kPending, kRunning, kDone };
+  struct Task {
+    State state = State::kPending;
+    uint32_t attempt = 0;  // of the running attempt
+    uint32_t failures = 0;
+    uint32_t fetch_failures = 0;
+  };
+  struct Attempt {
+    proto::TaskKind kind;
+    uint32_t index;
+    std::string executor;
+  };
+  struct ExecutorState {
+    std::string node;
+    uint32_t slots = 1;
+    std::set<uint32_t> running;
+  };
+
+  bool CanAssignLocked(const std::string& executor_id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::optional<proto::TaskSpec> AssignLocked(const std::string& executor_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  proto::TaskSpec Launch(proto::TaskKind kind, uint32_t index, const std::string& executor_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReportFailure(const proto::ReportTaskRequest& report, Task& task)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool OverLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !status_.ok() || progress_.done;
+  }
+
+  const jobs::Job* const job_;
+  const core::ShuffleId shuffle_;
+  const SchedulerOptions options_;
+
+  mutable absl::Mutex mu_;
+  std::vector<Task> maps_ ABSL_GUARDED_BY(mu_);
+  std::vector<Task> reduces_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> summaries_ ABSL_GUARDED_BY(mu_);
+  client::ShuffleRegistry registry_ ABSL_GUARDED_BY(mu_);
+  std::map<uint32_t, Attempt> attempts_ ABSL_GUARDED_BY(mu_);  // running attempts
+  std::map<std::string, ExecutorState> executors_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> suspects_ ABSL_GUARDED_BY(mu_);
+  uint32_t next_attempt_ ABSL_GUARDED_BY(mu_) = 1;
+  Progress progress_ ABSL_GUARDED_BY(mu_);
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace shuffle::driver
+
+#endif  // SHUFFLE_DRIVER_SCHEDULER_TASK_SCHEDULER_H_

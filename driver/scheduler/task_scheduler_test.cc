@@ -1,0 +1,203 @@
+#include "driver/scheduler/task_scheduler.h"
+
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "shuffle/client/map_status.h"
+
+namespace shuffle::driver {
+namespace {
+
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+
+constexpr uint32_t kMaps = 6;
+constexpr uint32_t kPartitions = 3;
+
+class TaskSchedulerTest : public ::testing::Test {
+ protected:
+  TaskSchedulerTest()
+      : job_(*jobs::Job::FromSpec(jobs::Job::MakeSpec("sort", 1, kMaps, kPartitions, 10))),
+        scheduler_(job_.get(), core::ShuffleId(1),
+                   SchedulerOptions{.max_task_failures = 2, .max_fetch_failures = 3}) {}
+
+  proto::TaskSpec Take(const std::string& executor) {
+    TaskScheduler::PollResult r = scheduler_.Poll(executor, milliseconds(0));
+    EXPECT_FALSE(r.shutdown);
+    EXPECT_TRUE(r.task.has_value());
+    return r.task.value_or(proto::TaskSpec());
+  }
+
+  proto::ReportTaskRequest Success(const proto::TaskSpec& task, const std::string& node) {
+    proto::ReportTaskRequest report;
+    report.set_kind(task.kind());
+    report.set_index(task.index());
+    report.set_attempt(task.attempt());
+    report.set_outcome(proto::TASK_OUTCOME_SUCCEEDED);
+    if (task.kind() == proto::TASK_KIND_MAP) {
+      client::MapStatus s;
+      s.node = node;
+      s.address = node + ":7337";
+      s.shuffle = core::ShuffleId(1);
+      s.map = core::MapId(task.index());
+      s.attempt = core::AttemptId(task.attempt());
+      s.partition_bytes.assign(kPartitions, 100);
+      s.partition_blocks.assign(kPartitions, 1);
+      report.mutable_map_status()->ParseFromString(s.Serialize());
+    } else {
+      report.set_reduce_summary("summary");
+      report.set_bytes_read(10);
+    }
+    return report;
+  }
+
+  proto::ReportTaskRequest Failure(const proto::TaskSpec& task, proto::TaskOutcome outcome) {
+    proto::ReportTaskRequest report;
+    report.set_kind(task.kind());
+    report.set_index(task.index());
+    report.set_attempt(task.attempt());
+    report.set_outcome(outcome);
+    report.set_error("boom");
+    if (outcome == proto::TASK_OUTCOME_FETCH_FAILED) {
+      report.set_failed_server("b:7337");
+    }
+    return report;
+  }
+
+  // Runs every map: maps 0, 2, 4 on node "a", 1, 3, 5 on node "b".
+  void RunMapStage() {
+    for (uint32_t m = 0; m < kMaps; ++m) {
+      proto::TaskSpec t = Take("e1");
+      ASSERT_EQ(t.kind(), proto::TASK_KIND_MAP);
+      scheduler_.Report(Success(t, t.index() % 2 == 0 ? "a" : "b"));
+    }
+    ASSERT_TRUE(scheduler_.progress().map_stage_complete);
+  }
+
+  std::unique_ptr<jobs::Job> job_;
+  TaskScheduler scheduler_;
+};
+
+TEST_F(TaskSchedulerTest, ReducesWaitForEveryMapAndCarryTheirStatuses) {
+  scheduler_.AddExecutor("e1", "a", 10);
+  for (uint32_t m = 0; m < kMaps - 1; ++m) {
+    scheduler_.Report(Success(Take("e1"), "a"));
+  }
+  proto::TaskSpec last = Take("e1");
+  EXPECT_FALSE(scheduler_.Poll("e1", milliseconds(10)).task.has_value());  // the last map runs
+  scheduler_.Report(Success(last, "a"));
+  proto::TaskSpec reduce = Take("e1");
+  EXPECT_EQ(reduce.kind(), proto::TASK_KIND_REDUCE);
+  EXPECT_EQ(reduce.map_statuses_size(), static_cast<int>(kMaps));
+}
+
+TEST_F(TaskSchedulerTest, SlotsBoundWhatAnExecutorRuns) {
+  scheduler_.AddExecutor("e1", "a", 2);
+  Take("e1");
+  Take("e1");
+  EXPECT_FALSE(scheduler_.Poll("e1", milliseconds(10)).task.has_value());
+}
+
+TEST_F(TaskSchedulerTest, ALostExecutorCostsOnlyItsRunningTasks) {
+  scheduler_.AddExecutor("e1", "a", 10);
+  scheduler_.AddExecutor("e2", "a", 10);
+  RunMapStage();
+  proto::TaskSpec r0 = Take("e2");
+  proto::TaskSpec r1 = Take("e1");
+  scheduler_.RemoveExecutor("e2", /*lost=*/true);
+  Progress p = scheduler_.progress();
+  EXPECT_EQ(p.maps_done, kMaps);  // committed outputs stay
+  EXPECT_EQ(p.tasks_requeued_for_lost_executors, 1u);
+  EXPECT_EQ(p.executors_lost, 1u);
+  proto::TaskSpec again = Take("e1");
+  EXPECT_EQ(again.index(), r0.index());
+  EXPECT_NE(again.attempt(), r0.attempt());
+  EXPECT_EQ(scheduler_.progress().map_attempts, kMaps);
+  EXPECT_TRUE(scheduler_.Poll("e2", milliseconds(0)).shutdown);  // unknown now
+  scheduler_.Report(Success(r1, "a"));
+  scheduler_.Report(Success(again, "a"));
+  scheduler_.Report(Success(Take("e1"), "a"));
+  EXPECT_TRUE(scheduler_.progress().done);
+  EXPECT_TRUE(scheduler_.Poll("e1", milliseconds(0)).shutdown);
+}
+
+TEST_F(TaskSchedulerTest, ALostServerSendsBackExactlyTheMapsItHeld) {
+  scheduler_.AddExecutor("e1", "a", 10);
+  RunMapStage();
+  proto::TaskSpec reduce = Take("e1");
+  std::vector<core::MapId> lost = scheduler_.LoseServerOnNode("b");
+  ASSERT_EQ(lost.size(), 3u);
+  EXPECT_FALSE(scheduler_.progress().map_stage_complete);
+  scheduler_.Report(Failure(reduce, proto::TASK_OUTCOME_FETCH_FAILED));
+  EXPECT_THAT(scheduler_.TakeSuspectServers(), ::testing::ElementsAre("b:7337"));
+  for (int i = 0; i < 3; ++i) {
+    proto::TaskSpec t = Take("e1");
+    ASSERT_EQ(t.kind(), proto::TASK_KIND_MAP);
+    EXPECT_EQ(t.index() % 2, 1u);
+    scheduler_.Report(Success(t, "a"));
+  }
+  EXPECT_EQ(Take("e1").kind(), proto::TASK_KIND_REDUCE);
+  Progress p = scheduler_.progress();
+  EXPECT_EQ(p.map_attempts, kMaps + 3);
+  EXPECT_EQ(p.maps_rerun_for_lost_servers, 3u);
+  EXPECT_EQ(p.task_failures, 0u);
+  EXPECT_EQ(p.fetch_failures, 1u);
+}
+
+TEST_F(TaskSchedulerTest, ALateSuccessOfAGivenUpMapAttemptStillCounts) {
+  scheduler_.AddExecutor("e1", "a", 10);
+  proto::TaskSpec map = Take("e1");
+  scheduler_.RemoveExecutor("e1", /*lost=*/true);
+  scheduler_.Report(Success(map, "a"));  // it committed before its executor died
+  EXPECT_EQ(scheduler_.progress().maps_done, 1u);
+  scheduler_.AddExecutor("e2", "a", 10);
+  for (uint32_t m = 1; m < kMaps; ++m) {
+    EXPECT_NE(Take("e2").index(), map.index());
+  }
+}
+
+TEST_F(TaskSchedulerTest, TaskFailuresAreRetriedThenFailTheJob) {
+  scheduler_.AddExecutor("e1", "a", 1);
+  proto::TaskSpec first = Take("e1");
+  scheduler_.Report(Failure(first, proto::TASK_OUTCOME_FAILED));
+  EXPECT_TRUE(scheduler_.status().ok());
+  proto::TaskSpec second = Take("e1");
+  EXPECT_EQ(second.index(), first.index());
+  scheduler_.Report(Failure(second, proto::TASK_OUTCOME_FAILED));
+  EXPECT_EQ(scheduler_.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(scheduler_.status().message(), HasSubstr("map task 0 failed 2 times"));
+  EXPECT_TRUE(scheduler_.WaitUntilOver(milliseconds(0)));
+  EXPECT_TRUE(scheduler_.Poll("e1", milliseconds(0)).shutdown);
+}
+
+TEST_F(TaskSchedulerTest, FetchFailuresAreBoundedToo) {
+  scheduler_.AddExecutor("e1", "a", 10);
+  RunMapStage();
+  for (int i = 0; i < 4; ++i) {
+    proto::TaskSpec t = Take("e1");
+    scheduler_.Report(Failure(t, proto::TASK_OUTCOME_FETCH_FAILED));
+    if (t.index() != 0) {
+      scheduler_.Report(Success(t, "a"));  // only reduce 0 keeps failing
+      --i;
+    }
+  }
+  EXPECT_EQ(scheduler_.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(scheduler_.status().message(), HasSubstr("could not fetch"));
+}
+
+TEST_F(TaskSchedulerTest, AFailureOfAStaleAttemptChangesNothing) {
+  scheduler_.AddExecutor("e1", "a", 10);
+  proto::TaskSpec map = Take("e1");
+  scheduler_.RemoveExecutor("e1", /*lost=*/true);
+  scheduler_.AddExecutor("e2", "a", 10);
+  proto::TaskSpec retry = Take("e2");
+  ASSERT_EQ(retry.index(), map.index());
+  scheduler_.Report(Failure(map, proto::TASK_OUTCOME_FAILED));
+  EXPECT_EQ(scheduler_.progress().task_failures, 0u);
+  EXPECT_EQ(scheduler_.progress().maps_running, 1u);
+}
+
+}  // namespace
+}  // namespace shuffle::driver

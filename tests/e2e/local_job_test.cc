@@ -1,0 +1,151 @@
+// End to end on the local backend: real shuffle-server, shuffle-executor processes on simulated
+// nodes, the driver's scheduler and pod manager in this process. Each test checks the job's
+// output against the regenerated input, and how many map tasks ran.
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "driver/podmanager/local_backend.h"
+#include "driver/scheduler/job_runner.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace shuffle::driver {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class LocalJobTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("shuffle-e2e-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+  }
+  void TearDown() override {
+    backend_.reset();  // kills every process it started
+    if (!HasFailure()) {
+      fs::remove_all(root_);
+    } else {
+      std::cerr << "logs kept in " << root_ << "\n";
+    }
+  }
+
+  void StartCluster(uint32_t nodes, const std::string& executor_binary = SHUFFLE_EXECUTOR_BINARY) {
+    auto backend = podmanager::LocalBackend::Start(
+        {.root = root_.string(),
+         .nodes = nodes,
+         .server_binary = SHUFFLE_SERVER_BINARY,
+         .executor_binary = executor_binary,
+         .server_args = {"--memory-budget-mib=64", "--min-free-mib=16", "--log-level=warning"}});
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    backend_ = *std::move(backend);
+  }
+
+  JobOptions Options(const std::string& kind, uint32_t maps, uint32_t partitions,
+                     uint64_t records_per_map) {
+    JobOptions o;
+    o.job = jobs::Job::MakeSpec(kind, 11, maps, partitions, records_per_map);
+    o.executors = 3;
+    o.slots = 2;
+    o.operator_secret = backend_->operator_secret();
+    o.step_interval = std::chrono::milliseconds(20);
+    o.timeout = std::chrono::seconds(240);
+    return o;
+  }
+
+  fs::path root_;
+  std::unique_ptr<podmanager::LocalBackend> backend_;
+};
+
+class ReferenceJobsTest : public LocalJobTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(ReferenceJobsTest, ValidatesOnTheLocalBackend) {
+  StartCluster(3);
+  JobRunner runner(backend_.get(), Options(GetParam(), 12, 7, 20000));
+  absl::StatusOr<JobReport> report = runner.Run();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->status.ok()) << report->status;
+  EXPECT_TRUE(report->validation.ok()) << report->validation;
+  EXPECT_EQ(report->progress.map_attempts, 12u);
+  EXPECT_EQ(report->progress.reduce_attempts, 7u);
+  EXPECT_GT(report->progress.bytes_fetched, 0u);
+  EXPECT_EQ(report->progress.bytes_fetched, report->progress.bytes_pushed);
+  EXPECT_GT(report->freed_bytes, 0u);  // the application's data is removed at the end
+}
+
+INSTANTIATE_TEST_SUITE_P(AllJobs, ReferenceJobsTest,
+                         ::testing::Values("sort", "wordcount", "groupby"));
+
+TEST_F(LocalJobTest, EvictionsDuringTheReduceStageReRunNoMap) {
+  StartCluster(3);
+  JobOptions options = Options("sort", 16, 64, 160000);  // 256 MiB in 64 reduce tasks
+  options.slots = 1;
+  options.evictions_during_reduce = 3;
+  options.chaos_seed = static_cast<uint64_t>(time(nullptr));
+  JobRunner runner(backend_.get(), options);
+  absl::StatusOr<JobReport> report = runner.Run();
+  ASSERT_TRUE(report.ok()) << report.status();
+  SCOPED_TRACE(report->Render());
+  EXPECT_TRUE(report->ok());
+  EXPECT_EQ(report->evictions, 3u);
+  EXPECT_EQ(report->pods.evicted, 3u);
+  EXPECT_EQ(report->progress.map_attempts, 16u);  // == map partitions: no map re-ran
+  EXPECT_GE(report->progress.reduce_attempts, 64u);
+}
+
+TEST_F(LocalJobTest, EvictionsDuringTheMapStageReRunOnlyTheEvictedTasks) {
+  StartCluster(3);
+  JobOptions options = Options("sort", 32, 6, 100000);  // 320 MB
+  options.slots = 1;
+  options.evictions_during_map = 2;
+  JobRunner runner(backend_.get(), options);
+  absl::StatusOr<JobReport> report = runner.Run();
+  ASSERT_TRUE(report.ok()) << report.status();
+  SCOPED_TRACE(report->Render());
+  EXPECT_TRUE(report->ok());
+  EXPECT_EQ(report->pods.evicted, 2u);
+  // Each evicted executor ran at most `slots` map tasks; only those ran again.
+  EXPECT_EQ(report->progress.map_attempts,
+            32u + report->progress.tasks_requeued_for_lost_executors);
+  EXPECT_LE(report->progress.tasks_requeued_for_lost_executors, 2u * options.slots);
+}
+
+TEST_F(LocalJobTest, AServerLostForGoodCostsOnlyItsNodesMaps) {
+  StartCluster(3);
+  JobOptions options = Options("sort", 18, 24, 40000);
+  JobRunner runner(backend_.get(), options);
+  bool stopped = false;
+  runner.set_tick([&](const Progress& p) {
+    if (!stopped && p.map_stage_complete && p.reduces_done >= 1) {
+      stopped = true;
+      ASSERT_TRUE(backend_->StopServer("node-1", /*remove_data=*/true).ok());
+    }
+  });
+  absl::StatusOr<JobReport> report = runner.Run();
+  ASSERT_TRUE(report.ok()) << report.status();
+  SCOPED_TRACE(report->Render());
+  ASSERT_TRUE(stopped);
+  EXPECT_TRUE(report->ok());
+  const uint64_t rerun = report->progress.maps_rerun_for_lost_servers;
+  EXPECT_GT(rerun, 0u);
+  EXPECT_LT(rerun, 18u);
+  // Exactly the lost node's maps ran a second time, and nothing else.
+  EXPECT_EQ(report->progress.map_attempts, 18u + rerun);
+  EXPECT_EQ(report->progress.task_failures, 0u);
+}
+
+TEST_F(LocalJobTest, ExecutorsThatCannotStartFailTheJobWithTheReason) {
+  StartCluster(1, "/bin/false");
+  JobRunner runner(backend_.get(), Options("sort", 2, 2, 100));
+  absl::StatusOr<JobReport> report = runner.Run();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(report->status.message(), HasSubstr("in a row ended within"));
+  EXPECT_THAT(report->status.message(), HasSubstr("exit code 1"));
+}
+
+}  // namespace
+}  // namespace shuffle::driver
