@@ -32,6 +32,9 @@ struct MapOutputWriter::Impl {
   uint64_t pushed_bytes = 0;
   uint64_t bytes_written = 0;
   bool committed = false;
+  // Another attempt of this map committed first (a retry of a map whose first executor died
+  // after committing): nothing more is pushed, and Commit() returns the winner's status.
+  bool superseded = false;
   absl::Status failure;  // sticky: a writer that failed once stays failed
 
   std::string What() const {
@@ -47,7 +50,13 @@ struct MapOutputWriter::Impl {
   absl::Status AwaitPushResponse() {
     SHUFFLE_ASSIGN_OR_RETURN(core::Frame frame, conn->Receive());
     if (frame.type == core::FrameType::kError) {
-      return ErrorFrameToStatus(frame, conn->address());
+      absl::Status st = ErrorFrameToStatus(frame, conn->address());
+      if (!absl::IsAlreadyExists(st)) {
+        return st;
+      }
+      superseded = true;
+      --pushes_in_flight;
+      return absl::OkStatus();
     }
     if (frame.type != core::FrameType::kPushResponse) {
       return absl::InternalError(
@@ -59,6 +68,10 @@ struct MapOutputWriter::Impl {
   }
 
   absl::Status SendBatch() {
+    if (superseded) {
+      batch.clear();
+      batch_header.Clear();
+    }
     if (batch_header.blocks_size() == 0) {
       return absl::OkStatus();
     }
@@ -192,6 +205,10 @@ absl::Status MapOutputWriter::Write(core::PartitionId partition, std::string_vie
     return absl::InvalidArgumentError(absl::StrCat(w.What(), ": partition ", partition.value(),
                                                    " out of range (", w.shuffle.num_partitions,
                                                    " partitions)"));
+  }
+  if (w.superseded) {
+    w.bytes_written += key.size() + value.size();
+    return absl::OkStatus();  // another attempt's output is served; nothing to push
   }
   std::string& buffer = w.buffers[partition.value()];
   const size_t before = buffer.size();

@@ -21,6 +21,8 @@
 
 namespace shuffle::executor {
 
+// Client options of executors: fewer retries than the library's default (about 22 s), so a
+// reduce stuck on a lost server gives its slot back sooner.
 inline client::ClientOptions ShortRetries() {
   client::ClientOptions o;
   o.max_retries = 6;
@@ -34,8 +36,11 @@ struct ExecutorOptions {
   std::string executor_id;
   std::string node;
   uint32_t slots = 1;
-  std::string secret;            // the job secret ($SHUFFLE_JOB_SECRET)
-  client::ClientOptions client;  // `server` empty: discovered from the environment
+  std::string secret;  // the job secret ($SHUFFLE_JOB_SECRET)
+  // `server` empty: discovered from the environment. Retries across a server restart span about
+  // 5 s (see ShortRetries); past that a reduce reports FETCH_FAILED and the driver decides
+  // whether the server is lost.
+  client::ClientOptions client = ShortRetries();
   std::chrono::seconds driver_timeout{30};
   std::chrono::milliseconds heartbeat_interval{1000};
 };

@@ -45,14 +45,18 @@ absl::Status PodManager::ScaleTo(uint32_t target,
                                  const std::function<bool(const std::string&)>& is_idle) {
   absl::MutexLock lock(&mu_);
   target_ = target;
-  while (!stopped_ && live_.size() < target_) {
+  while (!stopped_ && live_.size() - releasing_.size() < target_) {
     SHUFFLE_RETURN_IF_ERROR(LaunchOne());
   }
-  // Releasing: executors stay in live_ until their exit event, so count the ones asked already.
-  size_t remaining = live_.size();
-  for (auto it = live_.begin(); it != live_.end() && remaining > target_; ++it) {
-    if (is_idle(it->first) && backend_->ReleaseExecutor(it->first).ok()) {
-      --remaining;
+  // Executors asked to exit stay in live_ until their exit event: they are not counted again.
+  size_t staying = live_.size() - releasing_.size();
+  for (auto it = live_.begin(); it != live_.end() && staying > target_; ++it) {
+    if (releasing_.count(it->first) == 0 && is_idle(it->first) &&
+        backend_->ReleaseExecutor(it->first).ok()) {
+      releasing_.insert(it->first);
+      --staying;
+      SHUFFLE_LOG(INFO) << "releasing idle executor" << Kv("executor", it->first)
+                        << Kv("target", target_);
     }
   }
   return absl::OkStatus();
@@ -90,8 +94,9 @@ void PodManager::OnEvent(const BackendEvent& event) {
     }
     const auto lived = std::chrono::steady_clock::now() - it->second;
     live_.erase(it);
+    const bool scaled_down = releasing_.erase(event.executor_id) > 0;
     if (event.released) {
-      ++stats_.released;
+      stats_.released += scaled_down ? 1 : 0;
     } else if (event.evicted) {
       ++stats_.evicted;
       consecutive_failures_ = 0;
@@ -108,7 +113,7 @@ void PodManager::OnEvent(const BackendEvent& event) {
           " ms of their launch; the last: ", event.executor_id, " on ", event.node, ", ",
           event.detail, " (see its log)"));
     }
-    while (!stopped_ && !fatal_ && live_.size() < target_) {
+    while (!stopped_ && !fatal_ && live_.size() - releasing_.size() < target_) {
       absl::Status st = LaunchOne();
       if (!st.ok()) {
         fatal_ = true;
@@ -129,7 +134,9 @@ std::vector<std::string> PodManager::Live() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;
   for (const auto& [id, started] : live_) {
-    out.push_back(id);
+    if (releasing_.count(id) == 0) {
+      out.push_back(id);
+    }
   }
   return out;
 }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,7 @@ class PodManager {
     uint64_t launched = 0;
     uint64_t evicted = 0;
     uint64_t failed = 0;    // ended on their own (crash, non-zero exit)
-    uint64_t released = 0;  // released by ScaleTo or Stop
+    uint64_t released = 0;  // released by ScaleTo (not counting Stop)
     uint64_t replaced = 0;
   };
 
@@ -71,6 +72,7 @@ class PodManager {
   // No more launches or replacements; every executor is released.
   void Stop();
 
+  // Executors running and not being released.
   std::vector<std::string> Live() const;
   uint32_t target() const;
   Stats stats() const;
@@ -87,6 +89,7 @@ class PodManager {
   uint32_t target_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, std::chrono::steady_clock::time_point> live_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> releasing_ ABSL_GUARDED_BY(mu_);  // asked to exit by ScaleTo
   uint32_t consecutive_failures_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   bool fatal_ ABSL_GUARDED_BY(mu_) = false;

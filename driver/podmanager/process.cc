@@ -99,7 +99,7 @@ Process::~Process() {
   }
 }
 
-std::optional<ExitInfo> Process::Poll() {
+std::optional<ExitInfo> Process::Poll() const {
   if (exit_.has_value()) {
     return exit_;
   }

@@ -40,9 +40,9 @@ class Process {
   Process& operator=(const Process&) = delete;
 
   pid_t pid() const { return pid_; }
-  bool running() const { return !exit_.has_value(); }
   // Reaps the process if it has ended; its ExitInfo once it has.
-  std::optional<ExitInfo> Poll();
+  std::optional<ExitInfo> Poll() const;
+  bool running() const { return !Poll().has_value(); }
   // Sends `signal` if the process still runs.
   void Signal(int signal);
   // Waits until the process ends or `timeout` passes; the ExitInfo, or nullopt on timeout.
@@ -53,7 +53,7 @@ class Process {
  private:
   explicit Process(pid_t pid) : pid_(pid) {}
   pid_t pid_;
-  std::optional<ExitInfo> exit_;
+  mutable std::optional<ExitInfo> exit_;  // set once the process is reaped
 };
 
 }  // namespace shuffle::podmanager

@@ -215,9 +215,30 @@ void JobRunner::Step(Watch& watch) {
       pods_->Evict(id).IgnoreError();
     }
   }
+  if (options_.dynamic_allocation) {
+    Allocate(p);
+  }
   watch.display->Update(p, Seconds(Clock::now() - watch.start));
   if (tick_) {
     tick_(p);
+  }
+}
+
+void JobRunner::Allocate(const Progress& p) {
+  // The tasks still to run, the reduce stage's included while maps run: no executor is released
+  // at the end of the map stage only to be launched again for the reduces.
+  const uint32_t remaining =
+      p.num_reduces - p.reduces_done + (p.map_stage_complete ? 0 : p.num_maps - p.maps_done);
+  const uint32_t slots = std::max(1u, options_.slots);
+  const uint32_t wanted = std::clamp((remaining + slots - 1) / slots, 1u, options_.executors);
+  if (wanted == pods_->target()) {
+    return;
+  }
+  absl::Status st = pods_->ScaleTo(
+      wanted, [this](const std::string& id) { return scheduler_->RetireIfIdle(id); });
+  if (!st.ok()) {
+    SHUFFLE_LOG(WARNING) << "cannot scale executors" << Kv("target", wanted)
+                         << Kv("error", st.ToString());
   }
 }
 

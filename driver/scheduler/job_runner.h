@@ -39,6 +39,9 @@ struct JobOptions {
   uint64_t chaos_seed = 1;
   bool show_progress = false;                    // a live progress display on stdout
   std::chrono::milliseconds step_interval{200};  // how often the runner looks at the job
+  // Dynamic allocation: release idle executors at once when fewer tasks remain than slots (their
+  // shuffle output lives in the servers), and scale back up to `executors` when work returns.
+  bool dynamic_allocation = true;
   std::chrono::seconds timeout{3600};
   std::chrono::milliseconds executor_silence_timeout{30000};
   SchedulerOptions scheduler;
@@ -90,6 +93,7 @@ class JobRunner final : public podmanager::PodManager::Listener {
  private:
   struct Watch;
   void Step(Watch& watch);
+  void Allocate(const Progress& p);
   void LoseServer(const std::string& node);
 
   podmanager::Backend* const backend_;

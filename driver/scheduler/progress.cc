@@ -82,9 +82,9 @@ std::string JobReport::Render() const {
   absl::StrAppend(&out, absl::StrFormat("  reduce tasks run  %u (partitions: %u)\n",
                                         progress.reduce_attempts, job.num_partitions()));
   absl::StrAppend(
-      &out, absl::StrFormat("  executors         %u launched, %u evicted, %u failed, %u replaced; "
-                            "%u tasks re-queued from lost executors\n",
-                            pods.launched, pods.evicted, pods.failed, pods.replaced,
+      &out, absl::StrFormat("  executors         %u launched, %u evicted, %u failed, %u replaced, "
+                            "%u released when idle; %u tasks re-queued from lost executors\n",
+                            pods.launched, pods.evicted, pods.failed, pods.replaced, pods.released,
                             progress.tasks_requeued_for_lost_executors));
   absl::StrAppend(&out, absl::StrFormat("  failures          %u fetch, %u task\n",
                                         progress.fetch_failures, progress.task_failures));

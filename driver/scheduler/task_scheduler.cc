@@ -66,6 +66,16 @@ bool TaskScheduler::IsIdle(const std::string& executor_id) const {
   return it == executors_.end() || it->second.running.empty();
 }
 
+bool TaskScheduler::RetireIfIdle(const std::string& executor_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = executors_.find(executor_id);
+  if (it == executors_.end() || !it->second.running.empty()) {
+    return false;  // not registered yet, or busy
+  }
+  it->second.retired = true;
+  return true;
+}
+
 proto::TaskSpec TaskScheduler::Launch(proto::TaskKind kind, uint32_t index,
                                       const std::string& executor_id) {
   const uint32_t attempt = next_attempt_++;
@@ -91,7 +101,7 @@ proto::TaskSpec TaskScheduler::Launch(proto::TaskKind kind, uint32_t index,
 
 std::optional<proto::TaskSpec> TaskScheduler::AssignLocked(const std::string& executor_id) {
   auto e = executors_.find(executor_id);
-  if (e == executors_.end() || e->second.running.size() >= e->second.slots) {
+  if (e == executors_.end() || e->second.retired || e->second.running.size() >= e->second.slots) {
     return std::nullopt;
   }
   for (uint32_t m = 0; m < maps_.size(); ++m) {
@@ -112,7 +122,7 @@ std::optional<proto::TaskSpec> TaskScheduler::AssignLocked(const std::string& ex
 
 bool TaskScheduler::CanAssignLocked(const std::string& executor_id) const {
   auto e = executors_.find(executor_id);
-  if (e == executors_.end() || e->second.running.size() >= e->second.slots) {
+  if (e == executors_.end() || e->second.retired || e->second.running.size() >= e->second.slots) {
     return false;
   }
   auto pending = [](const Task& t) { return t.state == State::kPending; };

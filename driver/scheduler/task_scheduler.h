@@ -67,6 +67,9 @@ class TaskScheduler {
   void RemoveExecutor(const std::string& executor_id, bool lost);
   bool HasExecutor(const std::string& executor_id) const;
   bool IsIdle(const std::string& executor_id) const;
+  // If the executor is registered and runs nothing, it gets no more tasks (it is about to be
+  // released) and true is returned; atomic, so no task is assigned between check and release.
+  bool RetireIfIdle(const std::string& executor_id);
 
   struct PollResult {
     bool shutdown = false;  // the job is over, or the executor is unknown
@@ -109,6 +112,7 @@ class TaskScheduler {
   struct ExecutorState {
     std::string node;
     uint32_t slots = 1;
+    bool retired = false;
     std::set<uint32_t> running;
   };
 

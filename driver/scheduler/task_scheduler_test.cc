@@ -100,6 +100,18 @@ TEST_F(TaskSchedulerTest, SlotsBoundWhatAnExecutorRuns) {
   EXPECT_FALSE(scheduler_.Poll("e1", milliseconds(10)).task.has_value());
 }
 
+TEST_F(TaskSchedulerTest, OnlyIdleExecutorsRetireAndARetiredOneGetsNoTask) {
+  scheduler_.AddExecutor("e1", "a", 1);
+  scheduler_.AddExecutor("e2", "a", 1);
+  proto::TaskSpec t = Take("e1");
+  EXPECT_FALSE(scheduler_.RetireIfIdle("e1"));
+  EXPECT_FALSE(scheduler_.RetireIfIdle("unknown"));
+  EXPECT_TRUE(scheduler_.RetireIfIdle("e2"));
+  EXPECT_FALSE(scheduler_.Poll("e2", milliseconds(10)).task.has_value());
+  scheduler_.Report(Success(t, "a"));
+  EXPECT_TRUE(Take("e1").kind() == proto::TASK_KIND_MAP);
+}
+
 TEST_F(TaskSchedulerTest, ALostExecutorCostsOnlyItsRunningTasks) {
   scheduler_.AddExecutor("e1", "a", 10);
   scheduler_.AddExecutor("e2", "a", 10);

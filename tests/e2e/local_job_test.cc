@@ -1,6 +1,7 @@
 // End to end on the local backend: real shuffle-server, shuffle-executor processes on simulated
 // nodes, the driver's scheduler and pod manager in this process. Each test checks the job's
 // output against the regenerated input, and how many map tasks ran.
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -26,7 +27,7 @@ class LocalJobTest : public ::testing::Test {
   }
   void TearDown() override {
     backend_.reset();  // kills every process it started
-    if (!HasFailure()) {
+    if (!HasFailure() && std::getenv("SHUFFLE_KEEP_TEST_DIRS") == nullptr) {
       fs::remove_all(root_);
     } else {
       std::cerr << "logs kept in " << root_ << "\n";
@@ -111,6 +112,20 @@ TEST_F(LocalJobTest, EvictionsDuringTheMapStageReRunOnlyTheEvictedTasks) {
   EXPECT_EQ(report->progress.map_attempts,
             32u + report->progress.tasks_requeued_for_lost_executors);
   EXPECT_LE(report->progress.tasks_requeued_for_lost_executors, 2u * options.slots);
+}
+
+TEST_F(LocalJobTest, IdleExecutorsAreReleasedAtOnce) {
+  StartCluster(3);
+  JobOptions options = Options("sort", 9, 2, 100000);  // 2 reduce tasks for 3 executors
+  options.slots = 1;
+  JobRunner runner(backend_.get(), options);
+  absl::StatusOr<JobReport> report = runner.Run();
+  ASSERT_TRUE(report.ok()) << report.status();
+  SCOPED_TRACE(report->Render());
+  EXPECT_TRUE(report->ok());
+  EXPECT_GE(report->pods.released, 1u);
+  EXPECT_EQ(report->progress.map_attempts, 9u);
+  EXPECT_EQ(report->progress.tasks_requeued_for_lost_executors, 0u);  // only idle ones went
 }
 
 TEST_F(LocalJobTest, AServerLostForGoodCostsOnlyItsNodesMaps) {

@@ -263,6 +263,34 @@ TEST_F(ClusterTest, CorruptBytesOnDiskAreReportedAsThatBlock) {
       << first_error;
 }
 
+// A map whose first executor committed and then died is retried: the retry's pushes are refused
+// (the map is committed), and its Commit() hands back the first attempt's status, not an error.
+TEST_F(ClusterTest, ARetryOfACommittedMapGetsTheWinnersStatus) {
+  ASSERT_NO_FATAL_FAILURE(StartServers(1));
+  ASSERT_TRUE(servers_[0]->RegisterShuffle(kApp, 1, kPartitions).ok());
+  MapPlan plan{1, 0, 2000};
+  auto first = WriteMap(plan, servers_[0]->data_address());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto retry = MapOutputWriter::Open(Options(servers_[0]->data_address()), Handle(1),
+                                     core::MapId(0), core::AttemptId(7));
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  for (uint32_t i = 0; i < plan.records; ++i) {
+    const std::string key = plan.Key(i);
+    ASSERT_TRUE(
+        (*retry)
+            ->Write(core::PartitionId(i % kPartitions), key, Value(key, MapPlan::ValueSize(i)))
+            .ok());
+  }
+  auto result = (*retry)->Commit();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->won);
+  EXPECT_EQ(result->status.attempt, core::AttemptId(0));
+  EXPECT_EQ(result->status.partition_bytes, first->partition_bytes);
+  auto records = ReadPartition(1, 0, {result->status}, {plan});
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_EQ(*records, plan.records / kPartitions);
+}
+
 TEST_F(ClusterTest, ReaderSurvivesServerKilledAndRestartedMidFetch) {
   // The restarted server comes back on the same port, as a DaemonSet pod does.
   const std::string socket = dir_ + "/data.sock";
