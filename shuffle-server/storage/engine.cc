@@ -173,10 +173,7 @@ absl::Status StorageEngine::Impl::CheckDiskSpace(uint32_t dir, uint64_t incoming
 
 absl::Status StorageEngine::Impl::CheckQuota(const ShuffleState& shuffle, uint64_t incoming) {
   const std::string& ns = shuffle.record.namespace_name;
-  auto it = options.namespace_quota_bytes.find(ns);
-  const uint64_t quota = it != options.namespace_quota_bytes.end()
-                             ? it->second
-                             : options.default_namespace_quota_bytes;
+  const uint64_t quota = QuotaOf(ns);
   if (quota == 0) {
     return absl::OkStatus();
   }

@@ -252,6 +252,8 @@ class StorageEngine {
 
   // Block bytes stored per namespace (what quotas are checked against).
   std::map<std::string, uint64_t> NamespaceUsage() const;
+  // A namespace's quota in bytes (EngineOptions); 0: unlimited.
+  uint64_t NamespaceQuota(std::string_view namespace_name) const;
 
   EngineStats stats() const;
   // Every shuffle, ordered by (app id, shuffle id).

@@ -155,6 +155,11 @@ struct StorageEngine::Impl {
   absl::Status CheckDiskSpace(uint32_t dir, uint64_t incoming) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::Status CheckQuota(const ShuffleState& shuffle, uint64_t incoming)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  uint64_t QuotaOf(const std::string& namespace_name) const {
+    auto it = options.namespace_quota_bytes.find(namespace_name);
+    return it != options.namespace_quota_bytes.end() ? it->second
+                                                     : options.default_namespace_quota_bytes;
+  }
   void DropBlock(PendingBlock& block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Asks the I/O thread to flush partitions [begin, end) and waits for the round: all their
   // in-memory blocks when `everything` (seal), else those of committed attempts (reads). Fails

@@ -12,6 +12,10 @@ std::map<std::string, uint64_t> StorageEngine::NamespaceUsage() const {
   return impl_->namespace_bytes;
 }
 
+uint64_t StorageEngine::NamespaceQuota(std::string_view namespace_name) const {
+  return impl_->QuotaOf(std::string(namespace_name));
+}
+
 EngineStats StorageEngine::stats() const {
   absl::MutexLock lock(&impl_->mu);
   EngineStats s = impl_->stats;
