@@ -32,6 +32,8 @@ class ServerProcess {
   // "127.0.0.1:PORT" of the data plane, or "unix:PATH" when started with a socket.
   const std::string& data_address() const { return data_address_; }
   const std::string& control_address() const { return control_address_; }
+  // "127.0.0.1:PORT" of /metrics and /healthz.
+  const std::string& metrics_address() const { return metrics_address_; }
   pid_t pid() const { return pid_; }
 
   void Kill();                             // SIGKILL and reap
@@ -51,6 +53,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   std::string data_address_;
   std::string control_address_;
+  std::string metrics_address_;
 };
 
 }  // namespace shuffle::testing
