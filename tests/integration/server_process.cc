@@ -194,8 +194,14 @@ absl::Status ServerProcess::RegisterShuffle(const std::string& app, const std::s
 }
 
 absl::Status ServerProcess::SealShuffle(const std::string& app, uint32_t shuffle) {
+  return SealShuffle(app, "", shuffle);
+}
+
+absl::Status ServerProcess::SealShuffle(const std::string& app, const std::string& token,
+                                        uint32_t shuffle) {
   proto::SealShuffleRequest request;
   request.mutable_credentials()->set_app_id(app);
+  request.mutable_credentials()->set_token(token);
   request.set_shuffle_id(shuffle);
   proto::SealShuffleResponse response;
   grpc::ClientContext context;

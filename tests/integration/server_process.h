@@ -42,6 +42,7 @@ class ServerProcess {
   // Control plane calls.
   absl::Status RegisterShuffle(const std::string& app, uint32_t shuffle, uint32_t partitions);
   absl::Status SealShuffle(const std::string& app, uint32_t shuffle);
+  absl::Status SealShuffle(const std::string& app, const std::string& token, uint32_t shuffle);
   // Registers an application; returns its token.
   absl::StatusOr<std::string> RegisterApplication(const std::string& app, const std::string& ns,
                                                   const std::string& identity_token);
