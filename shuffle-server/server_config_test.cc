@@ -89,7 +89,7 @@ TEST(ServerConfigTest, ErrorsNameTheFileLineAndKey) {
 class ServerConfigFileTest : public ::testing::Test {
  protected:
   std::string Write(const std::string& yaml) {
-    const std::string path = dir_.path() + "/shuffle.yaml";
+    std::string path = dir_.path() + "/shuffle.yaml";
     std::ofstream(path) << yaml;
     return path;
   }

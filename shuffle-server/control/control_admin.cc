@@ -67,10 +67,11 @@ grpc::Status ControlService::ScrubShuffle(grpc::ServerContext* /*context*/,
                                           proto::ScrubShuffleResponse* response) {
   InFlight in_flight(&in_flight_);
   absl::StatusOr<proto::ScrubShuffleResponse> scrubbed = DoScrubShuffle(*request);
-  if (scrubbed.ok()) {
-    *response = *std::move(scrubbed);
+  if (!scrubbed.ok()) {
+    return ToGrpcStatus(scrubbed.status());
   }
-  return ToGrpcStatus(scrubbed.status());
+  *response = *std::move(scrubbed);
+  return grpc::Status::OK;
 }
 
 grpc::Status ControlService::Drain(grpc::ServerContext* context, const proto::DrainRequest* request,
@@ -78,10 +79,11 @@ grpc::Status ControlService::Drain(grpc::ServerContext* context, const proto::Dr
   InFlight in_flight(&in_flight_);
   const absl::Time rpc_deadline = absl::FromChrono(context->deadline());
   absl::StatusOr<proto::DrainResponse> drained = DoDrain(*request, rpc_deadline);
-  if (drained.ok()) {
-    *response = *std::move(drained);
+  if (!drained.ok()) {
+    return ToGrpcStatus(drained.status());
   }
-  return ToGrpcStatus(drained.status());
+  *response = *std::move(drained);
+  return grpc::Status::OK;
 }
 
 }  // namespace shuffle::control

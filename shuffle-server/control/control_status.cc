@@ -129,10 +129,11 @@ grpc::Status ControlService::GetStatus(grpc::ServerContext* /*context*/,
                                        proto::GetStatusResponse* response) {
   InFlight in_flight(&in_flight_);
   absl::StatusOr<proto::GetStatusResponse> status = DoGetStatus(*request);
-  if (status.ok()) {
-    *response = *std::move(status);
+  if (!status.ok()) {
+    return ToGrpcStatus(status.status());
   }
-  return ToGrpcStatus(status.status());
+  *response = *std::move(status);
+  return grpc::Status::OK;
 }
 
 }  // namespace shuffle::control

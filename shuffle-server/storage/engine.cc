@@ -7,13 +7,10 @@
 #include "absl/time/time.h"
 #include "shuffle-server/storage/engine_impl.h"
 #include "shuffle/core/block.h"
-#include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
 
 namespace shuffle::storage {
-
-using core::Kv;
 
 namespace {
 

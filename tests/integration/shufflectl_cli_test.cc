@@ -187,6 +187,7 @@ class ShufflectlTest : public ::testing::Test {
         _exit(126);
       }
       std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
       for (std::string& a : args) {
         argv.push_back(a.data());
       }
