@@ -7,12 +7,20 @@
 
 namespace shuffle::storage {
 
-bool StorageEngine::Impl::HoldsCommittedBlocks(const ShuffleState& shuffle,
-                                               uint32_t partition) const {
+bool StorageEngine::Impl::HoldsCommittedBlocks(const ShuffleState& shuffle, uint32_t partition,
+                                               const WinnerMap* only) const {
   for (const BlockPtr& block : shuffle.partitions[partition].blocks) {
-    auto it = shuffle.winners.find(block->entry.map);
-    if (it != shuffle.winners.end() && it->second.attempt == block->entry.attempt &&
-        it->second.epoch == block->entry.epoch) {
+    const BlockEntry& e = block->entry;
+    if (only != nullptr) {
+      auto it = only->find(e.map);
+      if (it != only->end() && it->second == std::make_pair(e.attempt, e.epoch)) {
+        return true;
+      }
+      continue;
+    }
+    auto it = shuffle.winners.find(e.map);
+    if (it != shuffle.winners.end() && it->second.attempt == e.attempt &&
+        it->second.epoch == e.epoch) {
       return true;
     }
   }
@@ -20,7 +28,8 @@ bool StorageEngine::Impl::HoldsCommittedBlocks(const ShuffleState& shuffle,
 }
 
 absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32_t begin,
-                                               uint32_t end, bool everything) {
+                                               uint32_t end, bool everything,
+                                               const WinnerMap* only) {
   absl::MutexLock lock(&mu);
   // A round moves blocks from the buffers into its jobs when it starts and into the index when it
   // ends: while one is in progress, a block can be in neither place. Wait rounds out, so every
@@ -36,7 +45,7 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
     bool any = false;
     for (uint32_t p = begin; p < end; ++p) {
       PartitionBuffer& buffer = shuffle->partitions[p];
-      if (buffer.blocks.empty() || (!everything && !HoldsCommittedBlocks(*shuffle, p))) {
+      if (buffer.blocks.empty() || (!everything && !HoldsCommittedBlocks(*shuffle, p, only))) {
         continue;
       }
       buffer.flush_requested = true;
@@ -62,12 +71,14 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
   }
   await_idle();
   for (uint32_t p = begin; p < end; ++p) {
-    if (HoldsCommittedBlocks(*shuffle, p)) {
+    if (HoldsCommittedBlocks(*shuffle, p, only)) {
       // Serving now would silently omit committed blocks: refuse instead.
+      const std::string why =
+          last_flush_error.ok() ? std::string("new commits kept arriving")
+                                : absl::StrCat("writing them failed: ", last_flush_error.message());
       return absl::UnavailableError(absl::StrCat(
-          "partition ", p, " of shuffle ", shuffle->record.app_id, "/", shuffle->record.shuffle_id,
-          " has committed blocks that could not be written to disk (", last_flush_error.message(),
-          "); retry the read"));
+          "partition ", p, " of shuffle ", DescribeShuffle(*shuffle),
+          " still has committed blocks in memory after 3 flush rounds (", why, "); retry"));
     }
   }
   return absl::OkStatus();

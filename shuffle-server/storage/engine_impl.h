@@ -162,11 +162,14 @@ struct StorageEngine::Impl {
   }
   void DropBlock(PendingBlock& block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Asks the I/O thread to flush partitions [begin, end) and waits for the round: all their
-  // in-memory blocks when `everything` (seal), else those of committed attempts (reads). Fails
-  // with UNAVAILABLE when committed blocks stay in memory, so a read never silently omits them.
+  // in-memory blocks when `everything` (seal), else those of committed attempts (reads), or of
+  // the attempts in `only` when given (a scrub's snapshot of the winners). Fails with
+  // UNAVAILABLE when such blocks stay in memory, so a read never silently omits them.
   absl::Status FlushAndWait(const ShufflePtr& shuffle, uint32_t begin, uint32_t end,
-                            bool everything) ABSL_LOCKS_EXCLUDED(mu);
-  bool HoldsCommittedBlocks(const ShuffleState& shuffle, uint32_t partition) const
+                            bool everything, const WinnerMap* only = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu);
+  bool HoldsCommittedBlocks(const ShuffleState& shuffle, uint32_t partition,
+                            const WinnerMap* only = nullptr) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   // --- engine_io.cc

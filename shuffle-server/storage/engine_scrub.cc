@@ -41,6 +41,38 @@ void CheckRange(const ReadRange& range, const char* data, const absl::Status& re
   }
 }
 
+// Under one lock: the winners (committed maps) to check, the segment files, and the blocks and
+// bytes their commit records promise. Maps committed later are left out of both.
+void Snapshot(StorageEngine::Impl& impl, const ShuffleState& shuffle, WinnerMap* winners,
+              std::vector<File*>* files, ScrubReport* report) {
+  absl::MutexLock lock(&impl.mu);
+  report->maps = shuffle.winners.size();
+  for (const auto& [map, record] : shuffle.winners) {
+    (*winners)[map] = {record.attempt, record.epoch};
+    for (const PartitionTotal& total : record.partitions) {
+      report->expected_blocks += total.blocks;
+      report->expected_bytes += total.bytes;
+    }
+  }
+  for (const SegmentFile& segment : shuffle.segments) {
+    files->push_back(segment.file.get());
+  }
+}
+
+void LogScrub(const ShuffleKey& key, const ScrubReport& report) {
+  SHUFFLE_LOG(INFO) << "scrubbed shuffle" << Kv("shuffle", DescribeKey(key))
+                    << Kv("maps", report.maps) << Kv("blocks", report.blocks_checked)
+                    << Kv("expected_blocks", report.expected_blocks)
+                    << Kv("bytes", report.bytes_checked)
+                    << Kv("corrupt_blocks", report.corrupt_blocks);
+  if (report.corrupt_blocks > 0 || report.blocks_checked != report.expected_blocks) {
+    SHUFFLE_LOG(WARNING) << "scrub found damaged shuffle data" << Kv("shuffle", DescribeKey(key))
+                         << Kv("corrupt_blocks", report.corrupt_blocks)
+                         << Kv("missing_blocks", static_cast<int64_t>(report.expected_blocks) -
+                                                     static_cast<int64_t>(report.blocks_checked));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<ScrubReport> StorageEngine::Scrub(const ShuffleKey& key) {
@@ -53,23 +85,14 @@ absl::StatusOr<ScrubReport> StorageEngine::Scrub(const ShuffleKey& key) {
   if (shuffle == nullptr) {
     return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " is not registered"));
   }
-  const uint32_t partitions = shuffle->record.num_partitions;
-  SHUFFLE_RETURN_IF_ERROR(
-      core::Annotate(impl.FlushAndWait(shuffle, 0, partitions, /*everything=*/false), "scrub"));
+  // Winners first: the flush then writes out every block they have in memory.
   ScrubReport report;
   WinnerMap winners;
   std::vector<File*> files;
-  impl.SnapshotWinners(*shuffle, 0, UINT32_MAX, &winners, &files);
-  {
-    absl::MutexLock lock(&impl.mu);
-    report.maps = shuffle->winners.size();
-    for (const auto& [map, record] : shuffle->winners) {
-      for (const PartitionTotal& total : record.partitions) {
-        report.expected_blocks += total.blocks;
-        report.expected_bytes += total.bytes;
-      }
-    }
-  }
+  Snapshot(impl, *shuffle, &winners, &files, &report);
+  const uint32_t partitions = shuffle->record.num_partitions;
+  SHUFFLE_RETURN_IF_ERROR(core::Annotate(
+      impl.FlushAndWait(shuffle, 0, partitions, /*everything=*/false, &winners), "scrub"));
   SHUFFLE_ASSIGN_OR_RETURN(std::vector<ExtentRecord> extents,
                            impl.index->ScanExtents(shuffle->record.handle, 0, partitions));
   const std::vector<ReadRange> ranges = PlanReads(extents, winners, impl.options.max_read_bytes);
@@ -90,17 +113,7 @@ absl::StatusOr<ScrubReport> StorageEngine::Scrub(const ShuffleKey& key) {
     impl.stats.scrub_bytes += report.bytes_checked;
     impl.stats.scrub_corrupt_blocks += report.corrupt_blocks;
   }
-  SHUFFLE_LOG(INFO) << "scrubbed shuffle" << Kv("shuffle", DescribeKey(key))
-                    << Kv("maps", report.maps) << Kv("blocks", report.blocks_checked)
-                    << Kv("expected_blocks", report.expected_blocks)
-                    << Kv("bytes", report.bytes_checked)
-                    << Kv("corrupt_blocks", report.corrupt_blocks);
-  if (report.corrupt_blocks > 0 || report.blocks_checked != report.expected_blocks) {
-    SHUFFLE_LOG(WARNING) << "scrub found damaged shuffle data" << Kv("shuffle", DescribeKey(key))
-                         << Kv("corrupt_blocks", report.corrupt_blocks)
-                         << Kv("missing_blocks", static_cast<int64_t>(report.expected_blocks) -
-                                                     static_cast<int64_t>(report.blocks_checked));
-  }
+  LogScrub(key, report);
   return report;
 }
 

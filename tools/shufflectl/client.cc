@@ -41,7 +41,9 @@ absl::Status CtlClient::Explain(const grpc::Status& status) const {
       }
       break;
     case grpc::StatusCode::UNAUTHENTICATED:
-      hint = "; pass --secret-file=PATH with the server's operator secret";
+      if (!absl::StrContains(message, "--secret-file")) {
+        hint = "; pass --secret-file=PATH with the server's operator secret";
+      }
       break;
     case grpc::StatusCode::PERMISSION_DENIED:
       if (!operator_secret_.empty()) {
