@@ -28,7 +28,9 @@ find_package(OpenSSL QUIET)
 shuffle_require(OpenSSL_FOUND "OpenSSL" libssl-dev)
 pkg_check_modules(XXHASH QUIET IMPORTED_TARGET libxxhash)
 shuffle_require(XXHASH_FOUND "xxHash" libxxhash-dev)
-find_package(nlohmann_json 3 CONFIG QUIET)
+find_package(yaml-cpp CONFIG QUIET)  # the server's --config file; target yaml-cpp
+shuffle_require(yaml-cpp_FOUND "yaml-cpp" libyaml-cpp-dev)
+find_package(nlohmann_json 3 CONFIG QUIET)  # shufflectl --json, the Kubernetes backend
 shuffle_require(nlohmann_json_FOUND "nlohmann-json" nlohmann-json3-dev)
 
 if(TARGET zstd::libzstd_shared)

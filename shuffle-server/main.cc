@@ -1,8 +1,11 @@
 // shuffle-server: the node-local shuffle daemon. Opens the storage engine (recovering what a
 // previous run left), starts the gRPC control plane and the data plane, announces itself in the
-// --ready-file, then serves until SIGTERM or SIGINT and stops in order: health NOT_SERVING, data
-// plane drained and stopped, control plane shut down, engine closed. Exit codes: 0 after a clean
-// stop (and for --help), 1 when start-up fails, 2 for a bad command line.
+// --ready-file, then serves until SIGTERM or SIGINT and stops in order within
+// --drain-timeout-seconds: the Drainer (health NOT_SERVING; pushes, commits and registrations
+// refused; commits in flight finished; data synced: the same procedure as the Drain RPC), data
+// plane drained of its requests and stopped, control plane shut down, engine closed. Exit codes:
+// 0 after a clean stop (and for --help), 1 when start-up fails, 2 for a bad command line or
+// configuration file.
 #include <unistd.h>
 
 #include <csignal>
@@ -20,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "shuffle-server/control/control_server.h"
 #include "shuffle-server/control/control_service.h"
+#include "shuffle-server/control/drainer.h"
 #include "shuffle-server/dataplane/server.h"
 #include "shuffle-server/ops/metrics_http_server.h"
 #include "shuffle-server/ops/server_metrics.h"
@@ -34,7 +38,6 @@ namespace {
 
 using core::Kv;
 
-constexpr auto kDrainTimeout = std::chrono::seconds(10);
 constexpr auto kControlShutdownTimeout = std::chrono::seconds(5);
 
 std::string Hostname() {
@@ -142,6 +145,7 @@ class IdleReaper {
 struct Servers {
   std::unique_ptr<security::TokenAuthority> tokens;
   std::unique_ptr<storage::StorageEngine> engine;
+  std::unique_ptr<control::Drainer> drainer;
   std::unique_ptr<control::ControlService> service;
   std::unique_ptr<control::ControlServer> control;
   std::unique_ptr<dataplane::DataPlaneServer> data;
@@ -156,9 +160,12 @@ absl::Status StartServers(const ServerOptions& options, Servers* s) {
   SHUFFLE_ASSIGN_OR_RETURN(s->engine, storage::StorageEngine::Open(engine_options));
   LogRecovery(s->engine->recovery_report());
 
+  s->drainer = std::make_unique<control::Drainer>(
+      s->engine.get(), absl::Seconds(static_cast<int64_t>(options.drain_timeout_seconds)));
   control::ControlServiceOptions control_options;
   control_options.node_name = options.node_name;
   control_options.data_dirs = engine_options.data_dirs;
+  control_options.drainer = s->drainer.get();
   if (!options.secret_file.empty()) {
     SHUFFLE_ASSIGN_OR_RETURN(s->tokens, security::TokenAuthority::FromFile(options.secret_file));
     SHUFFLE_ASSIGN_OR_RETURN(control_options.registration_secret,
@@ -172,6 +179,10 @@ absl::Status StartServers(const ServerOptions& options, Servers* s) {
   s->service = std::make_unique<control::ControlService>(s->engine.get(), control_options);
   SHUFFLE_ASSIGN_OR_RETURN(s->control,
                            control::ControlServer::Start(options.control_listen, s->service.get()));
+  s->drainer->OnStart([control = s->control.get()] {
+    SHUFFLE_LOG(INFO) << "health NOT_SERVING";
+    control->SetServing(false);
+  });
 
   SHUFFLE_ASSIGN_OR_RETURN(std::string advertise, AdvertiseAddress(options, ProcessEnv));
   dataplane::DataPlaneOptions data_options = ToDataPlaneOptions(options, advertise);
@@ -194,19 +205,30 @@ absl::Status StartServers(const ServerOptions& options, Servers* s) {
         s->engine.get(), absl::Minutes(static_cast<int64_t>(options.app_ttl_minutes)));
   }
   if (!options.ready_file.empty()) {
-    SHUFFLE_RETURN_IF_ERROR(WriteReadyFile(
-        options.ready_file, ReadyLine(options, s->data->tcp_port(), s->control->port())));
+    const uint16_t metrics_port = s->metrics != nullptr ? s->metrics->port() : 0;
+    SHUFFLE_RETURN_IF_ERROR(
+        WriteReadyFile(options.ready_file,
+                       ReadyLine(options, s->data->tcp_port(), s->control->port(), metrics_port)));
     SHUFFLE_LOG(INFO) << "wrote ready file" << Kv("path", options.ready_file);
   }
   return absl::OkStatus();
 }
 
 void StopServers(const ServerOptions& options, Servers* s) {
-  SHUFFLE_LOG(INFO) << "health NOT_SERVING";
-  s->control->SetServing(false);
-
-  SHUFFLE_LOG(INFO) << "draining data plane" << Kv("timeout_s", kDrainTimeout.count());
-  absl::Status drained = s->data->Drain(std::chrono::steady_clock::now() + kDrainTimeout);
+  const absl::Duration timeout = absl::Seconds(static_cast<int64_t>(options.drain_timeout_seconds));
+  const absl::Time deadline = absl::Now() + timeout;
+  // The Drain RPC's procedure: no new writes, commits in flight finished, data synced.
+  absl::StatusOr<storage::DrainReport> engine_drained = s->drainer->Drain(deadline);
+  if (!engine_drained.ok()) {
+    SHUFFLE_LOG(WARNING) << "storage did not drain in time; stopping anyway (acknowledged "
+                            "commits are durable)"
+                         << Kv("error", engine_drained.status().ToString());
+  }
+  // Then the data plane's own requests in flight (fetches) and unwritten responses.
+  SHUFFLE_LOG(INFO) << "draining data plane"
+                    << Kv("timeout_s", absl::ToDoubleSeconds(deadline - absl::Now()));
+  absl::Status drained = s->data->Drain(std::chrono::steady_clock::now() +
+                                        absl::ToChronoNanoseconds(deadline - absl::Now()));
   if (!drained.ok()) {
     SHUFFLE_LOG(WARNING) << "data plane did not drain; closing its connections anyway"
                          << Kv("error", drained.ToString());
@@ -217,6 +239,7 @@ void StopServers(const ServerOptions& options, Servers* s) {
   s->data.reset();
   s->control.reset();
   s->service.reset();
+  s->drainer.reset();
 
   SHUFFLE_LOG(INFO) << "closing storage engine";
   s->reaper.reset();
@@ -232,7 +255,8 @@ int Run(const ServerOptions& options, const sigset_t& stop_signals) {
   SHUFFLE_LOG(INFO) << "shuffle-server starting" << Kv("version", control::ServerVersion())
                     << Kv("node", options.node_name) << Kv("listen", options.listen)
                     << Kv("socket", options.socket_path)
-                    << Kv("control_listen", options.control_listen);
+                    << Kv("control_listen", options.control_listen)
+                    << Kv("config", options.config_file);
   Servers servers;
   absl::Status started = StartServers(options, &servers);
   if (!started.ok()) {

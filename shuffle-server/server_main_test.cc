@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -110,6 +111,7 @@ constexpr std::chrono::seconds kTimeout(20);
 struct Ready {
   std::string data;
   std::string control;
+  std::string metrics;
 };
 
 // Waits (bounded) for the ready file; nullopt if the child exits first or time runs out.
@@ -124,6 +126,8 @@ std::optional<Ready> WaitReady(Child& child, const std::string& path) {
         ready.data = field.substr(5);
       } else if (field.rfind("control=", 0) == 0) {
         ready.control = field.substr(8);
+      } else if (field.rfind("metrics=", 0) == 0) {
+        ready.metrics = field.substr(8);
       }
     }
     if (!ready.data.empty() && !ready.control.empty()) {
@@ -185,6 +189,9 @@ TEST(ServerMainTest, ServesThenStopsCleanlyOnSigterm) {
     ASSERT_TRUE(ready.has_value()) << "not ready; stderr:\n" << child.err();
     EXPECT_THAT(ready->data, HasSubstr("127.0.0.1:"));
     EXPECT_TRUE(CanConnect(ready->data));
+    EXPECT_THAT(ready->metrics, HasSubstr("127.0.0.1:"));
+    EXPECT_NE(ready->metrics, "127.0.0.1:0");
+    EXPECT_TRUE(CanConnect(ready->metrics));
 
     std::unique_ptr<proto::ShuffleControl::Stub> stub = Connect(ready->control);
     proto::RegisterShuffleRequest request;
@@ -200,6 +207,7 @@ TEST(ServerMainTest, ServesThenStopsCleanlyOnSigterm) {
 
     ASSERT_EQ(kill(child.pid(), SIGTERM), 0);
     EXPECT_EQ(child.ExitCode(kTimeout), 0) << child.err();
+    EXPECT_THAT(child.err(), HasSubstr("storage engine drained"));  // the Drain RPC's code
     EXPECT_THAT(child.err(), HasSubstr("shuffle-server stopped"));
     EXPECT_FALSE(std::filesystem::exists(dir.path() + "/ready"));
   }
@@ -214,6 +222,36 @@ TEST(ServerMainTest, ServesThenStopsCleanlyOnSigterm) {
   EXPECT_EQ(status.applications(0).app_id(), "app-1");
   ASSERT_EQ(kill(child.pid(), SIGINT), 0);
   EXPECT_EQ(child.ExitCode(kTimeout), 0) << child.err();
+}
+
+TEST(ServerMainTest, ConfigFileSettingsWithCommandLineOverrides) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string config = dir.path() + "/shuffle.yaml";
+  std::ofstream(config) << "# shuffle-server settings\n"
+                        << "data-dirs: [" << dir.path() << "/data]\n"
+                        << "listen: 127.0.0.1:0\ncontrol-listen: 127.0.0.1:0\n"
+                        << "metrics-listen: 127.0.0.1:0\nnode-name: from-file\n"
+                        << "namespace-quotas: {team-a: 100}\ndrain-timeout-seconds: 5\n";
+  Child child(dir.path(), {"--config=" + config, "--node-name=from-flag",
+                           "--ready-file=" + dir.path() + "/ready", "--min-free-mib=0"});
+  std::optional<Ready> ready = WaitReady(child, dir.path() + "/ready");
+  ASSERT_TRUE(ready.has_value()) << "not ready; stderr:\n" << child.err();
+  std::unique_ptr<proto::ShuffleControl::Stub> stub = Connect(ready->control);
+  EXPECT_EQ(Status(*stub).node(), "from-flag");  // the command line wins
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/data/shuffles"));
+  ASSERT_EQ(kill(child.pid(), SIGTERM), 0);
+  EXPECT_EQ(child.ExitCode(kTimeout), 0) << child.err();
+}
+
+TEST(ServerMainTest, BadConfigFileExitsTwoNamingFileAndKey) {
+  TempDir dir;
+  const std::string config = dir.path() + "/bad.yaml";
+  std::ofstream(config) << "data-dirs: [/tmp/x]\nmemory-budget-mib: [1, 2]\n";
+  Child child(dir.path(), {"--config=" + config});
+  EXPECT_EQ(child.ExitCode(kTimeout), 2);
+  EXPECT_THAT(child.err(), HasSubstr("config file " + config + " line 2 key 'memory-budget-mib'"));
+  EXPECT_THAT(child.err(), HasSubstr("expects a single value, not a list"));
 }
 
 TEST(ServerMainTest, HelpExitsZeroAndListsFlags) {
@@ -312,8 +350,12 @@ TEST(ServerOptionsTest, ReadyLine) {
   o.listen = "127.0.0.1:0";
   o.control_listen = "[::1]:0";
   o.socket_path = "/run/shuffle.sock";
-  EXPECT_EQ(ReadyLine(o, 4000, 5000),
-            "data=127.0.0.1:4000 control=[::1]:5000 socket=/run/shuffle.sock\n");
+  EXPECT_EQ(ReadyLine(o, 4000, 5000, 6000),
+            "data=127.0.0.1:4000 control=[::1]:5000 metrics=0.0.0.0:6000 "
+            "socket=/run/shuffle.sock\n");
+  o.metrics_listen = "";
+  EXPECT_EQ(ReadyLine(o, 4000, 5000, 0),
+            "data=127.0.0.1:4000 control=[::1]:5000 metrics= socket=/run/shuffle.sock\n");
   EXPECT_EQ(HostOf("[::1]:80"), "[::1]");
   EXPECT_EQ(HostOf("example"), "example");
 }

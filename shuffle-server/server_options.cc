@@ -110,7 +110,8 @@ const std::vector<Flag>& Flags() {
          return st.ok() ? st : core::Annotate(st, "--log-format");
        }},
       {"ready-file", "PATH",
-       "When serving, write \"data=HOST:PORT control=HOST:PORT socket=PATH\" here (atomically).",
+       "When serving, write \"data=HOST:PORT control=HOST:PORT metrics=HOST:PORT socket=PATH\" "
+       "here (atomically), with the bound ports.",
        SetString<&ServerOptions::ready_file>},
       {"secret-file", "PATH",
        "Cluster token secret (>= 32 bytes; the same file on every server). Without it the "
@@ -148,6 +149,17 @@ const std::vector<Flag>& Flags() {
          return ParseSize("default-namespace-quota-mib", v, 0, kMaxMib,
                           &o->default_namespace_quota_mib);
        }},
+      {"drain-timeout-seconds", "N",
+       "On SIGTERM, and for a Drain call without its own timeout: how long to wait for commits "
+       "and requests in flight before stopping anyway (default 30).",
+       [](std::string_view v, ServerOptions* o) {
+         return ParseSize("drain-timeout-seconds", v, 1, 86400, &o->drain_timeout_seconds);
+       }},
+      {"config", "PATH",
+       "YAML file of settings, applied before the command line (whose flags win). Keys are "
+       "these flags' names; two take collections: data-dirs: [DIR, ...] and namespace-quotas: "
+       "{NS: MIB, ...}.",
+       SetString<&ServerOptions::config_file>},
   };
   return *flags;
 }
@@ -165,7 +177,7 @@ absl::Status Validate(const ServerOptions& o) {
   if (o.data_dirs.empty()) {
     return absl::InvalidArgumentError(
         "--data-dir is required: give at least one directory for shuffle data "
-        "(e.g. --data-dir=/var/lib/shuffle)");
+        "(e.g. --data-dir=/var/lib/shuffle, or data-dirs: [...] in the --config file)");
   }
   if (!o.secret_file.empty() && o.registration_secret_file.empty()) {
     // Otherwise anyone reaching the control plane could obtain any application's token.
@@ -188,27 +200,6 @@ absl::Status Validate(const ServerOptions& o) {
     return absl::InvalidArgumentError("--control-listen is empty: expected HOST:PORT");
   }
   return absl::OkStatus();
-}
-
-// The port of "HOST:PORT", or nullopt when there is none.
-std::optional<uint32_t> PortOf(std::string_view address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos || address.find(']', colon) != std::string_view::npos) {
-    return std::nullopt;
-  }
-  const std::string_view host = address.substr(0, colon);
-  if (host.find(':') != std::string_view::npos && host.front() != '[') {
-    return std::nullopt;  // a bare IPv6 address
-  }
-  uint32_t port = 0;
-  if (!absl::SimpleAtoi(ToAbsl(address.substr(colon + 1)), &port) || port > 65535) {
-    return std::nullopt;
-  }
-  return port;
-}
-
-std::string BracketIfV6(const std::string& host) {
-  return host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]" : host;
 }
 
 // Appends `text` indented by six spaces, wrapped at 80 columns.
@@ -234,6 +225,48 @@ void WrapInto(std::string_view text, std::string* out) {
   out->push_back('\n');
 }
 
+// A flag of the command line and its value, not yet applied.
+struct FlagValue {
+  const Flag* flag = nullptr;
+  std::string value;
+};
+
+// Splits the command line into flags and values; sets help and version.
+absl::StatusOr<std::vector<FlagValue>> SplitFlags(const std::vector<std::string>& args,
+                                                  ServerOptions* options) {
+  std::vector<FlagValue> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      options->help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      options->version = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument '", arg, "': every setting is a --flag"));
+    }
+    const size_t eq = arg.find('=');
+    const std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    const Flag* flag = FindFlag(name);
+    if (flag == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+    if (eq != std::string::npos) {
+      out.push_back({flag, arg.substr(eq + 1)});
+    } else if (i + 1 < args.size()) {
+      out.push_back({flag, args[++i]});
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " needs a value (", ToAbsl(flag->value_name), ")"));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::string> ProcessEnv(const char* name) {
@@ -248,39 +281,32 @@ absl::StatusOr<ServerOptions> ParseServerOptions(const std::vector<std::string>&
                                                  const EnvLookup& env,
                                                  const std::string& hostname) {
   ServerOptions options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      options.help = true;
-      continue;
-    }
-    if (arg == "--version") {
-      options.version = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument '", arg, "': every setting is a --flag"));
-    }
-    const size_t eq = arg.find('=');
-    const std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-    const Flag* flag = FindFlag(name);
-    if (flag == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
-    }
-    std::string value;
-    if (eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--", name, " needs a value (", ToAbsl(flag->value_name), ")"));
-    }
-    SHUFFLE_RETURN_IF_ERROR(flag->set(value, &options));
-  }
+  SHUFFLE_ASSIGN_OR_RETURN(std::vector<FlagValue> flags, SplitFlags(args, &options));
   if (options.help || options.version) {
     return options;
+  }
+  for (const FlagValue& f : flags) {
+    if (f.flag->name == "config") {
+      options.config_file = f.value;
+    }
+  }
+  if (!options.config_file.empty()) {
+    SHUFFLE_ASSIGN_OR_RETURN(std::vector<ConfigSetting> settings,
+                             ReadConfigFile(options.config_file, ServerConfigSchema()));
+    for (const ConfigSetting& setting : settings) {
+      const Flag* flag = FindFlag(setting.flag);
+      SHUFFLE_CHECK(flag != nullptr) << "config schema names an unknown flag " << setting.flag;
+      SHUFFLE_RETURN_IF_ERROR(core::Annotate(flag->set(setting.value, &options), setting.where));
+    }
+  }
+  // The command line overrides the file; --data-dir given there replaces the file's list.
+  bool data_dirs_from_command_line = false;
+  for (const FlagValue& f : flags) {
+    if (f.flag->name == "data-dir" && !data_dirs_from_command_line) {
+      options.data_dirs.clear();
+      data_dirs_from_command_line = true;
+    }
+    SHUFFLE_RETURN_IF_ERROR(f.flag->set(f.value, &options));
   }
   SHUFFLE_RETURN_IF_ERROR(Validate(options));
   if (options.node_name.empty()) {
@@ -289,12 +315,27 @@ absl::StatusOr<ServerOptions> ParseServerOptions(const std::vector<std::string>&
   return options;
 }
 
+ConfigSchema ServerConfigSchema() {
+  ConfigSchema schema;
+  for (const Flag& flag : Flags()) {
+    schema[std::string(flag.name)] = ConfigKey{std::string(flag.name), ConfigKind::kScalar};
+  }
+  schema.erase("config");
+  schema.erase("data-dir");
+  schema.erase("namespace-quota-mib");
+  schema["data-dirs"] = ConfigKey{"data-dir", ConfigKind::kList};
+  schema["namespace-quotas"] = ConfigKey{"namespace-quota-mib", ConfigKind::kMap};
+  return schema;
+}
+
 std::string ServerUsage() {
   std::string usage =
       "Usage: shuffle-server --data-dir=DIR [--data-dir=DIR ...] [flags]\n\n"
       "Node-local shuffle service: stores map output on local disks and serves it to reducers\n"
       "over a framed TCP / Unix-socket data plane, with a gRPC control plane.\n"
-      "Stops cleanly on SIGTERM or SIGINT.\n\nFlags:\n";
+      "Settings come from these flags and, with --config=PATH, a YAML file with the same keys\n"
+      "(command-line flags win). SIGTERM or SIGINT drains (no new writes, commits in flight\n"
+      "finish, data synced; --drain-timeout-seconds) and stops.\n\nFlags:\n";
   for (const Flag& flag : Flags()) {
     absl::StrAppend(&usage, "  --", ToAbsl(flag.name), "=", ToAbsl(flag.value_name), "\n");
     WrapInto(flag.help, &usage);
@@ -302,67 +343,6 @@ std::string ServerUsage() {
   absl::StrAppend(&usage, "  --help\n      Print this help and exit.\n",
                   "  --version\n      Print the version and exit.\n");
   return usage;
-}
-
-absl::StatusOr<std::string> AdvertiseAddress(const ServerOptions& options, const EnvLookup& env) {
-  const uint32_t listen_port = PortOf(options.listen).value_or(0);
-  if (!options.advertise_address.empty()) {
-    if (PortOf(options.advertise_address).has_value()) {
-      return options.advertise_address;
-    }
-    if (listen_port == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--advertise-address=", options.advertise_address,
-          " has no port and --listen has none fixed: give --advertise-address=HOST:PORT"));
-    }
-    return absl::StrCat(BracketIfV6(options.advertise_address), ":", listen_port);
-  }
-  std::optional<std::string> ip = env("POD_IP");
-  if (!ip.has_value()) {
-    ip = env("HOST_IP");
-  }
-  if (!ip.has_value() || listen_port == 0) {
-    return std::string();
-  }
-  return absl::StrCat(BracketIfV6(*ip), ":", listen_port);
-}
-
-storage::EngineOptions ToEngineOptions(const ServerOptions& options) {
-  storage::EngineOptions engine;
-  engine.data_dirs = options.data_dirs;
-  engine.index_dir = options.index_dir;
-  engine.memory_budget_bytes = options.memory_budget_mib << 20;
-  engine.min_free_bytes = options.min_free_mib << 20;
-  for (const auto& [ns, mib] : options.namespace_quota_mib) {
-    engine.namespace_quota_bytes[ns] = mib << 20;
-  }
-  engine.default_namespace_quota_bytes = options.default_namespace_quota_mib << 20;
-  engine.extent_bytes = options.extent_kib << 10;
-  return engine;
-}
-
-dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
-                                               std::string advertise_address) {
-  dataplane::DataPlaneOptions data;
-  data.listen_address = options.listen;
-  data.socket_path = options.socket_path;
-  data.node_name = options.node_name;
-  data.advertise_address = std::move(advertise_address);
-  return data;
-}
-
-std::string HostOf(std::string_view address) {
-  if (!PortOf(address).has_value()) {
-    return std::string(address);
-  }
-  return std::string(address.substr(0, address.rfind(':')));
-}
-
-std::string ReadyLine(const ServerOptions& options, uint16_t data_port, uint16_t control_port) {
-  const std::string data =
-      options.listen.empty() ? "" : absl::StrCat(HostOf(options.listen), ":", data_port);
-  return absl::StrCat("data=", data, " control=", HostOf(options.control_listen), ":", control_port,
-                      " socket=", options.socket_path, "\n");
 }
 
 }  // namespace shuffle::server

@@ -1,8 +1,9 @@
-// ServerOptions: the shuffle-server daemon's command line. Parsing is by hand (not absl flags) so
-// that --help exits 0 with a page of this program's flags only, --data-dir may repeat, and every
-// error names the flag and says what is expected. Also: the defaults taken from the environment
-// (node name, advertised address), the options handed to the engine and the data plane, and the
-// ready-file line. Plain values and pure functions; thread-safe.
+// ServerOptions: the shuffle-server daemon's command line and configuration file. Parsing is by
+// hand (not absl flags) so that --help exits 0 with a page of this program's flags only,
+// --data-dir may repeat, a YAML file can give the same settings, and every error names the flag
+// (or the file, line and key) and says what is expected. Also: the defaults taken from the
+// environment (node name, advertised address), the options handed to the engine and the data plane,
+// and the ready-file line. Plain values and pure functions; thread-safe.
 #ifndef SHUFFLE_SERVER_SERVER_OPTIONS_H_
 #define SHUFFLE_SERVER_SERVER_OPTIONS_H_
 
@@ -16,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "shuffle-server/dataplane/options.h"
+#include "shuffle-server/server_config.h"
 #include "shuffle-server/storage/engine.h"
 
 namespace shuffle::server {
@@ -43,6 +45,11 @@ struct ServerOptions {
   uint64_t app_ttl_minutes = 24 * 60;           // 0: never remove idle applications
   std::map<std::string, uint64_t> namespace_quota_mib;
   uint64_t default_namespace_quota_mib = 0;  // 0: unlimited
+  // SIGTERM (and a Drain call without its own timeout) waits this long for commits and requests
+  // in flight before stopping anyway.
+  uint64_t drain_timeout_seconds = 30;
+  // The YAML file the settings were read from first (server_config.h); "" for none.
+  std::string config_file;
 
   bool help = false;
   bool version = false;
@@ -53,11 +60,18 @@ using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
 // getenv(3).
 std::optional<std::string> ProcessEnv(const char* name);
 
-// Parses the arguments after the program name: "--flag=value" or "--flag value". INVALID_ARGUMENT
-// naming the flag for an unknown flag, a missing or malformed value, or a missing --data-dir
-// (unless --help or --version is given). Fills node_name from `env` and `hostname` when unset.
+// Parses the arguments after the program name: "--flag=value" or "--flag value". With
+// --config=PATH, the file's settings (server_config.h) are applied first and the command line's
+// flags override them; a list flag (--data-dir) given on the command line replaces the file's
+// list. INVALID_ARGUMENT naming the flag (or the file, line and key) for an unknown flag or key, a
+// missing or malformed value, or a missing --data-dir (unless --help or --version is given);
+// NOT_FOUND for an unreadable config file. Fills node_name from `env` and `hostname` when unset.
 absl::StatusOr<ServerOptions> ParseServerOptions(const std::vector<std::string>& args,
                                                  const EnvLookup& env, const std::string& hostname);
+
+// The config file's keys: every flag's name, except "data-dirs" (a list, for --data-dir) and
+// "namespace-quotas" (a map of namespace to MiB, for --namespace-quota-mib); not "config".
+ConfigSchema ServerConfigSchema();
 
 // The --help page.
 std::string ServerUsage();
@@ -75,9 +89,10 @@ dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
 // "HOST" of "HOST:PORT" ("[v6]:PORT" keeps its brackets); the whole string when it has no port.
 std::string HostOf(std::string_view address);
 
-// The ready file's one line: "data=HOST:PORT control=HOST:PORT socket=PATH" (empty values for
-// a listener that is off).
-std::string ReadyLine(const ServerOptions& options, uint16_t data_port, uint16_t control_port);
+// The ready file's one line: "data=HOST:PORT control=HOST:PORT metrics=HOST:PORT socket=PATH"
+// (empty values for a listener that is off), with the bound ports.
+std::string ReadyLine(const ServerOptions& options, uint16_t data_port, uint16_t control_port,
+                      uint16_t metrics_port);
 
 }  // namespace shuffle::server
 

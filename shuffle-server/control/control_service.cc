@@ -1,9 +1,5 @@
 #include "shuffle-server/control/control_service.h"
 
-#include <algorithm>
-#include <filesystem>
-#include <map>
-#include <system_error>
 #include <utility>
 
 #include <openssl/crypto.h>
@@ -37,25 +33,12 @@ absl::Status CheckAppId(const std::string& app_id, std::string_view call) {
   return absl::OkStatus();
 }
 
-// Bytes in regular files under `dir`/shuffles: what the engine's shuffles occupy in that
-// directory. Files removed while walking are skipped.
-uint64_t ShuffleBytesIn(const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  uint64_t bytes = 0;
-  fs::recursive_directory_iterator it(fs::path(dir) / "shuffles",
-                                      fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    std::error_code entry_ec;
-    if (it->is_regular_file(entry_ec)) {
-      const uintmax_t size = it->file_size(entry_ec);
-      bytes += entry_ec ? 0 : size;
-    }
-  }
-  return bytes;
-}
-
 }  // namespace
+
+bool SecretMatches(const std::string& secret, const std::string& given) {
+  return !secret.empty() && given.size() == secret.size() &&
+         CRYPTO_memcmp(given.data(), secret.data(), secret.size()) == 0;
+}
 
 std::string_view ServerVersion() { return SHUFFLE_VERSION; }
 
@@ -90,8 +73,7 @@ absl::StatusOr<std::string> ControlService::IssueToken(const std::string& app_id
     return absl::UnauthenticatedError(absl::StrCat(
         "registering application ", app_id, ": no identity token; present the operator secret"));
   }
-  if (secret.empty() || identity_token.size() != secret.size() ||
-      CRYPTO_memcmp(identity_token.data(), secret.data(), secret.size()) != 0) {
+  if (!SecretMatches(secret, identity_token)) {
     return absl::PermissionDeniedError(
         absl::StrCat("registering application ", app_id, ": the identity token is not valid"));
   }
@@ -107,6 +89,39 @@ absl::Status ControlService::Authorize(const proto::Credentials& credentials,
   return core::Annotate(
       options_.token_authority->Verify(credentials.app_id(), credentials.token()).status(),
       std::string(call));
+}
+
+absl::Status ControlService::AuthorizeAdmin(const proto::AdminCredentials& admin,
+                                            std::string_view call) const {
+  if (open()) {
+    return absl::OkStatus();
+  }
+  if (admin.operator_secret().empty()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat(ToAbsl(call),
+                     " is an operator call: present the operator secret (the server's "
+                     "--registration-secret-file; shufflectl --secret-file)"));
+  }
+  if (!SecretMatches(options_.registration_secret, admin.operator_secret())) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(ToAbsl(call), ": the operator secret is not valid for this server"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ControlService::AuthorizeAppOrAdmin(const proto::Credentials& credentials,
+                                                 const proto::AdminCredentials* admin,
+                                                 std::string_view call, bool* as_admin) const {
+  SHUFFLE_RETURN_IF_ERROR(CheckAppId(credentials.app_id(), call));
+  if (admin != nullptr) {
+    SHUFFLE_RETURN_IF_ERROR(AuthorizeAdmin(*admin, call));
+  } else {
+    SHUFFLE_RETURN_IF_ERROR(Authorize(credentials, call));
+  }
+  if (as_admin != nullptr) {
+    *as_admin = admin != nullptr;
+  }
+  return absl::OkStatus();
 }
 
 std::string ControlService::EngineNamespaceOf(const std::string& app_id) const {
@@ -162,8 +177,20 @@ absl::StatusOr<std::string> ControlService::DoRegisterApplication(
 
 absl::StatusOr<uint64_t> ControlService::DoRemoveApplication(
     const proto::RemoveApplicationRequest& req) {
-  SHUFFLE_RETURN_IF_ERROR(Authorize(req.credentials(), "RemoveApplication"));
+  bool as_admin = false;
+  SHUFFLE_RETURN_IF_ERROR(AuthorizeAppOrAdmin(
+      req.credentials(), req.has_admin() ? &req.admin() : nullptr, "RemoveApplication", &as_admin));
   const std::string& app = req.credentials().app_id();
+  bool registered = false;
+  {
+    absl::MutexLock lock(&mu_);
+    registered = namespaces_.contains(app);
+  }
+  // An operator is told about a mistyped id; an application removing itself twice is not.
+  if (as_admin && !registered && EngineNamespaceOf(app).empty()) {
+    return absl::NotFoundError(absl::StrCat("RemoveApplication: application ", app,
+                                            " has no shuffles and is not registered here"));
+  }
   SHUFFLE_ASSIGN_OR_RETURN(uint64_t freed, engine_->RemoveApplication(core::AppId(app)));
   {
     absl::MutexLock lock(&mu_);
@@ -204,47 +231,6 @@ absl::StatusOr<uint64_t> ControlService::DoRemoveShuffle(const proto::RemoveShuf
   const std::string& app = req.credentials().app_id();
   return engine_->RemoveShuffle(
       storage::ShuffleKey{core::AppId(app), core::ShuffleId(req.shuffle_id())});
-}
-
-proto::GetStatusResponse ControlService::DoGetStatus() const {
-  proto::GetStatusResponse response;
-  response.set_node(options_.node_name);
-  response.set_version(std::string(ServerVersion()));
-  for (const std::string& dir : options_.data_dirs) {
-    proto::DirectoryStatus* d = response.add_directories();
-    d->set_path(dir);
-    d->set_used_bytes(ShuffleBytesIn(dir));
-    // One unreadable directory must not hide the others: it is reported with zero space.
-    absl::StatusOr<storage::DiskSpace> space = options_.env->GetDiskSpace(dir);
-    if (space.ok()) {
-      d->set_free_bytes(space->free_bytes);
-      d->set_capacity_bytes(space->capacity_bytes);
-    } else {
-      SHUFFLE_LOG(WARNING) << "cannot measure data directory for status" << Kv("dir", dir)
-                           << Kv("error", space.status().ToString());
-    }
-  }
-  std::map<std::string, proto::ApplicationStatus> apps;  // ordered by app id
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [app, ns] : namespaces_) {
-      apps[app].set_namespace_(ns);
-    }
-  }
-  for (const storage::ShuffleUsage& usage : engine_->Usage()) {
-    proto::ApplicationStatus& a = apps[usage.record.app_id];
-    if (a.namespace_().empty()) {
-      a.set_namespace_(usage.record.namespace_name);
-    }
-    a.set_shuffles(a.shuffles() + 1);
-    a.set_bytes(a.bytes() + usage.disk_bytes);
-    a.set_files(a.files() + usage.files);
-  }
-  for (auto& [app, status] : apps) {
-    status.set_app_id(app);
-    *response.add_applications() = std::move(status);
-  }
-  return response;
 }
 
 grpc::Status ControlService::RegisterApplication(grpc::ServerContext* /*context*/,
@@ -293,14 +279,6 @@ grpc::Status ControlService::RemoveShuffle(grpc::ServerContext* /*context*/,
     response->set_freed_bytes(*freed);
   }
   return ToGrpcStatus(freed.status());
-}
-
-grpc::Status ControlService::GetStatus(grpc::ServerContext* /*context*/,
-                                       const proto::GetStatusRequest* /*request*/,
-                                       proto::GetStatusResponse* response) {
-  InFlight in_flight(&in_flight_);
-  *response = DoGetStatus();
-  return grpc::Status::OK;
 }
 
 }  // namespace shuffle::control

@@ -1,10 +1,14 @@
 // ControlService: the shuffle server's control plane (gRPC service shuffle.proto.ShuffleControl)
 // over a StorageEngine. It registers applications (app id -> namespace, kept in memory) and
-// shuffles, seals and removes them, and reports the node's status: its data directories' usage
-// and every application's shuffles, bytes and files.
+// shuffles, seals and removes them, reports the node's status (data directories, namespaces,
+// applications and their shuffles), scrubs a shuffle's data and drains the server.
 //
-// Authentication is not implemented yet: RegisterApplication returns an empty token and every
-// call is accepted. The two seams where it goes are IssueToken() and Authorize().
+// Authorization (see control.proto): with a TokenAuthority, RegisterApplication needs the operator
+// secret and returns a token; calls about one application need its token or the operator
+// secret; node-wide calls (GetStatus of every application, Drain) need the operator secret:
+// missing credentials are UNAUTHENTICATED, wrong ones PERMISSION_DENIED, and both are checked
+// before anything is looked up, so errors never reveal another application's data. Without a
+// TokenAuthority the service is open.
 //
 // Errors are absl::Status inside and grpc::Status on the wire, with the same numeric codes
 // (ToGrpcStatus / FromGrpcStatus).
@@ -27,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle-server/storage/env.h"
 #include "shuffle/proto/control.grpc.pb.h"
@@ -34,6 +39,10 @@
 namespace shuffle::security {
 class TokenAuthority;
 }  // namespace shuffle::security
+
+namespace shuffle::control {
+class Drainer;
+}  // namespace shuffle::control
 
 namespace shuffle::control {
 
@@ -46,6 +55,9 @@ inline constexpr size_t kMaxNamespaceBytes = 253;
 
 // The server's version ("0.1.0"), from the CMake project version.
 std::string_view ServerVersion();
+
+// Constant-time comparison of a presented secret; false when `secret` is empty.
+bool SecretMatches(const std::string& secret, const std::string& given);
 
 // Same numeric codes on both sides; messages are kept.
 grpc::Status ToGrpcStatus(const absl::Status& status);
@@ -60,9 +72,12 @@ struct ControlServiceOptions {
   storage::Env* env = storage::Env::Default();
   // Issues and checks application tokens; null: unauthenticated. Must outlive the service.
   const security::TokenAuthority* token_authority = nullptr;
-  // The operator secret a driver presents (RegisterApplicationRequest.identity_token) to be
-  // given a token. Required when token_authority is set.
+  // The operator secret: what a driver presents (RegisterApplicationRequest.identity_token) to
+  // be given a token, and an operator (AdminCredentials) for admin calls. Required when
+  // token_authority is set.
   std::string registration_secret;
+  // Runs Drain; null: Drain is FAILED_PRECONDITION. Must outlive the service.
+  Drainer* drainer = nullptr;
 };
 
 class ControlService final : public proto::ShuffleControl::Service {
@@ -86,6 +101,10 @@ class ControlService final : public proto::ShuffleControl::Service {
                              proto::RemoveShuffleResponse* response) override;
   grpc::Status GetStatus(grpc::ServerContext* context, const proto::GetStatusRequest* request,
                          proto::GetStatusResponse* response) override;
+  grpc::Status ScrubShuffle(grpc::ServerContext* context, const proto::ScrubShuffleRequest* request,
+                            proto::ScrubShuffleResponse* response) override;
+  grpc::Status Drain(grpc::ServerContext* context, const proto::DrainRequest* request,
+                     proto::DrainResponse* response) override;
 
   // The same operations with absl types, callable without gRPC.
   absl::StatusOr<std::string> DoRegisterApplication(const proto::RegisterApplicationRequest& req);
@@ -93,7 +112,11 @@ class ControlService final : public proto::ShuffleControl::Service {
   absl::Status DoRegisterShuffle(const proto::RegisterShuffleRequest& req);
   absl::Status DoSealShuffle(const proto::SealShuffleRequest& req);
   absl::StatusOr<uint64_t> DoRemoveShuffle(const proto::RemoveShuffleRequest& req);
-  proto::GetStatusResponse DoGetStatus() const;
+  absl::StatusOr<proto::GetStatusResponse> DoGetStatus(const proto::GetStatusRequest& req) const;
+  absl::StatusOr<proto::ScrubShuffleResponse> DoScrubShuffle(const proto::ScrubShuffleRequest& req);
+  // `rpc_deadline`: the caller's own deadline, if earlier than the requested timeout.
+  absl::StatusOr<proto::DrainResponse> DoDrain(const proto::DrainRequest& req,
+                                               absl::Time rpc_deadline = absl::InfiniteFuture());
 
   // RPCs being handled now (ControlServer waits for them to finish at shutdown).
   int64_t in_flight() const { return in_flight_.load(std::memory_order_acquire); }
@@ -113,13 +136,27 @@ class ControlService final : public proto::ShuffleControl::Service {
     std::atomic<int64_t>* count_;
   };
 
-  // AUTH SEAM (registration): the token an application presents on later calls, given the
-  // identity it proved. Today: checks nothing and returns "" (unauthenticated).
+  // The token an application presents on later calls, given the identity it proved (the
+  // operator secret); "" when the service is open.
   absl::StatusOr<std::string> IssueToken(const std::string& app_id,
                                          const std::string& namespace_name,
                                          const std::string& identity_token) const;
-  // AUTH SEAM (every other call): validates the credentials' app id; will verify the token.
+  // Validates the credentials' app id and verifies its token.
   absl::Status Authorize(const proto::Credentials& credentials, std::string_view call) const;
+  // An admin call: the operator secret must match (any secret passes when the service is open).
+  absl::Status AuthorizeAdmin(const proto::AdminCredentials& admin, std::string_view call) const;
+  // A call about credentials.app_id: by the operator when `admin` is given (a request's admin
+  // field is set), else by the application with its token. Sets *as_admin accordingly.
+  absl::Status AuthorizeAppOrAdmin(const proto::Credentials& credentials,
+                                   const proto::AdminCredentials* admin, std::string_view call,
+                                   bool* as_admin = nullptr) const;
+  bool open() const { return options_.token_authority == nullptr; }
+
+  // control_status.cc: every application, registered or holding shuffles, by app id.
+  std::vector<proto::ApplicationStatus> Applications() const;
+  void AddDirectories(proto::GetStatusResponse* response) const;
+  void AddNamespaces(const std::vector<proto::ApplicationStatus>& apps,
+                     proto::GetStatusResponse* response) const;
 
   // The namespace `app_id` registered with; else that of one of its shuffles in the engine (a
   // registration lost to a restart); else kDefaultNamespace.

@@ -103,6 +103,8 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
   }
   ASSERT_EQ(records, 1000);
 
+  auto scrubbed = (*engine)->Scrub(key);
+  ASSERT_TRUE(scrubbed.ok()) << scrubbed.status();
   MetricsSources sources{.engine = engine->get(),
                          .data_dirs = {dir.path() + "/d0", dir.path() + "/d1"},
                          .env = storage::Env::Default(),
@@ -120,6 +122,14 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
             std::string::npos);
   EXPECT_NE(body.find("shuffle_directory_free_bytes{dir=\"" + dir.path() + "/d0\"}"),
             std::string::npos);
+  EXPECT_NE(body.find("shuffle_directory_used_bytes{dir=\"" + dir.path() + "/d1\"}"),
+            std::string::npos);
+  EXPECT_NE(body.find("shuffle_scrubs_total 1\n"), std::string::npos);
+  EXPECT_NE(body.find("shuffle_scrub_checked_blocks_total " +
+                      std::to_string(scrubbed->blocks_checked) + "\n"),
+            std::string::npos);
+  EXPECT_NE(body.find("shuffle_scrub_corrupt_blocks_total 0\n"), std::string::npos);
+  EXPECT_NE(body.find("shuffle_draining 0\n"), std::string::npos);
   EXPECT_NE(HttpGet((*http)->port(), "/healthz").find("ok"), std::string::npos);
   EXPECT_NE(HttpGet((*http)->port(), "/nope").find("404"), std::string::npos);
 
@@ -135,6 +145,9 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
   }
   const int status = pclose(pipe);
   EXPECT_EQ(status, 0) << "promtool check metrics failed:\n" << output;
+
+  ASSERT_TRUE((*engine)->Drain(absl::Now() + absl::Seconds(10)).ok());
+  EXPECT_NE(HttpGet((*http)->port(), "/metrics").find("shuffle_draining 1\n"), std::string::npos);
 }
 
 }  // namespace

@@ -38,6 +38,20 @@ void StorageMetrics(const storage::StorageEngine& engine, PrometheusText& page) 
   page.Counter("shuffle_quota_refusals_total",
                "Pushes refused because their namespace was at its disk quota.",
                static_cast<double>(s.refused_quota));
+  page.Counter("shuffle_draining_refusals_total",
+               "Pushes, commits and shuffle registrations refused because the server is draining.",
+               static_cast<double>(s.refused_draining));
+  page.Gauge("shuffle_draining",
+             "1 while the server is draining (refusing new writes, serving reads), else 0.",
+             s.draining ? 1 : 0);
+  page.Counter("shuffle_scrubs_total", "Shuffle scrubs completed.", static_cast<double>(s.scrubs));
+  page.Counter("shuffle_scrub_checked_blocks_total", "Committed blocks read back and verified.",
+               static_cast<double>(s.scrub_blocks));
+  page.Counter("shuffle_scrub_checked_bytes_total", "Bytes of the blocks scrubs verified.",
+               static_cast<double>(s.scrub_bytes));
+  page.Counter("shuffle_scrub_corrupt_blocks_total",
+               "Blocks scrubs found corrupt or unreadable on disk.",
+               static_cast<double>(s.scrub_corrupt_blocks));
   for (const auto& [ns, bytes] : engine.NamespaceUsage()) {
     page.Gauge("shuffle_namespace_stored_bytes",
                "Block bytes stored per namespace (what quotas are checked against).",
@@ -65,6 +79,14 @@ void StorageMetrics(const storage::StorageEngine& engine, PrometheusText& page) 
 }
 
 void DirectoryMetrics(const MetricsSources& sources, PrometheusText& page) {
+  for (const storage::DirectoryUsage& usage : sources.engine->UsageByDirectory()) {
+    page.Gauge("shuffle_directory_used_bytes",
+               "Bytes of shuffle files (segments, commit logs) the server holds in a data "
+               "directory.",
+               static_cast<double>(usage.used_bytes), {{"dir", usage.path}});
+    page.Gauge("shuffle_directory_files", "Shuffle files the server holds in a data directory.",
+               static_cast<double>(usage.files), {{"dir", usage.path}});
+  }
   for (const std::string& dir : sources.data_dirs) {
     absl::StatusOr<storage::DiskSpace> space = sources.env->GetDiskSpace(dir);
     if (!space.ok()) {

@@ -7,19 +7,12 @@
 #include "absl/time/time.h"
 #include "shuffle-server/storage/engine_impl.h"
 #include "shuffle/core/block.h"
-#include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
 
 namespace shuffle::storage {
 
-using core::Kv;
-
 namespace {
-
-std::string Describe(const ShuffleKey& key) {
-  return absl::StrCat(key.app.value(), "/", key.shuffle.value());
-}
 
 uint64_t NowUnixMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -89,6 +82,7 @@ std::string StorageEngine::Impl::LogPath(uint32_t dir, uint64_t handle, uint32_t
 absl::Status StorageEngine::Impl::CreateShuffleFiles(ShuffleState& shuffle) {
   const uint64_t handle = shuffle.record.handle;
   shuffle.segments.resize(options.data_dirs.size());
+  shuffle.dir_bytes.assign(options.data_dirs.size(), 0);
   for (uint32_t d = 0; d < options.data_dirs.size(); ++d) {
     SHUFFLE_RETURN_IF_ERROR(env->CreateDirs(ShuffleDir(d, handle)));
     SHUFFLE_RETURN_IF_ERROR(env->SyncDir(options.data_dirs[d] + "/shuffles"));
@@ -113,16 +107,19 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
                                             uint32_t num_partitions) {
   if (num_partitions == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("shuffle ", Describe(key), ": num_partitions must be at least 1"));
+        absl::StrCat("shuffle ", DescribeKey(key), ": num_partitions must be at least 1"));
   }
   Impl& impl = *impl_;
   auto shuffle = std::make_shared<ShuffleState>();
   {
     absl::MutexLock lock(&impl.mu);
+    if (impl.draining) {
+      return impl.RefuseWhileDraining(absl::StrCat("registration of shuffle ", DescribeKey(key)));
+    }
     if (ShufflePtr existing = impl.FindShuffle(key)) {
       if (existing->record.num_partitions != num_partitions) {
         return absl::AlreadyExistsError(
-            absl::StrCat("shuffle ", Describe(key), " is already registered with ",
+            absl::StrCat("shuffle ", DescribeKey(key), " is already registered with ",
                          existing->record.num_partitions, " partitions, not ", num_partitions));
       }
       return absl::OkStatus();
@@ -145,7 +142,7 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
     // A concurrent registration of the same key won; ours is an unused handle.
     return raced->record.num_partitions == num_partitions
                ? absl::OkStatus()
-               : absl::AlreadyExistsError(absl::StrCat("shuffle ", Describe(key),
+               : absl::AlreadyExistsError(absl::StrCat("shuffle ", DescribeKey(key),
                                                        " registered concurrently with "
                                                        "another partition count"));
   }
@@ -173,10 +170,7 @@ absl::Status StorageEngine::Impl::CheckDiskSpace(uint32_t dir, uint64_t incoming
 
 absl::Status StorageEngine::Impl::CheckQuota(const ShuffleState& shuffle, uint64_t incoming) {
   const std::string& ns = shuffle.record.namespace_name;
-  auto it = options.namespace_quota_bytes.find(ns);
-  const uint64_t quota = it != options.namespace_quota_bytes.end()
-                             ? it->second
-                             : options.default_namespace_quota_bytes;
+  const uint64_t quota = QuotaOf(ns);
   if (quota == 0) {
     return absl::OkStatus();
   }
@@ -204,28 +198,31 @@ absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::A
   for (const PushedBlock& block : blocks) {
     if (absl::Status st = core::VerifyBlock(block.bytes); !st.ok()) {
       return core::Annotate(
-          st, absl::StrCat("shuffle ", Describe(key), " map ", map.value(), " attempt ",
+          st, absl::StrCat("shuffle ", DescribeKey(key), " map ", map.value(), " attempt ",
                            attempt.value(), " partition ", block.partition.value()));
     }
     total += block.bytes.size();
   }
   Impl& impl = *impl_;
   absl::MutexLock lock(&impl.mu);
+  if (impl.draining) {
+    return impl.RefuseWhileDraining(absl::StrCat("push to shuffle ", DescribeKey(key)));
+  }
   ShufflePtr shuffle = impl.FindShuffle(key);
   if (shuffle == nullptr) {
-    return absl::NotFoundError(absl::StrCat("shuffle ", Describe(key), " is not registered"));
+    return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " is not registered"));
   }
   const uint32_t ndirs = static_cast<uint32_t>(impl.options.data_dirs.size());
   for (const PushedBlock& block : blocks) {
     if (block.partition.value() >= shuffle->record.num_partitions) {
       return absl::InvalidArgumentError(
-          absl::StrCat("shuffle ", Describe(key), " has ", shuffle->record.num_partitions,
+          absl::StrCat("shuffle ", DescribeKey(key), " has ", shuffle->record.num_partitions,
                        " partitions; block for partition ", block.partition.value(), " refused"));
     }
   }
   if (auto winner = shuffle->winners.find(map.value()); winner != shuffle->winners.end()) {
     return absl::AlreadyExistsError(absl::StrCat(
-        "shuffle ", Describe(key), " map ", map.value(), " was already committed by attempt ",
+        "shuffle ", DescribeKey(key), " map ", map.value(), " was already committed by attempt ",
         winner->second.attempt, "; attempt ", attempt.value(), "'s output is not needed"));
   }
   for (const PushedBlock& block : blocks) {
@@ -245,14 +242,17 @@ absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::A
     }
   }
   if (shuffle->removed) {
-    return absl::NotFoundError(absl::StrCat("shuffle ", Describe(key), " was removed"));
+    return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " was removed"));
+  }
+  if (impl.draining) {  // began while this push waited for memory
+    return impl.RefuseWhileDraining(absl::StrCat("push to shuffle ", DescribeKey(key)));
   }
   AttemptState& state = shuffle->attempts[AttemptKey(map.value(), attempt.value())];
   if (!state.failure.ok()) {
     return state.failure;
   }
   if (state.committing) {
-    return absl::FailedPreconditionError(absl::StrCat("shuffle ", Describe(key), " map ",
+    return absl::FailedPreconditionError(absl::StrCat("shuffle ", DescribeKey(key), " map ",
                                                       map.value(), " attempt ", attempt.value(),
                                                       " is committing; no more pushes"));
   }
@@ -309,99 +309,34 @@ absl::StatusOr<CommitResult> StorageEngine::Commit(const ShuffleKey& key,
   absl::MutexLock lock(&impl.mu);
   waiter->shuffle = impl.FindShuffle(key);
   if (waiter->shuffle == nullptr) {
-    return absl::NotFoundError(absl::StrCat("shuffle ", Describe(key), " is not registered"));
+    return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " is not registered"));
   }
   waiter->shuffle->last_activity = absl::Now();
   if (impl.stopping) {
     return absl::UnavailableError("storage engine is shutting down; retry on the restarted server");
   }
+  if (impl.draining) {
+    return impl.RefuseWhileDraining(absl::StrCat("commit to shuffle ", DescribeKey(key), " map ",
+                                                 request.map.value(), " attempt ",
+                                                 request.attempt.value()));
+  }
+  ++impl.commits_in_flight;  // Drain() waits for it
   impl.pending_commits.push_back(waiter);
   impl.work_cv.Signal();
   while (!waiter->done) {
     impl.round_cv.Wait(&impl.mu);
   }
+  --impl.commits_in_flight;
   return waiter->result;
 }
 
-bool StorageEngine::Impl::HoldsCommittedBlocks(const ShuffleState& shuffle,
-                                               uint32_t partition) const {
-  for (const BlockPtr& block : shuffle.partitions[partition].blocks) {
-    auto it = shuffle.winners.find(block->entry.map);
-    if (it != shuffle.winners.end() && it->second.attempt == block->entry.attempt &&
-        it->second.epoch == block->entry.epoch) {
-      return true;
-    }
-  }
-  return false;
-}
-
-absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32_t begin,
-                                               uint32_t end, bool everything) {
-  absl::MutexLock lock(&mu);
-  // A round moves blocks from the buffers into its jobs when it starts and into the index when it
-  // ends: while one is in progress, a block can be in neither place. Wait rounds out, so every
-  // block is either in a buffer or in the index when the buffers are examined.
-  auto await_idle = [&] {
-    while (rounds_started > rounds_completed && !stopping) {
-      round_cv.Wait(&mu);
-    }
-  };
-  // A few rounds, in case a commit lands between a round and the check.
-  for (int round = 0; round < 3; ++round) {
-    await_idle();
-    bool any = false;
-    for (uint32_t p = begin; p < end; ++p) {
-      PartitionBuffer& buffer = shuffle->partitions[p];
-      if (buffer.blocks.empty() || (!everything && !HoldsCommittedBlocks(*shuffle, p))) {
-        continue;
-      }
-      buffer.flush_requested = true;
-      if (!buffer.queued) {
-        buffer.queued = true;
-        flush_queue.emplace_back(shuffle, p);
-      }
-      any = true;
-    }
-    if (!any) {
-      return absl::OkStatus();
-    }
-    // The round that picks these up starts after the current one (if any) completes.
-    const uint64_t target = rounds_started + 1;
-    work_cv.Signal();
-    while (rounds_completed < target && !stopping) {
-      round_cv.Wait(&mu);
-    }
-    if (stopping) {
-      break;
-    }
-    everything = false;  // later rounds only chase committed blocks
-  }
-  await_idle();
-  for (uint32_t p = begin; p < end; ++p) {
-    if (HoldsCommittedBlocks(*shuffle, p)) {
-      // Serving now would silently omit committed blocks: refuse instead.
-      return absl::UnavailableError(absl::StrCat(
-          "partition ", p, " of shuffle ", shuffle->record.app_id, "/", shuffle->record.shuffle_id,
-          " has committed blocks that could not be written to disk (", last_flush_error.message(),
-          "); retry the read"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status StorageEngine::Seal(const ShuffleKey& key) {
-  ShufflePtr shuffle;
-  {
-    absl::MutexLock lock(&impl_->mu);
-    shuffle = impl_->FindShuffle(key);
-    if (shuffle != nullptr) {
-      shuffle->last_activity = absl::Now();
-    }
-  }
-  if (shuffle == nullptr) {
-    return absl::NotFoundError(absl::StrCat("shuffle ", Describe(key), " is not registered"));
-  }
-  return impl_->FlushAndWait(shuffle, 0, shuffle->record.num_partitions, /*everything=*/true);
+absl::Status StorageEngine::Impl::RefuseWhileDraining(std::string_view what) {
+  ++stats.refused_draining;
+  return absl::UnavailableError(absl::StrCat(
+      core::ToAbsl(what),
+      " refused: server draining (shutting down or drained for maintenance); it accepts no new "
+      "pushes, commits or shuffles, reads still work: run the map attempt again on another "
+      "server"));
 }
 
 absl::StatusOr<std::vector<ServedBlock>> StorageEngine::Read(const ShuffleKey& key,
@@ -419,115 +354,6 @@ absl::StatusOr<std::vector<ServedBlock>> StorageEngine::Read(const ShuffleKey& k
 absl::Status StorageEngine::ReadStreaming(const ShuffleKey& key, const ReadRequest& request,
                                           const BlockSink& sink) {
   return impl_->Read(key, request, sink);
-}
-
-absl::StatusOr<uint64_t> StorageEngine::RemoveShuffle(const ShuffleKey& key) {
-  Impl& impl = *impl_;
-  absl::MutexLock io_lock(&impl.io_mu);  // no I/O round is running
-  ShufflePtr shuffle;
-  {
-    absl::MutexLock lock(&impl.mu);
-    shuffle = impl.FindShuffle(key);
-    if (shuffle == nullptr) {
-      return absl::NotFoundError(absl::StrCat("shuffle ", Describe(key), " is not registered"));
-    }
-    impl.shuffles.erase(key);
-    shuffle->removed = true;
-    uint64_t& ns_bytes = impl.namespace_bytes[shuffle->record.namespace_name];
-    ns_bytes -= std::min(ns_bytes, shuffle->stored_bytes);
-    for (PartitionBuffer& buffer : shuffle->partitions) {
-      for (BlockPtr& block : buffer.blocks) {
-        impl.DropBlock(*block);
-      }
-      buffer.blocks.clear();
-      buffer.bytes = 0;
-    }
-    for (auto& [attempt_key, attempt] : shuffle->attempts) {
-      for (BlockPtr& block : attempt.direct_blocks) {
-        impl.DropBlock(*block);
-      }
-    }
-    impl.round_cv.SignalAll();
-  }
-  Index::Batch batch;
-  batch.DeleteShuffle(shuffle->record.handle);
-  SHUFFLE_RETURN_IF_ERROR(impl.index->Write(batch, /*sync=*/true));
-  for (uint32_t d = 0; d < impl.options.data_dirs.size(); ++d) {
-    SHUFFLE_RETURN_IF_ERROR(impl.env->RemoveAll(impl.ShuffleDir(d, shuffle->record.handle)));
-  }
-  SHUFFLE_LOG(INFO) << "removed shuffle" << Kv("app", key.app.value())
-                    << Kv("shuffle", key.shuffle.value()) << Kv("bytes", shuffle->disk_bytes);
-  return shuffle->disk_bytes;
-}
-
-absl::StatusOr<uint64_t> StorageEngine::RemoveApplication(const core::AppId& app) {
-  std::vector<ShuffleKey> keys;
-  {
-    absl::MutexLock lock(&impl_->mu);
-    for (const auto& [key, shuffle] : impl_->shuffles) {
-      if (key.app == app) {
-        keys.push_back(key);
-      }
-    }
-  }
-  uint64_t freed = 0;
-  for (const ShuffleKey& key : keys) {
-    absl::StatusOr<uint64_t> bytes = RemoveShuffle(key);
-    if (!bytes.ok() && !absl::IsNotFound(bytes.status())) {
-      return bytes.status();
-    }
-    freed += bytes.value_or(0);
-  }
-  return freed;
-}
-
-absl::StatusOr<std::vector<core::AppId>> StorageEngine::RemoveIdleApplications(absl::Duration ttl) {
-  std::map<std::string, bool> idle;  // app -> every shuffle idle
-  {
-    absl::MutexLock lock(&impl_->mu);
-    const absl::Time cutoff = absl::Now() - ttl;
-    for (const auto& [key, shuffle] : impl_->shuffles) {
-      auto [it, inserted] = idle.emplace(key.app.value(), true);
-      it->second = it->second && shuffle->last_activity < cutoff;
-    }
-  }
-  std::vector<core::AppId> removed;
-  for (const auto& [app, is_idle] : idle) {
-    if (!is_idle) {
-      continue;
-    }
-    SHUFFLE_RETURN_IF_ERROR(RemoveApplication(core::AppId(app)).status());
-    SHUFFLE_LOG(INFO) << "removed idle application" << Kv("app", app)
-                      << Kv("ttl_seconds", absl::ToDoubleSeconds(ttl));
-    removed.emplace_back(app);
-  }
-  return removed;
-}
-
-std::map<std::string, uint64_t> StorageEngine::NamespaceUsage() const {
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->namespace_bytes;
-}
-
-EngineStats StorageEngine::stats() const {
-  absl::MutexLock lock(&impl_->mu);
-  EngineStats s = impl_->stats;
-  s.memory_bytes = impl_->memory_bytes;
-  return s;
-}
-
-std::vector<ShuffleUsage> StorageEngine::Usage() const {
-  absl::MutexLock lock(&impl_->mu);
-  std::vector<ShuffleUsage> out;
-  for (const auto& [key, shuffle] : impl_->shuffles) {
-    ShuffleUsage u;
-    u.record = shuffle->record;
-    u.disk_bytes = shuffle->disk_bytes;
-    u.files = shuffle->segments.size() + shuffle->log_files.size();
-    u.committed_maps = shuffle->winners.size();
-    out.push_back(std::move(u));
-  }
-  return out;
 }
 
 }  // namespace shuffle::storage

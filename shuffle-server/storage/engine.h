@@ -136,13 +136,56 @@ struct EngineStats {
   uint64_t memory_bytes = 0;  // blocks held in aggregation buffers now
   uint64_t refused_low_disk = 0;
   uint64_t refused_quota = 0;
+  uint64_t refused_draining = 0;  // pushes, commits and registrations refused while draining
+  bool draining = false;
+  uint64_t scrubs = 0;  // Scrub calls that completed
+  uint64_t scrub_blocks = 0;
+  uint64_t scrub_bytes = 0;
+  uint64_t scrub_corrupt_blocks = 0;
 };
 
+// One shuffle as the engine holds it. Disk figures count bytes written successfully to its
+// segment and commit-log files (padding included), kept current as extents are written, logs
+// deleted and shuffles removed, and rebuilt from the index at start.
 struct ShuffleUsage {
-  ShuffleRecord record;
-  uint64_t disk_bytes = 0;
-  uint64_t files = 0;
+  ShuffleRecord record;             // record.sealed: the map stage is over
+  std::vector<uint64_t> dir_bytes;  // per data directory, in EngineOptions::data_dirs order
+  uint64_t disk_bytes = 0;          // sum of dir_bytes
+  uint64_t stored_bytes = 0;        // block bytes charged to its namespace's quota
+  uint64_t files = 0;               // segment and commit-log files
   uint64_t committed_maps = 0;
+};
+
+// What the engine holds in one data directory (its shuffles' files; not the index).
+struct DirectoryUsage {
+  std::string path;
+  uint64_t used_bytes = 0;
+  uint64_t files = 0;
+};
+
+// A committed block that failed verification on disk.
+struct CorruptBlock {
+  BlockEntry block;     // map, attempt, epoch, seq, partition, length
+  std::string path;     // the segment file it lies in
+  uint64_t offset = 0;  // of the block in that file
+  std::string error;    // checksum mismatch, or the read error
+};
+
+struct ScrubReport {
+  uint64_t maps = 0;             // committed maps
+  uint64_t expected_blocks = 0;  // what their commit records promise
+  uint64_t expected_bytes = 0;
+  uint64_t blocks_checked = 0;  // found on disk and verified (corrupt ones included)
+  uint64_t bytes_checked = 0;
+  uint64_t corrupt_blocks = 0;
+  // The first kMaxListedCorruptBlocks corrupt blocks, in disk order.
+  std::vector<CorruptBlock> corrupt;
+};
+inline constexpr size_t kMaxListedCorruptBlocks = 1000;
+
+struct DrainReport {
+  uint64_t commits_waited = 0;  // commits in flight when draining began
+  double seconds = 0;
 };
 
 class StorageEngine {
@@ -191,11 +234,32 @@ class StorageEngine {
   // `ttl` (a restart counts as activity). Returns the applications removed.
   absl::StatusOr<std::vector<core::AppId>> RemoveIdleApplications(absl::Duration ttl);
 
+  // Reads every block of the shuffle's committed attempts back from disk and verifies its
+  // checksum, after writing committed blocks still in memory into extents (as a read does).
+  // Corrupt or unreadable blocks are listed in the report, not returned as an error; blocks the
+  // commit records promise but the index does not hold show as expected_blocks > blocks_checked.
+  // NOT_FOUND for an unknown shuffle.
+  absl::StatusOr<ScrubReport> Scrub(const ShuffleKey& key);
+
+  // Puts the engine into draining mode, which it never leaves: pushes, commits and shuffle
+  // registrations fail with UNAVAILABLE ("server draining"); reads, seals and removals keep
+  // working. Then waits for the commits in flight, writes committed blocks still in memory into
+  // extents and flushes the index, so that a restart has nothing to replay. DEADLINE_EXCEEDED,
+  // naming what is still running, when `deadline` passes first. Idempotent; concurrent calls
+  // each wait.
+  absl::StatusOr<DrainReport> Drain(absl::Time deadline);
+  bool draining() const;
+
   // Block bytes stored per namespace (what quotas are checked against).
   std::map<std::string, uint64_t> NamespaceUsage() const;
+  // A namespace's quota in bytes (EngineOptions); 0: unlimited.
+  uint64_t NamespaceQuota(std::string_view namespace_name) const;
 
   EngineStats stats() const;
+  // Every shuffle, ordered by (app id, shuffle id).
   std::vector<ShuffleUsage> Usage() const;
+  // One entry per data directory, in EngineOptions::data_dirs order.
+  std::vector<DirectoryUsage> UsageByDirectory() const;
 
   struct Impl;
 

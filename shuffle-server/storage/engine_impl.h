@@ -7,10 +7,14 @@
 #ifndef SHUFFLE_SERVER_STORAGE_ENGINE_IMPL_H_
 #define SHUFFLE_SERVER_STORAGE_ENGINE_IMPL_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -20,9 +24,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "shuffle-server/storage/aligned_buffer.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle-server/storage/env.h"
 #include "shuffle-server/storage/index.h"
+#include "shuffle-server/storage/read_plan.h"
 
 namespace shuffle::storage {
 
@@ -88,15 +94,44 @@ struct ShuffleState {
   uint64_t log_offset = 0;
   std::map<uint32_t, std::unique_ptr<File>> log_files;
   std::map<uint32_t, uint32_t> live_regions;  // log_no -> live regions (I/O thread only)
-  uint64_t disk_bytes = 0;
+  // Disk accounting, guarded by Impl::mu: bytes written successfully (padding included) to this
+  // shuffle's files in each data directory, and to each commit-log file. A failed write's bytes
+  // are not counted (recovery cuts them off); a deleted log file's bytes are subtracted.
+  std::vector<uint64_t> dir_bytes;              // one per data dir
+  std::map<uint32_t, uint64_t> log_file_bytes;  // log_no -> bytes
   uint64_t stored_bytes = 0;  // block bytes charged to the namespace (pushed, or committed)
   absl::Time last_activity = absl::Now();  // guarded by Impl::mu
   bool removed = false;
+
+  uint64_t DiskBytes() const {
+    uint64_t total = 0;
+    for (uint64_t bytes : dir_bytes) {
+      total += bytes;
+    }
+    return total;
+  }
+  // Adds `bytes` written to log file `log_no` (in log_dir).
+  void AddLogBytes(uint32_t log_no, uint64_t bytes) {
+    dir_bytes[log_dir] += bytes;
+    log_file_bytes[log_no] += bytes;
+  }
+  // Forgets log file `log_no`, deleted from disk.
+  void ForgetLogFile(uint32_t log_no) {
+    auto it = log_file_bytes.find(log_no);
+    if (it != log_file_bytes.end()) {
+      dir_bytes[log_dir] -= std::min(dir_bytes[log_dir], it->second);
+      log_file_bytes.erase(it);
+    }
+    log_files.erase(log_no);
+  }
 };
 using ShufflePtr = std::shared_ptr<ShuffleState>;
 
 inline std::string DescribeShuffle(const ShuffleState& shuffle) {
   return absl::StrCat(shuffle.record.app_id, "/", shuffle.record.shuffle_id);
+}
+inline std::string DescribeKey(const ShuffleKey& key) {
+  return absl::StrCat(key.app.value(), "/", key.shuffle.value());
 }
 
 struct IoRound;  // engine_io.cc
@@ -120,13 +155,21 @@ struct StorageEngine::Impl {
   absl::Status CheckDiskSpace(uint32_t dir, uint64_t incoming) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::Status CheckQuota(const ShuffleState& shuffle, uint64_t incoming)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  uint64_t QuotaOf(const std::string& namespace_name) const {
+    auto it = options.namespace_quota_bytes.find(namespace_name);
+    return it != options.namespace_quota_bytes.end() ? it->second
+                                                     : options.default_namespace_quota_bytes;
+  }
   void DropBlock(PendingBlock& block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Asks the I/O thread to flush partitions [begin, end) and waits for the round: all their
-  // in-memory blocks when `everything` (seal), else those of committed attempts (reads). Fails
-  // with UNAVAILABLE when committed blocks stay in memory, so a read never silently omits them.
+  // in-memory blocks when `everything` (seal), else those of committed attempts (reads), or of
+  // the attempts in `only` when given (a scrub's snapshot of the winners). Fails with
+  // UNAVAILABLE when such blocks stay in memory, so a read never silently omits them.
   absl::Status FlushAndWait(const ShufflePtr& shuffle, uint32_t begin, uint32_t end,
-                            bool everything) ABSL_LOCKS_EXCLUDED(mu);
-  bool HoldsCommittedBlocks(const ShuffleState& shuffle, uint32_t partition) const
+                            bool everything, const WinnerMap* only = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu);
+  bool HoldsCommittedBlocks(const ShuffleState& shuffle, uint32_t partition,
+                            const WinnerMap* only = nullptr) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   // --- engine_io.cc
@@ -140,11 +183,32 @@ struct StorageEngine::Impl {
   void WriteAndSync(IoRound& round) ABSL_LOCKS_EXCLUDED(mu);
   void RecordInIndex(IoRound& round) ABSL_LOCKS_EXCLUDED(mu);
   void ApplyRound(IoRound& round) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Deletes the shuffle's log files, other than the current one, without live regions.
+  void RemoveDeadLogFiles(ShuffleState& shuffle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void RefreshDiskSpace() ABSL_LOCKS_EXCLUDED(mu);
+
+  // Marks the shuffle sealed, durably (its index record). NOT_FOUND once it was removed.
+  absl::Status MarkSealed(const ShufflePtr& shuffle) ABSL_LOCKS_EXCLUDED(io_mu, mu);
+  // UNAVAILABLE ("server draining") for `what` (a push, commit or registration), counted.
+  absl::Status RefuseWhileDraining(std::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  bool NoCommitsInFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return commits_in_flight == 0;
+  }
 
   // --- engine_read.cc
   absl::Status Read(const ShuffleKey& key, const ReadRequest& request,
                     const StorageEngine::BlockSink& sink);
+  // Reads `ranges` (of `files`, indexed by data dir) in batches of at most max_read_bytes of
+  // buffers (at least one range each), handing each batch to `fn` with one buffer and one read
+  // status per range; stops at the first non-OK status `fn` returns, and returns it.
+  using RangeBatchFn = std::function<absl::Status(std::span<const ReadRange> ranges,
+                                                  const std::vector<AlignedBuffer>& buffers,
+                                                  const std::vector<absl::Status>& results)>;
+  absl::Status ReadRanges(const std::vector<ReadRange>& ranges, const std::vector<File*>& files,
+                          const RangeBatchFn& fn) ABSL_LOCKS_EXCLUDED(mu);
+  // The winners among maps [map_begin, map_end) and the segment files, under `mu`.
+  void SnapshotWinners(const ShuffleState& shuffle, uint32_t map_begin, uint32_t map_end,
+                       WinnerMap* winners, std::vector<File*>* files) ABSL_LOCKS_EXCLUDED(mu);
   absl::StatusOr<std::unique_ptr<IoEngine>> AcquireReadEngine();
   void ReleaseReadEngine(std::unique_ptr<IoEngine> engine);
 
@@ -178,6 +242,8 @@ struct StorageEngine::Impl {
   absl::Time flush_backoff_until ABSL_GUARDED_BY(mu) = absl::InfinitePast();
   absl::Time disk_space_refreshed = absl::InfinitePast();  // I/O thread only
   EngineStats stats ABSL_GUARDED_BY(mu);
+  bool draining ABSL_GUARDED_BY(mu) = false;
+  uint64_t commits_in_flight ABSL_GUARDED_BY(mu) = 0;  // inside Commit(), after its checks
   std::map<std::string, uint64_t> namespace_bytes ABSL_GUARDED_BY(mu);
 
   absl::Mutex pool_mu;

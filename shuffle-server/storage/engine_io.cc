@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/storage/aligned_buffer.h"
 #include "shuffle-server/storage/io_round.h"
@@ -239,6 +240,26 @@ void StorageEngine::Impl::RecordInIndex(IoRound& round) {
   }
 }
 
+void StorageEngine::Impl::RemoveDeadLogFiles(ShuffleState& shuffle) {
+  if (shuffle.removed) {
+    return;
+  }
+  // A log file other than the current one gets no new regions: once none of its regions is
+  // live (the last one may have died while it was still current), nothing needs it.
+  std::vector<uint32_t> dead;
+  for (const auto& [log_no, file] : shuffle.log_files) {
+    auto live = shuffle.live_regions.find(log_no);
+    if (log_no != shuffle.log_no && (live == shuffle.live_regions.end() || live->second == 0)) {
+      dead.push_back(log_no);
+    }
+  }
+  for (uint32_t log_no : dead) {
+    shuffle.live_regions.erase(log_no);
+    shuffle.ForgetLogFile(log_no);
+    (void)env->RemoveFile(LogPath(shuffle.log_dir, shuffle.record.handle, log_no));
+  }
+}
+
 void StorageEngine::Impl::ApplyRound(IoRound& round) {
   // Extents.
   for (FlushJob& job : round.flushes) {
@@ -250,7 +271,7 @@ void StorageEngine::Impl::ApplyRound(IoRound& round) {
       }
       ++stats.extents_written;
       stats.bytes_written += job.buffer.size();
-      shuffle.disk_bytes += job.buffer.size();
+      shuffle.dir_bytes[job.dir] += job.buffer.size();
       continue;
     }
     SHUFFLE_LOG(WARNING) << "extent write failed" << Kv("shuffle", DescribeShuffle(shuffle))
@@ -302,7 +323,7 @@ void StorageEngine::Impl::ApplyRound(IoRound& round) {
       if (job.region != nullptr) {
         stats.log_bytes_written += job.log_bytes.size();
         stats.bytes_written += job.log_bytes.size();
-        shuffle.disk_bytes += job.log_bytes.size();
+        shuffle.AddLogBytes(job.region->log_no, job.log_bytes.size());
       }
       shuffle.winners[job.record.map] = job.record;
       shuffle.attempts.erase(key);
@@ -323,26 +344,25 @@ void StorageEngine::Impl::ApplyRound(IoRound& round) {
   // Only now, with this round's new regions counted (a commit of this round may have written
   // into a log file that another commit then rotated away from), retire the regions whose
   // blocks all reached extents and delete log files left without live regions.
+  absl::flat_hash_set<ShuffleState*> touched;
   for (auto& [region, decrement] : round.region_decrements) {
     if (region->outstanding != 0) {
       continue;
     }
-    ShufflePtr shuffle;
     for (FlushJob& job : round.flushes) {
       if (job.shuffle->record.handle == region->handle) {
-        shuffle = job.shuffle;
+        uint32_t& live = job.shuffle->live_regions[region->log_no];
+        live -= live > 0 ? 1 : 0;
+        touched.insert(job.shuffle.get());
         break;
       }
     }
-    if (shuffle == nullptr) {
-      continue;
-    }
-    uint32_t& live = shuffle->live_regions[region->log_no];
-    if (live > 0 && --live == 0 && region->log_no != shuffle->log_no) {
-      shuffle->live_regions.erase(region->log_no);
-      shuffle->log_files.erase(region->log_no);
-      (void)env->RemoveFile(LogPath(region->dir, region->handle, region->log_no));
-    }
+  }
+  for (CommitJob& job : round.commits) {
+    touched.insert(job.waiter->shuffle.get());  // it may have rotated its log
+  }
+  for (ShuffleState* shuffle : touched) {
+    RemoveDeadLogFiles(*shuffle);
   }
   if (!round.commits.empty()) {
     ++stats.commit_rounds;

@@ -28,6 +28,44 @@ void StorageEngine::Impl::ReleaseReadEngine(std::unique_ptr<IoEngine> engine) {
   read_engines.push_back(std::move(engine));
 }
 
+absl::Status StorageEngine::Impl::ReadRanges(const std::vector<ReadRange>& ranges,
+                                             const std::vector<File*>& files,
+                                             const RangeBatchFn& fn) {
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, AcquireReadEngine());
+  const IoStats before = engine->stats();
+  absl::Status status;
+  // One batch of reads at a time, up to max_read_bytes of buffers (at least one range), handed to
+  // `fn` before the next batch is read: memory stays bounded per reader.
+  for (size_t first = 0; first < ranges.size() && status.ok();) {
+    std::vector<AlignedBuffer> buffers;
+    std::vector<IoOp> ops;
+    uint64_t batch_bytes = 0;
+    size_t last = first;
+    for (; last < ranges.size() &&
+           (last == first || batch_bytes + ranges[last].length <= options.max_read_bytes);
+         ++last) {
+      const ReadRange& range = ranges[last];
+      buffers.emplace_back(range.length);
+      batch_bytes += range.length;
+      ops.push_back(IoOp{.kind = IoKind::kRead,
+                         .file = files[range.dir],
+                         .offset = range.offset,
+                         .buffer = buffers.back().data(),
+                         .length = range.length});
+    }
+    std::vector<absl::Status> results;
+    (void)RunToCompletion(*engine, std::span<IoOp>(ops), &results);  // per-op results below
+    status = fn(std::span<const ReadRange>(ranges.data() + first, last - first), buffers, results);
+    first = last;
+  }
+  const IoStats after = engine->stats();
+  ReleaseReadEngine(std::move(engine));
+  absl::MutexLock lock(&mu);
+  stats.disk_reads += after.reads - before.reads;
+  stats.bytes_read += after.bytes_read - before.bytes_read;
+  return status;
+}
+
 absl::Status StorageEngine::Impl::Read(const ShuffleKey& key, const ReadRequest& request,
                                        const StorageEngine::BlockSink& sink) {
   const uint32_t begin = request.partition_begin.value();
@@ -53,70 +91,45 @@ absl::Status StorageEngine::Impl::Read(const ShuffleKey& key, const ReadRequest&
   SHUFFLE_RETURN_IF_ERROR(FlushAndWait(shuffle, begin, end, /*everything=*/false));
   WinnerMap winners;
   std::vector<File*> files;
-  {
-    absl::MutexLock lock(&mu);
-    for (const auto& [map, record] : shuffle->winners) {
-      if (map >= request.map_begin.value() && map < request.map_end.value()) {
-        winners[map] = {record.attempt, record.epoch};
-      }
-    }
-    for (const SegmentFile& segment : shuffle->segments) {
-      files.push_back(segment.file.get());
-    }
-  }
+  SnapshotWinners(*shuffle, request.map_begin.value(), request.map_end.value(), &winners, &files);
   SHUFFLE_ASSIGN_OR_RETURN(std::vector<ExtentRecord> extents,
                            index->ScanExtents(shuffle->record.handle, begin, end));
-  std::vector<ReadRange> ranges = PlanReads(extents, winners, options.max_read_bytes);
-
-  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, AcquireReadEngine());
-  const IoStats before = engine->stats();
-  absl::Status status;
-  // One batch of reads at a time, up to max_read_bytes of buffers (at least one range), handed to
-  // the sink before the next batch is read: memory stays bounded per reader.
-  for (size_t first = 0; first < ranges.size() && status.ok();) {
-    std::vector<AlignedBuffer> buffers;
-    std::vector<IoOp> ops;
-    uint64_t batch_bytes = 0;
-    size_t last = first;
-    for (; last < ranges.size() &&
-           (last == first || batch_bytes + ranges[last].length <= options.max_read_bytes);
-         ++last) {
-      const ReadRange& range = ranges[last];
-      buffers.emplace_back(range.length);
-      batch_bytes += range.length;
-      ops.push_back(IoOp{.kind = IoKind::kRead,
-                         .file = files[range.dir],
-                         .offset = range.offset,
-                         .buffer = buffers.back().data(),
-                         .length = range.length});
-    }
-    status = RunToCompletion(*engine, std::span<IoOp>(ops));
-    std::vector<ServedBlock> batch;
-    for (size_t r = first; r < last && status.ok(); ++r) {
-      const char* data = buffers[r - first].data();
-      for (const ReadRange::Slice& slice : ranges[r].slices) {
-        batch.push_back(ServedBlock{.origin = slice.entry,
-                                    .bytes = std::string(data + slice.offset, slice.entry.length)});
-      }
-    }
-    buffers.clear();
-    if (status.ok()) {
-      status = sink(std::move(batch));
-    }
-    first = last;
-  }
-  const IoStats after = engine->stats();
-  ReleaseReadEngine(std::move(engine));
-  {
-    absl::MutexLock lock(&mu);
-    stats.disk_reads += after.reads - before.reads;
-    stats.bytes_read += after.bytes_read - before.bytes_read;
-  }
+  const std::vector<ReadRange> ranges = PlanReads(extents, winners, options.max_read_bytes);
+  absl::Status status = ReadRanges(
+      ranges, files,
+      [&](std::span<const ReadRange> batch_ranges, const std::vector<AlignedBuffer>& buffers,
+          const std::vector<absl::Status>& results) -> absl::Status {
+        std::vector<ServedBlock> batch;
+        for (size_t r = 0; r < batch_ranges.size(); ++r) {
+          SHUFFLE_RETURN_IF_ERROR(results[r]);
+          const char* data = buffers[r].data();
+          for (const ReadRange::Slice& slice : batch_ranges[r].slices) {
+            batch.push_back(
+                ServedBlock{.origin = slice.entry,
+                            .bytes = std::string(data + slice.offset, slice.entry.length)});
+          }
+        }
+        return sink(std::move(batch));
+      });
   if (!status.ok()) {
     return core::Annotate(
         status, absl::StrCat("reading shuffle ", key.app.value(), "/", key.shuffle.value()));
   }
   return absl::OkStatus();
+}
+
+void StorageEngine::Impl::SnapshotWinners(const ShuffleState& shuffle, uint32_t map_begin,
+                                          uint32_t map_end, WinnerMap* winners,
+                                          std::vector<File*>* files) {
+  absl::MutexLock lock(&mu);
+  for (const auto& [map, record] : shuffle.winners) {
+    if (map >= map_begin && map < map_end) {
+      (*winners)[map] = {record.attempt, record.epoch};
+    }
+  }
+  for (const SegmentFile& segment : shuffle.segments) {
+    files->push_back(segment.file.get());
+  }
 }
 
 }  // namespace shuffle::storage

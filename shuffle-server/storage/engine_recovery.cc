@@ -144,6 +144,7 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
   }));
   // Segment files: everything past the last indexed extent was never acknowledged.
   shuffle.segments.resize(ndirs);
+  shuffle.dir_bytes.assign(ndirs, 0);
   for (uint32_t d = 0; d < ndirs; ++d) {
     SHUFFLE_RETURN_IF_ERROR(env->CreateDirs(ShuffleDir(d, handle)));
     SHUFFLE_ASSIGN_OR_RETURN(
@@ -160,7 +161,7 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
                          << Kv("indexed_end", max_end[d]);
     }
     shuffle.segments[d].next_offset = max_end[d];
-    shuffle.disk_bytes += max_end[d];
+    shuffle.dir_bytes[d] = max_end[d];
   }
   // Commit logs: replay live regions.
   shuffle.log_dir = static_cast<uint32_t>(handle % ndirs);
@@ -236,7 +237,7 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
     max_log_no = std::max(max_log_no, log_no);
     auto end = log_end.find(log_no);
     if (end == log_end.end()) {
-      shuffle.log_files.erase(log_no);
+      shuffle.ForgetLogFile(log_no);
       SHUFFLE_RETURN_IF_ERROR(env->RemoveFile(absl::StrCat(log_dir_path, "/", name)));
       continue;
     }
@@ -246,7 +247,7 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
       SHUFFLE_RETURN_IF_ERROR(file->Truncate(end->second));
       report->bytes_truncated += size - end->second;
     }
-    shuffle.disk_bytes += end->second;
+    shuffle.AddLogBytes(log_no, end->second);
   }
   shuffle.log_no = max_log_no + 1;
   shuffle.log_offset = 0;

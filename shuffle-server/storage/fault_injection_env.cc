@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -54,6 +56,9 @@ class FaultInjectionIoEngine final : public IoEngine {
       if (fault.has_value() && fault->crash) {
         // A crash before anything of this batch reaches the disk.
         kill(getpid(), SIGKILL);
+      }
+      if (fault.has_value() && fault->delay_ms > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(fault->delay_ms));
       }
     }
 

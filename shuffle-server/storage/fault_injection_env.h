@@ -1,7 +1,8 @@
 // An Env decorator that injects faults into the operations of a base Env, so tests can reach
 // error paths repeatably: EIO or ENOSPC on a chosen read, write or sync; short transfers (the op
 // moves only part of its bytes, as the kernel may); a crash (SIGKILL of the process) just before
-// a chosen op; and a fake free-space figure for low-disk tests.
+// a chosen op; a delay (to hold an operation in flight); and a fake free-space figure for
+// low-disk tests.
 //
 // Faults apply to ops submitted through IoEngines this Env created. Thread-safe.
 #ifndef SHUFFLE_SERVER_STORAGE_FAULT_INJECTION_ENV_H_
@@ -31,6 +32,7 @@ struct Fault {
   int error = 0;                // the op fails with -error (e.g. EIO, ENOSPC) and moves no bytes
   bool short_transfer = false;  // the op moves only half its bytes (at least one) and succeeds
   bool crash = false;           // the process is killed with SIGKILL before the op runs
+  int delay_ms = 0;             // the batch waits this long, then the op runs normally
 };
 
 class FaultInjectionEnv : public Env {

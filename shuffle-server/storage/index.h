@@ -39,6 +39,8 @@ struct ShuffleRecord {
   uint32_t shuffle_id = 0;
   uint32_t num_partitions = 0;
   uint64_t created_unix_ms = 0;
+  // The map stage is over (SealShuffle); set once, never cleared.
+  bool sealed = false;
 };
 
 // One block inside an extent or a log region. Blocks lie back to back, in the listed order.

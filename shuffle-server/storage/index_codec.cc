@@ -125,17 +125,25 @@ absl::Status MalformedKey(std::string_view kind, std::string_view key, size_t ex
                                           " bytes, expected ", expected));
 }
 
-// Checks the version byte; `what` names the record for the error.
-absl::Status ReadVersion(Reader* reader, std::string_view what) {
+// Checks the version byte, which must lie in [oldest, newest]; `what` names the record for the
+// error. Returns the version read.
+absl::StatusOr<uint8_t> ReadVersionIn(Reader* reader, std::string_view what, uint8_t oldest,
+                                      uint8_t newest) {
   uint8_t version = 0;
   if (!reader->ReadU8(&version)) {
     return Corrupt(what, "value truncated (empty)");
   }
-  if (version != kIndexFormatVersion) {
+  if (version < oldest || version > newest) {
+    const std::string reads =
+        oldest == newest ? absl::StrCat(newest) : absl::StrCat(oldest, " to ", newest);
     return Corrupt(what, absl::StrCat("unsupported format version ", version, " (this build reads ",
-                                      kIndexFormatVersion, ")"));
+                                      reads, ")"));
   }
-  return absl::OkStatus();
+  return version;
+}
+
+absl::Status ReadVersion(Reader* reader, std::string_view what) {
+  return ReadVersionIn(reader, what, kIndexFormatVersion, kIndexFormatVersion).status();
 }
 
 absl::Status Finish(const Reader& reader, bool ok, std::string_view what) {
@@ -222,12 +230,13 @@ std::string PrefixSuccessor(std::string_view prefix) {
 }
 
 std::string EncodeShuffle(const ShuffleRecord& record) {
-  std::string value(1, static_cast<char>(kIndexFormatVersion));
+  std::string value(1, static_cast<char>(kShuffleFormatVersion));
   PutString(&value, record.app_id);
   PutString(&value, record.namespace_name);
   PutFixed32(&value, record.shuffle_id);
   PutFixed32(&value, record.num_partitions);
   PutFixed64(&value, record.created_unix_ms);
+  value.push_back(static_cast<char>(record.sealed ? kShuffleSealedFlag : 0));
   return value;
 }
 
@@ -280,11 +289,17 @@ absl::StatusOr<ShuffleRecord> DecodeShuffle(std::string_view key, std::string_vi
   r.handle = core::GetBigEndian64(key.data() + 1);
   const std::string what = absl::StrCat("shuffle record for shuffle ", r.handle);
   Reader reader(value);
-  SHUFFLE_RETURN_IF_ERROR(ReadVersion(&reader, what));
-  const bool ok = reader.ReadString(&r.app_id) && reader.ReadString(&r.namespace_name) &&
-                  reader.ReadU32(&r.shuffle_id) && reader.ReadU32(&r.num_partitions) &&
-                  reader.ReadU64(&r.created_unix_ms);
+  SHUFFLE_ASSIGN_OR_RETURN(const uint8_t version,
+                           ReadVersionIn(&reader, what, 1, kShuffleFormatVersion));
+  bool ok = reader.ReadString(&r.app_id) && reader.ReadString(&r.namespace_name) &&
+            reader.ReadU32(&r.shuffle_id) && reader.ReadU32(&r.num_partitions) &&
+            reader.ReadU64(&r.created_unix_ms);
+  uint8_t flags = 0;
+  if (ok && version >= 2) {
+    ok = reader.ReadU8(&flags);
+  }
   SHUFFLE_RETURN_IF_ERROR(Finish(reader, ok, what));
+  r.sealed = (flags & kShuffleSealedFlag) != 0;
   return r;
 }
 

@@ -3,8 +3,9 @@
 // Keys: a one-byte tag, then big-endian integers, so byte order is numeric order.
 // Values: a one-byte format version (kIndexFormatVersion), then little-endian fixed-width
 // integers; strings are a u32 length then the bytes; lists are a u32 count then the entries.
-//   shuffle:  version app_id:str namespace_name:str shuffle_id:u32 num_partitions:u32
-//             created_unix_ms:u64
+//   shuffle:  version(2) app_id:str namespace_name:str shuffle_id:u32 num_partitions:u32
+//             created_unix_ms:u64 flags:u8 (bit 0: sealed); version 1, without flags, is
+//             still read (sealed = false)
 //   extent:   version length:u64 count:u32 count*BlockEntry
 //   commit:   version attempt:u32 epoch:u32 num_partitions:u32 count:u32 count*PartitionTotal
 //   log:      version length:u64 count:u32 count*BlockEntry
@@ -35,6 +36,9 @@ inline constexpr char kLogTag = 'L';
 inline constexpr char kMetaTag = 'M';
 
 inline constexpr uint8_t kIndexFormatVersion = 1;
+// Shuffle records gained a flags byte in version 2.
+inline constexpr uint8_t kShuffleFormatVersion = 2;
+inline constexpr uint8_t kShuffleSealedFlag = 1;
 inline constexpr size_t kBlockEntrySize = 24;
 inline constexpr size_t kPartitionTotalSize = 16;
 

@@ -83,10 +83,10 @@ void ExpectRejectsDamage(const std::string& value, Decode decode, const std::str
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << what;
   EXPECT_THAT(status.message(), HasSubstr("overlong"));
   std::string bad_version = value;
-  bad_version[0] = 2;
+  bad_version[0] = 9;
   status = decode(bad_version);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << what;
-  EXPECT_THAT(status.message(), HasSubstr("unsupported format version 2"));
+  EXPECT_THAT(status.message(), HasSubstr("unsupported format version 9"));
   EXPECT_THAT(status.message(), HasSubstr(what));
 }
 
@@ -116,6 +116,28 @@ TEST(IndexCodecTest, RejectsTruncatedOverlongAndUnknownVersion) {
       codec::EncodeNextHandle(5),
       [](const std::string& v) { return codec::DecodeNextHandle(v).status(); },
       "metadata \"next_handle\"");
+}
+
+TEST(IndexCodecTest, ShuffleRecordsKeepSealedAndVersionOneStillReads) {
+  ShuffleRecord sealed = MakeShuffle(4);
+  sealed.sealed = true;
+  const std::string value = codec::EncodeShuffle(sealed);
+  EXPECT_EQ(value[0], 2);
+  EXPECT_EQ(*codec::DecodeShuffle(codec::ShuffleKey(4), value), sealed);
+  // Version 1 (written before the flags byte existed): the same fields, never sealed.
+  std::string v1 = value.substr(0, value.size() - 1);
+  v1[0] = 1;
+  absl::StatusOr<ShuffleRecord> old = codec::DecodeShuffle(codec::ShuffleKey(4), v1);
+  ASSERT_TRUE(old.ok()) << old.status();
+  sealed.sealed = false;
+  EXPECT_EQ(*old, sealed);
+  // A version-1 value with a flags byte is overlong.
+  EXPECT_THAT(codec::DecodeShuffle(codec::ShuffleKey(4), v1 + '\x01').status().message(),
+              HasSubstr("overlong"));
+  std::string v0 = value;
+  v0[0] = 0;
+  EXPECT_THAT(codec::DecodeShuffle(codec::ShuffleKey(4), v0).status().message(),
+              HasSubstr("unsupported format version 0 (this build reads 1 to 2)"));
 }
 
 TEST(IndexCodecTest, RejectsHugeCountWithoutAllocating) {

@@ -23,8 +23,9 @@ inline bool operator==(const PartitionTotal& a, const PartitionTotal& b) {
 }
 inline bool operator==(const ShuffleRecord& a, const ShuffleRecord& b) {
   return std::tie(a.handle, a.app_id, a.namespace_name, a.shuffle_id, a.num_partitions,
-                  a.created_unix_ms) == std::tie(b.handle, b.app_id, b.namespace_name, b.shuffle_id,
-                                                 b.num_partitions, b.created_unix_ms);
+                  a.created_unix_ms, a.sealed) == std::tie(b.handle, b.app_id, b.namespace_name,
+                                                           b.shuffle_id, b.num_partitions,
+                                                           b.created_unix_ms, b.sealed);
 }
 inline bool operator==(const ExtentRecord& a, const ExtentRecord& b) {
   return std::tie(a.handle, a.partition, a.dir, a.offset, a.length, a.blocks) ==

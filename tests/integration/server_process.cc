@@ -76,7 +76,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     execv(binary.c_str(), argv.data());
     _exit(127);
   }
-  // The ready file holds "data=HOST:PORT control=HOST:PORT socket=PATH".
+  // The ready file holds "data=HOST:PORT control=HOST:PORT metrics=HOST:PORT socket=PATH".
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
@@ -95,6 +95,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
           process->data_address_ = field.substr(5);
         } else if (field.rfind("control=", 0) == 0) {
           process->control_address_ = field.substr(8);
+        } else if (field.rfind("metrics=", 0) == 0) {
+          process->metrics_address_ = field.substr(8);
         }
       }
       if (!socket.empty()) {
@@ -192,8 +194,14 @@ absl::Status ServerProcess::RegisterShuffle(const std::string& app, const std::s
 }
 
 absl::Status ServerProcess::SealShuffle(const std::string& app, uint32_t shuffle) {
+  return SealShuffle(app, "", shuffle);
+}
+
+absl::Status ServerProcess::SealShuffle(const std::string& app, const std::string& token,
+                                        uint32_t shuffle) {
   proto::SealShuffleRequest request;
   request.mutable_credentials()->set_app_id(app);
+  request.mutable_credentials()->set_token(token);
   request.set_shuffle_id(shuffle);
   proto::SealShuffleResponse response;
   grpc::ClientContext context;

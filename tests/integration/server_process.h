@@ -32,6 +32,8 @@ class ServerProcess {
   // "127.0.0.1:PORT" of the data plane, or "unix:PATH" when started with a socket.
   const std::string& data_address() const { return data_address_; }
   const std::string& control_address() const { return control_address_; }
+  // "127.0.0.1:PORT" of /metrics and /healthz.
+  const std::string& metrics_address() const { return metrics_address_; }
   pid_t pid() const { return pid_; }
 
   void Kill();                             // SIGKILL and reap
@@ -40,6 +42,7 @@ class ServerProcess {
   // Control plane calls.
   absl::Status RegisterShuffle(const std::string& app, uint32_t shuffle, uint32_t partitions);
   absl::Status SealShuffle(const std::string& app, uint32_t shuffle);
+  absl::Status SealShuffle(const std::string& app, const std::string& token, uint32_t shuffle);
   // Registers an application; returns its token.
   absl::StatusOr<std::string> RegisterApplication(const std::string& app, const std::string& ns,
                                                   const std::string& identity_token);
@@ -51,6 +54,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   std::string data_address_;
   std::string control_address_;
+  std::string metrics_address_;
 };
 
 }  // namespace shuffle::testing

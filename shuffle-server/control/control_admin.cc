@@ -1,0 +1,89 @@
+// ScrubShuffle and Drain: the control plane's maintenance calls.
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "shuffle-server/control/control_service.h"
+#include "shuffle-server/control/drainer.h"
+#include "shuffle/core/logging.h"
+#include "shuffle/core/status_macros.h"
+
+namespace shuffle::control {
+
+using core::Kv;
+
+absl::StatusOr<proto::ScrubShuffleResponse> ControlService::DoScrubShuffle(
+    const proto::ScrubShuffleRequest& req) {
+  SHUFFLE_RETURN_IF_ERROR(AuthorizeAppOrAdmin(
+      req.credentials(), req.has_admin() ? &req.admin() : nullptr, "ScrubShuffle"));
+  const auto start = std::chrono::steady_clock::now();
+  SHUFFLE_ASSIGN_OR_RETURN(
+      storage::ScrubReport report,
+      engine_->Scrub({core::AppId(req.credentials().app_id()), core::ShuffleId(req.shuffle_id())}));
+  proto::ScrubShuffleResponse response;
+  response.set_maps(report.maps);
+  response.set_expected_blocks(report.expected_blocks);
+  response.set_expected_bytes(report.expected_bytes);
+  response.set_blocks_checked(report.blocks_checked);
+  response.set_bytes_checked(report.bytes_checked);
+  response.set_corrupt_blocks(report.corrupt_blocks);
+  for (const storage::CorruptBlock& corrupt : report.corrupt) {
+    proto::CorruptBlock* c = response.add_corrupt();
+    c->set_map_id(corrupt.block.map);
+    c->set_attempt(corrupt.block.attempt);
+    c->set_partition(corrupt.block.partition);
+    c->set_seq(corrupt.block.seq);
+    c->set_file(corrupt.path);
+    c->set_offset(corrupt.offset);
+    c->set_length(corrupt.block.length);
+    c->set_error(corrupt.error);
+  }
+  response.set_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return response;
+}
+
+absl::StatusOr<proto::DrainResponse> ControlService::DoDrain(const proto::DrainRequest& req,
+                                                             absl::Time rpc_deadline) {
+  SHUFFLE_RETURN_IF_ERROR(AuthorizeAdmin(req.admin(), "Drain"));
+  if (options_.drainer == nullptr) {
+    return absl::FailedPreconditionError("Drain: this control service has no drainer");
+  }
+  const absl::Duration timeout = req.timeout_seconds() > 0 ? absl::Seconds(req.timeout_seconds())
+                                                           : options_.drainer->default_timeout();
+  const absl::Time deadline = std::min(absl::Now() + timeout, rpc_deadline);
+  SHUFFLE_LOG(INFO) << "Drain requested over the control plane"
+                    << Kv("timeout_s", absl::ToDoubleSeconds(timeout));
+  SHUFFLE_ASSIGN_OR_RETURN(storage::DrainReport report, options_.drainer->Drain(deadline));
+  proto::DrainResponse response;
+  response.set_commits_waited(report.commits_waited);
+  response.set_seconds(report.seconds);
+  return response;
+}
+
+grpc::Status ControlService::ScrubShuffle(grpc::ServerContext* /*context*/,
+                                          const proto::ScrubShuffleRequest* request,
+                                          proto::ScrubShuffleResponse* response) {
+  InFlight in_flight(&in_flight_);
+  absl::StatusOr<proto::ScrubShuffleResponse> scrubbed = DoScrubShuffle(*request);
+  if (!scrubbed.ok()) {
+    return ToGrpcStatus(scrubbed.status());
+  }
+  *response = *std::move(scrubbed);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Drain(grpc::ServerContext* context, const proto::DrainRequest* request,
+                                   proto::DrainResponse* response) {
+  InFlight in_flight(&in_flight_);
+  const absl::Time rpc_deadline = absl::FromChrono(context->deadline());
+  absl::StatusOr<proto::DrainResponse> drained = DoDrain(*request, rpc_deadline);
+  if (!drained.ok()) {
+    return ToGrpcStatus(drained.status());
+  }
+  *response = *std::move(drained);
+  return grpc::Status::OK;
+}
+
+}  // namespace shuffle::control

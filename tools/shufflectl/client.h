@@ -1,0 +1,47 @@
+// CtlClient: shufflectl's calls to a shuffle server's control plane (gRPC), each with a deadline
+// and the operator secret, and with gRPC failures turned into messages that say what to do
+// (start the server, fix --server, pass --secret-file, raise --timeout-seconds). Not
+// thread-safe; one per command.
+#ifndef SHUFFLE_TOOLS_SHUFFLECTL_CLIENT_H_
+#define SHUFFLE_TOOLS_SHUFFLECTL_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "shuffle/proto/control.grpc.pb.h"
+
+namespace shuffle::shufflectl {
+
+class CtlClient {
+ public:
+  // `operator_secret` may be empty (a server without secrets).
+  CtlClient(std::string server, std::string operator_secret, absl::Duration timeout);
+
+  // Every application (app_id empty) or one.
+  absl::StatusOr<proto::GetStatusResponse> GetStatus(const std::string& app_id);
+  absl::StatusOr<proto::RemoveApplicationResponse> RemoveApplication(const std::string& app_id);
+  absl::StatusOr<proto::ScrubShuffleResponse> ScrubShuffle(const std::string& app_id,
+                                                           uint32_t shuffle_id);
+  // `timeout_seconds` 0: the server's --drain-timeout-seconds.
+  absl::StatusOr<proto::DrainResponse> Drain(uint32_t timeout_seconds);
+
+ private:
+  void Prepare(grpc::ClientContext* context) const;
+  proto::AdminCredentials Admin() const;
+  absl::Status Explain(const grpc::Status& status) const;
+
+  const std::string server_;
+  const std::string operator_secret_;
+  const absl::Duration timeout_;
+  std::unique_ptr<proto::ShuffleControl::Stub> stub_;
+};
+
+}  // namespace shuffle::shufflectl
+
+#endif  // SHUFFLE_TOOLS_SHUFFLECTL_CLIENT_H_

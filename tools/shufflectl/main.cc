@@ -1,0 +1,90 @@
+// shufflectl: the shuffle server's admin command line (status, apps, shuffles, remove-app,
+// scrub, drain) over its gRPC control plane. Exit codes: 0 done, 1 the operation failed (or a
+// scrub found damage), 2 usage error. See `shufflectl --help`.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "shuffle-server/security/token_authority.h"
+#include "tools/shufflectl/client.h"
+#include "tools/shufflectl/options.h"
+#include "tools/shufflectl/render.h"
+
+namespace shuffle::shufflectl {
+namespace {
+
+absl::StatusOr<Output> Run(const CtlOptions& o, CtlClient& client) {
+  switch (*o.command) {
+    case Command::kStatus: {
+      absl::StatusOr<proto::GetStatusResponse> status = client.GetStatus("");
+      return status.ok() ? RenderStatus(*status, o.json) : absl::StatusOr<Output>(status.status());
+    }
+    case Command::kApps: {
+      absl::StatusOr<proto::GetStatusResponse> status = client.GetStatus("");
+      return status.ok() ? RenderApps(*status, o.json) : absl::StatusOr<Output>(status.status());
+    }
+    case Command::kShuffles: {
+      absl::StatusOr<proto::GetStatusResponse> status = client.GetStatus(o.app_id);
+      return status.ok() ? RenderShuffles(*status, o.app_id, o.json)
+                         : absl::StatusOr<Output>(status.status());
+    }
+    case Command::kRemoveApp: {
+      absl::StatusOr<proto::RemoveApplicationResponse> removed = client.RemoveApplication(o.app_id);
+      return removed.ok() ? RenderRemoved(o.app_id, *removed, o.json)
+                          : absl::StatusOr<Output>(removed.status());
+    }
+    case Command::kScrub: {
+      absl::StatusOr<proto::ScrubShuffleResponse> scrub =
+          client.ScrubShuffle(o.app_id, o.shuffle_id);
+      return scrub.ok() ? RenderScrub(o.app_id, o.shuffle_id, *scrub, o.json)
+                        : absl::StatusOr<Output>(scrub.status());
+    }
+    case Command::kDrain: {
+      absl::StatusOr<proto::DrainResponse> drain = client.Drain(DrainTimeoutSeconds(o));
+      return drain.ok() ? RenderDrain(o.server, *drain, o.json)
+                        : absl::StatusOr<Output>(drain.status());
+    }
+  }
+  return absl::InternalError("unhandled command");
+}
+
+int Main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  absl::StatusOr<CtlOptions> options = ParseCtlOptions(args);
+  if (!options.ok()) {
+    std::fprintf(stderr, "shufflectl: %s\nRun 'shufflectl --help' for usage.\n",
+                 std::string(options.status().message()).c_str());
+    return 2;
+  }
+  if (options->help) {
+    std::fputs(Usage(options->help_command).c_str(), stdout);
+    return 0;
+  }
+  std::string secret;
+  if (!options->secret_file.empty()) {
+    absl::StatusOr<std::string> read = security::ReadSecretFile(options->secret_file);
+    if (!read.ok()) {
+      std::fprintf(stderr, "shufflectl: --secret-file: %s\n",
+                   std::string(read.status().message()).c_str());
+      return 2;
+    }
+    secret = *std::move(read);
+  }
+  CtlClient client(options->server, secret,
+                   absl::Seconds(static_cast<int64_t>(RpcTimeoutSeconds(*options))));
+  absl::StatusOr<Output> output = Run(*options, client);
+  if (!output.ok()) {
+    std::fprintf(stderr, "shufflectl: %s: %s\n",
+                 std::string(CommandName(*options->command)).c_str(),
+                 std::string(output.status().message()).c_str());
+    return 1;
+  }
+  std::fwrite(output->text.data(), 1, output->text.size(), stdout);
+  return output->exit_code;
+}
+
+}  // namespace
+}  // namespace shuffle::shufflectl
+
+int main(int argc, char** argv) { return shuffle::shufflectl::Main(argc, argv); }
