@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "shuffle-server/control/control_server.h"
 #include "shuffle-server/control/control_service.h"
 #include "shuffle-server/control/drainer.h"
@@ -26,57 +26,21 @@ namespace shuffle::control::testing {
 
 inline constexpr size_t kBlockSize = 100 << 10;  // above SmallOptions' direct_block_bytes
 
-// grpc.health.v1.HealthCheckResponse.ServingStatus.
+// grpc.health.v1.HealthCheckResponse.ServingStatus, and kError when the call failed.
 enum class Health { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3, kError = -1 };
 
-// Calls grpc.health.v1.Health/Check for `service`. HealthCheckRequest is {string service = 1},
-// HealthCheckResponse {ServingStatus status = 1}: short enough to encode by hand.
+// Calls grpc.health.v1.Health/Check for `service`.
 inline Health CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
                           const std::string& service) {
-  std::string request;
-  if (!service.empty()) {
-    request.push_back(0x0a);  // field 1, length-delimited
-    request.push_back(static_cast<char>(service.size()));
-    request.append(service);
-  }
-  grpc::Slice slice(request);
-  grpc::ByteBuffer request_buffer(&slice, 1);
-  grpc::GenericStub stub(channel);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  grpc::CompletionQueue cq;
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
-      stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check", request_buffer, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response_buffer;
-  grpc::Status status;
-  call->Finish(&response_buffer, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  const bool got = cq.Next(&tag, &ok);
-  cq.Shutdown();
-  void* ignored_tag = nullptr;
-  bool ignored_ok = false;
-  while (cq.Next(&ignored_tag, &ignored_ok)) {
-  }
-  if (!got || !ok || !status.ok()) {
+  if (!grpc::health::v1::Health::NewStub(channel)->Check(&context, request, &response).ok()) {
     return Health::kError;
   }
-  std::vector<grpc::Slice> slices;
-  if (!response_buffer.Dump(&slices).ok()) {
-    return Health::kError;
-  }
-  std::string response;
-  for (const grpc::Slice& s : slices) {
-    response.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  if (response.empty()) {
-    return Health::kUnknown;  // proto3: the default value is not sent
-  }
-  if (response.size() != 2 || response[0] != 0x08) {
-    return Health::kError;
-  }
-  return static_cast<Health>(response[1]);
+  return static_cast<Health>(response.status());
 }
 
 inline proto::Credentials Creds(const std::string& app, const std::string& token = "") {

@@ -330,12 +330,18 @@ TEST_F(ShufflectlTest, DrainRefusesWritesKeepsReads) {
   EXPECT_THAT(wrong.err, HasSubstr("the operator secret is not valid"));
   EXPECT_THAT(wrong.err, HasSubstr("--secret-file does not hold this server's operator secret"));
   EXPECT_THAT(HttpGet(server_->metrics_address(), "/metrics"), HasSubstr("shuffle_draining 0\n"));
+  CtlResult healthy = Ctl({"health"}, /*secret=*/false);  // probes carry no secret
+  EXPECT_EQ(healthy.exit_code, 0) << healthy.err;
+  EXPECT_EQ(healthy.out, "SERVING\n");
   CtlResult drained = Ctl({"drain", "--timeout-seconds", "10"});
   ASSERT_EQ(drained.exit_code, 0) << drained.err;
   EXPECT_THAT(drained.out, HasSubstr("drained"));
   EXPECT_THAT(Ctl({"status"}).out, HasSubstr("DRAINING"));
   EXPECT_EQ(Json(Ctl({"status", "--json"}))["draining"], true);
   EXPECT_THAT(HttpGet(server_->metrics_address(), "/metrics"), HasSubstr("shuffle_draining 1\n"));
+  CtlResult unready = Ctl({"health", "--json"}, /*secret=*/false);
+  EXPECT_EQ(unready.exit_code, 1);
+  EXPECT_EQ(Json(unready)["status"], "NOT_SERVING");
 
   absl::StatusOr<MapStatus> refused = WriteMap(kMaps);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();

@@ -11,8 +11,8 @@ CtlClient::CtlClient(std::string server, std::string operator_secret, absl::Dura
     : server_(std::move(server)),
       operator_secret_(std::move(operator_secret)),
       timeout_(timeout),
-      stub_(proto::ShuffleControl::NewStub(
-          grpc::CreateChannel(server_, grpc::InsecureChannelCredentials()))) {}
+      channel_(grpc::CreateChannel(server_, grpc::InsecureChannelCredentials())),
+      stub_(proto::ShuffleControl::NewStub(channel_)) {}
 
 void CtlClient::Prepare(grpc::ClientContext* context) const {
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
@@ -109,6 +109,19 @@ absl::StatusOr<proto::DrainResponse> CtlClient::Drain(uint32_t timeout_seconds) 
   grpc::ClientContext context;
   Prepare(&context);
   grpc::Status status = stub_->Drain(&context, request, &response);
+  if (!status.ok()) {
+    return Explain(status);
+  }
+  return response;
+}
+
+absl::StatusOr<grpc::health::v1::HealthCheckResponse> CtlClient::Health() {
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  Prepare(&context);
+  grpc::Status status =
+      grpc::health::v1::Health::NewStub(channel_)->Check(&context, request, &response);
   if (!status.ok()) {
     return Explain(status);
   }

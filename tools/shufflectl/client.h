@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "shuffle/proto/control.grpc.pb.h"
 
 namespace shuffle::shufflectl {
@@ -30,6 +31,8 @@ class CtlClient {
                                                            uint32_t shuffle_id);
   // `timeout_seconds` 0: the server's --drain-timeout-seconds.
   absl::StatusOr<proto::DrainResponse> Drain(uint32_t timeout_seconds);
+  // grpc.health.v1.Health/Check of the whole server (service "").
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse> Health();
 
  private:
   void Prepare(grpc::ClientContext* context) const;
@@ -39,6 +42,7 @@ class CtlClient {
   const std::string server_;
   const std::string operator_secret_;
   const absl::Duration timeout_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<proto::ShuffleControl::Stub> stub_;
 };
 

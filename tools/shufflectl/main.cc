@@ -1,6 +1,6 @@
 // shufflectl: the shuffle server's admin command line (status, apps, shuffles, remove-app,
-// scrub, drain) over its gRPC control plane. Exit codes: 0 done, 1 the operation failed (or a
-// scrub found damage), 2 usage error. See `shufflectl --help`.
+// scrub, drain, health) over its gRPC control plane. Exit codes: 0 done, 1 the operation failed (or
+// a scrub found damage), 2 usage error. See `shufflectl --help`.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -44,6 +44,11 @@ absl::StatusOr<Output> Run(const CtlOptions& o, CtlClient& client) {
       absl::StatusOr<proto::DrainResponse> drain = client.Drain(DrainTimeoutSeconds(o));
       return drain.ok() ? RenderDrain(o.server, *drain, o.json)
                         : absl::StatusOr<Output>(drain.status());
+    }
+    case Command::kHealth: {
+      absl::StatusOr<grpc::health::v1::HealthCheckResponse> health = client.Health();
+      return health.ok() ? RenderHealth(o.server, *health, o.json)
+                         : absl::StatusOr<Output>(health.status());
     }
   }
   return absl::InternalError("unhandled command");

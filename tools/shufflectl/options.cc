@@ -22,7 +22,7 @@ struct CommandSpec {
   std::string_view details;
 };
 
-constexpr std::array<CommandSpec, 6> kCommands = {{
+constexpr std::array<CommandSpec, 7> kCommands = {{
     {Command::kStatus, "status", "", 0, "the node: data directories, namespaces, totals",
      "Shows the node's data directories (bytes and files the server holds there, free space),\n"
      "its namespaces (bytes on disk, bytes charged to the quota, the quota) and totals, and\n"
@@ -47,6 +47,11 @@ constexpr std::array<CommandSpec, 6> kCommands = {{
      "working. The server stays draining until it restarts (SIGTERM drains the same way).\n"
      "--timeout-seconds N: how long the server waits for commits in flight (default: its\n"
      "--drain-timeout-seconds). Exits 1 if commits were still running at the deadline."},
+    {Command::kHealth, "health", "", 0, "gRPC health check of the control plane",
+     "Calls the standard gRPC health service (grpc.health.v1.Health/Check) of the server.\n"
+     "Prints SERVING and exits 0 when the server serves; exits 1 when it does not (draining,\n"
+     "stopping) or cannot be reached. Needs no secret: the DaemonSet's readiness and liveness\n"
+     "probes run it."},
 }};
 
 const CommandSpec* FindCommand(std::string_view name) {

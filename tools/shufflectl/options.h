@@ -16,7 +16,7 @@
 
 namespace shuffle::shufflectl {
 
-enum class Command { kStatus, kApps, kShuffles, kRemoveApp, kScrub, kDrain };
+enum class Command { kStatus, kApps, kShuffles, kRemoveApp, kScrub, kDrain, kHealth };
 
 // "status", "apps", ...
 std::string_view CommandName(Command command);

@@ -205,4 +205,15 @@ Output RenderDrain(const std::string& server, const proto::DrainResponse& drain,
                        "work\n")};
 }
 
+Output RenderHealth(const std::string& server, const grpc::health::v1::HealthCheckResponse& health,
+                    bool json) {
+  const std::string status =
+      grpc::health::v1::HealthCheckResponse::ServingStatus_Name(health.status());
+  const int code = health.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
+  if (json) {
+    return {absl::StrCat("{\"server\": \"", server, "\", \"status\": \"", status, "\"}\n"), code};
+  }
+  return {status + "\n", code};
+}
+
 }  // namespace shuffle::shufflectl

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "grpc/health/v1/health.pb.h"
 #include "shuffle/proto/control.pb.h"
 
 namespace shuffle::shufflectl {
@@ -26,6 +27,9 @@ Output RenderRemoved(const std::string& app_id, const proto::RemoveApplicationRe
 Output RenderScrub(const std::string& app_id, uint32_t shuffle_id,
                    const proto::ScrubShuffleResponse& scrub, bool json);
 Output RenderDrain(const std::string& server, const proto::DrainResponse& drain, bool json);
+// SERVING (exit 0) or the status the server reported (exit 1).
+Output RenderHealth(const std::string& server, const grpc::health::v1::HealthCheckResponse& health,
+                    bool json);
 
 // The same, as JSON text (render_json.cc); the human renderers call them with --json.
 std::string StatusJson(const proto::GetStatusResponse& status);
