@@ -28,6 +28,13 @@ find_package(OpenSSL QUIET)
 shuffle_require(OpenSSL_FOUND "OpenSSL" libssl-dev)
 pkg_check_modules(XXHASH QUIET IMPORTED_TARGET libxxhash)
 shuffle_require(XXHASH_FOUND "xxHash" libxxhash-dev)
+# The Kubernetes REST client (driver/kube): HTTPS, JSON bodies, kubeconfig files (YAML).
+find_package(CURL QUIET)
+shuffle_require(CURL_FOUND "libcurl (OpenSSL flavour)" libcurl4-openssl-dev)
+find_package(nlohmann_json 3 CONFIG QUIET)
+shuffle_require(nlohmann_json_FOUND "nlohmann-json" nlohmann-json3-dev)
+find_package(yaml-cpp CONFIG QUIET)
+shuffle_require(yaml-cpp_FOUND "yaml-cpp" libyaml-cpp-dev)
 
 if(TARGET zstd::libzstd_shared)
   set(SHUFFLE_ZSTD zstd::libzstd_shared)
