@@ -32,6 +32,9 @@ find_package(yaml-cpp CONFIG QUIET)  # the server's --config file; target yaml-c
 shuffle_require(yaml-cpp_FOUND "yaml-cpp" libyaml-cpp-dev)
 find_package(nlohmann_json 3 CONFIG QUIET)  # shufflectl --json, the Kubernetes backend
 shuffle_require(nlohmann_json_FOUND "nlohmann-json" nlohmann-json3-dev)
+# The Kubernetes REST client (driver/kube): HTTPS.
+find_package(CURL QUIET)
+shuffle_require(CURL_FOUND "libcurl (OpenSSL flavour)" libcurl4-openssl-dev)
 
 if(TARGET zstd::libzstd_shared)
   set(SHUFFLE_ZSTD zstd::libzstd_shared)
