@@ -31,16 +31,16 @@ absl::Status Number(std::string_view flag, std::string_view value, T* out, T min
 
 absl::StatusOr<uint64_t> ParseSize(std::string_view text) {
   static const auto* const units = new std::map<std::string, uint64_t>({{"", 1},
-                                                                         {"b", 1},
-                                                                         {"k", 1ull << 10},
-                                                                         {"kib", 1ull << 10},
-                                                                         {"kb", 1000},
-                                                                         {"m", 1ull << 20},
-                                                                         {"mib", 1ull << 20},
-                                                                         {"mb", 1000000},
-                                                                         {"g", 1ull << 30},
-                                                                         {"gib", 1ull << 30},
-                                                                         {"gb", 1000000000}});
+                                                                        {"b", 1},
+                                                                        {"k", 1ull << 10},
+                                                                        {"kib", 1ull << 10},
+                                                                        {"kb", 1000},
+                                                                        {"m", 1ull << 20},
+                                                                        {"mib", 1ull << 20},
+                                                                        {"mb", 1000000},
+                                                                        {"g", 1ull << 30},
+                                                                        {"gib", 1ull << 30},
+                                                                        {"gb", 1000000000}});
   size_t digits = 0;
   while (digits < text.size() && (absl::ascii_isdigit(text[digits]) || text[digits] == '.')) {
     ++digits;
@@ -103,6 +103,59 @@ absl::StatusOr<DriverOptions> ParseDriverOptions(const std::vector<std::string>&
        }},
       {"timeout-seconds",
        [&](auto f, auto v) { return Number<uint64_t>(f, v, &o.timeout_seconds, 1); }},
+      {"backend",
+       [&](auto flag, auto v) {
+         if (v != "local" && v != "kubernetes") {
+           return Bad(flag, v, "local or kubernetes");
+         }
+         o.backend = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"kubeconfig",
+       [&](auto, auto v) {
+         o.kubeconfig = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"namespace",
+       [&](auto, auto v) {
+         o.namespace_name = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"server-namespace",
+       [&](auto, auto v) {
+         o.server_namespace = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"image",
+       [&](auto, auto v) {
+         o.image = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"executor-command",
+       [&](auto, auto v) {
+         o.executor_command = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"driver-pod",
+       [&](auto, auto v) {
+         o.driver_pod = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"operator-secret-file",
+       [&](auto, auto v) {
+         o.operator_secret_file = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"listen",
+       [&](auto, auto v) {
+         o.listen = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"advertise-host",
+       [&](auto, auto v) {
+         o.advertise_host = std::string(v);
+         return absl::OkStatus();
+       }},
       {"log-level",
        [&](auto, auto v) {
          o.log_level = std::string(v);
@@ -185,6 +238,17 @@ Cluster:
 Faults:
   --evict-during-map=N        evict N executors at random instants of the map stage (0)
   --evict-during-reduce=N     evict N executors at random instants of the reduce stage (0)
+Kubernetes (--backend=kubernetes: executors are pods; servers are the shuffle-server DaemonSet):
+  --backend=local|kubernetes  where executors run (local)
+  --kubeconfig=PATH           API server credentials (in a pod: its service account)
+  --namespace=NS              executor pods' namespace (the kubeconfig's, or the pod's)
+  --server-namespace=NS       the DaemonSet's namespace (shuffle-system)
+  --image=IMAGE               executor image (shuffle/shuffle:0.1.0)
+  --executor-command=PATH     executor binary in the image (/usr/local/bin/shuffle-executor)
+  --driver-pod=NAME           owner of executor pods, garbage-collected with it ($POD_NAME)
+  --operator-secret-file=PATH registers the job with the servers
+  --listen=HOST:PORT          the driver's gRPC service (0.0.0.0:7100; local: 127.0.0.1:0)
+  --advertise-host=HOST       how executors reach the driver ($POD_IP)
 Other:
   --timeout-seconds=N         fail the job after this long (3600)
   --log-level=LEVEL           debug, info, warning, error (info; written to DIR/driver.log)

@@ -31,6 +31,18 @@ struct DriverOptions {
   std::string server_binary;    // default: found beside this program
   std::string executor_binary;  // default: found beside this program
   uint64_t timeout_seconds = 3600;
+  // Where executors run: "local" (simulated nodes on this machine) or "kubernetes".
+  std::string backend = "local";
+  // Kubernetes backend.
+  std::string kubeconfig;      // empty: in-cluster when $KUBERNETES_SERVICE_HOST is set
+  std::string namespace_name;  // executor pods' namespace; empty: the config's default
+  std::string server_namespace = "shuffle-system";
+  std::string image = "shuffle/shuffle:0.1.0";
+  std::string executor_command = "/usr/local/bin/shuffle-executor";
+  std::string driver_pod;            // owner of the executor pods; default $POD_NAME
+  std::string operator_secret_file;  // registers the application with the servers
+  std::string listen;                // the driver's gRPC; default per backend
+  std::string advertise_host;        // how executors reach the driver; default $POD_IP
   std::string log_level = "info";
   bool progress = true;
   bool help = false;

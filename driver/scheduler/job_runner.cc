@@ -42,6 +42,12 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 }  // namespace
 
+std::string NewAppId() {
+  std::random_device entropy;
+  std::mt19937_64 rng((static_cast<uint64_t>(entropy()) << 32) ^ entropy());
+  return "job-" + RandomHex(rng, 6);
+}
+
 // What Run() watches between steps.
 struct JobRunner::Watch {
   const ShuffleTier* tier = nullptr;
@@ -67,7 +73,7 @@ absl::StatusOr<JobReport> JobRunner::Run() {
   std::mt19937_64 rng(options_.chaos_seed);
   std::random_device entropy;
   std::mt19937_64 ids((static_cast<uint64_t>(entropy()) << 32) ^ entropy());
-  const std::string app_id = "job-" + RandomHex(ids, 6);
+  const std::string app_id = options_.app_id.empty() ? NewAppId() : options_.app_id;
   const core::ShuffleId shuffle(1);
   scheduler_ = std::make_unique<TaskScheduler>(job_.get(), shuffle, options_.scheduler);
 
@@ -107,7 +113,9 @@ absl::StatusOr<JobReport> JobRunner::Run() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.listen, " for executors (--listen)"));
   }
-  const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  const std::string host = options_.advertise_host.empty()
+                               ? options_.listen.substr(0, options_.listen.rfind(':'))
+                               : options_.advertise_host;
   const std::string driver_address = absl::StrCat(host, ":", port);
   SHUFFLE_LOG(INFO) << "driver listening" << Kv("address", driver_address) << Kv("app", app_id)
                     << Kv("job", options_.job.kind()) << Kv("maps", job_->num_maps())

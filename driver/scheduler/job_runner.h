@@ -33,6 +33,8 @@ struct JobOptions {
   std::string app_namespace = "default";
   std::string operator_secret;         // registers the application with the shuffle servers
   std::string listen = "127.0.0.1:0";  // the driver's gRPC service
+  std::string advertise_host;          // how executors reach it; empty: the --listen host
+  std::string app_id;                  // empty: a new random id
   // Executors evicted at random instants (seeded) while that stage runs.
   uint32_t evictions_during_map = 0;
   uint32_t evictions_during_reduce = 0;
@@ -66,6 +68,9 @@ struct JobReport {
   bool ok() const { return status.ok() && validation.ok(); }
   std::string Render() const;  // the human report
 };
+
+// "job-" and 12 random hex digits: a DNS label, usable as a pod label value.
+std::string NewAppId();
 
 class JobRunner final : public podmanager::PodManager::Listener {
  public:

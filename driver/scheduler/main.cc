@@ -1,53 +1,63 @@
-// shuffle-driver: the reference driver on the embedded local cluster (see DriverUsage()).
-// Exit codes: 0 when the job succeeded and its output validated, 1 otherwise, 2 on a usage error.
+// shuffle-driver: the reference driver (see DriverUsage()): runs a job on the local cluster or on
+// Kubernetes. Exit codes: 0 when the job succeeded and its output validated, 1 otherwise, 2 on a
+// usage error.
 #include <fcntl.h>
 #include <stdlib.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "driver/podmanager/local_backend.h"
+#include "driver/scheduler/clusters.h"
 #include "driver/scheduler/driver_options.h"
 #include "driver/scheduler/job_runner.h"
 #include "shuffle/core/logging.h"
 
+namespace shuffle::driver {
 namespace {
 
 namespace fs = std::filesystem;
-using shuffle::driver::DriverOptions;
 
-// A program of this build: beside this one (installed layout) or in the build tree.
-std::string FindBinary(const std::string& name, const std::string& component_dir) {
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  for (const fs::path& candidate : {self / name, self / ".." / ".." / component_dir / name,
-                                    self / ".." / component_dir / name}) {
-    if (access(candidate.c_str(), X_OK) == 0) {
-      return fs::weakly_canonical(candidate, ec).string();
-    }
+// Runs the job on a started cluster; the process exit code.
+int RunJob(const DriverOptions& options, Cluster& cluster, const std::string& app_id) {
+  std::cout << cluster.description;
+  JobOptions job;
+  job.job = MakeJobSpec(options);
+  job.app_id = app_id;
+  job.executors = options.executors;
+  job.slots = options.slots;
+  job.operator_secret = cluster.operator_secret;
+  job.listen = cluster.listen;
+  job.advertise_host = cluster.advertise_host;
+  job.evictions_during_map = options.evict_during_map;
+  job.evictions_during_reduce = options.evict_during_reduce;
+  job.chaos_seed = options.seed;
+  job.show_progress = options.progress;
+  job.timeout = std::chrono::seconds(options.timeout_seconds);
+  JobRunner runner(cluster.backend.get(), job);
+  absl::StatusOr<JobReport> report = runner.Run();
+  if (!report.ok()) {
+    std::cerr << "shuffle-driver: " << report.status() << "\n";
+    return 1;
   }
-  return (self / name).string();  // the error will name it
+  std::cout << "\n" << report->Render();
+  return report->ok() ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   absl::StatusOr<DriverOptions> parsed =
-      shuffle::driver::ParseDriverOptions(std::vector<std::string>(argv + 1, argv + argc));
+      ParseDriverOptions(std::vector<std::string>(argv + 1, argv + argc));
   if (!parsed.ok()) {
     std::cerr << "shuffle-driver: " << parsed.status().message() << "\n";
     return 2;
   }
   DriverOptions options = *std::move(parsed);
   if (options.help) {
-    std::cout << shuffle::driver::DriverUsage();
+    std::cout << DriverUsage();
     return 0;
   }
-  absl::StatusOr<shuffle::core::LogLevel> level = shuffle::core::ParseLogLevel(options.log_level);
+  absl::StatusOr<core::LogLevel> level = core::ParseLogLevel(options.log_level);
   if (!level.ok()) {
     std::cerr << "shuffle-driver: --log-level: " << level.status().message() << "\n";
     return 2;
@@ -66,51 +76,22 @@ int main(int argc, char** argv) {
   const std::string log_path = options.work_dir + "/driver.log";
   const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd >= 0) {
-    shuffle::core::SetLogFd(log_fd);
+    core::SetLogFd(log_fd);
   }
-  shuffle::core::SetLogLevel(*level);
-  if (options.server_binary.empty()) {
-    options.server_binary = FindBinary("shuffle-server", "shuffle-server");
-  }
-  if (options.executor_binary.empty()) {
-    options.executor_binary = FindBinary("shuffle-executor", "executor");
-  }
+  core::SetLogLevel(*level);
 
+  const std::string app_id = NewAppId();
   int code = 1;
   {
-    auto backend = shuffle::podmanager::LocalBackend::Start(
-        {.root = options.work_dir,
-         .nodes = options.nodes,
-         .server_binary = options.server_binary,
-         .executor_binary = options.executor_binary,
-         .server_args = {"--memory-budget-mib=128", "--min-free-mib=64"}});
-    if (!backend.ok()) {
-      std::cerr << "shuffle-driver: cannot start the local cluster: " << backend.status() << "\n";
-      return 1;
-    }
-    std::cout << "Local cluster: " << options.nodes << " nodes, work directory " << options.work_dir
-              << "\n";
-    for (const auto& node : (*backend)->Nodes()) {
-      std::cout << "  " << node.name << ": shuffle-server data " << node.data_address
-                << ", control " << node.control_address << "\n";
-    }
-    shuffle::driver::JobOptions job;
-    job.job = shuffle::driver::MakeJobSpec(options);
-    job.executors = options.executors;
-    job.slots = options.slots;
-    job.operator_secret = (*backend)->operator_secret();
-    job.evictions_during_map = options.evict_during_map;
-    job.evictions_during_reduce = options.evict_during_reduce;
-    job.chaos_seed = options.seed;
-    job.show_progress = options.progress;
-    job.timeout = std::chrono::seconds(options.timeout_seconds);
-    shuffle::driver::JobRunner runner(backend->get(), job);
-    absl::StatusOr<shuffle::driver::JobReport> report = runner.Run();
-    if (!report.ok()) {
-      std::cerr << "shuffle-driver: " << report.status() << "\n";
+    absl::StatusOr<Cluster> cluster = options.backend == "kubernetes"
+                                          ? ConnectKubernetes(options, app_id)
+                                          : StartLocalCluster(options);
+    if (!cluster.ok()) {
+      std::cerr << "shuffle-driver: cannot start the " << options.backend
+                << " cluster: " << cluster.status() << "\n";
     } else {
-      std::cout << "\n" << report->Render();
-      code = report->ok() ? 0 : 1;
+      code = RunJob(options, *cluster, app_id);
+      cluster->backend.reset();  // before the client it uses
     }
   }
   if (temporary && !options.keep_work_dir) {
@@ -122,3 +103,8 @@ int main(int argc, char** argv) {
   }
   return code;
 }
+
+}  // namespace
+}  // namespace shuffle::driver
+
+int main(int argc, char** argv) { return shuffle::driver::Main(argc, argv); }

@@ -1,0 +1,110 @@
+#include "driver/scheduler/clusters.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "driver/podmanager/kube_backend.h"
+#include "driver/podmanager/local_backend.h"
+#include "shuffle/core/status_macros.h"
+
+namespace shuffle::driver {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A program of this build: beside this one (installed layout) or in the build tree.
+std::string FindBinary(const std::string& name, const std::string& component_dir) {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (const fs::path& candidate : {self / name, self / ".." / ".." / component_dir / name,
+                                    self / ".." / component_dir / name}) {
+    if (access(candidate.c_str(), X_OK) == 0) {
+      return fs::weakly_canonical(candidate, ec).string();
+    }
+  }
+  return (self / name).string();  // the error will name it
+}
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+absl::StatusOr<kube::Config> LoadConfig(const DriverOptions& options) {
+  if (options.kubeconfig.empty() && !Env("KUBERNETES_SERVICE_HOST").empty()) {
+    return kube::LoadInClusterConfig({});
+  }
+  return kube::LoadKubeconfig({.path = options.kubeconfig, .context = ""});
+}
+
+}  // namespace
+
+absl::StatusOr<Cluster> StartLocalCluster(const DriverOptions& options) {
+  podmanager::LocalBackendOptions local;
+  local.root = options.work_dir;
+  local.nodes = options.nodes;
+  local.server_binary = options.server_binary.empty()
+                            ? FindBinary("shuffle-server", "shuffle-server")
+                            : options.server_binary;
+  local.executor_binary = options.executor_binary.empty()
+                              ? FindBinary("shuffle-executor", "executor")
+                              : options.executor_binary;
+  local.server_args = {"--memory-budget-mib=128", "--min-free-mib=64"};
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<podmanager::LocalBackend> backend,
+                           podmanager::LocalBackend::Start(local));
+  Cluster cluster;
+  cluster.operator_secret = backend->operator_secret();
+  cluster.listen = options.listen.empty() ? "127.0.0.1:0" : options.listen;
+  cluster.advertise_host = options.advertise_host.empty() ? "127.0.0.1" : options.advertise_host;
+  cluster.description = absl::StrCat("Local cluster: ", options.nodes, " nodes, work directory ",
+                                     options.work_dir, "\n");
+  for (const podmanager::NodeInfo& node : backend->Nodes()) {
+    absl::StrAppend(&cluster.description, "  ", node.name, ": shuffle-server data ",
+                    node.data_address, ", control ", node.control_address, "\n");
+  }
+  cluster.backend = std::move(backend);
+  return cluster;
+}
+
+absl::StatusOr<Cluster> ConnectKubernetes(const DriverOptions& options, const std::string& app_id) {
+  SHUFFLE_ASSIGN_OR_RETURN(kube::Config config, LoadConfig(options));
+  Cluster cluster;
+  SHUFFLE_ASSIGN_OR_RETURN(cluster.client, kube::Client::Open(config));
+  podmanager::KubeBackendOptions kube_options;
+  podmanager::ExecutorPodTemplate& pod = kube_options.pod;
+  pod.namespace_name =
+      options.namespace_name.empty() ? config.default_namespace : options.namespace_name;
+  pod.app_label = app_id;
+  pod.image = options.image;
+  pod.executor_command = options.executor_command;
+  pod.driver_pod_name = options.driver_pod.empty() ? Env("POD_NAME") : options.driver_pod;
+  if (!pod.driver_pod_name.empty()) {
+    SHUFFLE_ASSIGN_OR_RETURN(kube::Json driver, cluster.client->Get(kube::Pods(
+                                                    pod.namespace_name, pod.driver_pod_name)));
+    pod.driver_pod_uid = driver["metadata"].value("uid", "");
+  }
+  kube_options.server_namespace = options.server_namespace;
+  if (!options.operator_secret_file.empty()) {
+    SHUFFLE_ASSIGN_OR_RETURN(std::string secret, kube::ReadSmallFile(options.operator_secret_file));
+    cluster.operator_secret = std::string(absl::StripTrailingAsciiWhitespace(secret));
+  }
+  cluster.listen = options.listen.empty() ? "0.0.0.0:7100" : options.listen;
+  cluster.advertise_host = options.advertise_host.empty() ? Env("POD_IP") : options.advertise_host;
+  if (cluster.advertise_host.empty()) {
+    return absl::InvalidArgumentError(
+        "executor pods cannot reach this driver: pass --advertise-host (in a pod, $POD_IP from "
+        "the downward API does it)");
+  }
+  SHUFFLE_ASSIGN_OR_RETURN(cluster.backend,
+                           podmanager::KubeBackend::Start(cluster.client.get(), kube_options));
+  cluster.description =
+      absl::StrCat("Kubernetes cluster at ", config.server, ", namespace ", pod.namespace_name,
+                   ", servers in ", options.server_namespace, "\n");
+  return cluster;
+}
+
+}  // namespace shuffle::driver
