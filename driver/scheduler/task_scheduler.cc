@@ -99,13 +99,34 @@ proto::TaskSpec TaskScheduler::Launch(proto::TaskKind kind, uint32_t index,
   return spec;
 }
 
+bool TaskScheduler::NodeUsableLocked(const Task& task, const std::string& node) const {
+  auto failures = node_failures_.find(node);
+  const bool excluded =
+      failures != node_failures_.end() && failures->second >= options_.max_node_failures;
+  return !excluded && task.failed_nodes.count(node) == 0;
+}
+
+bool TaskScheduler::EligibleLocked(const Task& task, const std::string& node) const {
+  if (NodeUsableLocked(task, node)) {
+    return true;
+  }
+  // Excluded here: still eligible when no executor anywhere else could take it.
+  for (const auto& [id, e] : executors_) {
+    if (!e.retired && e.node != node && NodeUsableLocked(task, e.node)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<proto::TaskSpec> TaskScheduler::AssignLocked(const std::string& executor_id) {
   auto e = executors_.find(executor_id);
   if (e == executors_.end() || e->second.retired || e->second.running.size() >= e->second.slots) {
     return std::nullopt;
   }
+  const std::string& node = e->second.node;
   for (uint32_t m = 0; m < maps_.size(); ++m) {
-    if (maps_[m].state == State::kPending) {
+    if (maps_[m].state == State::kPending && EligibleLocked(maps_[m], node)) {
       return Launch(proto::TASK_KIND_MAP, m, executor_id);
     }
   }
@@ -113,7 +134,7 @@ std::optional<proto::TaskSpec> TaskScheduler::AssignLocked(const std::string& ex
     return std::nullopt;
   }
   for (uint32_t r = 0; r < reduces_.size(); ++r) {
-    if (reduces_[r].state == State::kPending) {
+    if (reduces_[r].state == State::kPending && EligibleLocked(reduces_[r], node)) {
       return Launch(proto::TASK_KIND_REDUCE, r, executor_id);
     }
   }
@@ -125,9 +146,12 @@ bool TaskScheduler::CanAssignLocked(const std::string& executor_id) const {
   if (e == executors_.end() || e->second.retired || e->second.running.size() >= e->second.slots) {
     return false;
   }
-  auto pending = [](const Task& t) { return t.state == State::kPending; };
-  return std::any_of(maps_.begin(), maps_.end(), pending) ||
-         (registry_.Complete() && std::any_of(reduces_.begin(), reduces_.end(), pending));
+  const std::string& node = e->second.node;
+  auto runnable = [&](const Task& t) ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return t.state == State::kPending && EligibleLocked(t, node);
+  };
+  return std::any_of(maps_.begin(), maps_.end(), runnable) ||
+         (registry_.Complete() && std::any_of(reduces_.begin(), reduces_.end(), runnable));
 }
 
 TaskScheduler::PollResult TaskScheduler::Poll(const std::string& executor_id,
@@ -147,7 +171,8 @@ TaskScheduler::PollResult TaskScheduler::Poll(const std::string& executor_id,
   return result;
 }
 
-void TaskScheduler::ReportFailure(const proto::ReportTaskRequest& report, Task& task) {
+void TaskScheduler::ReportFailure(const proto::ReportTaskRequest& report, const std::string& node,
+                                  Task& task) {
   task.state = State::kPending;
   const char* kind = report.kind() == proto::TASK_KIND_MAP ? "map" : "reduce";
   if (report.outcome() == proto::TASK_OUTCOME_FETCH_FAILED) {
@@ -161,6 +186,14 @@ void TaskScheduler::ReportFailure(const proto::ReportTaskRequest& report, Task& 
     return;
   }
   ++progress_.task_failures;
+  if (!node.empty()) {
+    task.failed_nodes.insert(node);
+    if (++node_failures_[node] == options_.max_node_failures) {
+      ++progress_.nodes_excluded;
+      SHUFFLE_LOG(WARNING) << "tasks keep failing on a node; it gets no more tasks while others can"
+                           << Kv("node", node) << Kv("last_error", report.error());
+    }
+  }
   if (++task.failures >= options_.max_task_failures) {
     status_ =
         absl::AbortedError(absl::StrCat(kind, " task ", report.index(), " failed ", task.failures,
@@ -178,10 +211,12 @@ void TaskScheduler::Report(const proto::ReportTaskRequest& report) {
   Task& task = tasks[report.index()];
   auto a = attempts_.find(report.attempt());
   const bool current = a != attempts_.end();
+  std::string node;
   if (current) {
     auto e = executors_.find(a->second.executor);
     if (e != executors_.end()) {
       e->second.running.erase(report.attempt());
+      node = e->second.node;
     }
     attempts_.erase(a);
   }
@@ -219,7 +254,7 @@ void TaskScheduler::Report(const proto::ReportTaskRequest& report) {
   }
   // A failure of an attempt that is no longer the running one changes nothing.
   if (current && task.state == State::kRunning && task.attempt == report.attempt()) {
-    ReportFailure(report, task);
+    ReportFailure(report, node, task);
   }
 }
 

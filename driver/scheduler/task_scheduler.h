@@ -7,7 +7,9 @@
 //  - shuffle server lost for good: exactly the maps whose outputs it held are pending again;
 //  - a reduce that fails to fetch is re-queued without counting as a task failure, and the
 //    server it names becomes a suspect for the driver to check;
-//  - a task that fails on its own is retried, and fails the job after max_task_failures.
+//  - a task that fails on its own is retried, and fails the job after max_task_failures; it is
+//    not retried on a node where it failed, and a node where max_node_failures tasks failed gets
+//    no tasks at all, as long as executors on other nodes can take them.
 //
 // Thread-safe. Poll() blocks (bounded) until a task is ready for the caller.
 #ifndef SHUFFLE_DRIVER_SCHEDULER_TASK_SCHEDULER_H_
@@ -33,6 +35,9 @@ namespace shuffle::driver {
 struct SchedulerOptions {
   uint32_t max_task_failures = 4;    // per task, failures of its own
   uint32_t max_fetch_failures = 20;  // per reduce task
+  // A node where this many tasks failed on their own (e.g. its shuffle server refuses writes: disk
+  // full) gets no more tasks while executors elsewhere can take them.
+  uint32_t max_node_failures = 2;
 };
 
 // Counters and gauges for the progress display and the final report.
@@ -51,8 +56,9 @@ struct Progress {
   uint64_t task_failures = 0;
   uint64_t fetch_failures = 0;
   uint64_t executors_lost = 0;
-  uint64_t bytes_pushed = 0;   // encoded bytes of registered map outputs
-  uint64_t bytes_fetched = 0;  // encoded bytes fetched by successful reduces
+  uint32_t nodes_excluded = 0;  // see SchedulerOptions::max_node_failures
+  uint64_t bytes_pushed = 0;    // encoded bytes of registered map outputs
+  uint64_t bytes_fetched = 0;   // encoded bytes fetched by successful reduces
   bool map_stage_complete = false;
   bool done = false;
 };
@@ -103,6 +109,7 @@ class TaskScheduler {
     uint32_t attempt = 0;  // of the running attempt
     uint32_t failures = 0;
     uint32_t fetch_failures = 0;
+    std::set<std::string> failed_nodes;  // nodes where it failed on its own
   };
   struct Attempt {
     proto::TaskKind kind;
@@ -121,8 +128,13 @@ class TaskScheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   proto::TaskSpec Launch(proto::TaskKind kind, uint32_t index, const std::string& executor_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ReportFailure(const proto::ReportTaskRequest& report, Task& task)
+  void ReportFailure(const proto::ReportTaskRequest& report, const std::string& node, Task& task)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `task` may run on `node` (see the exclusion rules above).
+  bool EligibleLocked(const Task& task, const std::string& node) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  bool NodeUsableLocked(const Task& task, const std::string& node) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   bool OverLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !status_.ok() || progress_.done;
   }
@@ -139,6 +151,7 @@ class TaskScheduler {
   std::map<uint32_t, Attempt> attempts_ ABSL_GUARDED_BY(mu_);  // running attempts
   std::map<std::string, ExecutorState> executors_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> suspects_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint32_t> node_failures_ ABSL_GUARDED_BY(mu_);
   uint32_t next_attempt_ ABSL_GUARDED_BY(mu_) = 1;
   Progress progress_ ABSL_GUARDED_BY(mu_);
   absl::Status status_ ABSL_GUARDED_BY(mu_);

@@ -21,7 +21,7 @@ class TaskSchedulerTest : public ::testing::Test {
   TaskSchedulerTest()
       : job_(*jobs::Job::FromSpec(jobs::Job::MakeSpec("sort", 1, kMaps, kPartitions, 10))),
         scheduler_(job_.get(), core::ShuffleId(1),
-                   SchedulerOptions{.max_task_failures = 2, .max_fetch_failures = 3}) {}
+                   SchedulerOptions{.max_task_failures = 3, .max_fetch_failures = 3}) {}
 
   proto::TaskSpec Take(const std::string& executor) {
     TaskScheduler::PollResult r = scheduler_.Poll(executor, milliseconds(0));
@@ -178,10 +178,34 @@ TEST_F(TaskSchedulerTest, TaskFailuresAreRetriedThenFailTheJob) {
   proto::TaskSpec second = Take("e1");
   EXPECT_EQ(second.index(), first.index());
   scheduler_.Report(Failure(second, proto::TASK_OUTCOME_FAILED));
+  EXPECT_TRUE(scheduler_.status().ok());
+  proto::TaskSpec third = Take("e1");
+  EXPECT_EQ(third.index(), first.index());
+  scheduler_.Report(Failure(third, proto::TASK_OUTCOME_FAILED));
   EXPECT_EQ(scheduler_.status().code(), absl::StatusCode::kAborted);
-  EXPECT_THAT(scheduler_.status().message(), HasSubstr("map task 0 failed 2 times"));
+  EXPECT_THAT(scheduler_.status().message(), HasSubstr("map task 0 failed 3 times"));
   EXPECT_TRUE(scheduler_.WaitUntilOver(milliseconds(0)));
   EXPECT_TRUE(scheduler_.Poll("e1", milliseconds(0)).shutdown);
+}
+
+TEST_F(TaskSchedulerTest, AFailedTaskRunsElsewhereAndABadNodeIsAvoided) {
+  scheduler_.AddExecutor("on-a", "a", 1);
+  proto::TaskSpec first = Take("on-a");
+  scheduler_.Report(Failure(first, proto::TASK_OUTCOME_FAILED));
+  // Only node a has executors: the task may run there again rather than wait forever.
+  proto::TaskSpec again = Take("on-a");
+  EXPECT_EQ(again.index(), first.index());
+  scheduler_.AddExecutor("on-b", "b", 1);
+  scheduler_.Report(Failure(again, proto::TASK_OUTCOME_FAILED));  // node a: 2 failures
+  EXPECT_EQ(scheduler_.progress().nodes_excluded, 1u);
+  EXPECT_FALSE(scheduler_.Poll("on-a", milliseconds(10)).task.has_value());
+  proto::TaskSpec moved = Take("on-b");
+  EXPECT_EQ(moved.index(), first.index());  // the failed task went to node b first
+  scheduler_.Report(Success(moved, "b"));
+  // Node a stays excluded while node b can run tasks.
+  EXPECT_FALSE(scheduler_.Poll("on-a", milliseconds(10)).task.has_value());
+  scheduler_.RemoveExecutor("on-b", /*lost=*/true);
+  EXPECT_TRUE(scheduler_.Poll("on-a", milliseconds(10)).task.has_value());
 }
 
 TEST_F(TaskSchedulerTest, FetchFailuresAreBoundedToo) {
