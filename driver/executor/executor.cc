@@ -15,6 +15,8 @@ namespace {
 using core::Kv;
 
 constexpr uint32_t kPollWaitMs = 1000;
+constexpr std::chrono::milliseconds kMinTaskBackoff{250};
+constexpr std::chrono::milliseconds kMaxTaskBackoff{4000};
 
 absl::Status FromGrpc(const grpc::Status& st, const std::string& what) {
   if (st.ok()) {
@@ -124,7 +126,13 @@ bool Executor::Report(const proto::ReportTaskRequest& report) {
 }
 
 void Executor::TaskLoop() {
+  // After a task fails with UNAVAILABLE (the node's server restarting, or gone), this slot waits
+  // before taking another task, instead of failing every task of the job in a millisecond each.
+  std::chrono::milliseconds backoff{0};
   while (!Stopping()) {
+    if (backoff.count() > 0) {
+      std::this_thread::sleep_for(backoff);
+    }
     proto::PollTaskRequest request;
     request.set_executor_id(options_.executor_id);
     request.set_wait_ms(kPollWaitMs);
@@ -155,6 +163,11 @@ void Executor::TaskLoop() {
                            << Kv("error", report.error());
     }
     Report(report);
+    const bool unavailable =
+        report.outcome() == proto::TASK_OUTCOME_FAILED &&
+        report.error_code() == static_cast<int32_t>(absl::StatusCode::kUnavailable);
+    backoff = unavailable ? std::clamp(backoff * 2, kMinTaskBackoff, kMaxTaskBackoff)
+                          : std::chrono::milliseconds(0);
     absl::MutexLock lock(&mu_);
     running_.erase(std::find(running_.begin(), running_.end(), attempt));
   }

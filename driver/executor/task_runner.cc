@@ -102,6 +102,7 @@ proto::ReportTaskRequest RunTask(const TaskContext& context, const proto::TaskSp
     report.set_outcome(report.failed_server().empty() ? proto::TASK_OUTCOME_FAILED
                                                       : proto::TASK_OUTCOME_FETCH_FAILED);
     report.set_error(st.ToString());
+    report.set_error_code(static_cast<int32_t>(st.code()));
   }
   return report;
 }

@@ -138,6 +138,7 @@ absl::Status LocalBackend::StartServer(Node& node) {
     spec.argv.push_back("--registration-secret-file=" + operator_secret_file_);
   }
   spec.argv.insert(spec.argv.end(), options_.server_args.begin(), options_.server_args.end());
+  spec.argv.insert(spec.argv.end(), node.extra_args.begin(), node.extra_args.end());
   spec.log_path = log;
   SHUFFLE_ASSIGN_OR_RETURN(node.server, Process::Spawn(spec));
   ++node.starts;
@@ -301,13 +302,46 @@ absl::Status LocalBackend::StopServer(const std::string& node_name, bool remove_
   return absl::OkStatus();
 }
 
-absl::Status LocalBackend::KillServer(const std::string& node_name) {
+absl::Status LocalBackend::SignalServer(const std::string& node_name, int signal) {
   absl::MutexLock lock(&mu_);
   Node* node = FindNode(node_name);
-  if (node == nullptr || node->server == nullptr) {
+  if (node == nullptr || node->server == nullptr || node->lost) {
     return absl::NotFoundError(absl::StrCat("no server on node ", node_name));
   }
-  node->server->Signal(SIGKILL);
+  node->server->Signal(signal);
+  return absl::OkStatus();
+}
+
+absl::Status LocalBackend::KillServer(const std::string& node) {
+  return SignalServer(node, SIGKILL);
+}
+
+absl::Status LocalBackend::TerminateServer(const std::string& node) {
+  return SignalServer(node, SIGTERM);
+}
+
+absl::Status LocalBackend::FillDisk(const std::string& node_name) {
+  {
+    absl::MutexLock lock(&mu_);
+    Node* node = FindNode(node_name);
+    if (node == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no node ", node_name));
+    }
+    // 1 PiB: more than any disk here has free.
+    node->extra_args = {"--min-free-mib=1073741824"};
+  }
+  SHUFFLE_LOG(WARNING) << "disk full on a node: its server refuses writes from now on"
+                       << Kv("node", node_name);
+  return TerminateServer(node_name);
+}
+
+absl::Status LocalBackend::KillExecutor(const std::string& executor_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = executors_.find(executor_id);
+  if (it == executors_.end()) {
+    return absl::NotFoundError(absl::StrCat("no running executor ", executor_id));
+  }
+  it->second.process->Signal(SIGKILL);
   return absl::OkStatus();
 }
 

@@ -59,6 +59,14 @@ class LocalBackend final : public Backend {
   absl::Status StopServer(const std::string& node, bool remove_data);
   // A server crash: SIGKILL; the backend restarts it like a DaemonSet would.
   absl::Status KillServer(const std::string& node);
+  // A rolling update: SIGTERM (the server drains); the backend restarts it.
+  absl::Status TerminateServer(const std::string& node);
+  // The node's disk is full: its server is restarted with a free-space watermark above what the
+  // disk has, so it refuses writes (RESOURCE_EXHAUSTED naming the directory) and keeps serving
+  // what it holds.
+  absl::Status FillDisk(const std::string& node);
+  // An executor crash (SIGKILL, not an eviction).
+  absl::Status KillExecutor(const std::string& executor_id);
   // Times a server has been started (1 + restarts).
   uint32_t ServerStarts(const std::string& node) const;
   // Executor ids running now, on `node` (all nodes when empty).
@@ -76,6 +84,7 @@ class LocalBackend final : public Backend {
     bool lost = false;
     uint32_t starts = 0;
     std::chrono::steady_clock::time_point restart_after{};  // backoff after a failed restart
+    std::vector<std::string> extra_args;                    // FillDisk's watermark
   };
   struct Executor {
     std::string node;
@@ -90,6 +99,7 @@ class LocalBackend final : public Backend {
   void Monitor();
   std::vector<BackendEvent> Reap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Node* FindNode(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SignalServer(const std::string& node, int signal);
 
   const LocalBackendOptions options_;
   std::string cluster_secret_file_;

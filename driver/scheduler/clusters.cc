@@ -4,12 +4,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "driver/podmanager/kube_backend.h"
 #include "driver/podmanager/local_backend.h"
 #include "shuffle/core/status_macros.h"
+#include "shuffle/core/strings.h"
 
 namespace shuffle::driver {
 namespace {
@@ -41,6 +43,55 @@ absl::StatusOr<kube::Config> LoadConfig(const DriverOptions& options) {
   return kube::LoadKubeconfig({.path = options.kubeconfig, .context = ""});
 }
 
+// Node-level faults on the local cluster. Never takes the last node with a working server, so a
+// job can always finish.
+class LocalFaults : public FaultTarget {
+ public:
+  explicit LocalFaults(podmanager::LocalBackend* backend) : backend_(backend) {}
+
+  absl::StatusOr<std::string> Inject(FaultKind kind, const std::string& executor_id,
+                                     uint64_t random) override {
+    if (kind == FaultKind::kKillExecutor) {
+      SHUFFLE_RETURN_IF_ERROR(backend_->KillExecutor(executor_id));
+      return absl::StrCat("kill-executor ", executor_id);
+    }
+    std::vector<std::string> up;
+    for (const podmanager::NodeInfo& node : backend_->Nodes()) {
+      if (node.server_up && full_.count(node.name) == 0) {
+        up.push_back(node.name);
+      }
+    }
+    const bool takes_node = kind == FaultKind::kNodeLoss || kind == FaultKind::kDiskFull;
+    if (up.empty() || (takes_node && up.size() < 2)) {
+      return absl::FailedPreconditionError(
+          "no node it can strike and leave the job a writable node");
+    }
+    const std::string node = up[random % up.size()];
+    switch (kind) {
+      case FaultKind::kKillServer:
+        SHUFFLE_RETURN_IF_ERROR(backend_->KillServer(node));
+        break;
+      case FaultKind::kRestartServer:
+        SHUFFLE_RETURN_IF_ERROR(backend_->TerminateServer(node));
+        break;
+      case FaultKind::kDiskFull:
+        SHUFFLE_RETURN_IF_ERROR(backend_->FillDisk(node));
+        full_.insert(node);
+        break;
+      case FaultKind::kNodeLoss:
+        SHUFFLE_RETURN_IF_ERROR(backend_->StopServer(node, /*remove_data=*/true));
+        break;
+      default:
+        return absl::InvalidArgumentError("not a node fault");
+    }
+    return absl::StrCat(core::ToAbsl(FaultName(kind)), " on ", node);
+  }
+
+ private:
+  podmanager::LocalBackend* const backend_;
+  std::set<std::string> full_;
+};
+
 }  // namespace
 
 absl::StatusOr<Cluster> StartLocalCluster(const DriverOptions& options) {
@@ -66,6 +117,7 @@ absl::StatusOr<Cluster> StartLocalCluster(const DriverOptions& options) {
     absl::StrAppend(&cluster.description, "  ", node.name, ": shuffle-server data ",
                     node.data_address, ", control ", node.control_address, "\n");
   }
+  cluster.faults = std::make_unique<LocalFaults>(backend.get());
   cluster.backend = std::move(backend);
   return cluster;
 }

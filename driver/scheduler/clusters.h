@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "driver/kube/client.h"
 #include "driver/podmanager/backend.h"
+#include "driver/scheduler/chaos.h"
 #include "driver/scheduler/driver_options.h"
 
 namespace shuffle::driver {
@@ -17,10 +18,11 @@ namespace shuffle::driver {
 struct Cluster {
   std::unique_ptr<kube::Client> client;  // Kubernetes only; outlives `backend`
   std::unique_ptr<podmanager::Backend> backend;
-  std::string operator_secret;  // registers the application with the servers
-  std::string listen;           // the driver's gRPC service
-  std::string advertise_host;   // how executors reach it
-  std::string description;      // what to print about the cluster
+  std::string operator_secret;          // registers the application with the servers
+  std::string listen;                   // the driver's gRPC service
+  std::string advertise_host;           // how executors reach it
+  std::string description;              // what to print about the cluster
+  std::unique_ptr<FaultTarget> faults;  // node-level faults; null where none can be injected
 };
 
 // Starts the local cluster's servers under options.work_dir.

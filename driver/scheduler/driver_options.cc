@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "driver/jobs/job.h"
+#include "driver/scheduler/chaos.h"
 #include "shuffle/core/strings.h"
 
 namespace shuffle::driver {
@@ -86,6 +87,16 @@ absl::StatusOr<DriverOptions> ParseDriverOptions(const std::vector<std::string>&
        [&](auto f, auto v) { return Number<uint32_t>(f, v, &o.evict_during_map, 0); }},
       {"evict-during-reduce",
        [&](auto f, auto v) { return Number<uint32_t>(f, v, &o.evict_during_reduce, 0); }},
+      {"chaos",
+       [&](auto flag, auto v) {
+         if (!PlanFaults(v, 0).ok()) {
+           return Bad(flag, v,
+                      "KIND=N[@map|@reduce],... with KIND one of evict, kill-executor, "
+                      "kill-server, restart-server, disk-full, node-loss");
+         }
+         o.chaos = std::string(v);
+         return absl::OkStatus();
+       }},
       {"work-dir",
        [&](auto, auto v) {
          o.work_dir = std::string(v);
@@ -238,6 +249,12 @@ Cluster:
 Faults:
   --evict-during-map=N        evict N executors at random instants of the map stage (0)
   --evict-during-reduce=N     evict N executors at random instants of the reduce stage (0)
+  --chaos=KIND=N[@STAGE],...  inject faults at random instants (drawn from --seed); KIND:
+                              evict, kill-executor, kill-server (SIGKILL, restarted),
+                              restart-server (SIGTERM: drain, restarted), disk-full (the
+                              server refuses writes), node-loss (server and data gone);
+                              STAGE: map or reduce (default: either). Local backend for the
+                              node faults. Example: --chaos=kill-server=2,evict=2@reduce
 Kubernetes (--backend=kubernetes: executors are pods; servers are the shuffle-server DaemonSet):
   --backend=local|kubernetes  where executors run (local)
   --kubeconfig=PATH           API server credentials (in a pod: its service account)

@@ -6,12 +6,14 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "driver/scheduler/driver_service.h"
 #include "driver/scheduler/progress.h"
 #include "driver/scheduler/shuffle_tier.h"
 #include "grpcpp/grpcpp.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
+#include "shuffle/core/strings.h"
 
 namespace shuffle::driver {
 namespace {
@@ -27,15 +29,14 @@ std::string RandomHex(std::mt19937_64& rng, size_t bytes) {
   return absl::BytesToHexString(raw);
 }
 
-// `count` instants of a stage, as fractions of its tasks done, spread over its middle.
-std::vector<double> EvictionPlan(uint32_t count, std::mt19937_64& rng) {
+// `count` evictions at instants of a stage drawn from `rng`.
+void AddEvictions(uint32_t count, bool reduce_stage, std::mt19937_64& rng,
+                  std::vector<PlannedFault>* plan) {
   std::uniform_real_distribution<double> at(0.1, 0.8);
-  std::vector<double> plan(count);
-  for (double& f : plan) {
-    f = at(rng);
+  for (uint32_t i = 0; i < count; ++i) {
+    plan->push_back(PlannedFault{
+        .kind = FaultKind::kEvictExecutor, .reduce_stage = reduce_stage, .at = at(rng)});
   }
-  std::sort(plan.begin(), plan.end());
-  return plan;
 }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -56,8 +57,8 @@ struct JobRunner::Watch {
   Clock::time_point start;
   Clock::time_point map_done;
   bool sealed = false;
-  std::vector<double> map_evictions;
-  std::vector<double> reduce_evictions;
+  std::vector<PlannedFault> plan;  // faults still to inject, in order
+  std::mt19937_64 random;          // picks the nodes faults strike
   ProgressDisplay* display = nullptr;
 };
 
@@ -127,8 +128,14 @@ absl::StatusOr<JobReport> JobRunner::Run() {
   watch.token = token;
   watch.shuffle = shuffle;
   watch.start = Clock::now();
-  watch.map_evictions = EvictionPlan(options_.evictions_during_map, rng);
-  watch.reduce_evictions = EvictionPlan(options_.evictions_during_reduce, rng);
+  watch.random.seed(options_.chaos_seed ^ 0x9e3779b97f4a7c15ULL);
+  watch.plan = options_.faults;
+  AddEvictions(options_.evictions_during_map, false, rng, &watch.plan);
+  AddEvictions(options_.evictions_during_reduce, true, rng, &watch.plan);
+  std::stable_sort(watch.plan.begin(), watch.plan.end(),
+                   [](const PlannedFault& a, const PlannedFault& b) {
+                     return a.reduce_stage != b.reduce_stage ? !a.reduce_stage : a.at < b.at;
+                   });
   watch.display = &display;
   pods_ = std::make_unique<podmanager::PodManager>(
       backend_,
@@ -150,6 +157,14 @@ absl::StatusOr<JobReport> JobRunner::Run() {
   }
   const Clock::time_point end = Clock::now();
   pods_->Stop();
+  {
+    absl::MutexLock lock(&mu_);
+    for (const PlannedFault& f : watch.plan) {
+      faults_.push_back(absl::StrFormat("[%s %2.0f%%] %s not reached: the job ended first",
+                                        f.reduce_stage ? "reduce" : "map", f.at * 100,
+                                        core::ToAbsl(FaultName(f.kind))));
+    }
+  }
 
   JobReport report;
   report.job = options_.job;
@@ -160,6 +175,7 @@ absl::StatusOr<JobReport> JobRunner::Run() {
   {
     absl::MutexLock lock(&mu_);
     report.evictions = evictions_;
+    report.faults = faults_;
   }
   report.nodes = nodes;
   report.executors = options_.executors;
@@ -197,16 +213,30 @@ void JobRunner::Step(Watch& watch) {
   } else if (!p.map_stage_complete) {
     watch.sealed = false;  // a lost server sent maps back: seal again when they are done
   }
-  std::vector<double>& plan = p.map_stage_complete ? watch.reduce_evictions : watch.map_evictions;
-  const double done = p.map_stage_complete
-                          ? static_cast<double>(p.reduces_done) / std::max(1u, p.num_reduces)
-                          : static_cast<double>(p.maps_done) / std::max(1u, p.num_maps);
-  if (!plan.empty() && done >= plan.front()) {
-    absl::Status st = EvictBusyExecutor();
-    if (!st.ok()) {
-      SHUFFLE_LOG(WARNING) << "planned eviction failed" << Kv("error", st.ToString());
+  // Every planned fault whose stage has reached its instant (a map-stage fault whose stage ended
+  // first strikes at once).
+  while (!watch.plan.empty()) {
+    const PlannedFault& next = watch.plan.front();
+    const double done = next.reduce_stage
+                            ? static_cast<double>(p.reduces_done) / std::max(1u, p.num_reduces)
+                            : static_cast<double>(p.maps_done) / std::max(1u, p.num_maps);
+    const bool due = next.reduce_stage ? p.map_stage_complete && done >= next.at
+                                       : p.map_stage_complete || done >= next.at;
+    if (!due) {
+      break;
     }
-    plan.erase(plan.begin());
+    {
+      absl::StatusOr<std::string> what = Inject(next, watch.random());
+      const std::string line =
+          absl::StrFormat("[%s %2.0f%%] %s", next.reduce_stage ? "reduce" : "map", done * 100,
+                          what.ok() ? *what
+                                    : absl::StrCat(core::ToAbsl(FaultName(next.kind)),
+                                                   " not injected: ", what.status().message()));
+      SHUFFLE_LOG(INFO) << "fault" << Kv("what", line);
+      absl::MutexLock lock(&mu_);
+      faults_.push_back(line);
+      watch.plan.erase(watch.plan.begin());
+    }
   }
   for (const std::string& address : scheduler_->TakeSuspectServers()) {
     for (const podmanager::NodeInfo& node : backend_->Nodes()) {
@@ -250,7 +280,7 @@ void JobRunner::Allocate(const Progress& p) {
   }
 }
 
-absl::Status JobRunner::EvictBusyExecutor() {
+absl::StatusOr<std::string> JobRunner::PickVictim() {
   std::vector<std::string> live;
   {
     absl::MutexLock lock(&mu_);
@@ -268,15 +298,36 @@ absl::Status JobRunner::EvictBusyExecutor() {
   }
   std::vector<std::string>& pool = busy.empty() ? live : busy;
   if (pool.empty()) {
-    return absl::FailedPreconditionError("no executor to evict");
+    return absl::FailedPreconditionError("no executor to strike");
   }
-  const std::string victim = pool[Clock::now().time_since_epoch().count() % pool.size()];
-  SHUFFLE_LOG(INFO) << "evicting executor" << Kv("executor", victim) << Kv("busy", !busy.empty());
-  SHUFFLE_RETURN_IF_ERROR(pods_->Evict(victim));
+  std::string victim = pool[Clock::now().time_since_epoch().count() % pool.size()];
   absl::MutexLock lock(&mu_);
   evicted_.insert(victim);
+  return victim;
+}
+
+absl::StatusOr<std::string> JobRunner::EvictBusyExecutor() {
+  SHUFFLE_ASSIGN_OR_RETURN(std::string victim, PickVictim());
+  SHUFFLE_LOG(INFO) << "evicting executor" << Kv("executor", victim);
+  SHUFFLE_RETURN_IF_ERROR(pods_->Evict(victim));
+  absl::MutexLock lock(&mu_);
   ++evictions_;
-  return absl::OkStatus();
+  return victim;
+}
+
+absl::StatusOr<std::string> JobRunner::Inject(const PlannedFault& fault, uint64_t random) {
+  if (fault.kind == FaultKind::kEvictExecutor) {
+    SHUFFLE_ASSIGN_OR_RETURN(std::string victim, EvictBusyExecutor());
+    return absl::StrCat("evict ", victim);
+  }
+  if (options_.fault_target == nullptr) {
+    return absl::UnimplementedError("this cluster cannot inject it");
+  }
+  std::string victim;
+  if (fault.kind == FaultKind::kKillExecutor) {
+    SHUFFLE_ASSIGN_OR_RETURN(victim, PickVictim());
+  }
+  return options_.fault_target->Inject(fault.kind, victim, random);
 }
 
 void JobRunner::OnExecutorEnded(const podmanager::BackendEvent& event) {

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "driver/podmanager/pod_manager.h"
+#include "driver/scheduler/chaos.h"
 #include "driver/scheduler/task_scheduler.h"
 #include "shuffle/proto/driver.pb.h"
 
@@ -39,6 +40,9 @@ struct JobOptions {
   uint32_t evictions_during_map = 0;
   uint32_t evictions_during_reduce = 0;
   uint64_t chaos_seed = 1;
+  // More faults (see chaos.h); node-level ones need `fault_target`.
+  std::vector<PlannedFault> faults;
+  FaultTarget* fault_target = nullptr;
   bool show_progress = false;                    // a live progress display on stdout
   std::chrono::milliseconds step_interval{200};  // how often the runner looks at the job
   // Dynamic allocation: release idle executors at once when fewer tasks remain than slots (their
@@ -56,6 +60,7 @@ struct JobReport {
   Progress progress;
   podmanager::PodManager::Stats pods;
   uint32_t evictions = 0;
+  std::vector<std::string> faults;  // what was injected, when
   uint32_t nodes = 0;
   uint32_t executors = 0;
   uint32_t slots = 0;
@@ -66,6 +71,10 @@ struct JobReport {
   uint64_t freed_bytes = 0;
 
   bool ok() const { return status.ok() && validation.ok(); }
+  // Map task executions that no fault explains: those beyond the map partitions plus the maps
+  // requeued from lost executors, those of lost servers and the retries of failed maps. 0 is the
+  // promise.
+  int64_t unexplained_map_runs() const;
   std::string Render() const;  // the human report
 };
 
@@ -87,8 +96,8 @@ class JobRunner final : public podmanager::PodManager::Listener {
   // failures are in the report.
   absl::StatusOr<JobReport> Run();
 
-  // Evicts one executor that is running a task (any executor when none is busy).
-  absl::Status EvictBusyExecutor();
+  // Evicts one executor that is running a task (any executor when none is busy); its id.
+  absl::StatusOr<std::string> EvictBusyExecutor();
 
   // PodManager::Listener
   void OnExecutorEnded(const podmanager::BackendEvent& event) override;
@@ -100,6 +109,9 @@ class JobRunner final : public podmanager::PodManager::Listener {
   void Step(Watch& watch);
   void Allocate(const Progress& p);
   void LoseServer(const std::string& node);
+  // An executor running a task (any one when none is), not already evicted or killed.
+  absl::StatusOr<std::string> PickVictim();
+  absl::StatusOr<std::string> Inject(const PlannedFault& fault, uint64_t random);
 
   podmanager::Backend* const backend_;
   const JobOptions options_;
@@ -112,7 +124,8 @@ class JobRunner final : public podmanager::PodManager::Listener {
   absl::Mutex mu_;
   std::set<std::string> lost_nodes_ ABSL_GUARDED_BY(mu_);
   uint32_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
-  std::set<std::string> evicted_ ABSL_GUARDED_BY(mu_);  // asked to go; may not have ended yet
+  std::set<std::string> evicted_ ABSL_GUARDED_BY(mu_);  // struck; may not have ended yet
+  std::vector<std::string> faults_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shuffle::driver

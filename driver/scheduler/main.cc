@@ -33,6 +33,8 @@ int RunJob(const DriverOptions& options, Cluster& cluster, const std::string& ap
   job.evictions_during_map = options.evict_during_map;
   job.evictions_during_reduce = options.evict_during_reduce;
   job.chaos_seed = options.seed;
+  job.faults = *PlanFaults(options.chaos, options.seed);  // validated by the parser
+  job.fault_target = cluster.faults.get();
   job.show_progress = options.progress;
   job.timeout = std::chrono::seconds(options.timeout_seconds);
   JobRunner runner(cluster.backend.get(), job);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -61,6 +62,16 @@ void ProgressDisplay::Finish(const Progress& p, double seconds) {
   std::fflush(stdout);
 }
 
+int64_t JobReport::unexplained_map_runs() const {
+  // Explained runs may not all happen: a job can end before a lost server's maps ran again
+  // (every reduce that still needed them had already fetched their output).
+  const int64_t extra = static_cast<int64_t>(progress.map_attempts) - job.num_maps();
+  const int64_t explained =
+      static_cast<int64_t>(progress.maps_requeued_for_lost_executors +
+                           progress.maps_rerun_for_lost_servers + progress.map_task_failures);
+  return std::max<int64_t>(0, extra - explained);
+}
+
 std::string JobReport::Render() const {
   const double mib = 1024.0 * 1024.0;
   std::string out = absl::StrFormat(
@@ -86,8 +97,24 @@ std::string JobReport::Render() const {
                             "%u released when idle; %u tasks re-queued from lost executors\n",
                             pods.launched, pods.evicted, pods.failed, pods.replaced, pods.released,
                             progress.tasks_requeued_for_lost_executors));
-  absl::StrAppend(&out, absl::StrFormat("  failures          %u fetch, %u task\n",
-                                        progress.fetch_failures, progress.task_failures));
+  absl::StrAppend(&out, absl::StrFormat("  failures          %u fetch, %u task (%u map); %u nodes "
+                                        "avoided after failures\n",
+                                        progress.fetch_failures, progress.task_failures,
+                                        progress.map_task_failures, progress.nodes_excluded));
+  if (!faults.empty() || progress.map_attempts != job.num_maps()) {
+    absl::StrAppend(
+        &out, absl::StrFormat("  map re-runs       %d for lost executors' running maps, %d for "
+                              "lost servers, %d after map failures, %d unexplained\n",
+                              progress.maps_requeued_for_lost_executors,
+                              progress.maps_rerun_for_lost_servers, progress.map_task_failures,
+                              unexplained_map_runs()));
+  }
+  for (const auto& [code, error] : progress.last_error_by_code) {
+    absl::StrAppend(&out, "  last ", code, " task error: ", error, "\n");
+  }
+  for (const std::string& fault : faults) {
+    absl::StrAppend(&out, "  fault             ", fault, "\n");
+  }
   absl::StrAppend(
       &out,
       absl::StrFormat("  shuffle           %s pushed in %.1f s (%.1f MiB/s), %s fetched in "

@@ -48,6 +48,7 @@ void TaskScheduler::RemoveExecutor(const std::string& executor_id, bool lost) {
     if (task.state == State::kRunning && task.attempt == attempt) {
       task.state = State::kPending;
       ++progress_.tasks_requeued_for_lost_executors;
+      progress_.maps_requeued_for_lost_executors += a->second.kind == proto::TASK_KIND_MAP ? 1 : 0;
     }
     attempts_.erase(a);
   }
@@ -186,7 +187,13 @@ void TaskScheduler::ReportFailure(const proto::ReportTaskRequest& report, const 
     return;
   }
   ++progress_.task_failures;
-  if (!node.empty()) {
+  progress_.last_task_error = report.error();
+  const auto code = static_cast<absl::StatusCode>(report.error_code());
+  progress_.last_error_by_code[absl::StatusCodeToString(code)] = report.error();
+  progress_.map_task_failures += report.kind() == proto::TASK_KIND_MAP ? 1 : 0;
+  // A server restarting (UNAVAILABLE) is no fault of its node: the task may run there again
+  // (the executor backs off a little first). Any other failure moves the task elsewhere.
+  if (!node.empty() && code != absl::StatusCode::kUnavailable) {
     task.failed_nodes.insert(node);
     if (++node_failures_[node] == options_.max_node_failures) {
       ++progress_.nodes_excluded;

@@ -9,7 +9,8 @@
 //    server it names becomes a suspect for the driver to check;
 //  - a task that fails on its own is retried, and fails the job after max_task_failures; it is
 //    not retried on a node where it failed, and a node where max_node_failures tasks failed gets
-//    no tasks at all, as long as executors on other nodes can take them.
+//    no tasks at all, as long as executors on other nodes can take them. UNAVAILABLE failures
+//    (the node's server restarting) count against neither the node nor the task's placement.
 //
 // Thread-safe. Poll() blocks (bounded) until a task is ready for the caller.
 #ifndef SHUFFLE_DRIVER_SCHEDULER_TASK_SCHEDULER_H_
@@ -53,7 +54,12 @@ struct Progress {
   uint64_t reduce_attempts = 0;
   uint64_t maps_rerun_for_lost_servers = 0;
   uint64_t tasks_requeued_for_lost_executors = 0;
+  uint64_t maps_requeued_for_lost_executors = 0;  // of the above, map tasks
   uint64_t task_failures = 0;
+  uint64_t map_task_failures = 0;  // of the above, map tasks
+  std::string last_task_error;     // of the last task that failed on its own
+  // The last error of each status code among tasks that failed on their own ("UNAVAILABLE"...).
+  std::map<std::string, std::string> last_error_by_code;
   uint64_t fetch_failures = 0;
   uint64_t executors_lost = 0;
   uint32_t nodes_excluded = 0;  // see SchedulerOptions::max_node_failures

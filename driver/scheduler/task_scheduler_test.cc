@@ -60,6 +60,7 @@ class TaskSchedulerTest : public ::testing::Test {
     report.set_attempt(task.attempt());
     report.set_outcome(outcome);
     report.set_error("boom");
+    report.set_error_code(static_cast<int32_t>(absl::StatusCode::kInternal));
     if (outcome == proto::TASK_OUTCOME_FETCH_FAILED) {
       report.set_failed_server("b:7337");
     }

@@ -1,0 +1,146 @@
+// Chaos on the local cluster: a job runs while faults strike at instants drawn from a seed, and
+// each test checks what DESIGN.md promises for that fault: the job completes, its output
+// validates, and no map runs again beyond what the faults explain. The seed is printed on
+// failure; SHUFFLE_CHAOS_SEED replays one, SHUFFLE_CHAOS_ROUNDS repeats each test (release
+// checks: the `long` label runs more).
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "driver/scheduler/clusters.h"
+#include "driver/scheduler/job_runner.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace shuffle::driver {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+
+uint64_t EnvOr(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+class ChaosTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("shuffle-chaos-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) {
+      fs::remove_all(root_);
+    } else {
+      std::cerr << "logs kept in " << root_ << "\n";
+    }
+  }
+
+  // Runs a sort job of `maps` x 8 MB into 48 partitions on 3 nodes with the faults of `plan`.
+  JobReport Run(const std::vector<PlannedFault>& plan, uint64_t seed, uint32_t maps) {
+    DriverOptions options;
+    options.work_dir = (root_ / std::to_string(seed)).string();
+    options.nodes = 3;
+    options.server_binary = SHUFFLE_SERVER_BINARY;
+    options.executor_binary = SHUFFLE_EXECUTOR_BINARY;
+    absl::StatusOr<Cluster> cluster = StartLocalCluster(options);
+    EXPECT_TRUE(cluster.ok()) << cluster.status();
+    if (!cluster.ok()) {
+      return {};
+    }
+    JobOptions job;
+    job.job = jobs::Job::MakeSpec("sort", seed, maps, 48, 80000);
+    job.executors = 3;
+    job.slots = 2;
+    job.operator_secret = cluster->operator_secret;
+    job.chaos_seed = seed;
+    job.faults = plan;
+    job.fault_target = cluster->faults.get();
+    job.step_interval = std::chrono::milliseconds(20);
+    job.timeout = std::chrono::seconds(300);
+    JobRunner runner(cluster->backend.get(), job);
+    absl::StatusOr<JobReport> report = runner.Run();
+    EXPECT_TRUE(report.ok()) << report.status();
+    return report.value_or(JobReport{});
+  }
+
+  // Runs the job SHUFFLE_CHAOS_ROUNDS times (default 1), each with the faults of `chaos` (a
+  // --chaos spec) at instants drawn from that round's seed, or at the instants of `fixed`.
+  template <typename Check>
+  void Rounds(const std::string& chaos, Check check, uint32_t maps = 24,
+              const std::vector<PlannedFault>& fixed = {}) {
+    const uint64_t first = EnvOr("SHUFFLE_CHAOS_SEED", 1000 + time(nullptr) % 1000);
+    const uint64_t rounds = EnvOr("SHUFFLE_CHAOS_ROUNDS", 1);
+    for (uint64_t seed = first; seed < first + rounds && !HasFailure(); ++seed) {
+      absl::StatusOr<std::vector<PlannedFault>> plan = PlanFaults(chaos, seed);
+      ASSERT_TRUE(plan.ok()) << plan.status();
+      if (!fixed.empty()) {
+        plan = fixed;
+      }
+      JobReport report = Run(*plan, seed, maps);
+      SCOPED_TRACE("seed " + std::to_string(seed) + "\n" + report.Render());
+      EXPECT_TRUE(report.ok());
+      EXPECT_EQ(report.faults.size(), plan->size());
+      EXPECT_THAT(report.faults, ::testing::Each(::testing::Not(HasSubstr(" not "))))
+          << "every planned fault must strike";
+      EXPECT_EQ(report.unexplained_map_runs(), 0);
+      check(report);
+    }
+  }
+
+  fs::path root_;
+};
+
+TEST_F(ChaosTest, EvictionsInBothStagesReRunOnlyTheEvictedTasks) {
+  Rounds("evict=2@map,evict=2@reduce", [](const JobReport& r) {
+    EXPECT_EQ(r.pods.evicted, 4u);
+    EXPECT_EQ(r.progress.maps_rerun_for_lost_servers, 0u);
+    EXPECT_EQ(r.progress.map_task_failures, 0u);
+    // Map runs beyond the partitions are exactly the maps the evicted executors were running.
+    EXPECT_EQ(r.progress.map_attempts,
+              r.job.num_maps() + r.progress.maps_requeued_for_lost_executors);
+  });
+}
+
+TEST_F(ChaosTest, ServersKilledAndRestartedLoseNothingAcknowledged) {
+  Rounds("kill-server=2,restart-server=1,kill-server=1@reduce", [](const JobReport& r) {
+    // Every committed output survived its server's crash: none was recomputed.
+    EXPECT_EQ(r.progress.maps_rerun_for_lost_servers, 0u);
+  });
+}
+
+TEST_F(ChaosTest, ADiskFullNodeRefusesWritesAndTheJobCompletesElsewhere) {
+  // Early in a longer map stage, so maps meet the full disk after the server's restart.
+  const std::vector<PlannedFault> early = {
+      {.kind = FaultKind::kDiskFull, .reduce_stage = false, .at = 0.15}};
+  Rounds(
+      "",
+      [](const JobReport& r) {
+        EXPECT_GE(r.progress.map_task_failures, 1u);
+        ASSERT_EQ(r.progress.last_error_by_code.count("RESOURCE_EXHAUSTED"), 1u);
+        const std::string& refusal = r.progress.last_error_by_code.at("RESOURCE_EXHAUSTED");
+        EXPECT_THAT(refusal, AnyOf(HasSubstr("free"), HasSubstr("disk")));
+        EXPECT_EQ(r.progress.nodes_excluded, 1u);
+        EXPECT_EQ(r.progress.maps_rerun_for_lost_servers, 0u);  // what it held is still served
+      },
+      /*maps=*/64, early);
+}
+
+TEST_F(ChaosTest, NodeLossReRunsOnlyThatNodesMaps) {
+  Rounds("node-loss=1@reduce", [](const JobReport& r) {
+    EXPECT_GT(r.progress.maps_rerun_for_lost_servers, 0u);
+    EXPECT_LT(r.progress.maps_rerun_for_lost_servers, r.job.num_maps());
+  });
+}
+
+TEST_F(ChaosTest, EverythingAtOnce) {
+  Rounds("evict=1,kill-executor=1,kill-server=1,restart-server=1,disk-full=1,node-loss=1",
+         [](const JobReport&) {});
+}
+
+}  // namespace
+}  // namespace shuffle::driver
