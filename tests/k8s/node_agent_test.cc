@@ -1,0 +1,299 @@
+// The node agent against a real control plane: DaemonSet placement by the real DaemonSet
+// controller and scheduler, exit codes, restarts, graceful deletion, eviction and garbage
+// collection by the real controller manager.
+#include "tests/k8s/node_agent/node_agent.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "driver/kube/client.h"
+#include "driver/podmanager/process.h"
+#include "tests/k8s/testenv.h"
+
+namespace shuffle::node_agent {
+namespace {
+
+using k8stest::Eventually;
+using k8stest::KubeTestEnv;
+using kube::Json;
+
+constexpr char kSleepImage[] = "test/sleep";
+
+class NodeAgentTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<KubeTestEnv>> env = KubeTestEnv::Start();
+    if (!env.ok()) {
+      start_error_ = new absl::Status(env.status());
+      return;
+    }
+    env_ = std::move(*env).release();
+    agents_ = new std::map<std::string, std::unique_ptr<NodeAgent>>();
+    for (const char* node : {"n1", "n2", "n3"}) {
+      NodeAgentOptions options;
+      options.node = node;
+      options.root = env_->dir() + "/nodes";
+      options.image_map[kSleepImage] = "/bin/sleep";
+      absl::StatusOr<std::unique_ptr<NodeAgent>> agent = NodeAgent::Start(&env_->admin(), options);
+      if (!agent.ok()) {
+        start_error_ = new absl::Status(agent.status());
+        return;
+      }
+      (*agents_)[node] = std::move(*agent);
+    }
+  }
+  static void TearDownTestSuite() {
+    delete agents_;  // kills every process the agents started
+    agents_ = nullptr;
+    delete env_;
+    env_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_EQ(start_error_, nullptr) << *start_error_;
+    ns_ = k8stest::UniqueName(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(admin()
+                    .Create(kube::ResourcePath{.api = "api/v1",
+                                               .ns = "",
+                                               .resource = "namespaces",
+                                               .name = "",
+                                               .subresource = ""},
+                            Json{{"metadata", {{"name", ns_}}}})
+                    .ok());
+  }
+  void TearDown() override {
+    if (HasFailure() && env_ != nullptr) {
+      env_->KeepDirectory();
+      std::cerr << "logs kept in " << env_->dir() << "\n";
+    }
+  }
+  static const kube::Client& admin() { return env_->admin(); }
+
+  static Json Pod(const std::string& name, const std::vector<std::string>& command,
+                  const std::string& restart_policy) {
+    return Json{{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata", {{"name", name}}},
+                {"spec",
+                 {{"restartPolicy", restart_policy},
+                  {"terminationGracePeriodSeconds", 5},
+                  {"containers", {{{"name", "main"}, {"image", "none"}, {"command", command}}}}}}};
+  }
+  // Waits until the pod satisfies `done`; the last version seen.
+  Json WaitPod(const std::string& name, const std::function<bool(const Json&)>& done,
+               absl::Duration timeout = absl::Seconds(60)) {
+    Json last;
+    const bool ok = Eventually(
+        [&] {
+          absl::StatusOr<Json> pod = admin().Get(kube::Pods(ns_, name));
+          if (pod.ok()) {
+            last = *pod;
+          }
+          return pod.ok() && done(*pod);
+        },
+        timeout);
+    EXPECT_TRUE(ok) << "pod " << name << " never got there; last: " << last.dump(1);
+    return last;
+  }
+  static bool Running(const Json& pod) { return pod["status"].value("phase", "") == "Running"; }
+  NodeAgent& AgentOf(const Json& pod) {
+    return *agents_->at(pod["spec"]["nodeName"].get<std::string>());
+  }
+
+  static KubeTestEnv* env_;
+  static std::map<std::string, std::unique_ptr<NodeAgent>>* agents_;
+  static absl::Status* start_error_;
+  std::string ns_;
+};
+
+KubeTestEnv* NodeAgentTest::env_ = nullptr;
+std::map<std::string, std::unique_ptr<NodeAgent>>* NodeAgentTest::agents_ = nullptr;
+absl::Status* NodeAgentTest::start_error_ = nullptr;
+
+TEST_F(NodeAgentTest, DaemonSetRunsOnePodPerNode) {
+  const Json ds = {{"apiVersion", "apps/v1"},
+                   {"kind", "DaemonSet"},
+                   {"metadata", {{"name", "sleeper"}}},
+                   {"spec",
+                    {{"selector", {{"matchLabels", {{"app", "sleeper"}}}}},
+                     {"template",
+                      {{"metadata", {{"labels", {{"app", "sleeper"}}}}},
+                       {"spec",
+                        {{"terminationGracePeriodSeconds", 1},
+                         {"containers",
+                          {{{"name", "sleep"}, {"image", kSleepImage}, {"args", {"3600"}}}}}}}}}}}};
+  ASSERT_TRUE(admin().Create(kube::DaemonSets(ns_), ds).ok());
+  std::vector<Json> pods;
+  const bool placed = Eventually(
+      [&] {
+        absl::StatusOr<kube::ListResult> list =
+            admin().List(kube::Pods(ns_), {.label_selector = "app=sleeper",
+                                           .field_selector = "",
+                                           .resource_version = "",
+                                           .limit = 0});
+        if (!list.ok()) {
+          return false;
+        }
+        pods = list->items;
+        int running = 0;
+        for (const Json& p : pods) {
+          running += Running(p) ? 1 : 0;
+        }
+        return pods.size() == 3 && running == 3;
+      },
+      absl::Seconds(90));
+  ASSERT_TRUE(placed) << pods.size() << " pods: " << Json(pods).dump(1);
+  std::set<std::string> nodes;
+  for (const Json& p : pods) {
+    nodes.insert(p["spec"]["nodeName"].get<std::string>());
+    EXPECT_EQ(p["status"]["podIP"], "127.0.0.1");
+    EXPECT_EQ(p["status"]["containerStatuses"][0]["ready"], true);
+    EXPECT_GT(AgentOf(p).PidOf(ns_, p["metadata"]["name"].get<std::string>(), "sleep"), 0);
+  }
+  EXPECT_EQ(nodes, (std::set<std::string>{"n1", "n2", "n3"}));
+}
+
+TEST_F(NodeAgentTest, ExitCodeAndFailedPhaseAreReported) {
+  ASSERT_TRUE(
+      admin().Create(kube::Pods(ns_), Pod("exit3", {"/bin/sh", "-c", "exit 3"}, "Never")).ok());
+  const Json pod =
+      WaitPod("exit3", [](const Json& p) { return p["status"].value("phase", "") == "Failed"; });
+  const Json& state = pod["status"]["containerStatuses"][0]["state"];
+  ASSERT_TRUE(state.contains("terminated")) << pod.dump(1);
+  EXPECT_EQ(state["terminated"]["exitCode"], 3);
+  EXPECT_EQ(state["terminated"]["reason"], "Error");
+}
+
+TEST_F(NodeAgentTest, RestartPolicyAlwaysRestartsLikeAKubelet) {
+  ASSERT_TRUE(
+      admin().Create(kube::Pods(ns_), Pod("crash", {"/bin/sh", "-c", "exit 1"}, "Always")).ok());
+  const Json pod = WaitPod("crash", [](const Json& p) {
+    const Json* s = p.contains("status") && p["status"].contains("containerStatuses")
+                        ? &p["status"]["containerStatuses"][0]
+                        : nullptr;
+    return s != nullptr && s->value("restartCount", 0) >= 2;
+  });
+  EXPECT_EQ(pod["status"]["phase"], "Running");
+}
+
+TEST_F(NodeAgentTest, GracefulDeletionSendsSigtermThenThePodGoes) {
+  Json pod = Pod(
+      "graceful",
+      {"/bin/sh", "-c", "trap 'echo TERM > $MARK; exit 0' TERM; while true; do sleep 0.1; done"},
+      "Always");
+  pod["spec"]["volumes"] = {{{"name", "scratch"}, {"emptyDir", Json::object()}}};
+  pod["spec"]["containers"][0]["volumeMounts"] = {{{"name", "scratch"}, {"mountPath", "/scratch"}}};
+  pod["spec"]["containers"][0]["env"] = {{{"name", "MARK"}, {"value", "/scratch/term"}}};
+  pod["spec"]["terminationGracePeriodSeconds"] = 30;
+  ASSERT_TRUE(admin().Create(kube::Pods(ns_), pod).ok());
+  const Json running = WaitPod("graceful", Running);
+  const std::string node = running["spec"]["nodeName"];
+  const std::string uid = running["metadata"]["uid"];
+  absl::SleepFor(absl::Milliseconds(300));  // let the shell install its trap
+
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(admin().Delete(kube::Pods(ns_, "graceful"), {}).ok());
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return admin().Get(kube::Pods(ns_, "graceful")).status().code() ==
+               absl::StatusCode::kNotFound;
+      },
+      absl::Seconds(20)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(25)) << "the grace period ran out: no SIGTERM?";
+  // The process wrote its mark into the emptyDir's real directory (mountPath rewritten).
+  const std::string mark = absl::StrCat(env_->dir(), "/nodes/", node, "/pods/", ns_, "_graceful_",
+                                        uid, "/volumes/scratch/term");
+  std::ifstream in(mark);
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "TERM") << mark;
+}
+
+TEST_F(NodeAgentTest, EvictionLeavesFailedEvictedWithDisruptionTarget) {
+  ASSERT_TRUE(
+      admin().Create(kube::Pods(ns_), Pod("victim", {"/bin/sleep", "3600"}, "Always")).ok());
+  ASSERT_TRUE(
+      admin().Create(kube::Pods(ns_), Pod("victim2", {"/bin/sleep", "3600"}, "Always")).ok());
+  const Json running = WaitPod("victim", Running);
+  WaitPod("victim2", Running);
+  ASSERT_TRUE(AgentOf(running).Evict(ns_, "victim", "The node was low on resource: memory.").ok());
+  // The other way to ask: the annotation (what `shuffle-node-agent evict` writes).
+  ASSERT_TRUE(admin()
+                  .Patch(kube::Pods(ns_, "victim2"), kube::PatchType::kMerge,
+                         {{"metadata", {{"annotations", {{kEvictAnnotation, "test eviction"}}}}}})
+                  .ok());
+  for (const char* name : {"victim", "victim2"}) {
+    const Json pod =
+        WaitPod(name, [](const Json& p) { return p["status"].value("phase", "") == "Failed"; });
+    EXPECT_EQ(pod["status"]["reason"], "Evicted");
+    bool disruption = false;
+    for (const Json& c : pod["status"]["conditions"]) {
+      disruption = disruption || (c["type"] == "DisruptionTarget" && c["status"] == "True");
+    }
+    EXPECT_TRUE(disruption) << pod["status"].dump(1);
+    EXPECT_EQ(AgentOf(pod).PidOf(ns_, name, "main"), 0);
+    EXPECT_TRUE(pod["status"]["containerStatuses"][0]["state"].contains("terminated"));
+  }
+}
+
+TEST_F(NodeAgentTest, DeletingTheOwnerGarbageCollectsThePod) {
+  absl::StatusOr<Json> owner = admin().Create(
+      kube::ConfigMaps(ns_), Json{{"metadata", {{"name", "owner"}}}, {"data", {{"k", "v"}}}});
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  Json pod = Pod("owned", {"/bin/sleep", "3600"}, "Always");
+  pod["metadata"]["ownerReferences"] = {{{"apiVersion", "v1"},
+                                         {"kind", "ConfigMap"},
+                                         {"name", "owner"},
+                                         {"uid", (*owner)["metadata"]["uid"]}}};
+  ASSERT_TRUE(admin().Create(kube::Pods(ns_), pod).ok());
+  WaitPod("owned", Running);
+  ASSERT_TRUE(admin()
+                  .Delete(kube::ConfigMaps(ns_, "owner"), {.grace_period_seconds = std::nullopt,
+                                                           .propagation_policy = "Background",
+                                                           .uid = ""})
+                  .ok());
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return admin().Get(kube::Pods(ns_, "owned")).status().code() == absl::StatusCode::kNotFound;
+      },
+      absl::Seconds(60)))
+      << "the garbage collector did not delete the owned pod";
+}
+
+TEST_F(NodeAgentTest, TheBinaryRunsANodeAndEvictsFromOutside) {
+  podmanager::ProcessSpec spec;
+  spec.argv = {SHUFFLE_NODE_AGENT_BINARY, "--kubeconfig=" + env_->kubeconfig(),
+               "--root=" + env_->dir() + "/nodes", "--node=px",
+               std::string("--image-map=") + kSleepImage + "=/bin/sleep"};
+  spec.log_path = env_->dir() + "/node-agent-px.log";
+  absl::StatusOr<std::unique_ptr<podmanager::Process>> agent = podmanager::Process::Spawn(spec);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  Json pod = Pod("on-px", {}, "Always");
+  pod["spec"]["nodeName"] = "px";  // bound directly, no scheduler
+  pod["spec"]["containers"][0].erase("command");
+  pod["spec"]["containers"][0]["image"] = kSleepImage;
+  pod["spec"]["containers"][0]["args"] = {"3600"};
+  ASSERT_TRUE(admin().Create(kube::Pods(ns_), pod).ok());
+  WaitPod("on-px", Running);
+  podmanager::ProcessSpec evict;
+  evict.argv = {SHUFFLE_NODE_AGENT_BINARY, "evict", "--kubeconfig=" + env_->kubeconfig(),
+                ns_ + "/on-px", "from the command line"};
+  absl::StatusOr<std::unique_ptr<podmanager::Process>> evictor = podmanager::Process::Spawn(evict);
+  ASSERT_TRUE(evictor.ok());
+  const std::optional<podmanager::ExitInfo> exit = (*evictor)->Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(exit.has_value() && exit->exit_code == 0 && exit->signal == 0);
+  const Json evicted =
+      WaitPod("on-px", [](const Json& p) { return p["status"].value("phase", "") == "Failed"; });
+  EXPECT_EQ(evicted["status"]["message"], "from the command line");
+  const podmanager::ExitInfo stopped = (*agent)->Stop(std::chrono::seconds(10));
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.Describe();
+}
+
+}  // namespace
+}  // namespace shuffle::node_agent
