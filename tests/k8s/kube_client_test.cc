@@ -22,17 +22,17 @@ class KubeClientTest : public ::testing::Test {
   static void SetUpTestSuite() {
     absl::StatusOr<std::unique_ptr<KubeTestEnv>> env = KubeTestEnv::Start();
     if (env.ok()) {
-      env_ = std::move(*env).release();
+      suite_env = std::move(*env).release();
     } else {
-      start_error_ = new absl::Status(env.status());
+      suite_error = new absl::Status(env.status());
     }
   }
   static void TearDownTestSuite() {
-    delete env_;
-    env_ = nullptr;
+    delete suite_env;
+    suite_env = nullptr;
   }
   void SetUp() override {
-    ASSERT_EQ(start_error_, nullptr) << *start_error_;
+    ASSERT_EQ(suite_error, nullptr) << *suite_error;
     ns_ = UniqueName(::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_TRUE(admin()
                     .Create(ResourcePath{.api = "api/v1",
@@ -44,11 +44,11 @@ class KubeClientTest : public ::testing::Test {
                     .ok());
   }
   void TearDown() override {
-    if (HasFailure() && env_ != nullptr) {
-      env_->KeepDirectory();
+    if (HasFailure() && suite_env != nullptr) {
+      suite_env->KeepDirectory();
     }
   }
-  static const Client& admin() { return env_->admin(); }
+  static const Client& admin() { return suite_env->admin(); }
   static Json ConfigMap(const std::string& name, const std::string& value) {
     return Json{{"apiVersion", "v1"},
                 {"kind", "ConfigMap"},
@@ -70,13 +70,13 @@ class KubeClientTest : public ::testing::Test {
     return issued.ok() ? (*issued)["status"]["token"].get<std::string>() : "";
   }
 
-  static KubeTestEnv* env_;
-  static absl::Status* start_error_;
+  static KubeTestEnv* suite_env;
+  static absl::Status* suite_error;
   std::string ns_;
 };
 
-KubeTestEnv* KubeClientTest::env_ = nullptr;
-absl::Status* KubeClientTest::start_error_ = nullptr;
+KubeTestEnv* KubeClientTest::suite_env = nullptr;
+absl::Status* KubeClientTest::suite_error = nullptr;
 
 TEST_F(KubeClientTest, ConfigMapCrud) {
   absl::StatusOr<Json> created = admin().Create(ConfigMaps(ns_), ConfigMap("a", "1"));
@@ -178,7 +178,7 @@ TEST_F(KubeClientTest, TooOldResourceVersionIsRecognisedAsExpired) {
   // Compact etcd up to now (through its HTTP gateway), as the API server does every 5 minutes:
   // ConfigMap watches go to etcd directly (tools/k8s/start), so the list's version is now gone.
   Config etcd;
-  etcd.server = env_->etcd_url();
+  etcd.server = suite_env->etcd_url();
   const HttpTransport http(etcd);
   absl::StatusOr<HttpResponse> range = http.Perform({.method = "POST",
                                                      .path_and_query = "/v3/kv/range",
@@ -242,7 +242,7 @@ TEST_F(KubeClientTest, BookmarksArriveWhenAsked) {
 }
 
 TEST_F(KubeClientTest, ForbiddenNamesTheVerbResourceAndNamespace) {
-  Config config = env_->AdminConfig();
+  Config config = suite_env->AdminConfig();
   config.bearer_token = ServiceAccountToken("nobody");
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Open(config);
   ASSERT_TRUE(client.ok());
@@ -283,12 +283,12 @@ TEST_F(KubeClientTest, InClusterConfigWithServiceAccountTokens) {
   ASSERT_TRUE(admin().Create(rbac, role).ok());
   ASSERT_TRUE(admin().Create(bindings, binding).ok());
 
-  const std::string sa_dir = env_->dir() + "/sa-" + ns_;
+  const std::string sa_dir = suite_env->dir() + "/sa-" + ns_;
   std::filesystem::create_directories(sa_dir);
   std::ofstream(sa_dir + "/token") << token;
-  std::filesystem::copy_file(env_->ca_file(), sa_dir + "/ca.crt");
+  std::filesystem::copy_file(suite_env->ca_file(), sa_dir + "/ca.crt");
   std::ofstream(sa_dir + "/namespace") << ns_;
-  const std::string port = env_->server().substr(env_->server().rfind(':') + 1);
+  const std::string port = suite_env->server().substr(suite_env->server().rfind(':') + 1);
   absl::StatusOr<Config> config =
       LoadInClusterConfig({.service_account_dir = sa_dir, .host = "127.0.0.1", .port = port});
   ASSERT_TRUE(config.ok()) << config.status();

@@ -31,32 +31,33 @@ class NodeAgentTest : public ::testing::Test {
   static void SetUpTestSuite() {
     absl::StatusOr<std::unique_ptr<KubeTestEnv>> env = KubeTestEnv::Start();
     if (!env.ok()) {
-      start_error_ = new absl::Status(env.status());
+      suite_error = new absl::Status(env.status());
       return;
     }
-    env_ = std::move(*env).release();
-    agents_ = new std::map<std::string, std::unique_ptr<NodeAgent>>();
+    suite_env = std::move(*env).release();
+    suite_agents = new std::map<std::string, std::unique_ptr<NodeAgent>>();
     for (const char* node : {"n1", "n2", "n3"}) {
       NodeAgentOptions options;
       options.node = node;
-      options.root = env_->dir() + "/nodes";
+      options.root = suite_env->dir() + "/nodes";
       options.image_map[kSleepImage] = "/bin/sleep";
-      absl::StatusOr<std::unique_ptr<NodeAgent>> agent = NodeAgent::Start(&env_->admin(), options);
+      absl::StatusOr<std::unique_ptr<NodeAgent>> agent =
+          NodeAgent::Start(&suite_env->admin(), options);
       if (!agent.ok()) {
-        start_error_ = new absl::Status(agent.status());
+        suite_error = new absl::Status(agent.status());
         return;
       }
-      (*agents_)[node] = std::move(*agent);
+      (*suite_agents)[node] = std::move(*agent);
     }
   }
   static void TearDownTestSuite() {
-    delete agents_;  // kills every process the agents started
-    agents_ = nullptr;
-    delete env_;
-    env_ = nullptr;
+    delete suite_agents;  // kills every process the agents started
+    suite_agents = nullptr;
+    delete suite_env;
+    suite_env = nullptr;
   }
   void SetUp() override {
-    ASSERT_EQ(start_error_, nullptr) << *start_error_;
+    ASSERT_EQ(suite_error, nullptr) << *suite_error;
     ns_ = k8stest::UniqueName(::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_TRUE(admin()
                     .Create(kube::ResourcePath{.api = "api/v1",
@@ -68,12 +69,12 @@ class NodeAgentTest : public ::testing::Test {
                     .ok());
   }
   void TearDown() override {
-    if (HasFailure() && env_ != nullptr) {
-      env_->KeepDirectory();
-      std::cerr << "logs kept in " << env_->dir() << "\n";
+    if (HasFailure() && suite_env != nullptr) {
+      suite_env->KeepDirectory();
+      std::cerr << "logs kept in " << suite_env->dir() << "\n";
     }
   }
-  static const kube::Client& admin() { return env_->admin(); }
+  static const kube::Client& admin() { return suite_env->admin(); }
 
   static Json Pod(const std::string& name, const std::vector<std::string>& command,
                   const std::string& restart_policy) {
@@ -103,18 +104,18 @@ class NodeAgentTest : public ::testing::Test {
   }
   static bool Running(const Json& pod) { return pod["status"].value("phase", "") == "Running"; }
   NodeAgent& AgentOf(const Json& pod) {
-    return *agents_->at(pod["spec"]["nodeName"].get<std::string>());
+    return *suite_agents->at(pod["spec"]["nodeName"].get<std::string>());
   }
 
-  static KubeTestEnv* env_;
-  static std::map<std::string, std::unique_ptr<NodeAgent>>* agents_;
-  static absl::Status* start_error_;
+  static KubeTestEnv* suite_env;
+  static std::map<std::string, std::unique_ptr<NodeAgent>>* suite_agents;
+  static absl::Status* suite_error;
   std::string ns_;
 };
 
-KubeTestEnv* NodeAgentTest::env_ = nullptr;
-std::map<std::string, std::unique_ptr<NodeAgent>>* NodeAgentTest::agents_ = nullptr;
-absl::Status* NodeAgentTest::start_error_ = nullptr;
+KubeTestEnv* NodeAgentTest::suite_env = nullptr;
+std::map<std::string, std::unique_ptr<NodeAgent>>* NodeAgentTest::suite_agents = nullptr;
+absl::Status* NodeAgentTest::suite_error = nullptr;
 
 TEST_F(NodeAgentTest, DaemonSetRunsOnePodPerNode) {
   const Json ds = {{"apiVersion", "apps/v1"},
@@ -207,8 +208,8 @@ TEST_F(NodeAgentTest, GracefulDeletionSendsSigtermThenThePodGoes) {
       absl::Seconds(20)));
   EXPECT_LT(absl::Now() - start, absl::Seconds(25)) << "the grace period ran out: no SIGTERM?";
   // The process wrote its mark into the emptyDir's real directory (mountPath rewritten).
-  const std::string mark = absl::StrCat(env_->dir(), "/nodes/", node, "/pods/", ns_, "_graceful_",
-                                        uid, "/volumes/scratch/term");
+  const std::string mark = absl::StrCat(suite_env->dir(), "/nodes/", node, "/pods/", ns_,
+                                        "_graceful_", uid, "/volumes/scratch/term");
   std::ifstream in(mark);
   std::string text;
   in >> text;
@@ -242,6 +243,24 @@ TEST_F(NodeAgentTest, EvictionLeavesFailedEvictedWithDisruptionTarget) {
   }
 }
 
+TEST_F(NodeAgentTest, BindingAndApiEvictionThroughTheClient) {
+  Json pod = Pod("bound", {"/bin/sleep", "3600"}, "Always");
+  pod["spec"]["schedulerName"] = "nobody";  // kube-scheduler leaves it alone: we bind it
+  ASSERT_TRUE(admin().Create(kube::Pods(ns_), pod).ok());
+  ASSERT_TRUE(admin().Bind(ns_, "bound", "n2").ok());
+  const Json running = WaitPod("bound", Running);
+  EXPECT_EQ(running["spec"]["nodeName"], "n2");
+  // The Eviction API (policy/v1beta1) deletes the pod gracefully; the agent finishes it.
+  const absl::Status evicted = admin().Evict(ns_, "bound", {});
+  ASSERT_TRUE(evicted.ok()) << evicted;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return admin().Get(kube::Pods(ns_, "bound")).status().code() == absl::StatusCode::kNotFound;
+      },
+      absl::Seconds(30)));
+  EXPECT_EQ(admin().Evict(ns_, "bound", {}).code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(NodeAgentTest, DeletingTheOwnerGarbageCollectsThePod) {
   absl::StatusOr<Json> owner = admin().Create(
       kube::ConfigMaps(ns_), Json{{"metadata", {{"name", "owner"}}}, {"data", {{"k", "v"}}}});
@@ -268,10 +287,10 @@ TEST_F(NodeAgentTest, DeletingTheOwnerGarbageCollectsThePod) {
 
 TEST_F(NodeAgentTest, TheBinaryRunsANodeAndEvictsFromOutside) {
   podmanager::ProcessSpec spec;
-  spec.argv = {SHUFFLE_NODE_AGENT_BINARY, "--kubeconfig=" + env_->kubeconfig(),
-               "--root=" + env_->dir() + "/nodes", "--node=px",
+  spec.argv = {SHUFFLE_NODE_AGENT_BINARY, "--kubeconfig=" + suite_env->kubeconfig(),
+               "--root=" + suite_env->dir() + "/nodes", "--node=px",
                std::string("--image-map=") + kSleepImage + "=/bin/sleep"};
-  spec.log_path = env_->dir() + "/node-agent-px.log";
+  spec.log_path = suite_env->dir() + "/node-agent-px.log";
   absl::StatusOr<std::unique_ptr<podmanager::Process>> agent = podmanager::Process::Spawn(spec);
   ASSERT_TRUE(agent.ok()) << agent.status();
   Json pod = Pod("on-px", {}, "Always");
@@ -282,7 +301,7 @@ TEST_F(NodeAgentTest, TheBinaryRunsANodeAndEvictsFromOutside) {
   ASSERT_TRUE(admin().Create(kube::Pods(ns_), pod).ok());
   WaitPod("on-px", Running);
   podmanager::ProcessSpec evict;
-  evict.argv = {SHUFFLE_NODE_AGENT_BINARY, "evict", "--kubeconfig=" + env_->kubeconfig(),
+  evict.argv = {SHUFFLE_NODE_AGENT_BINARY, "evict", "--kubeconfig=" + suite_env->kubeconfig(),
                 ns_ + "/on-px", "from the command line"};
   absl::StatusOr<std::unique_ptr<podmanager::Process>> evictor = podmanager::Process::Spawn(evict);
   ASSERT_TRUE(evictor.ok());

@@ -118,13 +118,9 @@ absl::StatusOr<std::unique_ptr<KubeTestEnv>> KubeTestEnv::Start() {
   }
   env->dir_ = pattern;
   podmanager::ProcessSpec spec;
-  spec.argv = {"/bin/bash",
-               SHUFFLE_SOURCE_DIR "/tools/k8s/start",
-               env->dir_,
-               "--owner-pid",
-               std::to_string(getpid()),
-               "--lifetime",
-               "1800"};
+  const std::string script = absl::StrCat(SHUFFLE_SOURCE_DIR, "/tools/k8s/start");
+  spec.argv = {"/bin/bash",  script, env->dir_, "--owner-pid", std::to_string(getpid()),
+               "--lifetime", "1800"};
   spec.log_path = env->dir_ + "/start.log";
   SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<podmanager::Process> start,
                            podmanager::Process::Spawn(spec));

@@ -40,9 +40,9 @@ inline int64_t Int(const kube::Json& json, std::initializer_list<const char*> pa
 
 // The array at a path, or an empty array.
 inline const kube::Json& Arr(const kube::Json& json, std::initializer_list<const char*> path) {
-  static const kube::Json* const kEmpty = new kube::Json(kube::Json::array());
+  static const kube::Json* const empty_array = new kube::Json(kube::Json::array());
   const kube::Json* v = At(json, path);
-  return v != nullptr && v->is_array() ? *v : *kEmpty;
+  return v != nullptr && v->is_array() ? *v : *empty_array;
 }
 
 }  // namespace shuffle::node_agent
