@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +138,9 @@ absl::StatusOr<std::unique_ptr<KubeTestEnv>> KubeTestEnv::Start() {
   env->token_ = EnvValue(vars, "SHUFFLE_K8S_TOKEN");
   env->ca_file_ = EnvValue(vars, "SHUFFLE_K8S_CA");
   env->etcd_url_ = EnvValue(vars, "SHUFFLE_K8S_ETCD");
+  for (const pid_t pid : OurPids(env->dir_)) {
+    env->pids_.push_back(pid);
+  }
   SHUFFLE_ASSIGN_OR_RETURN(env->admin_, kube::Client::Open(env->AdminConfig()));
   return env;
 }
@@ -154,7 +158,12 @@ KubeTestEnv::~KubeTestEnv() {
   if (dir_.empty()) {
     return;
   }
-  const std::vector<pid_t> pids = OurPids(dir_);
+  std::vector<pid_t> pids = OurPids(dir_);
+  for (const pid_t pid : pids_) {
+    if (std::find(pids.begin(), pids.end(), pid) == pids.end() && Alive(pid)) {
+      pids.push_back(pid);  // the pids file is gone (someone removed the directory)
+    }
+  }
   for (const pid_t pid : pids) {
     kill(pid, SIGTERM);
   }

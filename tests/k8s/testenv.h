@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -44,6 +45,7 @@ class KubeTestEnv {
   std::string token_;
   std::string ca_file_;
   std::string etcd_url_;
+  std::vector<int> pids_;  // what start reported, kept in case the directory goes
   std::unique_ptr<kube::Client> admin_;
   bool keep_ = false;
 };
