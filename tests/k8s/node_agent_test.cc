@@ -4,13 +4,18 @@
 #include "tests/k8s/node_agent/node_agent.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
 #include "driver/kube/client.h"
@@ -25,6 +30,7 @@ using k8stest::KubeTestEnv;
 using kube::Json;
 
 constexpr char kSleepImage[] = "test/sleep";
+constexpr char kServerImage[] = "shuffle/server:test";
 
 class NodeAgentTest : public ::testing::Test {
  protected:
@@ -41,6 +47,7 @@ class NodeAgentTest : public ::testing::Test {
       options.node = node;
       options.root = suite_env->dir() + "/nodes";
       options.image_map[kSleepImage] = "/bin/sleep";
+      options.image_map[kServerImage] = SHUFFLE_SERVER_BINARY;
       absl::StatusOr<std::unique_ptr<NodeAgent>> agent =
           NodeAgent::Start(&suite_env->admin(), options);
       if (!agent.ok()) {
@@ -158,6 +165,89 @@ TEST_F(NodeAgentTest, DaemonSetRunsOnePodPerNode) {
     EXPECT_GT(AgentOf(p).PidOf(ns_, p["metadata"]["name"].get<std::string>(), "sleep"), 0);
   }
   EXPECT_EQ(nodes, (std::set<std::string>{"n1", "n2", "n3"}));
+}
+
+// The product's own DaemonSet shape: shuffle-server on every node with its data and socket on
+// a hostPath, node name and pod IP from the downward API, all paths rewritten to each node's
+// real directories.
+TEST_F(NodeAgentTest, ShuffleServerDaemonSetRunsOnEveryNode) {
+  const Json container = {
+      {"name", "server"},
+      {"image", kServerImage},
+      {"args",
+       {"--data-dir=/var/lib/shuffle/data", "--socket=/run/shuffle/data.sock",
+        "--ready-file=/run/shuffle/ready", "--listen=127.0.0.1:0", "--control-listen=127.0.0.1:0",
+        "--metrics-listen=", "--min-free-mib=1", "--memory-budget-mib=16"}},
+      {"env",
+       {{{"name", "NODE_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "spec.nodeName"}}}}}},
+        {{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}}},
+      {"volumeMounts",
+       {{{"name", "data"}, {"mountPath", "/var/lib/shuffle"}},
+        {{"name", "run"}, {"mountPath", "/run/shuffle"}}}}};
+  const Json ds = {{"apiVersion", "apps/v1"},
+                   {"kind", "DaemonSet"},
+                   {"metadata", {{"name", "shuffle-server"}}},
+                   {"spec",
+                    {{"selector", {{"matchLabels", {{"app", "shuffle-server"}}}}},
+                     {"template",
+                      {{"metadata", {{"labels", {{"app", "shuffle-server"}}}}},
+                       {"spec",
+                        {{"terminationGracePeriodSeconds", 10},
+                         {"containers", {container}},
+                         {"volumes",
+                          {{{"name", "data"}, {"hostPath", {{"path", "/var/lib/ss"}}}},
+                           {{"name", "run"}, {"hostPath", {{"path", "/run/ss"}}}}}}}}}}}}};
+  ASSERT_TRUE(admin().Create(kube::DaemonSets(ns_), ds).ok());
+  for (const char* node : {"n1", "n2", "n3"}) {
+    // Each node's server wrote its ready file into that node's hostPath directory.
+    const std::string ready =
+        absl::StrCat(suite_env->dir(), "/nodes/", node, "/hostpath/run/ss/ready");
+    EXPECT_TRUE(Eventually([&] { return std::filesystem::exists(ready); }, absl::Seconds(60)))
+        << ready;
+    std::ifstream in(ready);
+    std::string line;
+    std::getline(in, line);
+    EXPECT_NE(line.find(absl::StrCat("socket=", suite_env->dir(), "/nodes/", node,
+                                     "/hostpath/run/ss/data.sock")),
+              std::string::npos)
+        << line;
+  }
+}
+
+TEST_F(NodeAgentTest, TcpReadinessProbeGatesReady) {
+  // A free loopback port for the server's control plane, probed by the readiness probe.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  close(fd);
+  // The server starts listening after a delay, so "running but not ready" is observable.
+  Json pod =
+      Pod("probed",
+          {"/bin/sh", "-c",
+           absl::StrCat("sleep 2; exec ", SHUFFLE_SERVER_BINARY,
+                        " --data-dir=/data --listen=127.0.0.1:0 --metrics-listen= --min-free-mib=1 "
+                        "--control-listen=127.0.0.1:",
+                        port)},
+          "Always");
+  pod["spec"]["volumes"] = {{{"name", "data"}, {"emptyDir", Json::object()}}};
+  pod["spec"]["containers"][0]["volumeMounts"] = {{{"name", "data"}, {"mountPath", "/data"}}};
+  pod["spec"]["containers"][0]["readinessProbe"] = {{"tcpSocket", {{"port", port}}}};
+  ASSERT_TRUE(admin().Create(kube::Pods(ns_), pod).ok());
+  const Json running = WaitPod("probed", Running);
+  EXPECT_EQ(running["status"]["containerStatuses"][0]["ready"], false) << running["status"];
+  const Json ready = WaitPod("probed", [](const Json& p) {
+    return p["status"]["containerStatuses"][0].value("ready", false);
+  });
+  bool ready_condition = false;
+  for (const Json& c : ready["status"]["conditions"]) {
+    ready_condition = ready_condition || (c["type"] == "Ready" && c["status"] == "True");
+  }
+  EXPECT_TRUE(ready_condition) << ready["status"];
 }
 
 TEST_F(NodeAgentTest, ExitCodeAndFailedPhaseAreReported) {
