@@ -250,6 +250,39 @@ TEST_F(NodeAgentTest, TcpReadinessProbeGatesReady) {
   EXPECT_TRUE(ready_condition) << ready["status"];
 }
 
+TEST_F(NodeAgentTest, EnvironmentFromSecretsConfigMapsAndTheDownwardApi) {
+  ASSERT_TRUE(admin()
+                  .Create(kube::Secrets(ns_), Json{{"metadata", {{"name", "s"}}},
+                                                   {"stringData", {{"token", "s3cret"}}}})
+                  .ok());
+  ASSERT_TRUE(admin()
+                  .Create(kube::ConfigMaps(ns_), Json{{"metadata", {{"name", "c"}}},
+                                                      {"data", {{"MODE", "fast"}, {"X", "1"}}}})
+                  .ok());
+  Json pod =
+      Pod("envy", {"/bin/sh", "-c", "echo \"$TOKEN $MODE $X $NODE $NS $OUT\" > $OUT/env"}, "Never");
+  pod["spec"]["volumes"] = {{{"name", "out"}, {"emptyDir", Json::object()}}};
+  Json& c = pod["spec"]["containers"][0];
+  c["volumeMounts"] = {{{"name", "out"}, {"mountPath", "/out"}}};
+  c["envFrom"] = {{{"configMapRef", {{"name", "c"}}}}};
+  c["env"] = {
+      {{"name", "TOKEN"}, {"valueFrom", {{"secretKeyRef", {{"name", "s"}, {"key", "token"}}}}}},
+      {{"name", "MODE"}, {"valueFrom", {{"configMapKeyRef", {{"name", "c"}, {"key", "MODE"}}}}}},
+      {{"name", "NODE"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "spec.nodeName"}}}}}},
+      {{"name", "NS"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.namespace"}}}}}},
+      {{"name", "OUT"}, {"value", "/out"}}};
+  ASSERT_TRUE(admin().Create(kube::Pods(ns_), pod).ok());
+  const Json done =
+      WaitPod("envy", [](const Json& p) { return p["status"].value("phase", "") == "Succeeded"; });
+  const std::string node = done["spec"]["nodeName"];
+  const std::string out = absl::StrCat(suite_env->dir(), "/nodes/", node, "/pods/", ns_, "_envy_",
+                                       done["metadata"]["uid"].get<std::string>(), "/volumes/out");
+  std::ifstream in(out + "/env");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, absl::StrCat("s3cret fast 1 ", node, " ", ns_, " ", out));
+}
+
 TEST_F(NodeAgentTest, ExitCodeAndFailedPhaseAreReported) {
   ASSERT_TRUE(
       admin().Create(kube::Pods(ns_), Pod("exit3", {"/bin/sh", "-c", "exit 3"}, "Never")).ok());
