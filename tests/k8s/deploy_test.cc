@@ -1,0 +1,162 @@
+// deploy/ against a real control plane: every manifest of the base, and the RWX-PVC overlay's
+// patch, are accepted by the API server (server-side apply, which validates them), and the real
+// DaemonSet controller places one shuffle-server pod on each of three fake nodes.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/k8s/node_agent/node_agent.h"
+#include "tests/k8s/testenv.h"
+#include "yaml-cpp/yaml.h"
+
+namespace shuffle::k8stest {
+namespace {
+
+using kube::Json;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The API path of a manifest, from its kind, name and namespace.
+kube::ResourcePath PathOf(const YAML::Node& doc) {
+  static const auto* const kinds = new std::map<std::string, std::pair<std::string, std::string>>{
+      {"Namespace", {"api/v1", "namespaces"}},
+      {"ServiceAccount", {"api/v1", "serviceaccounts"}},
+      {"Secret", {"api/v1", "secrets"}},
+      {"ConfigMap", {"api/v1", "configmaps"}},
+      {"PersistentVolumeClaim", {"api/v1", "persistentvolumeclaims"}},
+      {"DaemonSet", {"apis/apps/v1", "daemonsets"}},
+      {"ClusterRole", {"apis/rbac.authorization.k8s.io/v1", "clusterroles"}},
+      {"ClusterRoleBinding", {"apis/rbac.authorization.k8s.io/v1", "clusterrolebindings"}},
+      {"Role", {"apis/rbac.authorization.k8s.io/v1", "roles"}},
+      {"RoleBinding", {"apis/rbac.authorization.k8s.io/v1", "rolebindings"}}};
+  const std::string kind = doc["kind"].as<std::string>();
+  auto it = kinds->find(kind);
+  EXPECT_NE(it, kinds->end()) << "no API path known for kind " << kind;
+  kube::ResourcePath path;
+  if (it != kinds->end()) {
+    path.api = it->second.first;
+    path.resource = it->second.second;
+  }
+  path.name = doc["metadata"]["name"].as<std::string>();
+  if (doc["metadata"]["namespace"]) {
+    path.ns = doc["metadata"]["namespace"].as<std::string>();
+  }
+  return path;
+}
+
+// YAML to JSON for a patch: maps, lists, null, and every other scalar as a string (the overlay's
+// patch has no numbers or booleans).
+Json ToJson(const YAML::Node& node) {
+  if (node.IsMap()) {
+    Json out = Json::object();
+    for (const auto& entry : node) {
+      out[entry.first.as<std::string>()] = ToJson(entry.second);
+    }
+    return out;
+  }
+  if (node.IsSequence()) {
+    Json out = Json::array();
+    for (const auto& item : node) {
+      out.push_back(ToJson(item));
+    }
+    return out;
+  }
+  if (node.IsNull()) {
+    return nullptr;
+  }
+  return node.as<std::string>();
+}
+
+// Applies every document of a YAML file; the number applied.
+int ApplyFile(const kube::Client& client, const std::string& file) {
+  int applied = 0;
+  const std::string text = Slurp(file);
+  for (absl::string_view part : absl::StrSplit(text, "\n---\n")) {
+    const std::string doc(part);
+    YAML::Node node = YAML::Load(doc);
+    if (!node || !node["kind"]) {
+      continue;
+    }
+    absl::StatusOr<Json> result =
+        client.Apply(PathOf(node), doc, {.field_manager = "deploy-test", .force = true});
+    EXPECT_TRUE(result.ok()) << file << ": " << node["kind"].as<std::string>() << " "
+                             << node["metadata"]["name"].as<std::string>() << ": "
+                             << result.status();
+    applied += result.ok() ? 1 : 0;
+  }
+  return applied;
+}
+
+TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetCoversEveryNode) {
+  absl::StatusOr<std::unique_ptr<KubeTestEnv>> env = KubeTestEnv::Start();
+  ASSERT_TRUE(env.ok()) << env.status();
+  const kube::Client& admin = (*env)->admin();
+  std::vector<std::unique_ptr<node_agent::NodeAgent>> agents;
+  for (const char* name : {"n1", "n2", "n3"}) {
+    node_agent::NodeAgentOptions options;
+    options.node = name;
+    options.root = (*env)->dir() + "/nodes";
+    absl::StatusOr<std::unique_ptr<node_agent::NodeAgent>> agent =
+        node_agent::NodeAgent::Start(&admin, options);
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    agents.push_back(*std::move(agent));
+  }
+  const std::string base = std::string(SHUFFLE_SOURCE_DIR) + "/deploy/base/";
+  int applied = 0;
+  for (const char* file : {"namespace.yaml", "serviceaccount.yaml", "rbac.yaml", "secret.yaml",
+                           "configmap.yaml", "daemonset.yaml"}) {
+    applied += ApplyFile(admin, base + file);
+  }
+  EXPECT_EQ(applied, 12);
+
+  // The DaemonSet controller places one pod per node.
+  std::map<std::string, int> per_node;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        kube::ListOptions list;
+        list.label_selector = "app.kubernetes.io/component=server";
+        absl::StatusOr<kube::ListResult> pods = admin.List(kube::Pods("shuffle-system"), list);
+        per_node.clear();
+        for (const Json& pod : pods.ok() ? pods->items : std::vector<Json>{}) {
+          ++per_node[pod["spec"].value("nodeName", "")];
+        }
+        return per_node.size() == 3 && per_node.count("") == 0;
+      },
+      absl::Seconds(60)));
+  EXPECT_THAT(per_node, ::testing::ElementsAre(::testing::Pair("n1", 1), ::testing::Pair("n2", 1),
+                                               ::testing::Pair("n3", 1)));
+
+  // The RWX overlay: its claim, and its DaemonSet patch (the data volume becomes the claim,
+  // mounted at the node's own subdirectory) merged and validated by the API server.
+  EXPECT_EQ(ApplyFile(admin, std::string(SHUFFLE_SOURCE_DIR) + "/deploy/overlays/rwx-pvc/pvc.yaml"),
+            1);
+  YAML::Node patch = YAML::LoadFile(std::string(SHUFFLE_SOURCE_DIR) +
+                                    "/deploy/overlays/rwx-pvc/daemonset-data.yaml");
+  absl::StatusOr<Json> patched = admin.Patch(kube::DaemonSets("shuffle-system", "shuffle-server"),
+                                             kube::PatchType::kStrategicMerge, ToJson(patch));
+  ASSERT_TRUE(patched.ok()) << patched.status();
+  const Json& spec = (*patched)["spec"]["template"]["spec"];
+  bool claim = false;
+  for (const Json& v : spec["volumes"]) {
+    if (v["name"] == "data") {
+      claim = v.contains("persistentVolumeClaim") && !v.contains("hostPath");
+    }
+  }
+  EXPECT_TRUE(claim) << spec["volumes"].dump();
+  EXPECT_THAT(spec["containers"][0]["volumeMounts"].dump(), ::testing::HasSubstr("$(NODE_NAME)"));
+}
+
+}  // namespace
+}  // namespace shuffle::k8stest
