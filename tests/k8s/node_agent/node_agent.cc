@@ -1,6 +1,8 @@
 #include "tests/k8s/node_agent/node_agent.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
 
 #include "absl/strings/escaping.h"
@@ -61,7 +63,7 @@ void NodeAgent::Stop() {
   if (supervisor_.joinable()) {
     supervisor_.join();
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   pods_.clear();  // Process destructors SIGKILL and reap
 }
 
@@ -164,7 +166,7 @@ void NodeAgent::WatchLoop() {
     }
     std::vector<std::string> gone;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [uid, run] : pods_) {
         if (std::find(listed.begin(), listed.end(), uid) == listed.end()) {
           gone.push_back(uid);
@@ -211,7 +213,7 @@ void NodeAgent::HandlePod(const Json& pod) {
   const std::string evict = Str(pod, {"metadata", "annotations", kEvictAnnotation});
   bool known = false;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     const auto it = pods_.find(uid);
     if (it != pods_.end()) {
       known = true;
@@ -238,7 +240,7 @@ void NodeAgent::HandlePod(const Json& pod) {
 void NodeAgent::HandleDeleted(const std::string& uid) {
   std::unique_ptr<PodRun> run;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     const auto it = pods_.find(uid);
     if (it == pods_.end()) {
       return;
@@ -309,7 +311,7 @@ void NodeAgent::StartPod(const Json& pod) {
       run->config_error = absl::StrCat("create ", dir, ": ", ec.message());
     }
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (stop_ || pods_.count(run->plan.uid) != 0) {
     return;
   }

@@ -8,13 +8,15 @@
 // condition). Eviction is asked for with Evict() in-process, or from anywhere by annotating the
 // pod with kEvictAnnotation (its value is the message).
 //
-// Thread-safe. Two threads of its own: the pod watch and a 100 ms supervision loop.
+// Thread-safe. Two threads of its own: the pod watch and a 100 ms supervision loop. Containers
+// are started from those threads, so their PR_SET_PDEATHSIG fires when the agent stops.
 #ifndef SHUFFLE_TESTS_K8S_NODE_AGENT_NODE_AGENT_H_
 #define SHUFFLE_TESTS_K8S_NODE_AGENT_NODE_AGENT_H_
 
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -22,7 +24,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "driver/kube/client.h"
 #include "tests/k8s/node_agent/pod_plan.h"
 #include "tests/k8s/node_agent/pod_run.h"
@@ -82,7 +83,9 @@ class NodeAgent {
   const NodeAgentOptions options_;
   const PlanOptions plan_options_;
   std::atomic<bool> stop_{false};
-  mutable absl::Mutex mu_;
+  // std::mutex rather than absl::Mutex: Debian's abseil is not TSan-instrumented, so races
+  // here would be invisible to a TSan build (docs/architecture.md).
+  mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<PodRun>> pods_ ABSL_GUARDED_BY(mu_);  // by uid
   std::thread watcher_;
   std::thread supervisor_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -98,7 +99,7 @@ void NodeAgent::EvictLocked(PodRun& run, std::string message) {
 
 absl::Status NodeAgent::Evict(std::string_view ns, std::string_view name,
                               std::string_view message) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   for (auto& [uid, run] : pods_) {
     if (run->plan.ns == ns && run->plan.name == name) {
       EvictLocked(*run, std::string(message));
@@ -110,7 +111,7 @@ absl::Status NodeAgent::Evict(std::string_view ns, std::string_view name,
 }
 
 int NodeAgent::PidOf(std::string_view ns, std::string_view name, std::string_view container) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [uid, run] : pods_) {
     if (run->plan.ns != ns || run->plan.name != name) {
       continue;
@@ -129,7 +130,7 @@ void NodeAgent::SuperviseLoop() {
     std::vector<Pending> reports;
     std::vector<Pending> deletions;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       const absl::Time now = absl::Now();
       for (auto& [uid, run_ptr] : pods_) {
         PodRun& run = *run_ptr;
@@ -195,7 +196,7 @@ void NodeAgent::SuperviseLoop() {
       if (!result.ok() && result.status().code() != absl::StatusCode::kNotFound) {
         SHUFFLE_LOG(WARNING) << "node agent: reporting pod status failed" << core::Kv("pod", p.name)
                              << core::Kv("error", result.status().ToString());
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         if (const auto it = pods_.find(p.uid); it != pods_.end()) {
           it->second->dirty = true;  // again next round
         }
