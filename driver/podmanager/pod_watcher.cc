@@ -13,6 +13,8 @@ using nlohmann::json;
 
 namespace {
 
+constexpr int kWatchFailuresBeforeRelist = 3;
+
 std::string NameOf(const json& object) {
   auto metadata = object.find("metadata");
   if (metadata == object.end() || !metadata->is_object()) {
@@ -114,6 +116,7 @@ absl::Status PodWatcher::ListOnce() {
 void PodWatcher::Run() {
   auto backoff = options_.initial_backoff;
   bool need_list = true;
+  int failed_watches = 0;
   auto listed_at = std::chrono::steady_clock::now();
   while (!Stopping()) {
     if (need_list || std::chrono::steady_clock::now() - listed_at >= options_.resync) {
@@ -163,6 +166,12 @@ void PodWatcher::Run() {
         absl::MutexLock lock(&mu_);
         ++stats_.errors;
       }
+      // A watch that keeps failing from the same version (v1.20 answers 500, not 410, for a
+      // version at etcd's compaction revision) is given up for a fresh list.
+      if (++failed_watches >= kWatchFailuresBeforeRelist) {
+        need_list = true;
+        failed_watches = 0;
+      }
       SHUFFLE_LOG(WARNING) << "watching executor pods failed; resuming"
                            << Kv("error", st.ToString()) << Kv("backoff_ms", backoff.count());
       Sleep(backoff);
@@ -170,6 +179,7 @@ void PodWatcher::Run() {
       continue;
     }
     backoff = options_.initial_backoff;  // a watch the server ended normally: resume at once
+    failed_watches = 0;
   }
 }
 

@@ -1,9 +1,10 @@
 // PodWatcher: keeps an up-to-date view of a label-selected set of pods from the Kubernetes API,
 // the way a controller must: list, then watch from the list's resourceVersion; follow bookmarks;
-// resume a broken watch from the last resourceVersion seen; relist when the server answers 410
-// Gone (the version is too old); relist anyway every `resync` period; and treat a DELETED event
-// as the end of the pod whatever its status said. Each pod's changes reach the callback as a
-// PodState; a pod that vanished between two lists is reported as ended ("pod deleted").
+// resume a broken watch from the last resourceVersion seen (relisting after 3 failures in a row);
+// relist when the server answers 410 Gone (the version is too old); relist every `resync` period;
+// and treat a DELETED event as the end of the pod whatever its status said. Each pod's changes
+// reach the callback as a PodState; a pod that vanished between two lists is reported as ended
+// ("pod deleted").
 //
 // The API calls go through PodSource, so the state machine is tested with a scripted source.
 // Thread-safe: Run() on one thread, Stop() from any.

@@ -93,6 +93,24 @@ TEST(PodWatcherTest, ListsWatchesFollowsBookmarksResumesAndRelistsOnGone) {
   EXPECT_EQ(stats.errors, 1u);
 }
 
+TEST(PodWatcherTest, AWatchThatKeepsFailingIsGivenUpForAList) {
+  ScriptedSource source;
+  source.lists.push_back(PodSource::List{{}, "7"});
+  for (int i = 0; i < 3; ++i) {
+    source.watches.push_back({{}, absl::UnavailableError("500: PrevKv=nil")});
+  }
+  source.lists.push_back(PodSource::List{{}, "9"});
+  PodWatcher watcher(&source,
+                     {.selector = "app=a,role=executor",
+                      .initial_backoff = std::chrono::milliseconds(1),
+                      .max_backoff = std::chrono::milliseconds(1)},
+                     [](const PodState&) {});
+  source.watcher = &watcher;
+  watcher.Run();
+  EXPECT_THAT(source.watched_from, ElementsAre("7", "7", "7", "9"));
+  EXPECT_EQ(watcher.stats().lists, 2u);
+}
+
 TEST(PodWatcherTest, APodEndsOnlyOnce) {
   ScriptedSource source;
   source.lists.push_back(PodSource::List{{Pod("a1", "Running", "1")}, "1"});
