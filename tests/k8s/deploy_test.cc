@@ -1,13 +1,21 @@
 // deploy/ against a real control plane: every manifest of the base, and the RWX-PVC overlay's
 // patch, are accepted by the API server (server-side apply, which validates them), and the real
-// DaemonSet controller places one shuffle-server pod on each of three fake nodes.
+// DaemonSet controller places one shuffle-server pod on each of three fake nodes, where the node
+// agents run them with their ConfigMap and Secret volumes.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -79,10 +87,23 @@ Json ToJson(const YAML::Node& node) {
   return node.as<std::string>();
 }
 
-// Applies every document of a YAML file; the number applied.
-int ApplyFile(const kube::Client& client, const std::string& file) {
+// Whether something accepts TCP connections at host:port.
+bool Connects(const std::string& host, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+// Applies every document of a YAML file, after `edit`; the number applied.
+int ApplyFile(const kube::Client& client, const std::string& file,
+              const std::function<std::string(std::string)>& edit = nullptr) {
   int applied = 0;
-  const std::string text = Slurp(file);
+  const std::string text = edit ? edit(Slurp(file)) : Slurp(file);
   for (absl::string_view part : absl::StrSplit(text, "\n---\n")) {
     const std::string doc(part);
     YAML::Node node = YAML::Load(doc);
@@ -99,15 +120,18 @@ int ApplyFile(const kube::Client& client, const std::string& file) {
   return applied;
 }
 
-TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetCoversEveryNode) {
+TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
   absl::StatusOr<std::unique_ptr<KubeTestEnv>> env = KubeTestEnv::Start();
   ASSERT_TRUE(env.ok()) << env.status();
   const kube::Client& admin = (*env)->admin();
   std::vector<std::unique_ptr<node_agent::NodeAgent>> agents;
+  int ip = 21;
   for (const char* name : {"n1", "n2", "n3"}) {
     node_agent::NodeAgentOptions options;
     options.node = name;
     options.root = (*env)->dir() + "/nodes";
+    options.host_ip = "127.0.0." + std::to_string(ip++);
+    options.image_map["shuffle/shuffle:0.1.0"] = SHUFFLE_SERVER_BINARY;
     absl::StatusOr<std::unique_ptr<node_agent::NodeAgent>> agent =
         node_agent::NodeAgent::Start(&admin, options);
     ASSERT_TRUE(agent.ok()) << agent.status();
@@ -115,10 +139,19 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetCoversEveryNode) {
   }
   const std::string base = std::string(SHUFFLE_SOURCE_DIR) + "/deploy/base/";
   int applied = 0;
-  for (const char* file : {"namespace.yaml", "serviceaccount.yaml", "rbac.yaml", "secret.yaml",
-                           "configmap.yaml", "daemonset.yaml"}) {
+  for (const char* file :
+       {"namespace.yaml", "serviceaccount.yaml", "rbac.yaml", "secret.yaml", "configmap.yaml"}) {
     applied += ApplyFile(admin, base + file);
   }
+  // The one change for this machine: its fake nodes share one network namespace, so each server
+  // listens on its node's IP instead of 0.0.0.0 (a real node has its own).
+  applied += ApplyFile(admin, base + "daemonset.yaml", [](std::string text) {
+    for (const char* port : {"7337", "7338", "7339"}) {
+      const std::string from = std::string("0.0.0.0:") + port;
+      text.replace(text.find(from), from.size(), std::string("$(HOST_IP):") + port);
+    }
+    return text;
+  });
   EXPECT_EQ(applied, 12);
 
   // The DaemonSet controller places one pod per node.
@@ -137,6 +170,13 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetCoversEveryNode) {
       absl::Seconds(60)));
   EXPECT_THAT(per_node, ::testing::ElementsAre(::testing::Pair("n1", 1), ::testing::Pair("n2", 1),
                                                ::testing::Pair("n3", 1)));
+  // The node agents run them: each node's server serves its data and control planes, with the
+  // configuration file from the ConfigMap and the secrets from the Secret.
+  for (const char* host : {"127.0.0.21", "127.0.0.22", "127.0.0.23"}) {
+    EXPECT_TRUE(
+        Eventually([&] { return Connects(host, 7337) && Connects(host, 7338); }, absl::Seconds(60)))
+        << "no shuffle-server on " << host;
+  }
 
   // The RWX overlay: its claim, and its DaemonSet patch (the data volume becomes the claim,
   // mounted at the node's own subdirectory) merged and validated by the API server.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <system_error>
 
@@ -309,6 +310,14 @@ void NodeAgent::StartPod(const Json& pod) {
     std::filesystem::create_directories(dir, ec);
     if (ec && run->config_error.empty()) {
       run->config_error = absl::StrCat("create ", dir, ": ", ec.message());
+    }
+  }
+  for (const auto& [path, content] : run->plan.files) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.close();
+    if (!out && run->config_error.empty()) {
+      run->config_error = absl::StrCat("write ", path);
     }
   }
   std::lock_guard<std::mutex> lock(mu_);

@@ -1,6 +1,8 @@
 #include "tests/k8s/node_agent/pod_plan.h"
 
 #include <algorithm>
+#include <string_view>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "shuffle/core/status_macros.h"
@@ -13,25 +15,48 @@ using kube::Json;
 using Rewrites = std::vector<std::pair<std::string, std::string>>;
 using Env = std::vector<std::pair<std::string, std::string>>;
 
-// volume name -> real directory; FAILED_PRECONDITION for volume types the agent cannot emulate.
-absl::StatusOr<std::map<std::string, std::string>> PlanVolumes(const Json& pod,
-                                                               const PlanOptions& options,
-                                                               const std::string& pod_dir) {
+// The volumes of a pod: volume name -> real directory, and the files of ConfigMap and Secret
+// volumes (path, content, whether its text gets the mount paths rewritten).
+struct Volumes {
   std::map<std::string, std::string> dirs;
+  std::vector<std::tuple<std::string, std::string, bool>> files;
+};
+
+// FAILED_PRECONDITION for volume types the agent cannot emulate.
+absl::StatusOr<Volumes> PlanVolumes(const Json& pod, const PlanOptions& options,
+                                    const std::string& pod_dir, const MapResolver& resolve_map) {
+  Volumes volumes;
+  const std::string ns = Str(pod, {"metadata", "namespace"});
   for (const Json& volume : Arr(pod, {"spec", "volumes"})) {
     const std::string name = Str(volume, {"name"});
+    const std::string dir = absl::StrCat(pod_dir, "/volumes/", name);
+    const std::string config_map = Str(volume, {"configMap", "name"});
+    const std::string secret = Str(volume, {"secret", "secretName"});
     if (At(volume, {"emptyDir"}) != nullptr) {
-      dirs[name] = absl::StrCat(pod_dir, "/volumes/", name);
+      volumes.dirs[name] = dir;
     } else if (const std::string host = Str(volume, {"hostPath", "path"}); !host.empty()) {
       // Shared by every pod of this node, as a real hostPath is.
-      dirs[name] = absl::StrCat(options.node_root, "/hostpath", host);
+      volumes.dirs[name] = absl::StrCat(options.node_root, "/hostpath", host);
+    } else if (!config_map.empty() || !secret.empty()) {
+      // Every key as a file, read once at the pod's start (a kubelet would also update them).
+      const bool is_config_map = !config_map.empty();
+      absl::StatusOr<std::map<std::string, std::string>> keys = resolve_map(
+          is_config_map ? "configmaps" : "secrets", ns, is_config_map ? config_map : secret);
+      if (!keys.ok()) {
+        return core::Annotate(keys.status(), absl::StrCat("volume '", name, "'"));
+      }
+      volumes.dirs[name] = dir;
+      for (const auto& [key, value] : *keys) {
+        volumes.files.emplace_back(absl::StrCat(dir, "/", key), value, is_config_map);
+      }
     } else {
       return absl::FailedPreconditionError(
           absl::StrCat("volume '", name,
-                       "': only emptyDir and hostPath volumes are emulated by the node agent"));
+                       "': only emptyDir, hostPath, configMap and secret volumes are emulated by "
+                       "the node agent"));
     }
   }
-  return dirs;
+  return volumes;
 }
 
 absl::StatusOr<std::string> FieldRef(const Json& pod, const std::string& field,
@@ -171,10 +196,12 @@ absl::StatusOr<PodPlan> Plan(const Json& pod, const PlanOptions& options,
   const std::string pod_dir =
       absl::StrCat(options.node_root, "/pods/", plan.ns, "_", plan.name, "_", plan.uid);
   plan.directories.push_back(pod_dir);
-  SHUFFLE_ASSIGN_OR_RETURN(const auto volumes, PlanVolumes(pod, options, pod_dir));
+  SHUFFLE_ASSIGN_OR_RETURN(const Volumes planned, PlanVolumes(pod, options, pod_dir, resolve_map));
+  const std::map<std::string, std::string>& volumes = planned.dirs;
   for (const auto& [name, dir] : volumes) {
     plan.directories.push_back(dir);
   }
+  Rewrites pod_rewrites;  // every container's mounts, for the text of ConfigMap files
   for (const Json& container : Arr(pod, {"spec", "containers"})) {
     ContainerPlan c;
     c.name = Str(container, {"name"});
@@ -191,6 +218,7 @@ absl::StatusOr<PodPlan> Plan(const Json& pod, const PlanOptions& options,
         plan.directories.push_back(real);
       }
       rewrites.emplace_back(Str(mount, {"mountPath"}), real);
+      pod_rewrites.emplace_back(Str(mount, {"mountPath"}), real);
     }
     std::sort(rewrites.begin(), rewrites.end(),
               [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
@@ -213,6 +241,11 @@ absl::StatusOr<PodPlan> Plan(const Json& pod, const PlanOptions& options,
     c.ready_port = ReadyPort(container);
     plan.containers.push_back(std::move(c));
   }
+  std::sort(pod_rewrites.begin(), pod_rewrites.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& [path, content, rewrite] : planned.files) {
+    plan.files.emplace_back(path, rewrite ? RewritePaths(content, pod_rewrites) : content);
+  }
   if (plan.containers.empty()) {
     return absl::InvalidArgumentError("the pod has no containers");
   }
@@ -227,16 +260,18 @@ std::string RewritePaths(const std::string& text, const Rewrites& rewrites) {
   while (i < text.size()) {
     bool replaced = false;
     // A mountPath starts a path: at the beginning, or after a separator such as '=', ':' or ' '.
-    const bool at_start = i == 0 || text[i - 1] == '=' || text[i - 1] == ':' ||
-                          text[i - 1] == ' ' || text[i - 1] == ',' || text[i - 1] == '"';
+    // (YAML text too: a list item after '[' or a value on its own line.)
+    const bool at_start =
+        i == 0 || std::string_view("=: ,\"'[\n\t").find(text[i - 1]) != std::string_view::npos;
     if (at_start && text[i] == '/') {
       for (const auto& [from, to] : rewrites) {
         if (from.empty() || text.compare(i, from.size(), from) != 0) {
           continue;
         }
         const size_t end = i + from.size();
-        if (end == text.size() || text[end] == '/' || text[end] == ':' || text[end] == ',' ||
-            text[end] == ' ' || text[end] == '"' || from == "/") {
+        if (end == text.size() ||
+            std::string_view("/:, \"']\n\t").find(text[end]) != std::string_view::npos ||
+            from == "/") {
           out += to;
           i = end;
           replaced = true;

@@ -34,6 +34,9 @@ struct PodPlan {
   std::string uid;
   std::string restart_policy;            // Always, OnFailure or Never
   std::vector<std::string> directories;  // to create before starting (volumes)
+  // Files to write before starting: the keys of ConfigMap and Secret volumes. A ConfigMap's
+  // text has the pod's mount paths rewritten like args and env (see RewritePaths).
+  std::vector<std::pair<std::string, std::string>> files;
   std::vector<ContainerPlan> containers;
 };
 

@@ -139,3 +139,57 @@ TEST(PodPlanTest, ExpandVarsLikeTheKubelet) {
 
 }  // namespace
 }  // namespace shuffle::node_agent
+
+namespace shuffle::node_agent {
+namespace {
+
+TEST(PodPlanVolumesTest, ConfigMapAndSecretKeysBecomeFilesAndConfigTextIsRewritten) {
+  const Json pod = Json::parse(R"({
+    "metadata": {"name": "server-x", "namespace": "shuffle-system", "uid": "u2"},
+    "spec": {
+      "volumes": [
+        {"name": "data", "hostPath": {"path": "/var/lib/shuffle"}},
+        {"name": "config", "configMap": {"name": "cfg"}},
+        {"name": "secrets", "secret": {"secretName": "sec"}}
+      ],
+      "containers": [{
+        "name": "server", "image": "shuffle/shuffle:0.1.0",
+        "args": ["--config=/etc/shuffle/config/server.yaml"],
+        "volumeMounts": [
+          {"name": "data", "mountPath": "/var/lib/shuffle"},
+          {"name": "config", "mountPath": "/etc/shuffle/config"},
+          {"name": "secrets", "mountPath": "/etc/shuffle/secrets"}
+        ]
+      }]
+    }
+  })");
+  PlanOptions options;
+  options.node = "n1";
+  options.node_root = "/r/n1";
+  options.image_map["shuffle/shuffle:0.1.0"] = "/bin/server";
+  auto maps = [](const std::string& kind, const std::string& ns,
+                 const std::string& name) -> absl::StatusOr<std::map<std::string, std::string>> {
+    if (kind == "configmaps" && ns == "shuffle-system" && name == "cfg") {
+      return std::map<std::string, std::string>{
+          {"server.yaml",
+           "data-dirs: [/var/lib/shuffle]\nsecret-file: /etc/shuffle/secrets/token\n"}};
+    }
+    if (kind == "secrets" && name == "sec") {
+      return std::map<std::string, std::string>{{"token", "/var/lib/shuffle stays verbatim"}};
+    }
+    return absl::NotFoundError(name);
+  };
+  absl::StatusOr<PodPlan> plan = PlanPod(pod, options, Ref, maps);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const std::string pod_dir = "/r/n1/pods/shuffle-system_server-x_u2";
+  ASSERT_EQ(plan->files.size(), 2u);
+  EXPECT_EQ(plan->files[0].first, pod_dir + "/volumes/config/server.yaml");
+  EXPECT_EQ(plan->files[0].second, "data-dirs: [/r/n1/hostpath/var/lib/shuffle]\nsecret-file: " +
+                                       pod_dir + "/volumes/secrets/token\n");
+  EXPECT_EQ(plan->files[1].first, pod_dir + "/volumes/secrets/token");
+  EXPECT_EQ(plan->files[1].second, "/var/lib/shuffle stays verbatim");
+  EXPECT_EQ(plan->containers[0].argv[1], "--config=" + pod_dir + "/volumes/config/server.yaml");
+}
+
+}  // namespace
+}  // namespace shuffle::node_agent
