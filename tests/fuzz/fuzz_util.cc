@@ -1,5 +1,6 @@
 #include "tests/fuzz/fuzz_util.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>

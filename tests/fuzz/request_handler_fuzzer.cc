@@ -153,8 +153,11 @@ void Run(const uint8_t* data, size_t size) {
     decoder.Append(chunk);
     while (true) {
       absl::StatusOr<std::optional<core::Frame>> next = decoder.Next();
-      if (!next.ok() || !next->has_value()) {
-        break;  // an error closes the connection; nothing more to handle
+      if (!next.ok()) {
+        return;  // the connection would be closed: nothing after this is handled
+      }
+      if (!next->has_value()) {
+        break;  // the next chunk is needed
       }
       if (IsRequest((*next)->type)) {
         Handle(**next);
