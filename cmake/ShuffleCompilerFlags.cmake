@@ -16,3 +16,18 @@ elseif(SHUFFLE_SANITIZER STREQUAL "tsan")
 elseif(NOT SHUFFLE_SANITIZER STREQUAL "")
   message(FATAL_ERROR "SHUFFLE_SANITIZER must be '', 'asan' or 'tsan', not '${SHUFFLE_SANITIZER}'")
 endif()
+
+# Fuzzing build (tools/fuzz): every target gets libFuzzer's coverage instrumentation and
+# ASan+UBSan; only the fuzz executables of tests/fuzz link the libFuzzer runtime and its main().
+if(SHUFFLE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "SHUFFLE_FUZZ needs clang (libFuzzer), not ${CMAKE_CXX_COMPILER_ID}: "
+                        "configure with CC=clang CXX=clang++ (tools/fuzz does)")
+  endif()
+  if(NOT SHUFFLE_SANITIZER STREQUAL "")
+    message(FATAL_ERROR "SHUFFLE_FUZZ already enables ASan+UBSan; leave SHUFFLE_SANITIZER empty")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
