@@ -69,55 +69,76 @@ JobRunner::~JobRunner() {
   pods_.reset();  // detaches from the backend's events before the scheduler goes
 }
 
-absl::StatusOr<JobReport> JobRunner::Run() {
-  SHUFFLE_ASSIGN_OR_RETURN(job_, jobs::Job::FromSpec(options_.job));
-  std::mt19937_64 rng(options_.chaos_seed);
-  std::random_device entropy;
-  std::mt19937_64 ids((static_cast<uint64_t>(entropy()) << 32) ^ entropy());
-  const std::string app_id = options_.app_id.empty() ? NewAppId() : options_.app_id;
-  const core::ShuffleId shuffle(1);
-  scheduler_ = std::make_unique<TaskScheduler>(job_.get(), shuffle, options_.scheduler);
-
-  ShuffleTier tier(app_id, options_.app_namespace, options_.operator_secret);
-  std::string token;
-  uint32_t nodes = 0;
+absl::StatusOr<JobRunner::Prepared> JobRunner::PrepareServers(const ShuffleTier& tier,
+                                                              core::ShuffleId shuffle) {
+  Prepared prepared;
   for (const podmanager::NodeInfo& node : backend_->Nodes()) {
     if (!node.server_up) {
       continue;
     }
-    SHUFFLE_ASSIGN_OR_RETURN(std::string t, tier.Prepare(node.control_address, shuffle,
-                                                         job_->num_maps(), job_->num_partitions()));
-    if (nodes++ > 0 && t != token) {
+    SHUFFLE_ASSIGN_OR_RETURN(
+        std::string token,
+        tier.Prepare(node.control_address, shuffle, job_->num_maps(), job_->num_partitions()));
+    if (prepared.nodes++ > 0 && token != prepared.token) {
       return absl::FailedPreconditionError(
           absl::StrCat("the shuffle server on ", node.name,
-                       " issued another token than the "
-                       "others: every server of a cluster must share one token secret"));
+                       " issued another token than the others: every server of a cluster must "
+                       "share one token secret"));
     }
-    token = t;
+    prepared.token = std::move(token);
   }
-  if (nodes == 0) {
+  if (prepared.nodes == 0) {
     return absl::UnavailableError("no shuffle server is up to run the job on");
   }
+  return prepared;
+}
 
-  ApplicationInfo app{.app_id = app_id,
-                      .app_token = token,
-                      .shuffle = shuffle,
-                      .job = options_.job,
-                      .secret = RandomHex(ids, 16)};
+absl::StatusOr<std::string> JobRunner::StartService(const ApplicationInfo& app,
+                                                    std::unique_ptr<grpc::Server>* server) {
   service_ = std::make_unique<DriverService>(app, scheduler_.get());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(service_.get());
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
+  *server = builder.BuildAndStart();
+  if (*server == nullptr || port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.listen, " for executors (--listen)"));
   }
   const std::string host = options_.advertise_host.empty()
                                ? options_.listen.substr(0, options_.listen.rfind(':'))
                                : options_.advertise_host;
-  const std::string driver_address = absl::StrCat(host, ":", port);
+  return absl::StrCat(host, ":", port);
+}
+
+std::vector<PlannedFault> JobRunner::FaultPlan() const {
+  std::mt19937_64 rng(options_.chaos_seed);
+  std::vector<PlannedFault> plan = options_.faults;
+  AddEvictions(options_.evictions_during_map, false, rng, &plan);
+  AddEvictions(options_.evictions_during_reduce, true, rng, &plan);
+  std::stable_sort(plan.begin(), plan.end(), [](const PlannedFault& a, const PlannedFault& b) {
+    return a.reduce_stage != b.reduce_stage ? !a.reduce_stage : a.at < b.at;
+  });
+  return plan;
+}
+
+absl::StatusOr<JobReport> JobRunner::Run() {
+  SHUFFLE_ASSIGN_OR_RETURN(job_, jobs::Job::FromSpec(options_.job));
+  const std::string app_id = options_.app_id.empty() ? NewAppId() : options_.app_id;
+  const core::ShuffleId shuffle(1);
+  scheduler_ = std::make_unique<TaskScheduler>(job_.get(), shuffle, options_.scheduler);
+  ShuffleTier tier(app_id, options_.app_namespace, options_.operator_secret);
+  SHUFFLE_ASSIGN_OR_RETURN(const Prepared prepared, PrepareServers(tier, shuffle));
+
+  std::random_device entropy;
+  std::mt19937_64 ids((static_cast<uint64_t>(entropy()) << 32) ^ entropy());
+  const ApplicationInfo app{.app_id = app_id,
+                            .app_token = prepared.token,
+                            .shuffle = shuffle,
+                            .job = options_.job,
+                            .secret = RandomHex(ids, 16)};
+  std::unique_ptr<grpc::Server> server;
+  SHUFFLE_ASSIGN_OR_RETURN(const std::string driver_address, StartService(app, &server));
   SHUFFLE_LOG(INFO) << "driver listening" << Kv("address", driver_address) << Kv("app", app_id)
                     << Kv("job", options_.job.kind()) << Kv("maps", job_->num_maps())
                     << Kv("partitions", job_->num_partitions());
@@ -125,17 +146,11 @@ absl::StatusOr<JobReport> JobRunner::Run() {
   ProgressDisplay display(options_.show_progress);
   Watch watch;
   watch.tier = &tier;
-  watch.token = token;
+  watch.token = prepared.token;
   watch.shuffle = shuffle;
   watch.start = Clock::now();
   watch.random.seed(options_.chaos_seed ^ 0x9e3779b97f4a7c15ULL);
-  watch.plan = options_.faults;
-  AddEvictions(options_.evictions_during_map, false, rng, &watch.plan);
-  AddEvictions(options_.evictions_during_reduce, true, rng, &watch.plan);
-  std::stable_sort(watch.plan.begin(), watch.plan.end(),
-                   [](const PlannedFault& a, const PlannedFault& b) {
-                     return a.reduce_stage != b.reduce_stage ? !a.reduce_stage : a.at < b.at;
-                   });
+  watch.plan = FaultPlan();
   watch.display = &display;
   pods_ = std::make_unique<podmanager::PodManager>(
       backend_,
@@ -144,8 +159,7 @@ absl::StatusOr<JobReport> JobRunner::Run() {
                                     .driver_address = driver_address,
                                     .secret = app.secret},
       this);
-  absl::Status started = pods_->Start();
-  if (!started.ok()) {
+  if (absl::Status started = pods_->Start(); !started.ok()) {
     scheduler_->Fail(started);
   }
   while (!scheduler_->WaitUntilOver(options_.step_interval)) {
@@ -155,8 +169,15 @@ absl::StatusOr<JobReport> JobRunner::Run() {
           absl::StrCat("the job did not finish within ", options_.timeout.count(), " s")));
     }
   }
+  JobReport report = Finish(watch, prepared.nodes);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return report;
+}
+
+JobReport JobRunner::Finish(Watch& watch, uint32_t nodes) {
   const Clock::time_point end = Clock::now();
   pods_->Stop();
+  JobReport report;
   {
     absl::MutexLock lock(&mu_);
     for (const PlannedFault& f : watch.plan) {
@@ -164,19 +185,14 @@ absl::StatusOr<JobReport> JobRunner::Run() {
                                         f.reduce_stage ? "reduce" : "map", f.at * 100,
                                         core::ToAbsl(FaultName(f.kind))));
     }
-  }
-
-  JobReport report;
-  report.job = options_.job;
-  report.status = scheduler_->status();
-  report.progress = scheduler_->progress();
-  display.Finish(report.progress, Seconds(end - watch.start));
-  report.pods = pods_->stats();
-  {
-    absl::MutexLock lock(&mu_);
     report.evictions = evictions_;
     report.faults = faults_;
   }
+  report.job = options_.job;
+  report.status = scheduler_->status();
+  report.progress = scheduler_->progress();
+  watch.display->Finish(report.progress, Seconds(end - watch.start));
+  report.pods = pods_->stats();
   report.nodes = nodes;
   report.executors = options_.executors;
   report.slots = options_.slots;
@@ -189,30 +205,35 @@ absl::StatusOr<JobReport> JobRunner::Run() {
                           : absl::FailedPreconditionError("not validated: the job failed");
   for (const podmanager::NodeInfo& node : backend_->Nodes()) {
     if (node.server_up) {
-      absl::StatusOr<uint64_t> freed = tier.RemoveApplication(node.control_address, token);
+      absl::StatusOr<uint64_t> freed =
+          watch.tier->RemoveApplication(node.control_address, watch.token);
       report.freed_bytes += freed.ok() ? *freed : 0;
     }
   }
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return report;
 }
 
-void JobRunner::Step(Watch& watch) {
-  const Progress p = scheduler_->progress();
-  if (p.map_stage_complete && !watch.sealed) {
-    watch.sealed = true;
-    watch.map_done = Clock::now();
-    for (const podmanager::NodeInfo& node : backend_->Nodes()) {
-      if (node.server_up) {
-        absl::Status st = watch.tier->Seal(node.control_address, watch.token, watch.shuffle);
-        if (!st.ok()) {
-          SHUFFLE_LOG(WARNING) << "cannot seal the shuffle" << Kv("error", st.ToString());
-        }
+void JobRunner::SealWhenMapsDone(Watch& watch, const Progress& p) {
+  if (!p.map_stage_complete) {
+    watch.sealed = false;  // a lost server sent maps back: seal again when they are done
+    return;
+  }
+  if (watch.sealed) {
+    return;
+  }
+  watch.sealed = true;
+  watch.map_done = Clock::now();
+  for (const podmanager::NodeInfo& node : backend_->Nodes()) {
+    if (node.server_up) {
+      absl::Status st = watch.tier->Seal(node.control_address, watch.token, watch.shuffle);
+      if (!st.ok()) {
+        SHUFFLE_LOG(WARNING) << "cannot seal the shuffle" << Kv("error", st.ToString());
       }
     }
-  } else if (!p.map_stage_complete) {
-    watch.sealed = false;  // a lost server sent maps back: seal again when they are done
   }
+}
+
+void JobRunner::InjectDueFaults(Watch& watch, const Progress& p) {
   // Every planned fault whose stage has reached its instant (a map-stage fault whose stage ended
   // first strikes at once).
   while (!watch.plan.empty()) {
@@ -223,21 +244,22 @@ void JobRunner::Step(Watch& watch) {
     const bool due = next.reduce_stage ? p.map_stage_complete && done >= next.at
                                        : p.map_stage_complete || done >= next.at;
     if (!due) {
-      break;
+      return;
     }
-    {
-      absl::StatusOr<std::string> what = Inject(next, watch.random());
-      const std::string line =
-          absl::StrFormat("[%s %2.0f%%] %s", next.reduce_stage ? "reduce" : "map", done * 100,
-                          what.ok() ? *what
-                                    : absl::StrCat(core::ToAbsl(FaultName(next.kind)),
-                                                   " not injected: ", what.status().message()));
-      SHUFFLE_LOG(INFO) << "fault" << Kv("what", line);
-      absl::MutexLock lock(&mu_);
-      faults_.push_back(line);
-      watch.plan.erase(watch.plan.begin());
-    }
+    absl::StatusOr<std::string> what = Inject(next, watch.random());
+    const std::string line =
+        absl::StrFormat("[%s %2.0f%%] %s", next.reduce_stage ? "reduce" : "map", done * 100,
+                        what.ok() ? *what
+                                  : absl::StrCat(core::ToAbsl(FaultName(next.kind)),
+                                                 " not injected: ", what.status().message()));
+    SHUFFLE_LOG(INFO) << "fault" << Kv("what", line);
+    absl::MutexLock lock(&mu_);
+    faults_.push_back(line);
+    watch.plan.erase(watch.plan.begin());
   }
+}
+
+void JobRunner::CheckSuspectsAndSilence() {
   for (const std::string& address : scheduler_->TakeSuspectServers()) {
     for (const podmanager::NodeInfo& node : backend_->Nodes()) {
       if (node.data_address == address && !node.server_up) {
@@ -253,6 +275,13 @@ void JobRunner::Step(Watch& watch) {
       pods_->Evict(id).IgnoreError();
     }
   }
+}
+
+void JobRunner::Step(Watch& watch) {
+  const Progress p = scheduler_->progress();
+  SealWhenMapsDone(watch, p);
+  InjectDueFaults(watch, p);
+  CheckSuspectsAndSilence();
   if (options_.dynamic_allocation) {
     Allocate(p);
   }

@@ -23,6 +23,7 @@
 #include "driver/podmanager/pod_manager.h"
 #include "driver/scheduler/chaos.h"
 #include "driver/scheduler/task_scheduler.h"
+#include "grpcpp/server.h"
 #include "shuffle/proto/driver.pb.h"
 
 namespace shuffle::driver {
@@ -78,6 +79,10 @@ struct JobReport {
   std::string Render() const;  // the human report
 };
 
+class DriverService;
+class ShuffleTier;
+struct ApplicationInfo;
+
 // "job-" and 12 random hex digits: a DNS label, usable as a pod label value.
 std::string NewAppId();
 
@@ -106,7 +111,23 @@ class JobRunner final : public podmanager::PodManager::Listener {
 
  private:
   struct Watch;
+  struct Prepared {
+    std::string token;   // the application's token (the same on every server)
+    uint32_t nodes = 0;  // servers the application and shuffle are registered on
+  };
+  // Registers the application and its shuffle on every server that is up.
+  absl::StatusOr<Prepared> PrepareServers(const ShuffleTier& tier, core::ShuffleId shuffle);
+  // Serves executors; the address they reach it at.
+  absl::StatusOr<std::string> StartService(const ApplicationInfo& app,
+                                           std::unique_ptr<grpc::Server>* server);
+  // The planned faults and evictions, by stage and instant.
+  std::vector<PlannedFault> FaultPlan() const;
+  // After the job: stops the executors, validates, removes the application's data, reports.
+  JobReport Finish(Watch& watch, uint32_t nodes);
   void Step(Watch& watch);
+  void SealWhenMapsDone(Watch& watch, const Progress& p);
+  void InjectDueFaults(Watch& watch, const Progress& p);
+  void CheckSuspectsAndSilence();
   void Allocate(const Progress& p);
   void LoseServer(const std::string& node);
   // An executor running a task (any one when none is), not already evicted or killed.
@@ -118,7 +139,7 @@ class JobRunner final : public podmanager::PodManager::Listener {
   Tick tick_;
   std::unique_ptr<jobs::Job> job_;
   std::unique_ptr<TaskScheduler> scheduler_;
-  std::unique_ptr<class DriverService> service_;
+  std::unique_ptr<DriverService> service_;
   std::unique_ptr<podmanager::PodManager> pods_;
 
   absl::Mutex mu_;
