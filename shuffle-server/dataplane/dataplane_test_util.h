@@ -15,68 +15,30 @@
 #include "gtest/gtest.h"
 #include "shuffle-server/dataplane/server.h"
 #include "shuffle-server/dataplane/test_client.h"
+#include "shuffle-server/dataplane/test_requests.h"
 #include "shuffle-server/storage/engine_test_util.h"
 #include "shuffle/proto/data.pb.h"
 
 namespace shuffle::dataplane::testing {
 
-inline constexpr char kApp[] = "app-1";
-
-// (partition, encoded block)
-using Blocks = std::vector<std::pair<uint32_t, std::string>>;
-
-inline proto::Credentials Creds(const std::string& app = kApp) {
-  proto::Credentials credentials;
-  credentials.set_app_id(app);
-  return credentials;
-}
-
 inline absl::Status SendPush(TestClient& client, uint64_t id, uint32_t shuffle, uint32_t map,
                              uint32_t attempt, const Blocks& blocks,
                              const std::string& app = kApp) {
-  proto::PushRequest req;
-  *req.mutable_credentials() = Creds(app);
-  req.set_shuffle_id(shuffle);
-  req.set_map_id(map);
-  req.set_attempt(attempt);
-  std::string payload;
-  for (const auto& [partition, block] : blocks) {
-    proto::BlockRef* ref = req.add_blocks();
-    ref->set_partition_id(partition);
-    ref->set_length(static_cast<uint32_t>(block.size()));
-    payload += block;
-  }
-  return client.SendFrame(core::FrameType::kPushRequest, id, req, payload);
+  PushParts push = MakePush(shuffle, map, attempt, blocks, app);
+  return client.SendFrame(core::FrameType::kPushRequest, id, push.header, push.payload);
 }
 
 inline absl::Status SendCommit(TestClient& client, uint64_t id, uint32_t shuffle, uint32_t map,
                                uint32_t attempt, uint32_t partitions, const Blocks& pushed) {
-  proto::CommitRequest req;
-  *req.mutable_credentials() = Creds();
-  req.set_shuffle_id(shuffle);
-  req.set_map_id(map);
-  req.set_attempt(attempt);
-  req.set_num_partitions(partitions);
-  uint64_t bytes = 0;
-  for (const auto& [partition, block] : pushed) {
-    bytes += block.size();
-  }
-  req.set_expected_blocks(pushed.size());
-  req.set_expected_bytes(bytes);
-  return client.SendFrame(core::FrameType::kCommitRequest, id, req);
+  return client.SendFrame(core::FrameType::kCommitRequest, id,
+                          MakeCommit(shuffle, map, attempt, partitions, pushed));
 }
 
 inline absl::Status SendFetch(TestClient& client, uint64_t id, uint32_t shuffle,
                               uint32_t partition_start, uint32_t partition_end,
                               uint32_t map_start = 0, uint32_t map_end = 0) {
-  proto::FetchRequest req;
-  *req.mutable_credentials() = Creds();
-  req.set_shuffle_id(shuffle);
-  req.set_partition_start(partition_start);
-  req.set_partition_end(partition_end);
-  req.set_map_start(map_start);
-  req.set_map_end(map_end);
-  return client.SendFrame(core::FrameType::kFetchRequest, id, req);
+  return client.SendFrame(core::FrameType::kFetchRequest, id,
+                          MakeFetch(shuffle, partition_start, partition_end, map_start, map_end));
 }
 
 // What a fetch returned.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "shuffle-client/record_format.h"
+#include "shuffle-server/dataplane/test_requests.h"
 #include "shuffle/client/map_status.h"
 #include "shuffle/core/block.h"
 #include "shuffle/core/frame.h"
@@ -24,7 +25,6 @@ namespace {
 
 using core::FrameType;
 
-constexpr char kApp[] = "app-1";  // the app and shuffle request_handler_fuzzer registers
 constexpr uint32_t kShuffle = 1;
 
 using Seeds = std::vector<std::pair<std::string, std::string>>;  // (name, bytes)
@@ -44,57 +44,28 @@ std::string Block(int records, size_t value_size) {
   return block;
 }
 
-proto::Credentials Creds() {
-  proto::Credentials credentials;
-  credentials.set_app_id(kApp);
-  return credentials;
-}
+using dataplane::testing::Blocks;
 
-// (partition, block) pairs of one push.
-using Blocks = std::vector<std::pair<uint32_t, std::string>>;
-
+// Requests for the shuffle request_handler_fuzzer registers (dataplane::testing::kApp, kShuffle).
 std::string Push(uint64_t id, uint32_t map, uint32_t attempt, const Blocks& blocks) {
-  proto::PushRequest req;
-  *req.mutable_credentials() = Creds();
-  req.set_shuffle_id(kShuffle);
-  req.set_map_id(map);
-  req.set_attempt(attempt);
-  std::string payload;
-  for (const auto& [partition, block] : blocks) {
-    proto::BlockRef* ref = req.add_blocks();
-    ref->set_partition_id(partition);
-    ref->set_length(static_cast<uint32_t>(block.size()));
-    payload += block;
-  }
-  return core::EncodeFrame(FrameType::kPushRequest, id, req.SerializeAsString(), payload);
+  dataplane::testing::PushParts push = dataplane::testing::MakePush(kShuffle, map, attempt, blocks);
+  return core::EncodeFrame(FrameType::kPushRequest, id, push.header.SerializeAsString(),
+                           push.payload);
 }
 
 std::string Commit(uint64_t id, uint32_t map, uint32_t attempt, const Blocks& pushed) {
-  proto::CommitRequest req;
-  *req.mutable_credentials() = Creds();
-  req.set_shuffle_id(kShuffle);
-  req.set_map_id(map);
-  req.set_attempt(attempt);
-  req.set_num_partitions(4);
-  uint64_t bytes = 0;
-  for (const auto& [partition, block] : pushed) {
-    bytes += block.size();
-  }
-  req.set_expected_blocks(pushed.size());
-  req.set_expected_bytes(bytes);
-  return core::EncodeFrame(FrameType::kCommitRequest, id, req.SerializeAsString(), {});
+  return core::EncodeFrame(
+      FrameType::kCommitRequest, id,
+      dataplane::testing::MakeCommit(kShuffle, map, attempt, 4, pushed).SerializeAsString(), {});
 }
 
 std::string Fetch(uint64_t id, uint32_t partition_start, uint32_t partition_end,
                   uint32_t map_start = 0, uint32_t map_end = 0) {
-  proto::FetchRequest req;
-  *req.mutable_credentials() = Creds();
-  req.set_shuffle_id(kShuffle);
-  req.set_partition_start(partition_start);
-  req.set_partition_end(partition_end);
-  req.set_map_start(map_start);
-  req.set_map_end(map_end);
-  return core::EncodeFrame(FrameType::kFetchRequest, id, req.SerializeAsString(), {});
+  return core::EncodeFrame(
+      FrameType::kFetchRequest, id,
+      dataplane::testing::MakeFetch(kShuffle, partition_start, partition_end, map_start, map_end)
+          .SerializeAsString(),
+      {});
 }
 
 Seeds RequestHandlerSeeds() {
