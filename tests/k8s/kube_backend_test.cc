@@ -12,45 +12,21 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/k8s/testenv.h"
+#include "tests/k8s/kube_suite.h"
 
 namespace shuffle::podmanager {
 namespace {
 
 using k8stest::Eventually;
-using k8stest::KubeTestEnv;
 using kube::Json;
 using ::testing::HasSubstr;
 
-class KubeBackendTest : public ::testing::Test {
+class KubeBackendTest : public k8stest::KubeSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<KubeTestEnv>> env = KubeTestEnv::Start();
-    if (!env.ok()) {
-      suite_error = new absl::Status(env.status());
-      return;
-    }
-    suite_env = std::move(*env).release();
-  }
-  static void TearDownTestSuite() {
-    delete suite_env;
-    suite_env = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_EQ(suite_error, nullptr) << *suite_error;
-    ns_ = k8stest::UniqueName(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    kube::ResourcePath namespaces;
-    namespaces.resource = "namespaces";
-    ASSERT_TRUE(admin().Create(namespaces, Json{{"metadata", {{"name", ns_}}}}).ok());
-  }
   void TearDown() override {
     backend_.reset();
-    if (HasFailure() && suite_env != nullptr) {
-      suite_env->KeepDirectory();
-      std::cerr << "logs kept in " << suite_env->dir() << "\n";
-    }
+    KubeSuite::TearDown();
   }
-  static const kube::Client& admin() { return suite_env->admin(); }
 
   KubeBackendOptions Options() {
     KubeBackendOptions o;
@@ -96,16 +72,10 @@ class KubeBackendTest : public ::testing::Test {
     return created.ok() ? (*created)["metadata"]["uid"].get<std::string>() : "";
   }
 
-  static KubeTestEnv* suite_env;
-  static absl::Status* suite_error;
-  std::string ns_;
   std::unique_ptr<KubeBackend> backend_;
   absl::Mutex mu_;
   std::vector<BackendEvent> events_ ABSL_GUARDED_BY(mu_);
 };
-
-KubeTestEnv* KubeBackendTest::suite_env = nullptr;
-absl::Status* KubeBackendTest::suite_error = nullptr;
 
 ExecutorLaunch Launch(const std::string& id) {
   return ExecutorLaunch{
@@ -114,8 +84,7 @@ ExecutorLaunch Launch(const std::string& id) {
 
 TEST_F(KubeBackendTest, AMissingPermissionFailsFastNamingTheVerbAndResource) {
   // A service account that may read pods but not create them or evict.
-  kube::ResourcePath accounts = kube::ServiceAccounts(ns_);
-  ASSERT_TRUE(admin().Create(accounts, Json{{"metadata", {{"name", "driver"}}}}).ok());
+  const std::string token = ServiceAccountToken("driver");
   kube::ResourcePath roles{.api = "apis/rbac.authorization.k8s.io/v1",
                            .ns = ns_,
                            .resource = "roles",
@@ -141,15 +110,8 @@ TEST_F(KubeBackendTest, AMissingPermissionFailsFastNamingTheVerbAndResource) {
                        {"subjects",
                         {{{"kind", "ServiceAccount"}, {"name", "driver"}, {"namespace", ns_}}}}})
           .ok());
-  kube::ResourcePath token = kube::ServiceAccounts(ns_, "driver");
-  token.subresource = "token";
-  absl::StatusOr<Json> issued =
-      admin().Create(token, Json{{"apiVersion", "authentication.k8s.io/v1"},
-                                 {"kind", "TokenRequest"},
-                                 {"spec", {{"audiences", {"https://kubernetes.default.svc"}}}}});
-  ASSERT_TRUE(issued.ok()) << issued.status();
   kube::Config config = suite_env->AdminConfig();
-  config.bearer_token = (*issued)["status"]["token"].get<std::string>();
+  config.bearer_token = token;
   absl::StatusOr<std::unique_ptr<kube::Client>> client = kube::Client::Open(config);
   ASSERT_TRUE(client.ok());
   absl::StatusOr<std::unique_ptr<KubeBackend>> backend =

@@ -9,74 +9,20 @@
 #include "absl/strings/str_cat.h"
 #include "driver/kube/client.h"
 #include "driver/kube/http.h"
-#include "tests/k8s/testenv.h"
+#include "tests/k8s/kube_suite.h"
 
 namespace shuffle::kube {
 namespace {
 
-using k8stest::KubeTestEnv;
-using k8stest::UniqueName;
-
-class KubeClientTest : public ::testing::Test {
+class KubeClientTest : public k8stest::KubeSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<KubeTestEnv>> env = KubeTestEnv::Start();
-    if (env.ok()) {
-      suite_env = std::move(*env).release();
-    } else {
-      suite_error = new absl::Status(env.status());
-    }
-  }
-  static void TearDownTestSuite() {
-    delete suite_env;
-    suite_env = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_EQ(suite_error, nullptr) << *suite_error;
-    ns_ = UniqueName(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_TRUE(admin()
-                    .Create(ResourcePath{.api = "api/v1",
-                                         .ns = "",
-                                         .resource = "namespaces",
-                                         .name = "",
-                                         .subresource = ""},
-                            Json{{"metadata", {{"name", ns_}}}})
-                    .ok());
-  }
-  void TearDown() override {
-    if (HasFailure() && suite_env != nullptr) {
-      suite_env->KeepDirectory();
-    }
-  }
-  static const Client& admin() { return suite_env->admin(); }
   static Json ConfigMap(const std::string& name, const std::string& value) {
     return Json{{"apiVersion", "v1"},
                 {"kind", "ConfigMap"},
                 {"metadata", {{"name", name}, {"labels", {{"app", "kt"}}}}},
                 {"data", {{"k", value}}}};
   }
-  // A token for service account `name` in the test namespace, from the TokenRequest API.
-  std::string ServiceAccountToken(const std::string& name) {
-    EXPECT_TRUE(admin().Create(ServiceAccounts(ns_), Json{{"metadata", {{"name", name}}}}).ok());
-    ResourcePath token = ServiceAccounts(ns_, name);
-    token.subresource = "token";
-    absl::StatusOr<Json> issued = admin().Create(
-        token,
-        Json{{"apiVersion", "authentication.k8s.io/v1"},
-             {"kind", "TokenRequest"},
-             {"spec",
-              {{"audiences", {"https://kubernetes.default.svc"}}, {"expirationSeconds", 600}}}});
-    EXPECT_TRUE(issued.ok()) << issued.status();
-    return issued.ok() ? (*issued)["status"]["token"].get<std::string>() : "";
-  }
-
-  static KubeTestEnv* suite_env;
-  static absl::Status* suite_error;
-  std::string ns_;
 };
-
-KubeTestEnv* KubeClientTest::suite_env = nullptr;
-absl::Status* KubeClientTest::suite_error = nullptr;
 
 TEST_F(KubeClientTest, ConfigMapCrud) {
   absl::StatusOr<Json> created = admin().Create(ConfigMaps(ns_), ConfigMap("a", "1"));

@@ -20,27 +20,24 @@
 #include "absl/strings/str_cat.h"
 #include "driver/kube/client.h"
 #include "driver/podmanager/process.h"
-#include "tests/k8s/testenv.h"
+#include "tests/k8s/kube_suite.h"
 
 namespace shuffle::node_agent {
 namespace {
 
 using k8stest::Eventually;
-using k8stest::KubeTestEnv;
 using kube::Json;
 
 constexpr char kSleepImage[] = "test/sleep";
 constexpr char kServerImage[] = "shuffle/server:test";
 
-class NodeAgentTest : public ::testing::Test {
+class NodeAgentTest : public k8stest::KubeSuite {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<KubeTestEnv>> env = KubeTestEnv::Start();
-    if (!env.ok()) {
-      suite_error = new absl::Status(env.status());
+    KubeSuite::SetUpTestSuite();
+    if (suite_error != nullptr) {
       return;
     }
-    suite_env = std::move(*env).release();
     suite_agents = new std::map<std::string, std::unique_ptr<NodeAgent>>();
     for (const char* node : {"n1", "n2", "n3"}) {
       NodeAgentOptions options;
@@ -60,28 +57,8 @@ class NodeAgentTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete suite_agents;  // kills every process the agents started
     suite_agents = nullptr;
-    delete suite_env;
-    suite_env = nullptr;
+    KubeSuite::TearDownTestSuite();
   }
-  void SetUp() override {
-    ASSERT_EQ(suite_error, nullptr) << *suite_error;
-    ns_ = k8stest::UniqueName(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_TRUE(admin()
-                    .Create(kube::ResourcePath{.api = "api/v1",
-                                               .ns = "",
-                                               .resource = "namespaces",
-                                               .name = "",
-                                               .subresource = ""},
-                            Json{{"metadata", {{"name", ns_}}}})
-                    .ok());
-  }
-  void TearDown() override {
-    if (HasFailure() && suite_env != nullptr) {
-      suite_env->KeepDirectory();
-      std::cerr << "logs kept in " << suite_env->dir() << "\n";
-    }
-  }
-  static const kube::Client& admin() { return suite_env->admin(); }
 
   static Json Pod(const std::string& name, const std::vector<std::string>& command,
                   const std::string& restart_policy) {
@@ -114,15 +91,8 @@ class NodeAgentTest : public ::testing::Test {
     return *suite_agents->at(pod["spec"]["nodeName"].get<std::string>());
   }
 
-  static KubeTestEnv* suite_env;
-  static std::map<std::string, std::unique_ptr<NodeAgent>>* suite_agents;
-  static absl::Status* suite_error;
-  std::string ns_;
+  static inline std::map<std::string, std::unique_ptr<NodeAgent>>* suite_agents = nullptr;
 };
-
-KubeTestEnv* NodeAgentTest::suite_env = nullptr;
-std::map<std::string, std::unique_ptr<NodeAgent>>* NodeAgentTest::suite_agents = nullptr;
-absl::Status* NodeAgentTest::suite_error = nullptr;
 
 TEST_F(NodeAgentTest, DaemonSetRunsOnePodPerNode) {
   const Json ds = {{"apiVersion", "apps/v1"},
