@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -40,14 +40,6 @@ absl::Status WriteFile(const std::string& path, const std::string& content) {
   }
   fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
   return absl::OkStatus();
-}
-
-std::string Tail(const std::string& path, size_t bytes) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string all = buffer.str();
-  return all.size() > bytes ? all.substr(all.size() - bytes) : all;
 }
 
 // The ready file's "key=value" words.
@@ -90,11 +82,18 @@ absl::StatusOr<std::unique_ptr<LocalBackend>> LocalBackend::Start(LocalBackendOp
   }
   auto backend = std::unique_ptr<LocalBackend>(new LocalBackend(std::move(options)));
   SHUFFLE_RETURN_IF_ERROR(backend->WriteSecrets());
+  if (backend->options_.isolated_network) {
+    SHUFFLE_ASSIGN_OR_RETURN(
+        backend->network_,
+        NodeNetwork::Create(backend->options_.nodes,
+                            (fs::path(backend->options_.root) / "network.log").string()));
+  }
   {
     absl::MutexLock lock(&backend->mu_);
     for (uint32_t i = 0; i < backend->options_.nodes; ++i) {
       Node node;
       node.name = absl::StrCat("node-", i);
+      node.index = i;
       node.dir = (fs::path(backend->options_.root) / node.name).string();
       fs::create_directories(node.dir, ec);
       backend->nodes_.push_back(std::move(node));
@@ -124,12 +123,13 @@ absl::Status LocalBackend::StartServer(Node& node) {
   const std::string log = node.dir + "/server.log";
   std::error_code ec;
   fs::remove(ready, ec);
+  const std::string host = network_ != nullptr ? network_->NodeAddress(node.index) : "127.0.0.1";
   ProcessSpec spec;
   spec.argv = {options_.server_binary,
                "--data-dir=" + node.dir + "/data",
                "--socket=" + node.dir + "/shuffle.sock",
-               absl::StrCat("--listen=127.0.0.1:", node.data_port),
-               absl::StrCat("--control-listen=127.0.0.1:", node.control_port),
+               absl::StrCat("--listen=", host, ":", node.data_port),
+               absl::StrCat("--control-listen=", host, ":", node.control_port),
                "--metrics-listen=127.0.0.1:0",
                "--node-name=" + node.name,
                "--ready-file=" + ready};
@@ -140,8 +140,12 @@ absl::Status LocalBackend::StartServer(Node& node) {
   spec.argv.insert(spec.argv.end(), options_.server_args.begin(), options_.server_args.end());
   spec.argv.insert(spec.argv.end(), node.extra_args.begin(), node.extra_args.end());
   spec.log_path = log;
+  spec.netns = network_ != nullptr ? network_->NamespacePath(node.index) : "";
   SHUFFLE_ASSIGN_OR_RETURN(node.server, Process::Spawn(spec));
   ++node.starts;
+  if (node.throttle != nullptr) {
+    SHUFFLE_RETURN_IF_ERROR(node.throttle->Add(node.server->pid()));
+  }
   const auto deadline = std::chrono::steady_clock::now() + options_.ready_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(ready);
@@ -160,14 +164,14 @@ absl::Status LocalBackend::StartServer(Node& node) {
     if (std::optional<ExitInfo> exit = node.server->Poll()) {
       return absl::UnavailableError(absl::StrCat("shuffle server of ", node.name, " ended (",
                                                  exit->Describe(), ") before it was ready; end of ",
-                                                 log, ":\n", Tail(log, 2000)));
+                                                 log, ":\n", LogTail(log, 2000)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   node.server->Signal(SIGKILL);
   return absl::DeadlineExceededError(absl::StrCat("shuffle server of ", node.name,
                                                   " not ready within the timeout; end of ", log,
-                                                  ":\n", Tail(log, 2000)));
+                                                  ":\n", LogTail(log, 2000)));
 }
 
 LocalBackend::~LocalBackend() {
@@ -187,7 +191,9 @@ LocalBackend::~LocalBackend() {
     if (node.server != nullptr) {
       node.server->Stop(std::chrono::seconds(10));
     }
+    node.throttle.reset();
   }
+  network_.reset();  // once no process is left in its namespaces
 }
 
 void LocalBackend::SetEventCallback(EventCallback callback) {
@@ -223,8 +229,17 @@ LocalBackend::Node* LocalBackend::FindNode(const std::string& name) {
 absl::Status LocalBackend::LaunchExecutor(const ExecutorLaunch& launch) {
   std::vector<NodeInfo> nodes = Nodes();
   auto best = nodes.end();
+  std::set<std::string> partitioned;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Node& node : nodes_) {
+      if (node.partitioned) {
+        partitioned.insert(node.name);
+      }
+    }
+  }
   for (auto it = nodes.begin(); it != nodes.end(); ++it) {
-    if (!it->server_up) {
+    if (!it->server_up || partitioned.count(it->name) != 0) {
       continue;
     }
     if (best == nodes.end() || it->executors < best->executors) {
@@ -246,6 +261,7 @@ absl::Status LocalBackend::LaunchExecutor(const ExecutorLaunch& launch) {
   spec.env = {{"SHUFFLE_SERVER_SOCKET", node->dir + "/shuffle.sock"},
               {"SHUFFLE_JOB_SECRET", launch.secret}};
   spec.log_path = (fs::path(options_.root) / "executors" / (launch.executor_id + ".log")).string();
+  spec.netns = network_ != nullptr ? network_->NamespacePath(node->index) : "";
   SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<Process> process, Process::Spawn(spec));
   SHUFFLE_LOG(INFO) << "executor started" << Kv("executor", launch.executor_id)
                     << Kv("node", node->name) << Kv("pid", process->pid());
@@ -333,6 +349,41 @@ absl::Status LocalBackend::FillDisk(const std::string& node_name) {
   SHUFFLE_LOG(WARNING) << "disk full on a node: its server refuses writes from now on"
                        << Kv("node", node_name);
   return TerminateServer(node_name);
+}
+
+absl::Status LocalBackend::Partition(const std::string& node_name, bool cut) {
+  absl::MutexLock lock(&mu_);
+  Node* node = FindNode(node_name);
+  if (node == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no node ", node_name));
+  }
+  if (network_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "a network partition needs a node network (LocalBackendOptions::isolated_network)");
+  }
+  SHUFFLE_RETURN_IF_ERROR(cut ? network_->Partition(node->index) : network_->Heal(node->index));
+  node->partitioned = cut;
+  SHUFFLE_LOG(WARNING) << (cut ? "node cut off the network" : "node's network healed")
+                       << Kv("node", node_name);
+  return absl::OkStatus();
+}
+
+absl::Status LocalBackend::SlowDisk(const std::string& node_name, uint64_t bytes_per_second) {
+  absl::MutexLock lock(&mu_);
+  Node* node = FindNode(node_name);
+  if (node == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no node ", node_name));
+  }
+  SHUFFLE_ASSIGN_OR_RETURN(node->throttle,
+                           DiskThrottle::Create(node->name, node->dir, bytes_per_second));
+  if (node->server != nullptr && node->server->running()) {
+    SHUFFLE_RETURN_IF_ERROR(node->throttle->Add(node->server->pid()));
+  }
+  return absl::OkStatus();
+}
+
+std::string LocalBackend::driver_host() const {
+  return network_ != nullptr ? network_->host_address() : "127.0.0.1";
 }
 
 absl::Status LocalBackend::KillExecutor(const std::string& executor_id) {

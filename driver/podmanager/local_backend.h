@@ -21,6 +21,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "driver/podmanager/backend.h"
+#include "driver/podmanager/disk_throttle.h"
+#include "driver/podmanager/node_network.h"
 #include "driver/podmanager/process.h"
 
 namespace shuffle::podmanager {
@@ -34,6 +36,9 @@ struct LocalBackendOptions {
   // Generate a cluster token secret and an operator secret, so servers check every request.
   bool authenticated = true;
   std::chrono::milliseconds ready_timeout{30000};
+  // Give each node a network namespace of its own (NodeNetwork) so Partition() can cut one off.
+  // Needs root; without it every node shares loopback.
+  bool isolated_network = false;
 };
 
 class LocalBackend final : public Backend {
@@ -65,6 +70,15 @@ class LocalBackend final : public Backend {
   // disk has, so it refuses writes (RESOURCE_EXHAUSTED naming the directory) and keeps serving
   // what it holds.
   absl::Status FillDisk(const std::string& node);
+  // A network partition (needs isolated_network): the node's link goes down, so nothing reaches
+  // it or leaves it while its processes keep running; `cut` false heals it. A partitioned node
+  // gets no new executors, like a NotReady node.
+  absl::Status Partition(const std::string& node, bool cut);
+  // A slow disk: the node's server (now and after restarts) reads and writes its data directory
+  // at no more than `bytes_per_second` (DiskThrottle).
+  absl::Status SlowDisk(const std::string& node, uint64_t bytes_per_second);
+  // Where executors reach the driver: the bridge's address with isolated_network, else loopback.
+  std::string driver_host() const;
   // An executor crash (SIGKILL, not an eviction).
   absl::Status KillExecutor(const std::string& executor_id);
   // Times a server has been started (1 + restarts).
@@ -75,6 +89,7 @@ class LocalBackend final : public Backend {
  private:
   struct Node {
     std::string name;
+    uint32_t index = 0;
     std::string dir;
     std::unique_ptr<Process> server;
     std::string data_address;
@@ -85,6 +100,8 @@ class LocalBackend final : public Backend {
     uint32_t starts = 0;
     std::chrono::steady_clock::time_point restart_after{};  // backoff after a failed restart
     std::vector<std::string> extra_args;                    // FillDisk's watermark
+    bool partitioned = false;
+    std::unique_ptr<DiskThrottle> throttle;  // SlowDisk's
   };
   struct Executor {
     std::string node;
@@ -105,6 +122,7 @@ class LocalBackend final : public Backend {
   std::string cluster_secret_file_;
   std::string operator_secret_file_;
   std::string operator_secret_;
+  std::unique_ptr<NodeNetwork> network_;  // with isolated_network; set before the servers start
 
   // Held while an event is delivered, so that after SetEventCallback() returns the previous
   // callback is not running and never runs again. Taken before mu_, never while holding it.

@@ -62,17 +62,19 @@ class PodManagerTest : public ::testing::Test {
     fs::remove_all(root_);
   }
   void Start(uint32_t nodes, const std::string& executor, uint32_t executors) {
-    auto backend =
-        LocalBackend::Start({.root = (root_ / "cluster").string(),
-                             .nodes = nodes,
-                             .server_binary = SHUFFLE_SERVER_BINARY,
-                             .executor_binary = executor,
-                             .server_args = {"--log-level=warning", "--min-free-mib=16"}});
+    LocalBackendOptions options;
+    options.root = (root_ / "cluster").string();
+    options.nodes = nodes;
+    options.server_binary = SHUFFLE_SERVER_BINARY;
+    options.executor_binary = executor;
+    options.server_args = {"--log-level=warning", "--min-free-mib=16"};
+    auto backend = LocalBackend::Start(options);
     ASSERT_TRUE(backend.ok()) << backend.status();
     backend_ = *std::move(backend);
-    manager_ = std::make_unique<PodManager>(
-        backend_.get(), PodManagerOptions{.executors = executors, .driver_address = "127.0.0.1:1"},
-        &listener_);
+    PodManagerOptions pods;
+    pods.executors = executors;
+    pods.driver_address = "127.0.0.1:1";
+    manager_ = std::make_unique<PodManager>(backend_.get(), pods, &listener_);
     ASSERT_TRUE(manager_->Start().ok());
   }
 

@@ -1,10 +1,13 @@
 #include "driver/podmanager/process.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
 #include <string_view>
 #include <thread>
 
@@ -21,6 +24,14 @@ std::string ExitInfo::Describe() const {
     return absl::StrCat("killed by SIG", name != nullptr ? name : std::to_string(signal));
   }
   return absl::StrCat("exit code ", exit_code);
+}
+
+std::string LogTail(const std::string& path, size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string all = buffer.str();
+  return all.size() > bytes ? all.substr(all.size() - bytes) : all;
 }
 
 absl::StatusOr<std::unique_ptr<Process>> Process::Spawn(const ProcessSpec& spec) {
@@ -65,12 +76,26 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Spawn(const ProcessSpec& spec)
           absl::StrCat("cannot open log file ", spec.log_path, ": ", strerror(errno)));
     }
   }
+  int netns_fd = -1;
+  if (!spec.netns.empty()) {
+    netns_fd = open(spec.netns.c_str(), O_RDONLY | O_CLOEXEC);
+    if (netns_fd < 0) {
+      const int err = errno;
+      if (log_fd >= 0) {
+        close(log_fd);
+      }
+      return absl::InternalError(
+          absl::StrCat("cannot open network namespace ", spec.netns, ": ", strerror(err)));
+    }
+  }
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
     const int err = errno;
-    if (log_fd >= 0) {
-      close(log_fd);
+    for (int fd : {log_fd, netns_fd}) {
+      if (fd >= 0) {
+        close(fd);
+      }
     }
     return absl::InternalError(absl::StrCat("fork for ", spec.argv[0], ": ", strerror(err)));
   }
@@ -83,11 +108,16 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Spawn(const ProcessSpec& spec)
       dup2(log_fd, STDOUT_FILENO);
       dup2(log_fd, STDERR_FILENO);
     }
+    if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) {
+      _exit(125);
+    }
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
-  if (log_fd >= 0) {
-    close(log_fd);
+  for (int fd : {log_fd, netns_fd}) {
+    if (fd >= 0) {
+      close(fd);
+    }
   }
   return std::unique_ptr<Process>(new Process(pid));
 }

@@ -22,6 +22,7 @@ struct ProcessSpec {
   std::vector<std::string> argv;                         // argv[0] is the binary's path
   std::vector<std::pair<std::string, std::string>> env;  // added to the parent's environment
   std::string log_path;  // stdout and stderr are appended here; empty: inherit
+  std::string netns;     // a network namespace file (/run/netns/NAME) to join; empty: ours
 };
 
 // How a process ended.
@@ -31,9 +32,14 @@ struct ExitInfo {
   std::string Describe() const;  // "exit code 3", "killed by SIGKILL"
 };
 
+// The last `bytes` of a log file (all of it when shorter; "" when it cannot be read), for errors
+// that quote what a process said.
+std::string LogTail(const std::string& path, size_t bytes);
+
 class Process {
  public:
-  // INTERNAL naming the binary when fork fails; a binary that cannot be executed exits with 127.
+  // INTERNAL naming the binary when fork fails, or the namespace when it cannot be opened; a
+  // binary that cannot be executed exits with 127, a namespace that cannot be joined with 125.
   static absl::StatusOr<std::unique_ptr<Process>> Spawn(const ProcessSpec& spec);
   ~Process();
   Process(const Process&) = delete;

@@ -13,7 +13,8 @@ namespace {
 
 constexpr FaultKind kKinds[] = {FaultKind::kEvictExecutor, FaultKind::kKillExecutor,
                                 FaultKind::kKillServer,    FaultKind::kRestartServer,
-                                FaultKind::kDiskFull,      FaultKind::kNodeLoss};
+                                FaultKind::kDiskFull,      FaultKind::kNodeLoss,
+                                FaultKind::kPartition,     FaultKind::kSlowDisk};
 
 }  // namespace
 
@@ -31,8 +32,20 @@ std::string_view FaultName(FaultKind kind) {
       return "disk-full";
     case FaultKind::kNodeLoss:
       return "node-loss";
+    case FaultKind::kPartition:
+      return "partition";
+    case FaultKind::kSlowDisk:
+      return "slow-disk";
   }
   return "?";
+}
+
+std::string FaultNames() {
+  std::string out;
+  for (FaultKind kind : kKinds) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", core::ToAbsl(FaultName(kind)));
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<PlannedFault>> PlanFaults(std::string_view spec, uint64_t seed) {
@@ -54,9 +67,7 @@ absl::StatusOr<std::vector<PlannedFault>> PlanFaults(std::string_view spec, uint
         !absl::SimpleAtoi(count_stage[0], &count) ||
         (!stage.empty() && stage != "map" && stage != "reduce")) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "chaos: \"", part,
-          "\" is not KIND=N[@map|@reduce] with KIND one of evict, kill-executor, kill-server, "
-          "restart-server, disk-full, node-loss"));
+          "chaos: \"", part, "\" is not KIND=N[@map|@reduce] with KIND one of ", FaultNames()));
     }
     for (uint32_t i = 0; i < count; ++i) {
       PlannedFault f;

@@ -21,6 +21,8 @@ enum class FaultKind {
   kRestartServer,  // SIGTERM of a node's server (a rolling update): it drains and is restarted
   kDiskFull,       // a node's disk fills: its server refuses writes from then on
   kNodeLoss,       // a node's server is gone for good with its data
+  kPartition,      // a node is cut off the network for a while, its processes running on
+  kSlowDisk,       // a node's disk becomes slow (its throughput capped) for the rest of the job
 };
 
 std::string_view FaultName(FaultKind kind);
@@ -31,9 +33,12 @@ struct PlannedFault {
   double at = 0;  // fraction of the stage's tasks done, in [0.1, 0.8)
 };
 
-// Parses "KIND=N[@map|@reduce],..." (KIND: evict, kill-executor, kill-server, restart-server,
-// disk-full, node-loss); without a stage, each fault picks one at random. Instants are drawn from
-// `seed`; the plan is sorted by stage, then instant. INVALID_ARGUMENT naming the bad part.
+// "evict, kill-executor, ..., slow-disk": every kind's name.
+std::string FaultNames();
+
+// Parses "KIND=N[@map|@reduce],..." (KIND: one of FaultNames()); without a stage, each fault picks
+// one at random. Instants are drawn from `seed`; the plan is sorted by stage, then instant.
+// INVALID_ARGUMENT naming the bad part.
 absl::StatusOr<std::vector<PlannedFault>> PlanFaults(std::string_view spec, uint64_t seed);
 
 // What a cluster can do to itself. Implementations choose the node (or use `executor_id` for

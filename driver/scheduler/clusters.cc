@@ -2,14 +2,21 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "driver/podmanager/kube_backend.h"
 #include "driver/podmanager/local_backend.h"
+#include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
 
@@ -44,10 +51,25 @@ absl::StatusOr<kube::Config> LoadConfig(const DriverOptions& options) {
 }
 
 // Node-level faults on the local cluster. Never takes the last node with a working server, so a
-// job can always finish.
+// job can always finish. A partition heals after `partition`, on a thread of its own; the
+// destructor heals what is still cut.
 class LocalFaults : public FaultTarget {
  public:
-  explicit LocalFaults(podmanager::LocalBackend* backend) : backend_(backend) {}
+  LocalFaults(podmanager::LocalBackend* backend, std::chrono::seconds partition,
+              uint64_t slow_disk_bytes_per_second)
+      : backend_(backend),
+        partition_(partition),
+        slow_disk_bytes_per_second_(slow_disk_bytes_per_second) {}
+
+  ~LocalFaults() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    for (std::thread& healer : healers_) {
+      healer.join();
+    }
+  }
 
   absl::StatusOr<std::string> Inject(FaultKind kind, const std::string& executor_id,
                                      uint64_t random) override {
@@ -56,12 +78,16 @@ class LocalFaults : public FaultTarget {
       return absl::StrCat("kill-executor ", executor_id);
     }
     std::vector<std::string> up;
-    for (const podmanager::NodeInfo& node : backend_->Nodes()) {
-      if (node.server_up && full_.count(node.name) == 0) {
-        up.push_back(node.name);
+    {
+      absl::MutexLock lock(&mu_);
+      for (const podmanager::NodeInfo& node : backend_->Nodes()) {
+        if (node.server_up && struck_.count(node.name) == 0) {
+          up.push_back(node.name);
+        }
       }
     }
-    const bool takes_node = kind == FaultKind::kNodeLoss || kind == FaultKind::kDiskFull;
+    const bool takes_node = kind == FaultKind::kNodeLoss || kind == FaultKind::kDiskFull ||
+                            kind == FaultKind::kPartition;
     if (up.empty() || (takes_node && up.size() < 2)) {
       return absl::FailedPreconditionError(
           "no node it can strike and leave the job a writable node");
@@ -76,11 +102,20 @@ class LocalFaults : public FaultTarget {
         break;
       case FaultKind::kDiskFull:
         SHUFFLE_RETURN_IF_ERROR(backend_->FillDisk(node));
-        full_.insert(node);
+        Strike(node);
         break;
       case FaultKind::kNodeLoss:
         SHUFFLE_RETURN_IF_ERROR(backend_->StopServer(node, /*remove_data=*/true));
         break;
+      case FaultKind::kPartition:
+        SHUFFLE_RETURN_IF_ERROR(backend_->Partition(node, /*cut=*/true));
+        Strike(node);
+        HealLater(node);
+        return absl::StrCat("partition of ", node, " for ", partition_.count(), " s");
+      case FaultKind::kSlowDisk:
+        SHUFFLE_RETURN_IF_ERROR(backend_->SlowDisk(node, slow_disk_bytes_per_second_));
+        return absl::StrCat("slow-disk on ", node, " (",
+                            slow_disk_bytes_per_second_ / (1024 * 1024), " MiB/s)");
       default:
         return absl::InvalidArgumentError("not a node fault");
     }
@@ -88,9 +123,43 @@ class LocalFaults : public FaultTarget {
   }
 
  private:
+  void Strike(const std::string& node) {
+    absl::MutexLock lock(&mu_);
+    struck_.insert(node);
+  }
+
+  void HealLater(const std::string& node) {
+    absl::MutexLock lock(&mu_);
+    healers_.emplace_back([this, node] {
+      const absl::Time deadline = absl::Now() + absl::FromChrono(partition_);
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.AwaitWithDeadline(absl::Condition(&stopping_), deadline);
+      }
+      absl::Status st = backend_->Partition(node, /*cut=*/false);
+      if (!st.ok()) {
+        SHUFFLE_LOG(ERROR) << "cannot heal a partition" << core::Kv("node", node)
+                           << core::Kv("error", st.ToString());
+      }
+    });
+  }
+
   podmanager::LocalBackend* const backend_;
-  std::set<std::string> full_;
+  const std::chrono::seconds partition_;
+  const uint64_t slow_disk_bytes_per_second_;
+  absl::Mutex mu_;
+  std::set<std::string> struck_ ABSL_GUARDED_BY(mu_);  // full or partitioned: no more faults
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> healers_ ABSL_GUARDED_BY(mu_);
 };
+
+// Whether the chaos plan needs a network namespace per node.
+bool NeedsNodeNetwork(const std::string& chaos) {
+  absl::StatusOr<std::vector<PlannedFault>> plan = PlanFaults(chaos, 0);
+  return plan.ok() && std::any_of(plan->begin(), plan->end(), [](const PlannedFault& f) {
+           return f.kind == FaultKind::kPartition;
+         });
+}
 
 }  // namespace
 
@@ -105,19 +174,23 @@ absl::StatusOr<Cluster> StartLocalCluster(const DriverOptions& options) {
                               ? FindBinary("shuffle-executor", "executor")
                               : options.executor_binary;
   local.server_args = {"--memory-budget-mib=128", "--min-free-mib=64"};
+  local.isolated_network = NeedsNodeNetwork(options.chaos);
   SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<podmanager::LocalBackend> backend,
                            podmanager::LocalBackend::Start(local));
   Cluster cluster;
   cluster.operator_secret = backend->operator_secret();
-  cluster.listen = options.listen.empty() ? "127.0.0.1:0" : options.listen;
-  cluster.advertise_host = options.advertise_host.empty() ? "127.0.0.1" : options.advertise_host;
+  cluster.listen = options.listen.empty() ? backend->driver_host() + ":0" : options.listen;
+  cluster.advertise_host =
+      options.advertise_host.empty() ? backend->driver_host() : options.advertise_host;
   cluster.description = absl::StrCat("Local cluster: ", options.nodes, " nodes, work directory ",
                                      options.work_dir, "\n");
   for (const podmanager::NodeInfo& node : backend->Nodes()) {
     absl::StrAppend(&cluster.description, "  ", node.name, ": shuffle-server data ",
                     node.data_address, ", control ", node.control_address, "\n");
   }
-  cluster.faults = std::make_unique<LocalFaults>(backend.get());
+  cluster.faults =
+      std::make_unique<LocalFaults>(backend.get(), std::chrono::seconds(options.partition_seconds),
+                                    uint64_t{options.slow_disk_mib_per_second} << 20);
   cluster.backend = std::move(backend);
   return cluster;
 }

@@ -90,9 +90,7 @@ absl::StatusOr<DriverOptions> ParseDriverOptions(const std::vector<std::string>&
       {"chaos",
        [&](auto flag, auto v) {
          if (!PlanFaults(v, 0).ok()) {
-           return Bad(flag, v,
-                      "KIND=N[@map|@reduce],... with KIND one of evict, kill-executor, "
-                      "kill-server, restart-server, disk-full, node-loss");
+           return Bad(flag, v, "KIND=N[@map|@reduce],... with KIND one of " + FaultNames());
          }
          o.chaos = std::string(v);
          return absl::OkStatus();
@@ -112,6 +110,10 @@ absl::StatusOr<DriverOptions> ParseDriverOptions(const std::vector<std::string>&
          o.executor_binary = std::string(v);
          return absl::OkStatus();
        }},
+      {"partition-seconds",
+       [&](auto f, auto v) { return Number<uint32_t>(f, v, &o.partition_seconds, 1); }},
+      {"slow-disk-mib-per-second",
+       [&](auto f, auto v) { return Number<uint32_t>(f, v, &o.slow_disk_mib_per_second, 1); }},
       {"timeout-seconds",
        [&](auto f, auto v) { return Number<uint64_t>(f, v, &o.timeout_seconds, 1); }},
       {"backend",
@@ -252,9 +254,14 @@ Faults:
   --chaos=KIND=N[@STAGE],...  inject faults at random instants (drawn from --seed); KIND:
                               evict, kill-executor, kill-server (SIGKILL, restarted),
                               restart-server (SIGTERM: drain, restarted), disk-full (the
-                              server refuses writes), node-loss (server and data gone);
+                              server refuses writes), node-loss (server and data gone),
+                              partition (the node is cut off the network for a while; each
+                              node gets a network namespace, which needs root), slow-disk
+                              (the node's disk is throttled; needs root and cgroup v1 blkio);
                               STAGE: map or reduce (default: either). Local backend for the
                               node faults. Example: --chaos=kill-server=2,evict=2@reduce
+  --partition-seconds=N       how long a partition lasts before it heals (10)
+  --slow-disk-mib-per-second=N  a slow disk's read and write throughput (8)
 Kubernetes (--backend=kubernetes: executors are pods; servers are the shuffle-server DaemonSet):
   --backend=local|kubernetes  where executors run (local)
   --kubeconfig=PATH           API server credentials (in a pod: its service account)

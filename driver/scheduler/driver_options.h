@@ -26,7 +26,9 @@ struct DriverOptions {
   uint32_t slots = 2;
   uint32_t evict_during_map = 0;
   uint32_t evict_during_reduce = 0;
-  std::string chaos;     // "KIND=N[@map|@reduce],..." (see chaos.h)
+  std::string chaos;  // "KIND=N[@map|@reduce],..." (see chaos.h)
+  uint32_t partition_seconds = 10;
+  uint32_t slow_disk_mib_per_second = 8;
   std::string work_dir;  // default: a new directory under $TMPDIR, removed at the end
   bool keep_work_dir = false;
   std::string server_binary;    // default: found beside this program

@@ -39,6 +39,9 @@ void AddEvictions(uint32_t count, bool reduce_stage, std::mt19937_64& rng,
   }
 }
 
+// How long the driver waits for a suspect server's health check.
+constexpr auto kProbeTimeout = std::chrono::seconds(2);
+
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 }  // namespace
@@ -204,7 +207,10 @@ JobReport JobRunner::Finish(Watch& watch, uint32_t nodes) {
                           ? job_->Validate(scheduler_->Summaries())
                           : absl::FailedPreconditionError("not validated: the job failed");
   for (const podmanager::NodeInfo& node : backend_->Nodes()) {
-    if (node.server_up) {
+    // A server lost to a partition may be back; one still out of reach keeps the data until its
+    // idle-application TTL, rather than hold the driver for a call's whole deadline.
+    if (node.server_up &&
+        (!IsLost(node.name) || watch.tier->Probe(node.control_address, kProbeTimeout).ok())) {
       absl::StatusOr<uint64_t> freed =
           watch.tier->RemoveApplication(node.control_address, watch.token);
       report.freed_bytes += freed.ok() ? *freed : 0;
@@ -224,7 +230,7 @@ void JobRunner::SealWhenMapsDone(Watch& watch, const Progress& p) {
   watch.sealed = true;
   watch.map_done = Clock::now();
   for (const podmanager::NodeInfo& node : backend_->Nodes()) {
-    if (node.server_up) {
+    if (node.server_up && !IsLost(node.name)) {
       absl::Status st = watch.tier->Seal(node.control_address, watch.token, watch.shuffle);
       if (!st.ok()) {
         SHUFFLE_LOG(WARNING) << "cannot seal the shuffle" << Kv("error", st.ToString());
@@ -259,10 +265,26 @@ void JobRunner::InjectDueFaults(Watch& watch, const Progress& p) {
   }
 }
 
-void JobRunner::CheckSuspectsAndSilence() {
-  for (const std::string& address : scheduler_->TakeSuspectServers()) {
+void JobRunner::CheckSuspectsAndSilence(const Watch& watch) {
+  // A server that reducers cannot fetch from is lost when its node says so (the process or pod is
+  // gone) or when the driver cannot reach it either (a partition, a hung host): two observers
+  // agree. One the driver reaches is kept; the reduce retries.
+  std::vector<std::string> suspects = scheduler_->TakeSuspectServers();
+  std::sort(suspects.begin(), suspects.end());
+  suspects.erase(std::unique(suspects.begin(), suspects.end()), suspects.end());
+  for (const std::string& address : suspects) {
     for (const podmanager::NodeInfo& node : backend_->Nodes()) {
-      if (node.data_address == address && !node.server_up) {
+      if (node.data_address != address || IsLost(node.name)) {
+        continue;
+      }
+      if (!node.server_up) {
+        LoseServer(node.name);
+        continue;
+      }
+      absl::Status reach = watch.tier->Probe(node.control_address, kProbeTimeout);
+      if (!reach.ok()) {
+        SHUFFLE_LOG(WARNING) << "shuffle server unreachable from readers and from the driver"
+                             << Kv("node", node.name) << Kv("error", reach.ToString());
         LoseServer(node.name);
       }
     }
@@ -281,7 +303,7 @@ void JobRunner::Step(Watch& watch) {
   const Progress p = scheduler_->progress();
   SealWhenMapsDone(watch, p);
   InjectDueFaults(watch, p);
-  CheckSuspectsAndSilence();
+  CheckSuspectsAndSilence(watch);
   if (options_.dynamic_allocation) {
     Allocate(p);
   }
@@ -369,6 +391,11 @@ void JobRunner::OnExecutorEnded(const podmanager::BackendEvent& event) {
 void JobRunner::OnServerLost(const std::string& node) { LoseServer(node); }
 
 void JobRunner::OnFatal(const absl::Status& status) { scheduler_->Fail(status); }
+
+bool JobRunner::IsLost(const std::string& node) {
+  absl::MutexLock lock(&mu_);
+  return lost_nodes_.count(node) != 0;
+}
 
 void JobRunner::LoseServer(const std::string& node) {
   {

@@ -127,9 +127,10 @@ class JobRunner final : public podmanager::PodManager::Listener {
   void Step(Watch& watch);
   void SealWhenMapsDone(Watch& watch, const Progress& p);
   void InjectDueFaults(Watch& watch, const Progress& p);
-  void CheckSuspectsAndSilence();
+  void CheckSuspectsAndSilence(const Watch& watch);
   void Allocate(const Progress& p);
   void LoseServer(const std::string& node);
+  bool IsLost(const std::string& node);
   // An executor running a task (any one when none is), not already evicted or killed.
   absl::StatusOr<std::string> PickVictim();
   absl::StatusOr<std::string> Inject(const PlannedFault& fault, uint64_t random);

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/proto/control.grpc.pb.h"
@@ -68,6 +69,28 @@ absl::Status ShuffleTier::Seal(const std::string& control_address, const std::st
   proto::SealShuffleResponse response;
   return FromGrpc(Stub(control_address)->SealShuffle(Context().get(), request, &response),
                   absl::StrCat("sealing shuffle ", shuffle.value()), control_address);
+}
+
+absl::Status ShuffleTier::Probe(const std::string& control_address,
+                                std::chrono::milliseconds timeout) const {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(control_address, grpc::InsecureChannelCredentials()));
+  const grpc::Status st = stub->Check(&context, request, &response);
+  if (!st.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("the shuffle server at ", control_address,
+                     " does not answer its health check: ", st.error_message()));
+  }
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(absl::StrCat(
+        "the shuffle server at ", control_address, " is not serving (",
+        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()), ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> ShuffleTier::RemoveApplication(const std::string& control_address,

@@ -32,6 +32,11 @@ class ShuffleTier {
   absl::StatusOr<uint64_t> RemoveApplication(const std::string& control_address,
                                              const std::string& token) const;
 
+  // Whether the driver reaches the server: its gRPC health check answers SERVING within
+  // `timeout`, without waiting for a connection that is not there. UNAVAILABLE naming the server
+  // otherwise.
+  absl::Status Probe(const std::string& control_address, std::chrono::milliseconds timeout) const;
+
   const std::string& app_id() const { return app_id_; }
 
  private:

@@ -42,7 +42,7 @@ class ChaosTest : public ::testing::Test {
 
   // Runs a sort job of `maps` x 8 MB into 48 partitions on 3 nodes with the faults of `plan`.
   JobReport Run(const std::vector<PlannedFault>& plan, uint64_t seed, uint32_t maps) {
-    DriverOptions options;
+    DriverOptions options = cluster_;
     options.work_dir = (root_ / std::to_string(seed)).string();
     options.nodes = 3;
     options.server_binary = SHUFFLE_SERVER_BINARY;
@@ -57,6 +57,8 @@ class ChaosTest : public ::testing::Test {
     job.executors = 3;
     job.slots = 2;
     job.operator_secret = cluster->operator_secret;
+    job.listen = cluster->listen;
+    job.advertise_host = cluster->advertise_host;
     job.chaos_seed = seed;
     job.faults = plan;
     job.fault_target = cluster->faults.get();
@@ -75,6 +77,7 @@ class ChaosTest : public ::testing::Test {
               const std::vector<PlannedFault>& fixed = {}) {
     const uint64_t first = EnvOr("SHUFFLE_CHAOS_SEED", 1000 + time(nullptr) % 1000);
     const uint64_t rounds = EnvOr("SHUFFLE_CHAOS_ROUNDS", 1);
+    cluster_.chaos = chaos;  // a partition needs the cluster started with a node network
     for (uint64_t seed = first; seed < first + rounds && !HasFailure(); ++seed) {
       absl::StatusOr<std::vector<PlannedFault>> plan = PlanFaults(chaos, seed);
       ASSERT_TRUE(plan.ok()) << plan.status();
@@ -93,6 +96,7 @@ class ChaosTest : public ::testing::Test {
   }
 
   fs::path root_;
+  DriverOptions cluster_;  // the partition's length and the slow disk's speed
 };
 
 TEST_F(ChaosTest, EvictionsInBothStagesReRunOnlyTheEvictedTasks) {
@@ -137,9 +141,42 @@ TEST_F(ChaosTest, NodeLossReRunsOnlyThatNodesMaps) {
   });
 }
 
+TEST_F(ChaosTest, ALongPartitionLosesOnlyThatNodesServerAndExecutors) {
+  // Longer than readers' retries and the driver's probe: the server is declared lost, its maps
+  // run again elsewhere, and the job does not wait for the network to heal.
+  cluster_.partition_seconds = 120;
+  Rounds("partition=1@reduce", [](const JobReport& r) {
+    EXPECT_GT(r.progress.maps_rerun_for_lost_servers, 0u);
+    EXPECT_LT(r.progress.maps_rerun_for_lost_servers, r.job.num_maps());
+    EXPECT_LT(r.total_seconds, 120) << "the job finished before the partition healed";
+  });
+}
+
+TEST_F(ChaosTest, AShortPartitionCostsTimeNotWork) {
+  // Shorter than readers' retries (6 x 2 s connects, 15 s reads): TCP carries on once the link
+  // is back, so no server or executor is declared lost and no task runs twice.
+  cluster_.partition_seconds = 3;
+  Rounds("partition=1@reduce", [](const JobReport& r) {
+    EXPECT_EQ(r.progress.maps_rerun_for_lost_servers, 0u);
+    EXPECT_EQ(r.progress.executors_lost, 0u);
+    EXPECT_EQ(r.progress.map_attempts, r.job.num_maps());
+  });
+}
+
+TEST_F(ChaosTest, ASlowDiskSlowsItsNodeButFailsNothing) {
+  cluster_.slow_disk_mib_per_second = 16;
+  Rounds("slow-disk=1@map", [](const JobReport& r) {
+    EXPECT_EQ(r.progress.maps_rerun_for_lost_servers, 0u);
+    EXPECT_EQ(r.progress.task_failures, 0u);
+    EXPECT_EQ(r.progress.map_attempts, r.job.num_maps());
+  });
+}
+
 TEST_F(ChaosTest, EverythingAtOnce) {
-  Rounds("evict=1,kill-executor=1,kill-server=1,restart-server=1,disk-full=1,node-loss=1",
-         [](const JobReport&) {});
+  Rounds(
+      "evict=1,kill-executor=1,kill-server=1,restart-server=1,disk-full=1,node-loss=1,"
+      "slow-disk=1",
+      [](const JobReport&) {});
 }
 
 }  // namespace
