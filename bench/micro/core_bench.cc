@@ -6,13 +6,14 @@
 #include <random>
 #include <string>
 
+#include "bench/micro/bench_util.h"
 #include "benchmark/benchmark.h"
 #include "shuffle/core/block.h"
 #include "shuffle/core/checksum.h"
 #include "shuffle/core/compression.h"
 #include "shuffle/core/frame.h"
 
-namespace shuffle::core {
+namespace shuffle::bench {
 namespace {
 
 std::string RandomBytes(size_t n) {
@@ -50,63 +51,65 @@ uint32_t Crc32c(const char* p, size_t n) {
   return ~c;
 }
 
-void BM_ChecksumXxh3(benchmark::State& state) {
+void ChecksumXxh3(benchmark::State& state) {
   const std::string data = RandomBytes(static_cast<size_t>(state.range(0)));
   for (auto _ : state) {
-    benchmark::DoNotOptimize(Checksum64(data));
+    benchmark::DoNotOptimize(core::Checksum64(data));
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(BM_ChecksumXxh3)->Arg(4 << 10)->Arg(64 << 10)->Arg(1 << 20);
+BENCHMARK(ChecksumXxh3)->Arg(4 << 10)->Arg(64 << 10)->Arg(1 << 20);
 
-void BM_ChecksumCrc32cHardware(benchmark::State& state) {
+void ChecksumCrc32cHardware(benchmark::State& state) {
   const std::string data = RandomBytes(static_cast<size_t>(state.range(0)));
   for (auto _ : state) {
     benchmark::DoNotOptimize(Crc32c(data.data(), data.size()));
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(BM_ChecksumCrc32cHardware)->Arg(4 << 10)->Arg(64 << 10)->Arg(1 << 20);
+BENCHMARK(ChecksumCrc32cHardware)->Arg(4 << 10)->Arg(64 << 10)->Arg(1 << 20);
 
-void BM_EncodeBlockZstd(benchmark::State& state) {
+void EncodeBlockZstd(benchmark::State& state) {
   const std::string raw = Records(static_cast<size_t>(state.range(0)));
-  auto compressor = Compressor::Create(1);
+  auto compressor = core::Compressor::Create(1);
   std::string out;
   for (auto _ : state) {
     out.clear();
-    benchmark::DoNotOptimize(EncodeBlock(raw, 1, compressor->get(), &out).ok());
+    benchmark::DoNotOptimize(core::EncodeBlock(raw, 1, compressor->get(), &out).ok());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
   state.counters["ratio"] = static_cast<double>(raw.size()) / static_cast<double>(out.size());
 }
-BENCHMARK(BM_EncodeBlockZstd)->Arg(4 << 10)->Arg(256 << 10);
+BENCHMARK(EncodeBlockZstd)->Arg(4 << 10)->Arg(256 << 10);
 
-void BM_DecodeBlockZstd(benchmark::State& state) {
+void DecodeBlockZstd(benchmark::State& state) {
   const std::string raw = Records(static_cast<size_t>(state.range(0)));
-  auto compressor = Compressor::Create(1);
-  auto decompressor = Decompressor::Create();
+  auto compressor = core::Compressor::Create(1);
+  auto decompressor = core::Decompressor::Create();
   std::string block;
-  (void)EncodeBlock(raw, 1, compressor->get(), &block).ok();
+  (void)core::EncodeBlock(raw, 1, compressor->get(), &block).ok();
   std::string out;
   for (auto _ : state) {
     out.clear();
-    benchmark::DoNotOptimize(DecodeBlock(block, decompressor->get(), &out).ok());
+    benchmark::DoNotOptimize(core::DecodeBlock(block, decompressor->get(), &out).ok());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(BM_DecodeBlockZstd)->Arg(4 << 10)->Arg(256 << 10);
+BENCHMARK(DecodeBlockZstd)->Arg(4 << 10)->Arg(256 << 10);
 
-void BM_FrameRoundTrip(benchmark::State& state) {
+void FrameRoundTrip(benchmark::State& state) {
   const std::string header(64, 'h');
   const std::string payload(static_cast<size_t>(state.range(0)), 'p');
   for (auto _ : state) {
-    FrameDecoder decoder;
-    decoder.Append(EncodeFrame(FrameType::kPushRequest, 1, header, payload));
+    core::FrameDecoder decoder;
+    decoder.Append(core::EncodeFrame(core::FrameType::kPushRequest, 1, header, payload));
     benchmark::DoNotOptimize(decoder.Next());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_FrameRoundTrip)->Arg(0)->Arg(4 << 10);
+BENCHMARK(FrameRoundTrip)->Arg(0)->Arg(4 << 10);
 
 }  // namespace
-}  // namespace shuffle::core
+}  // namespace shuffle::bench
+
+int main(int argc, char** argv) { return shuffle::bench::RunBenchmarks(argc, argv); }
