@@ -176,6 +176,14 @@ void StorageEngine::Impl::RecordInIndex(IoRound& round) {
       batch.DeleteLog(region->handle, region->dir, region->log_no, region->offset);
     }
   }
+  // Blocks of this round's extents and whether their write succeeded: built once per round (not
+  // per commit, which made a round quadratic in its commits and blocks).
+  absl::flat_hash_map<PendingBlock*, bool> flushed_ok;
+  for (const FlushJob& flush : round.flushes) {
+    for (const BlockPtr& block : flush.blocks) {
+      flushed_ok[block.get()] = flush.status.ok();
+    }
+  }
   for (CommitJob& job : round.commits) {
     for (size_t d : job.direct_jobs) {
       if (job.status.ok() && !round.flushes[d].status.ok()) {
@@ -197,12 +205,6 @@ void StorageEngine::Impl::RecordInIndex(IoRound& round) {
         log.blocks.push_back(block->entry);
       }
       uint32_t outstanding = 0;
-      absl::flat_hash_map<PendingBlock*, bool> flushed_ok;
-      for (const FlushJob& flush : round.flushes) {
-        for (const BlockPtr& block : flush.blocks) {
-          flushed_ok[block.get()] = flush.status.ok();
-        }
-      }
       for (const BlockPtr& block : job.log_blocks) {
         auto it = flushed_ok.find(block.get());
         if (it == flushed_ok.end() || !it->second) {
