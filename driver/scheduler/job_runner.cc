@@ -41,6 +41,8 @@ void AddEvictions(uint32_t count, bool reduce_stage, std::mt19937_64& rng,
 
 // How long the driver waits for a suspect server's health check.
 constexpr auto kProbeTimeout = std::chrono::seconds(2);
+// How long an executor on a node the driver cannot reach may be silent before it is lost.
+constexpr auto kSilenceOnUnreachableNode = std::chrono::seconds(5);
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -286,10 +288,25 @@ void JobRunner::CheckSuspectsAndSilence(const Watch& watch) {
         SHUFFLE_LOG(WARNING) << "shuffle server unreachable from readers and from the driver"
                              << Kv("node", node.name) << Kv("error", reach.ToString());
         LoseServer(node.name);
+        absl::MutexLock lock(&mu_);
+        unreachable_nodes_.insert(node.name);
       }
     }
   }
+  // Executors silent too long are lost; on a node the driver cannot reach, a short silence is
+  // enough: it is the same outage, and their tasks should not wait out the full timeout.
+  std::set<std::string> silent;
   for (const std::string& id : service_->Silent(options_.executor_silence_timeout)) {
+    silent.insert(id);
+  }
+  for (const std::string& id : service_->Silent(kSilenceOnUnreachableNode)) {
+    const std::string node = scheduler_->NodeOf(id);
+    absl::MutexLock lock(&mu_);
+    if (unreachable_nodes_.count(node) != 0) {
+      silent.insert(id);
+    }
+  }
+  for (const std::string& id : silent) {
     service_->Forget(id);
     if (scheduler_->HasExecutor(id)) {
       SHUFFLE_LOG(WARNING) << "executor silent; declaring it lost" << Kv("executor", id);

@@ -145,6 +145,7 @@ class JobRunner final : public podmanager::PodManager::Listener {
 
   absl::Mutex mu_;
   std::set<std::string> lost_nodes_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> unreachable_nodes_ ABSL_GUARDED_BY(mu_);  // lost to a failed probe
   uint32_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::string> evicted_ ABSL_GUARDED_BY(mu_);  // struck; may not have ended yet
   std::vector<std::string> faults_ ABSL_GUARDED_BY(mu_);

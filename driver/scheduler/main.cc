@@ -93,6 +93,7 @@ int Main(int argc, char** argv) {
                 << " cluster: " << cluster.status() << "\n";
     } else {
       code = RunJob(options, *cluster, app_id);
+      cluster->faults.reset();   // heals what it broke, through the backend
       cluster->backend.reset();  // before the client it uses
     }
   }

@@ -56,6 +56,12 @@ void TaskScheduler::RemoveExecutor(const std::string& executor_id, bool lost) {
   executors_.erase(it);
 }
 
+std::string TaskScheduler::NodeOf(const std::string& executor_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = executors_.find(executor_id);
+  return it != executors_.end() ? it->second.node : "";
+}
+
 bool TaskScheduler::HasExecutor(const std::string& executor_id) const {
   absl::MutexLock lock(&mu_);
   return executors_.count(executor_id) != 0;

@@ -78,6 +78,8 @@ class TaskScheduler {
   // in Progress::executors_lost), not released. Unknown ids are ignored.
   void RemoveExecutor(const std::string& executor_id, bool lost);
   bool HasExecutor(const std::string& executor_id) const;
+  // The node an executor runs on ("" when unknown).
+  std::string NodeOf(const std::string& executor_id) const;
   bool IsIdle(const std::string& executor_id) const;
   // If the executor is registered and runs nothing, it gets no more tasks (it is about to be
   // released) and true is returned; atomic, so no task is assigned between check and release.
