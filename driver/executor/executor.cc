@@ -163,11 +163,14 @@ void Executor::TaskLoop() {
                            << Kv("error", report.error());
     }
     Report(report);
-    const bool unavailable =
+    // Refused by this node's server (restarting, draining, disk full): wait before taking the
+    // next task, so the server can come back and executors on other nodes can take the task.
+    const auto code = static_cast<absl::StatusCode>(report.error_code());
+    const bool refused =
         report.outcome() == proto::TASK_OUTCOME_FAILED &&
-        report.error_code() == static_cast<int32_t>(absl::StatusCode::kUnavailable);
-    backoff = unavailable ? std::clamp(backoff * 2, kMinTaskBackoff, kMaxTaskBackoff)
-                          : std::chrono::milliseconds(0);
+        (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted);
+    backoff = refused ? std::clamp(backoff * 2, kMinTaskBackoff, kMaxTaskBackoff)
+                      : std::chrono::milliseconds(0);
     absl::MutexLock lock(&mu_);
     running_.erase(std::find(running_.begin(), running_.end(), attempt));
   }

@@ -197,8 +197,12 @@ void TaskScheduler::ReportFailure(const proto::ReportTaskRequest& report, const 
   const auto code = static_cast<absl::StatusCode>(report.error_code());
   progress_.last_error_by_code[absl::StatusCodeToString(code)] = report.error();
   progress_.map_task_failures += report.kind() == proto::TASK_KIND_MAP ? 1 : 0;
-  // A server restarting (UNAVAILABLE) is no fault of its node: the task may run there again
-  // (the executor backs off a little first). Any other failure moves the task elsewhere.
+  // A refusal by the node's shuffle server (UNAVAILABLE: restarting or draining, which a slow
+  // disk can stretch to the drain timeout; RESOURCE_EXHAUSTED: its disk is full) is no fault of
+  // the task: it does not count in max_task_failures but in a larger bound of its own. A full
+  // disk counts against its node, which is then avoided; a restart does not.
+  const bool refused =
+      code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted;
   if (!node.empty() && code != absl::StatusCode::kUnavailable) {
     task.failed_nodes.insert(node);
     if (++node_failures_[node] == options_.max_node_failures) {
@@ -206,6 +210,14 @@ void TaskScheduler::ReportFailure(const proto::ReportTaskRequest& report, const 
       SHUFFLE_LOG(WARNING) << "tasks keep failing on a node; it gets no more tasks while others can"
                            << Kv("node", node) << Kv("last_error", report.error());
     }
+  }
+  if (refused) {
+    if (++task.refusals > options_.max_refusals) {
+      status_ = absl::UnavailableError(absl::StrCat(kind, " task ", report.index(),
+                                                    " was refused by its servers ", task.refusals,
+                                                    " times; the last error: ", report.error()));
+    }
+    return;
   }
   if (++task.failures >= options_.max_task_failures) {
     status_ =

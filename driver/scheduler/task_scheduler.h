@@ -36,6 +36,10 @@ namespace shuffle::driver {
 struct SchedulerOptions {
   uint32_t max_task_failures = 4;    // per task, failures of its own
   uint32_t max_fetch_failures = 20;  // per reduce task
+  // Per task: refusals by its node's server (UNAVAILABLE: restarting or draining;
+  // RESOURCE_EXHAUSTED: disk full), which are no fault of the task and do not count in
+  // max_task_failures.
+  uint32_t max_refusals = 20;
   // A node where this many tasks failed on their own (e.g. its shuffle server refuses writes: disk
   // full) gets no more tasks while executors elsewhere can take them.
   uint32_t max_node_failures = 2;
@@ -117,7 +121,8 @@ class TaskScheduler {
     uint32_t attempt = 0;  // of the running attempt
     uint32_t failures = 0;
     uint32_t fetch_failures = 0;
-    std::set<std::string> failed_nodes;  // nodes where it failed on its own
+    uint32_t refusals = 0;
+    std::set<std::string> failed_nodes;  // nodes where it failed (or was refused)
   };
   struct Attempt {
     proto::TaskKind kind;

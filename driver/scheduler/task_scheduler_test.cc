@@ -21,7 +21,10 @@ class TaskSchedulerTest : public ::testing::Test {
   TaskSchedulerTest()
       : job_(*jobs::Job::FromSpec(jobs::Job::MakeSpec("sort", 1, kMaps, kPartitions, 10))),
         scheduler_(job_.get(), core::ShuffleId(1),
-                   SchedulerOptions{.max_task_failures = 3, .max_fetch_failures = 3}) {}
+                   SchedulerOptions{.max_task_failures = 3,
+                                    .max_fetch_failures = 3,
+                                    .max_refusals = 20,
+                                    .max_node_failures = 2}) {}
 
   proto::TaskSpec Take(const std::string& executor) {
     TaskScheduler::PollResult r = scheduler_.Poll(executor, milliseconds(0));
@@ -207,6 +210,58 @@ TEST_F(TaskSchedulerTest, AFailedTaskRunsElsewhereAndABadNodeIsAvoided) {
   EXPECT_FALSE(scheduler_.Poll("on-a", milliseconds(10)).task.has_value());
   scheduler_.RemoveExecutor("on-b", /*lost=*/true);
   EXPECT_TRUE(scheduler_.Poll("on-a", milliseconds(10)).task.has_value());
+}
+
+TEST_F(TaskSchedulerTest, RefusalsByARestartingServerDoNotExhaustTheTaskNorItsNode) {
+  scheduler_.AddExecutor("on-a", "a", 1);
+  proto::TaskSpec task = Take("on-a");
+  const uint32_t index = task.index();
+  // More refusals than max_task_failures (3): the server is draining, then restarting.
+  for (int i = 0; i < 6; ++i) {
+    proto::ReportTaskRequest refused = Failure(task, proto::TASK_OUTCOME_FAILED);
+    refused.set_error_code(static_cast<int32_t>(absl::StatusCode::kUnavailable));
+    scheduler_.Report(refused);
+    EXPECT_TRUE(scheduler_.status().ok()) << scheduler_.status();
+    task = Take("on-a");
+    EXPECT_EQ(task.index(), index) << "it may run on the same node again";
+  }
+  EXPECT_EQ(scheduler_.progress().nodes_excluded, 0u) << "a restarting server's node is not bad";
+  scheduler_.Report(Success(task, "a"));
+  EXPECT_TRUE(scheduler_.status().ok());
+}
+
+TEST_F(TaskSchedulerTest, AFullDiskMovesTheTaskAndIsNotHeldAgainstIt) {
+  scheduler_.AddExecutor("on-a", "a", 1);
+  scheduler_.AddExecutor("on-b", "b", 1);
+  proto::TaskSpec task = Take("on-a");
+  const uint32_t index = task.index();
+  for (int i = 0; i < 4; ++i) {  // 4 > max_task_failures, alternating nodes
+    proto::ReportTaskRequest full = Failure(task, proto::TASK_OUTCOME_FAILED);
+    full.set_error_code(static_cast<int32_t>(absl::StatusCode::kResourceExhausted));
+    scheduler_.Report(full);
+    EXPECT_TRUE(scheduler_.status().ok()) << scheduler_.status();
+    task = Take(i % 2 == 0 ? "on-b" : "on-a");
+    EXPECT_EQ(task.index(), index);
+  }
+  EXPECT_EQ(scheduler_.progress().nodes_excluded, 2u) << "both full nodes are avoided";
+}
+
+TEST_F(TaskSchedulerTest, RefusalsAreBoundedToo) {
+  TaskScheduler scheduler(job_.get(), core::ShuffleId(1),
+                          SchedulerOptions{.max_task_failures = 3,
+                                           .max_fetch_failures = 3,
+                                           .max_refusals = 4,
+                                           .max_node_failures = 2});
+  scheduler.AddExecutor("e1", "a", 1);
+  for (int i = 0; i < 5; ++i) {
+    TaskScheduler::PollResult r = scheduler.Poll("e1", milliseconds(0));
+    ASSERT_TRUE(r.task.has_value());
+    proto::ReportTaskRequest refused = Failure(*r.task, proto::TASK_OUTCOME_FAILED);
+    refused.set_error_code(static_cast<int32_t>(absl::StatusCode::kUnavailable));
+    scheduler.Report(refused);
+  }
+  EXPECT_EQ(scheduler.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(scheduler.status().message(), HasSubstr("refused by its servers 5 times"));
 }
 
 TEST_F(TaskSchedulerTest, FetchFailuresAreBoundedToo) {
