@@ -1,0 +1,173 @@
+// shuffle-bench: the end-to-end harness. Measures the machine's own limits, then the service
+// through real shuffle-server processes, and reports each service figure as a ratio to its
+// same-run baseline (JSON, a table on stdout, a PNG chart). See Usage() and docs/performance.md.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/harness/chart.h"
+#include "bench/harness/machine_info.h"
+#include "bench/harness/options.h"
+#include "bench/harness/report.h"
+#include "bench/harness/scenarios.h"
+
+namespace shuffle::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The run's temporary directory, removed with everything in it when the run ends.
+class RunDir {
+ public:
+  static absl::StatusOr<RunDir> Create(const std::string& parent) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    std::string tmpl = parent + "/shuffle-bench-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot create a temporary directory under ", parent,
+                       ": check that it exists and is writable (--dir)"));
+    }
+    return RunDir(tmpl);
+  }
+  ~RunDir() {
+    if (!path_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(path_, ec);
+    }
+  }
+  RunDir(RunDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+  RunDir& operator=(RunDir&&) = delete;
+  RunDir(const RunDir&) = delete;
+  RunDir& operator=(const RunDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit RunDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+struct Scenario {
+  const char* name;
+  std::function<absl::Status(const ScenarioContext&, Report*)> run;
+};
+
+// The scenarios to run: the selected ones, plus the baselines they compare with.
+std::vector<Scenario> Plan(const HarnessOptions& options) {
+  const bool disk = options.Runs("disk") || options.Runs("ingest") || options.Runs("sweep");
+  const bool net = options.Runs("net") || options.Runs("ingest");
+  std::vector<Scenario> plan;
+  if (disk) {
+    plan.push_back({"disk", RunDiskBaselines});
+  }
+  if (net) {
+    plan.push_back({"net", RunNetBaselines});
+  }
+  const std::vector<Scenario> service = {{"ingest", RunIngestScenario},
+                                         {"small", RunSmallBlockScenario},
+                                         {"sweep", RunSweepScenario},
+                                         {"restart", RunRestartScenario},
+                                         {"evict", RunEvictScenario}};
+  for (const Scenario& s : service) {
+    if (options.Runs(s.name)) {
+      plan.push_back(s);
+    }
+  }
+  return plan;
+}
+
+absl::Status WriteJson(const Report& report, const std::string& path) {
+  std::ofstream out(path, std::ios::trunc);
+  out << ToJson(report).dump(2) << "\n";
+  out.flush();
+  if (!out) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+int Run(const HarnessOptions& options, Clock::time_point start) {
+  if (absl::Status st = CheckGnuplot(); !st.ok()) {
+    std::cerr << "shuffle-bench: " << st.message() << "\n";
+    return 2;
+  }
+  if (access(options.server.c_str(), X_OK) != 0) {
+    std::cerr << "shuffle-bench: shuffle-server not found at " << options.server
+              << ": build it (ninja shuffle-server) or pass --server=PATH\n";
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.out, ec);
+  if (ec) {
+    std::cerr << "shuffle-bench: cannot create --out directory " << options.out << ": "
+              << ec.message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<RunDir> run_dir = RunDir::Create(options.dir);
+  if (!run_dir.ok()) {
+    std::cerr << "shuffle-bench: " << run_dir.status().message() << "\n";
+    return 2;
+  }
+  Report report;
+  report.command = options.command_line;
+  report.quick = options.quick;
+  report.machine = CollectMachineInfo(run_dir->path());
+  const ScenarioContext ctx{.options = &options, .run_dir = run_dir->path()};
+  for (const Scenario& scenario : Plan(options)) {
+    std::cerr << "shuffle-bench: " << scenario.name << " ..." << std::flush;
+    const Clock::time_point t0 = Clock::now();
+    const absl::Status st = scenario.run(ctx, &report);
+    std::cerr << absl::StrFormat(" %.1f s%s\n", SecondsSince(t0), st.ok() ? "" : " FAILED");
+    if (!st.ok()) {
+      report.errors.push_back(absl::StrCat(scenario.name, ": ", st.ToString()));
+    }
+  }
+  report.total_seconds = SecondsSince(start);
+  const std::string json = options.out + "/shuffle-bench.json";
+  const std::string png = options.out + "/shuffle-bench.png";
+  int exit_code = report.errors.empty() ? 0 : 1;
+  if (absl::Status st = WriteJson(report, json); !st.ok()) {
+    std::cerr << "shuffle-bench: " << st.message() << "\n";
+    exit_code = 1;
+  }
+  std::cout << FormatTable(report) << std::flush;
+  if (absl::Status st = WriteChart(report, options.out); !st.ok()) {
+    std::cerr << "shuffle-bench: chart: " << st.message() << "\n";
+    exit_code = 1;
+  }
+  std::cout << "wrote " << json << " and " << png << "\n";
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace shuffle::bench
+
+int main(int argc, char** argv) {
+  const auto start = shuffle::bench::Clock::now();
+  signal(SIGPIPE, SIG_IGN);  // a server that dies must not take the harness with it
+  absl::StatusOr<shuffle::bench::HarnessOptions> options = shuffle::bench::ParseOptions(argc, argv);
+  if (!options.ok()) {
+    std::cerr << "shuffle-bench: " << options.status().message() << "\n";
+    return 2;
+  }
+  if (options->help) {
+    std::cout << shuffle::bench::Usage();
+    return 0;
+  }
+  return shuffle::bench::Run(*options, start);
+}
