@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/harness/chart.h"
+#include "bench/harness/cpu_meter.h"
 #include "bench/harness/machine_info.h"
 #include "bench/harness/options.h"
 #include "bench/harness/report.h"
@@ -130,12 +131,19 @@ int Run(const HarnessOptions& options, Clock::time_point start) {
   const ScenarioContext ctx{.options = &options, .run_dir = run_dir->path()};
   for (const Scenario& scenario : Plan(options)) {
     std::cerr << "shuffle-bench: " << scenario.name << " ..." << std::flush;
-    const Clock::time_point t0 = Clock::now();
+    const CpuSample before = SampleCpu();
     const absl::Status st = scenario.run(ctx, &report);
-    std::cerr << absl::StrFormat(" %.1f s%s\n", SecondsSince(t0), st.ok() ? "" : " FAILED");
+    const CpuUse use = CpuBetween(before, SampleCpu(), report.machine.cores);
+    std::cerr << absl::StrFormat(" %.1f s%s\n", use.seconds, st.ok() ? "" : " FAILED");
     if (!st.ok()) {
       report.errors.push_back(absl::StrCat(scenario.name, ": ", st.ToString()));
     }
+    report.scenarios.push_back(ScenarioRun{.name = scenario.name,
+                                           .ok = st.ok(),
+                                           .seconds = use.seconds,
+                                           .own_cpu_seconds = use.own_cpu,
+                                           .other_cpu_seconds = use.other_cpu,
+                                           .other_share = use.other_share});
   }
   report.total_seconds = SecondsSince(start);
   const std::string json = options.out + "/shuffle-bench.json";

@@ -18,13 +18,16 @@ inline constexpr const char* kScenarioNames[] = {"disk",  "net",     "ingest", "
 
 // How much work each scenario does.
 struct Profile {
-  uint64_t disk_bytes = 0;             // raw direct write and read volume
-  uint32_t disk_chunk_bytes = 0;       // size of one io_uring write or read
-  uint32_t disk_queue_depth = 0;       // operations in flight
+  uint64_t disk_bytes = 0;        // raw direct write and read volume
+  uint32_t disk_chunk_bytes = 0;  // size of one io_uring write or read
+  // Queue depths tried; the best of each direction is the baseline. 64 is the server's own.
+  std::vector<uint32_t> disk_queue_depths;
   double net_seconds = 0;              // duration of each raw socket stream
+  uint32_t net_repeats = 0;            // streams per kind; the best is the baseline
   uint64_t ingest_bytes = 0;           // pushed with 1 MiB blocks, then fetched cold and hot
   uint32_t ingest_writers = 0;         // concurrent map writers
   uint32_t ingest_partitions = 0;      // partitions of the ingest shuffle
+  uint32_t hot_fetch_repeats = 0;      // hot fetches are repeated; the median is reported
   uint32_t small_maps = 0;             // maps of the small-block shuffle
   uint32_t small_partitions = 0;       // partitions (one ~4 KiB block per map and partition)
   uint32_t small_passes = 0;           // times every partition is fetched

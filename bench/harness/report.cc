@@ -147,6 +147,16 @@ nlohmann::json ToJson(const Report& report) {
                            {"baseline", s.baseline},
                            {"points", points}});
   }
+  j["scenarios"] = nlohmann::json::array();
+  for (const ScenarioRun& r : report.scenarios) {
+    j["scenarios"].push_back({{"name", r.name},
+                              {"ok", r.ok},
+                              {"seconds", r.seconds},
+                              {"own_cpu_seconds", r.own_cpu_seconds},
+                              {"other_cpu_seconds", r.other_cpu_seconds},
+                              {"other_cpu_share", r.other_share},
+                              {"machine_busy", r.other_share > kBusyMachineShare}});
+  }
   j["notes"] = report.notes;
   j["errors"] = report.errors;
   return j;
@@ -159,8 +169,12 @@ std::string FormatTable(const Report& report) {
                   ", data dir ", m.data_dir, " on ", m.file_system, " (", m.device, ")\n\n");
   absl::StrAppend(&out, "baselines\n");
   for (const Baseline& b : report.baselines) {
+    std::string kind = b.kind;
+    if (b.details.contains("queue_depth")) {
+      absl::StrAppend(&kind, " (queue depth ", b.details["queue_depth"].get<int>(), ")");
+    }
     absl::StrAppend(
-        &out, absl::StrFormat("  %-26s %12s %-10s %s\n", b.name, Number(b.value), b.unit, b.kind));
+        &out, absl::StrFormat("  %-26s %12s %-10s %s\n", b.name, Number(b.value), b.unit, kind));
   }
   absl::StrAppend(&out, "\n",
                   absl::StrFormat("%-24s %12s %-9s %-24s %9s %-12s %s\n", "figure", "value", "unit",
@@ -177,6 +191,14 @@ std::string FormatTable(const Report& report) {
       absl::StrAppend(&out, absl::StrFormat("  %3u  %10s  %6sx\n", p.concurrency, Number(p.value),
                                             Number(p.ratio)));
     }
+  }
+  absl::StrAppend(&out, "\nscenario    seconds  own CPU s  other CPU share\n");
+  for (const ScenarioRun& r : report.scenarios) {
+    absl::StrAppend(
+        &out, absl::StrFormat(
+                  "  %-9s %7.1f  %9.1f  %6.0f%%%s\n", r.name, r.seconds, r.own_cpu_seconds,
+                  100 * r.other_share,
+                  r.other_share > kBusyMachineShare ? "  BUSY MACHINE: figures unreliable" : ""));
   }
   for (const std::string& note : report.notes) {
     absl::StrAppend(&out, "\nnote: ", note);

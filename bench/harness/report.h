@@ -62,6 +62,19 @@ struct Sweep {
   std::vector<SweepPoint> points;
 };
 
+// One scenario's run: its wall time and how much CPU the rest of the machine took meanwhile.
+struct ScenarioRun {
+  std::string name;
+  bool ok = false;
+  double seconds = 0;
+  double own_cpu_seconds = 0;
+  double other_cpu_seconds = 0;
+  double other_share = 0;  // of the machine's CPU capacity over the scenario
+};
+
+// A scenario during which other processes used more than this share of the CPUs is flagged.
+inline constexpr double kBusyMachineShare = 0.10;
+
 struct Report {
   MachineInfo machine;
   std::string command;
@@ -69,6 +82,7 @@ struct Report {
   std::vector<Baseline> baselines;
   std::vector<Figure> figures;
   std::vector<Sweep> sweeps;
+  std::vector<ScenarioRun> scenarios;
   std::vector<std::string> notes;   // e.g. "page cache not dropped: not root"
   std::vector<std::string> errors;  // scenarios that failed
   double total_seconds = 0;
