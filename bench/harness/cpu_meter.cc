@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include <sys/resource.h>
 
@@ -50,6 +51,19 @@ CpuUse CpuBetween(const CpuSample& before, const CpuSample& after, unsigned core
   const double capacity = use.seconds * std::max(1u, cores);
   use.other_share = capacity > 0 ? use.other_cpu / capacity : 0;
   return use;
+}
+
+double WaitForQuietMachine(unsigned cores, double max_seconds, double share, bool* quiet) {
+  constexpr auto kLook = std::chrono::milliseconds(500);
+  const auto start = std::chrono::steady_clock::now();
+  const int looks = static_cast<int>(max_seconds / 0.5);
+  *quiet = false;
+  for (int i = 0; i < looks && !*quiet; ++i) {
+    const CpuSample before = SampleCpu();
+    std::this_thread::sleep_for(kLook);
+    *quiet = CpuBetween(before, SampleCpu(), cores).other_share < share;
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace shuffle::bench

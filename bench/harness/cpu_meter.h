@@ -26,6 +26,10 @@ struct CpuUse {
 
 CpuUse CpuBetween(const CpuSample& before, const CpuSample& after, unsigned cores);
 
+// Waits, in half-second looks and at most `max_seconds`, until other processes use less than
+// `share` of the CPUs. Returns the seconds waited; `quiet` says whether it got there.
+double WaitForQuietMachine(unsigned cores, double max_seconds, double share, bool* quiet);
+
 }  // namespace shuffle::bench
 
 #endif  // SHUFFLE_BENCH_HARNESS_CPU_METER_H_

@@ -131,15 +131,28 @@ int Run(const HarnessOptions& options, Clock::time_point start) {
   const ScenarioContext ctx{.options = &options, .run_dir = run_dir->path()};
   for (const Scenario& scenario : Plan(options)) {
     std::cerr << "shuffle-bench: " << scenario.name << " ..." << std::flush;
+    bool quiet = true;
+    const double waited =
+        options.quiet_wait_seconds > 0
+            ? WaitForQuietMachine(report.machine.cores, options.quiet_wait_seconds,
+                                  kBusyMachineShare, &quiet)
+            : 0;
     const CpuSample before = SampleCpu();
     const absl::Status st = scenario.run(ctx, &report);
     const CpuUse use = CpuBetween(before, SampleCpu(), report.machine.cores);
-    std::cerr << absl::StrFormat(" %.1f s%s\n", use.seconds, st.ok() ? "" : " FAILED");
+    std::cerr << absl::StrFormat(" %.1f s%s%s\n", use.seconds, st.ok() ? "" : " FAILED",
+                                 waited > 0.6
+                                     ? absl::StrFormat(" (after waiting %.1f s for %s)", waited,
+                                                       quiet ? "a quiet machine"
+                                                             : "a quiet machine, "
+                                                               "in vain")
+                                     : "");
     if (!st.ok()) {
       report.errors.push_back(absl::StrCat(scenario.name, ": ", st.ToString()));
     }
     report.scenarios.push_back(ScenarioRun{.name = scenario.name,
                                            .ok = st.ok(),
+                                           .waited_seconds = waited,
                                            .seconds = use.seconds,
                                            .own_cpu_seconds = use.own_cpu,
                                            .other_cpu_seconds = use.other_cpu,

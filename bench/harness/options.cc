@@ -4,6 +4,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -95,7 +96,8 @@ Profile DefaultProfile() {
                  .evict_size = "512MiB",
                  .evict_maps = 32,
                  .evict_partitions = 16,
-                 .evict_repeats = 3};
+                 .evict_repeats = 3,
+                 .quiet_wait_seconds = 20};
 }
 
 Profile QuickProfile() {
@@ -119,7 +121,8 @@ Profile QuickProfile() {
                  .evict_size = "32MiB",
                  .evict_maps = 8,
                  .evict_partitions = 4,
-                 .evict_repeats = 1};
+                 .evict_repeats = 1,
+                 .quiet_wait_seconds = 0};
 }
 
 std::string Usage() {
@@ -143,6 +146,9 @@ std::string Usage() {
       "  --dir=DIR          temporary files go under DIR (default $TMPDIR or /tmp); the raw disk\n"
       "                     baseline and every server's --data-dir share this file system\n"
       "  --out=DIR          where the JSON and PNG go (default build/bench/harness)\n"
+      "  --quiet-wait=SECONDS  before each scenario, wait at most this long for other\n"
+      "                     processes to leave the CPUs (default 20; --quick: 0); a scenario\n"
+      "                     that still shares them is flagged in the report\n"
       "  --only=NAME[,NAME] run only these scenarios: ",
       absl::StrJoin(kScenarioNames, ", "),
       "\n"
@@ -176,6 +182,16 @@ absl::StatusOr<HarnessOptions> ParseOptions(int argc, char** argv) {
       options.quick = true;
       continue;
     }
+    if (Matches(arg, "--quiet-wait")) {
+      std::string value;
+      SHUFFLE_RETURN_IF_ERROR(TakeValue(arg, "--quiet-wait", argc, argv, &i, &value));
+      if (!absl::SimpleAtod(value, &options.quiet_wait_seconds) || options.quiet_wait_seconds < 0 ||
+          options.quiet_wait_seconds > 600) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--quiet-wait=", value, ": expected seconds from 0 to 600"));
+      }
+      continue;
+    }
     if (Matches(arg, "--only")) {
       std::string value;
       SHUFFLE_RETURN_IF_ERROR(TakeValue(arg, "--only", argc, argv, &i, &value));
@@ -196,6 +212,9 @@ absl::StatusOr<HarnessOptions> ParseOptions(int argc, char** argv) {
     }
   }
   options.profile = options.quick ? QuickProfile() : DefaultProfile();
+  if (options.quiet_wait_seconds < 0) {
+    options.quiet_wait_seconds = options.profile.quiet_wait_seconds;
+  }
   return options;
 }
 

@@ -39,7 +39,9 @@ struct Profile {
   std::string evict_size;  // shuffle-driver --size of the eviction job
   uint32_t evict_maps = 0;
   uint32_t evict_partitions = 0;
-  uint32_t evict_repeats = 0;  // jobs run with and without the eviction each
+  uint32_t evict_repeats = 0;
+  double quiet_wait_seconds =
+      0;  // see HarnessOptions::quiet_wait_seconds  // jobs run with and without the eviction each
 };
 
 Profile DefaultProfile();
@@ -53,7 +55,10 @@ struct HarnessOptions {
   std::string dir;             // the run's temporary directory is created under it
   std::string out;             // shuffle-bench.json and shuffle-bench.png go here
   std::set<std::string> only;  // scenarios to run; empty: all
-  std::string command_line;    // as given, for the report
+  // Before each scenario, wait at most this long for other processes to leave the CPUs (-1:
+  // the profile's default).
+  double quiet_wait_seconds = -1;
+  std::string command_line;  // as given, for the report
   Profile profile;
 
   bool Runs(const std::string& scenario) const { return only.empty() || only.contains(scenario); }

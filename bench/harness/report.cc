@@ -151,6 +151,7 @@ nlohmann::json ToJson(const Report& report) {
   for (const ScenarioRun& r : report.scenarios) {
     j["scenarios"].push_back({{"name", r.name},
                               {"ok", r.ok},
+                              {"waited_for_quiet_seconds", r.waited_seconds},
                               {"seconds", r.seconds},
                               {"own_cpu_seconds", r.own_cpu_seconds},
                               {"other_cpu_seconds", r.other_cpu_seconds},

@@ -66,6 +66,7 @@ struct Sweep {
 struct ScenarioRun {
   std::string name;
   bool ok = false;
+  double waited_seconds = 0;  // for a quiet machine before it started
   double seconds = 0;
   double own_cpu_seconds = 0;
   double other_cpu_seconds = 0;
