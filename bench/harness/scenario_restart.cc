@@ -26,6 +26,8 @@ absl::Status TimeRestart(BenchServer& server, const client::ShuffleHandle& handl
                          const WriteResult& written, uint32_t partition, const std::string& name,
                          const std::string& description, Report* report) {
   SHUFFLE_ASSIGN_OR_RETURN(double ready, server.KillAndRestart());
+  // Scraped after the timed fetch too: what the first fetch made the server write.
+  SHUFFLE_ASSIGN_OR_RETURN(auto before, server.ScrapeMetrics());
   SHUFFLE_ASSIGN_OR_RETURN(FetchResult r, FetchPartitions(handle, written.statuses,
                                                           FetchSpec{.server = server.tcp_address(),
                                                                     .partition_begin = partition,
@@ -36,14 +38,20 @@ absl::Status TimeRestart(BenchServer& server, const client::ShuffleHandle& handl
     return absl::DataLossError(absl::StrCat(name, ": fetched ", r.blocks, " blocks of partition ",
                                             partition, " after the restart, expected ", expected));
   }
-  absl::StatusOr<double> recovery = server.Metric("shuffle_recovery_duration_seconds");
-  report->AddFigure(name, description, ready + r.seconds, "s", "empty_server_start", kRestartTarget,
-                    {{"blocks", written.blocks},
-                     {"ready_seconds", ready},
-                     {"first_fetch_seconds", r.seconds},
-                     {"first_fetch_blocks", r.blocks},
-                     {"server_recovery_seconds", recovery.ok() ? *recovery : -1.0},
-                     {"ready_file_poll_interval_ms", 20}});
+  SHUFFLE_ASSIGN_OR_RETURN(auto after, server.ScrapeMetrics());
+  report->AddFigure(
+      name, description, ready + r.seconds, "s", "empty_server_start", kRestartTarget,
+      {{"blocks", written.blocks},
+       {"ready_seconds", ready},
+       {"first_fetch_seconds", r.seconds},
+       {"first_fetch_blocks", r.blocks},
+       {"first_fetch_retries", r.retries},
+       {"server_recovery_seconds", after["shuffle_recovery_duration_seconds"]},
+       {"first_fetch_server_extents_written",
+        after["shuffle_extents_written_total"] - before["shuffle_extents_written_total"]},
+       {"first_fetch_server_written_bytes",
+        after["shuffle_disk_written_bytes_total"] - before["shuffle_disk_written_bytes_total"]},
+       {"ready_file_poll_interval_ms", 20}});
   return absl::OkStatus();
 }
 

@@ -199,6 +199,7 @@ absl::StatusOr<FetchResult> FetchPartitions(const client::ShuffleHandle& shuffle
       result.bytes += stats.bytes;
       result.blocks += stats.blocks;
       result.records += stats.records;
+      result.retries += stats.retries;
     });
   }
   for (std::thread& thread : threads) {

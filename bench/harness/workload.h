@@ -48,7 +48,8 @@ struct FetchResult {
   uint64_t bytes = 0;  // encoded block bytes received
   uint64_t blocks = 0;
   uint64_t records = 0;
-  double seconds = 0;  // first open to last record consumed
+  uint64_t retries = 0;  // the readers' retries (server restarts, overload)
+  double seconds = 0;    // first open to last record consumed
 };
 
 absl::StatusOr<FetchResult> FetchPartitions(const client::ShuffleHandle& shuffle,
