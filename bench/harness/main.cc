@@ -21,6 +21,7 @@
 #include "bench/harness/machine_info.h"
 #include "bench/harness/options.h"
 #include "bench/harness/report.h"
+#include "bench/harness/run_dir.h"
 #include "bench/harness/scenarios.h"
 
 namespace shuffle::bench {
@@ -31,37 +32,6 @@ using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// The run's temporary directory, removed with everything in it when the run ends.
-class RunDir {
- public:
-  static absl::StatusOr<RunDir> Create(const std::string& parent) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    std::string tmpl = parent + "/shuffle-bench-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot create a temporary directory under ", parent,
-                       ": check that it exists and is writable (--dir)"));
-    }
-    return RunDir(tmpl);
-  }
-  ~RunDir() {
-    if (!path_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(path_, ec);
-    }
-  }
-  RunDir(RunDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
-  RunDir& operator=(RunDir&&) = delete;
-  RunDir(const RunDir&) = delete;
-  RunDir& operator=(const RunDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  explicit RunDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
 
 struct Scenario {
   const char* name;
