@@ -1,0 +1,221 @@
+#include "bench/harness/options.h"
+
+#include <cstdlib>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "shuffle/core/status_macros.h"
+#include "shuffle/core/strings.h"
+
+#ifndef SHUFFLE_BENCH_SERVER_BINARY
+#define SHUFFLE_BENCH_SERVER_BINARY "shuffle-server"
+#endif
+#ifndef SHUFFLE_BENCH_DRIVER_BINARY
+#define SHUFFLE_BENCH_DRIVER_BINARY "shuffle-driver"
+#endif
+
+namespace shuffle::bench {
+namespace {
+
+using core::ToAbsl;
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+bool KnownScenario(std::string_view name) {
+  for (const char* known : kScenarioNames) {
+    if (name == known) {
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::Status ParseOnly(std::string_view value, HarnessOptions* options) {
+  for (absl::string_view name : absl::StrSplit(ToAbsl(value), ',', absl::SkipWhitespace())) {
+    if (!KnownScenario(core::FromAbsl(name))) {
+      return absl::InvalidArgumentError(absl::StrCat("--only: unknown scenario '", name,
+                                                     "'; expected a comma-separated list of ",
+                                                     absl::StrJoin(kScenarioNames, ", ")));
+    }
+    options->only.emplace(name);
+  }
+  if (options->only.empty()) {
+    return absl::InvalidArgumentError("--only: name at least one scenario");
+  }
+  return absl::OkStatus();
+}
+
+// Splits "--name=value" or "--name" "value" (consuming the next argument).
+absl::Status TakeValue(std::string_view arg, std::string_view name, int argc, char** argv, int* i,
+                       std::string* value) {
+  if (arg.size() > name.size() && arg[name.size()] == '=') {
+    *value = std::string(arg.substr(name.size() + 1));
+    return absl::OkStatus();
+  }
+  if (*i + 1 >= argc) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(name), " needs a value (see --help)"));
+  }
+  *value = argv[++*i];
+  return absl::OkStatus();
+}
+
+bool Matches(std::string_view arg, std::string_view name) {
+  return arg == name || (arg.size() > name.size() && arg.substr(0, name.size()) == name &&
+                         arg[name.size()] == '=');
+}
+
+std::string DefaultTempRoot() {
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+}  // namespace
+
+Profile DefaultProfile() {
+  return Profile{.disk_bytes = 1024 * kMiB,
+                 .disk_chunk_bytes = 1 << 20,
+                 .disk_queue_depths = {1, 4, 8, 64},
+                 .net_seconds = 1.5,
+                 .net_repeats = 3,
+                 .ingest_bytes = 1024 * kMiB,
+                 .ingest_writers = 4,
+                 .ingest_partitions = 16,
+                 .hot_fetch_repeats = 3,
+                 .small_maps = 2000,
+                 .small_partitions = 8,
+                 .small_passes = 5,
+                 .sweep_bytes = 1024 * kMiB,
+                 .sweep_partitions = 64,
+                 .sweep_points = {1, 2, 4, 8, 16, 32, 64},
+                 .restart_maps = 1000,
+                 .restart_partitions = 1000,
+                 .evict_size = "512MiB",
+                 .evict_maps = 32,
+                 .evict_partitions = 16,
+                 .evict_repeats = 3,
+                 .quiet_wait_seconds = 20};
+}
+
+Profile QuickProfile() {
+  return Profile{.disk_bytes = 64 * kMiB,
+                 .disk_chunk_bytes = 1 << 20,
+                 .disk_queue_depths = {1, 4, 8, 64},
+                 .net_seconds = 0.25,
+                 .net_repeats = 2,
+                 .ingest_bytes = 64 * kMiB,
+                 .ingest_writers = 4,
+                 .ingest_partitions = 8,
+                 .hot_fetch_repeats = 1,
+                 .small_maps = 200,
+                 .small_partitions = 4,
+                 .small_passes = 1,
+                 .sweep_bytes = 64 * kMiB,
+                 .sweep_partitions = 64,
+                 .sweep_points = {1, 2, 4, 8, 16, 32, 64},
+                 .restart_maps = 100,
+                 .restart_partitions = 100,
+                 .evict_size = "32MiB",
+                 .evict_maps = 8,
+                 .evict_partitions = 4,
+                 .evict_repeats = 1,
+                 .quiet_wait_seconds = 0};
+}
+
+std::string Usage() {
+  return absl::StrCat(
+      "Usage: shuffle-bench [flags]\n"
+      "\n"
+      "End-to-end benchmark of the shuffle service. One run first measures this machine's own\n"
+      "limits (raw io_uring O_DIRECT write and read, raw loopback TCP and Unix-socket streams),\n"
+      "then starts real shuffle-server processes and measures the service through the client\n"
+      "library, reporting every figure as a ratio to its same-run baseline against the targets\n"
+      "of DESIGN.md section 7. Writes shuffle-bench.json and shuffle-bench.png to --out and a\n"
+      "table to stdout; exits 1 if a scenario failed (missed targets are not failures).\n"
+      "\n"
+      "Flags:\n"
+      "  --quick            a small run for smoke tests (under 30 s)\n"
+      "  --server=PATH      shuffle-server binary (default: the one built beside this program,\n"
+      "                     " SHUFFLE_BENCH_SERVER_BINARY
+      ")\n"
+      "  --driver=PATH      shuffle-driver binary for the eviction job (default: the one built\n"
+      "                     beside this program)\n"
+      "  --dir=DIR          temporary files go under DIR (default $TMPDIR or /tmp); the raw disk\n"
+      "                     baseline and every server's --data-dir share this file system\n"
+      "  --out=DIR          where the JSON and PNG go (default build/bench/harness)\n"
+      "  --quiet-wait=SECONDS  before each scenario, wait at most this long for other\n"
+      "                     processes to leave the CPUs (default 20; --quick: 0); a scenario\n"
+      "                     that still shares them is flagged in the report\n"
+      "  --only=NAME[,NAME] run only these scenarios: ",
+      absl::StrJoin(kScenarioNames, ", "),
+      "\n"
+      "                     (the baselines a selected scenario needs run too)\n"
+      "  --help             this page\n"
+      "\n"
+      "Needs gnuplot (Debian package gnuplot-nox; tools/setup installs it) for the chart.\n"
+      "Run as root to drop the page cache before the cold fetch.\n");
+}
+
+absl::StatusOr<HarnessOptions> ParseOptions(int argc, char** argv) {
+  HarnessOptions options;
+  options.server = SHUFFLE_BENCH_SERVER_BINARY;
+  options.driver = SHUFFLE_BENCH_DRIVER_BINARY;
+  options.dir = DefaultTempRoot();
+  options.out = "build/bench/harness";
+  for (int i = 0; i < argc; ++i) {
+    options.command_line += (i == 0 ? "" : " ") + std::string(argv[i]);
+  }
+  const std::pair<std::string_view, std::string*> string_flags[] = {{"--server", &options.server},
+                                                                    {"--driver", &options.driver},
+                                                                    {"--dir", &options.dir},
+                                                                    {"--out", &options.out}};
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      options.help = true;
+      continue;
+    }
+    if (arg == "--quick") {
+      options.quick = true;
+      continue;
+    }
+    if (Matches(arg, "--quiet-wait")) {
+      std::string value;
+      SHUFFLE_RETURN_IF_ERROR(TakeValue(arg, "--quiet-wait", argc, argv, &i, &value));
+      if (!absl::SimpleAtod(value, &options.quiet_wait_seconds) || options.quiet_wait_seconds < 0 ||
+          options.quiet_wait_seconds > 600) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--quiet-wait=", value, ": expected seconds from 0 to 600"));
+      }
+      continue;
+    }
+    if (Matches(arg, "--only")) {
+      std::string value;
+      SHUFFLE_RETURN_IF_ERROR(TakeValue(arg, "--only", argc, argv, &i, &value));
+      SHUFFLE_RETURN_IF_ERROR(ParseOnly(value, &options));
+      continue;
+    }
+    bool known = false;
+    for (const auto& [name, target] : string_flags) {
+      if (Matches(arg, name)) {
+        SHUFFLE_RETURN_IF_ERROR(TakeValue(arg, name, argc, argv, &i, target));
+        known = true;
+        break;
+      }
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown argument '", ToAbsl(arg), "' (see --help)"));
+    }
+  }
+  options.profile = options.quick ? QuickProfile() : DefaultProfile();
+  if (options.quiet_wait_seconds < 0) {
+    options.quiet_wait_seconds = options.profile.quiet_wait_seconds;
+  }
+  return options;
+}
+
+}  // namespace shuffle::bench

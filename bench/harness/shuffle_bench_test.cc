@@ -1,0 +1,102 @@
+// Smoke test of shuffle-bench: a --quick run into a temporary directory produces every figure
+// and baseline in its JSON, both sweeps, no errors, and a PNG chart. Speed goals are not asserted
+// here (they live in the benchmark's own report).
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace shuffle::bench {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = std::filesystem::temp_directory_path().string() + "/bench-test-XXXXXX";
+    path_ = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+const nlohmann::json* FindNamed(const nlohmann::json& list, const std::string& name) {
+  for (const nlohmann::json& item : list) {
+    if (item.value("name", "") == name) {
+      return &item;
+    }
+  }
+  return nullptr;
+}
+
+TEST(ShuffleBenchTest, QuickRunReportsEveryFigureAndDrawsTheChart) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  const std::string out = tmp.path() + "/out";
+  const std::string log = tmp.path() + "/bench.log";
+  const std::string command = std::string(SHUFFLE_BENCH_BINARY) + " --quick --out=" + out +
+                              " --dir=" + tmp.path() + " >" + log + " 2>&1";
+  const int rc = std::system(command.c_str());
+  ASSERT_EQ(rc, 0) << command << "\n" << ReadFile(log);
+
+  const nlohmann::json report =
+      nlohmann::json::parse(ReadFile(out + "/shuffle-bench.json"), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << "shuffle-bench.json is not JSON";
+  EXPECT_TRUE(report["errors"].empty()) << report["errors"].dump();
+  EXPECT_GT(report["machine"]["cores"].get<int>(), 0);
+  EXPECT_FALSE(report["machine"]["file_system"].get<std::string>().empty());
+
+  for (const char* name :
+       {"disk_write", "disk_read", "tcp_loopback", "unix_stream", "spark_ess_blocks",
+        "partition_mib", "empty_server_start", "job_without_eviction"}) {
+    const nlohmann::json* b = FindNamed(report["baselines"], name);
+    ASSERT_NE(b, nullptr) << "baseline " << name << " missing";
+    EXPECT_GT((*b)["value"].get<double>(), 0) << name;
+  }
+  for (const char* name :
+       {"ingest_large", "fetch_cold", "fetch_hot_tcp", "fetch_hot_unix", "small_block_fetch",
+        "small_block_disk_reads", "restart_unsealed", "restart_indexed", "evict_reduce"}) {
+    const nlohmann::json* f = FindNamed(report["figures"], name);
+    ASSERT_NE(f, nullptr) << "figure " << name << " missing";
+    EXPECT_GT((*f)["value"].get<double>(), 0) << name;
+    EXPECT_GT((*f)["ratio"].get<double>(), 0) << name;
+    EXPECT_FALSE((*f)["baseline"].get<std::string>().empty()) << name;
+    EXPECT_TRUE((*f)["target"].contains("threshold")) << name;
+    EXPECT_TRUE((*f)["met"].is_boolean()) << name;
+  }
+  for (const char* name : {"push_ingest", "fetch"}) {
+    const nlohmann::json* s = FindNamed(report["sweeps"], name);
+    ASSERT_NE(s, nullptr) << "sweep " << name << " missing";
+    ASSERT_EQ((*s)["points"].size(), 7u) << name;
+    for (const nlohmann::json& point : (*s)["points"]) {
+      EXPECT_GT(point["value"].get<double>(), 0) << name;
+    }
+  }
+
+  const std::string png = ReadFile(out + "/shuffle-bench.png");
+  ASSERT_GT(png.size(), 8u) << "shuffle-bench.png missing or empty";
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+}
+
+}  // namespace
+}  // namespace shuffle::bench
