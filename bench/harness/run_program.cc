@@ -45,7 +45,7 @@ absl::StatusOr<ProgramRun> RunProgram(const std::vector<std::string>& argv,
   const auto start = std::chrono::steady_clock::now();
   SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<podmanager::Process> process,
                            podmanager::Process::Spawn(podmanager::ProcessSpec{
-                               .argv = argv, .env = {}, .log_path = log_path}));
+                               .argv = argv, .env = {}, .log_path = log_path, .netns = ""}));
   std::optional<podmanager::ExitInfo> exit = process->Wait(timeout);
   if (!exit.has_value()) {
     process->Stop(std::chrono::seconds(2));
