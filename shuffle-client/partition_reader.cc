@@ -7,12 +7,12 @@
 #include <map>
 #include <set>
 #include <thread>
-#include <tuple>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "shuffle-client/block_tracker.h"
 #include "shuffle-client/frame_connection.h"
 #include "shuffle-client/record_format.h"
 #include "shuffle/core/block.h"
@@ -29,12 +29,10 @@ struct ServerPlan {
   std::string address;
   uint32_t map_begin = UINT32_MAX;
   uint32_t map_end = 0;
-  std::set<std::pair<uint32_t, uint32_t>> attempts;  // (map, attempt) served from it
+  BlockTracker blocks;  // the attempts served from it, and what was delivered across retries
   uint64_t expected_blocks = 0;
   uint64_t expected_bytes = 0;
 };
-
-using BlockKey = std::tuple<uint32_t, uint32_t, uint32_t>;  // map, attempt, seq
 
 bool Retryable(const absl::Status& st) {
   return absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st) || absl::IsResourceExhausted(st) ||
@@ -99,15 +97,16 @@ struct PartitionReader::Impl {
     return true;
   }
 
-  absl::Status FetchOnce(const ServerPlan& plan, std::set<BlockKey>* delivered,
-                         uint64_t* delivered_bytes, core::Decompressor* decompressor);
-  absl::Status FetchWithRetries(const ServerPlan& plan);
+  absl::Status FetchOnce(ServerPlan* plan, uint64_t* delivered_bytes,
+                         core::Decompressor* decompressor);
+  absl::Status FetchWithRetries(ServerPlan* plan);
   void Work();
 };
 
-absl::Status PartitionReader::Impl::FetchOnce(const ServerPlan& plan, std::set<BlockKey>* delivered,
-                                              uint64_t* delivered_bytes,
+absl::Status PartitionReader::Impl::FetchOnce(ServerPlan* plan_ptr, uint64_t* delivered_bytes,
                                               core::Decompressor* decompressor) {
+  const ServerPlan& plan = *plan_ptr;
+  BlockTracker& tracker = plan_ptr->blocks;
   SHUFFLE_ASSIGN_OR_RETURN(
       std::unique_ptr<FrameConnection> conn,
       FrameConnection::Connect(plan.address, options.connect_timeout_ms, options.io_timeout_ms,
@@ -164,8 +163,8 @@ absl::Status PartitionReader::Impl::FetchOnce(const ServerPlan& plan, std::set<B
       }
       std::string_view bytes(frame.payload.data() + at, origin.length());
       at += origin.length();
-      const BlockKey key{origin.map_id(), origin.attempt(), origin.seq()};
-      if (!plan.attempts.count({origin.map_id(), origin.attempt()}) || delivered->count(key)) {
+      const BlockTracker::Slot slot = tracker.Find(origin.map_id(), origin.attempt());
+      if (slot == BlockTracker::kUnknown || tracker.Delivered(slot, origin.seq())) {
         continue;  // not an attempt the driver knows of, or already received before a retry
       }
       std::string raw;
@@ -175,7 +174,7 @@ absl::Status PartitionReader::Impl::FetchOnce(const ServerPlan& plan, std::set<B
             origin.map_id(), " attempt ", origin.attempt(), " partition ", origin.partition_id(),
             " block ", origin.seq(), " from server ", plan.address, ": ", st.message()));
       }
-      delivered->insert(key);
+      tracker.MarkDelivered(slot, origin.seq());
       *delivered_bytes += origin.length();
       if (!Enqueue(std::move(raw), origin.length())) {
         return absl::CancelledError("reader closed");
@@ -184,21 +183,22 @@ absl::Status PartitionReader::Impl::FetchOnce(const ServerPlan& plan, std::set<B
   }
 }
 
-absl::Status PartitionReader::Impl::FetchWithRetries(const ServerPlan& plan) {
+absl::Status PartitionReader::Impl::FetchWithRetries(ServerPlan* plan_ptr) {
+  const ServerPlan& plan = *plan_ptr;
   SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<core::Decompressor> decompressor,
                            core::Decompressor::Create());
-  std::set<BlockKey> delivered;
   uint64_t delivered_bytes = 0;
   int64_t backoff_ms = options.initial_backoff_ms;
   for (int attempt = 0;; ++attempt) {
-    absl::Status st = FetchOnce(plan, &delivered, &delivered_bytes, decompressor.get());
+    absl::Status st = FetchOnce(plan_ptr, &delivered_bytes, decompressor.get());
     if (st.ok()) {
-      if (delivered.size() != plan.expected_blocks || delivered_bytes != plan.expected_bytes) {
+      const uint64_t delivered = plan.blocks.delivered();
+      if (delivered != plan.expected_blocks || delivered_bytes != plan.expected_bytes) {
         return absl::DataLossError(
-            absl::StrCat("short read from shuffle server ", plan.address, ": received ",
-                         delivered.size(), " blocks (", delivered_bytes, " bytes) of partitions [",
-                         partition_begin, ", ", partition_end, "), the map statuses promise ",
-                         plan.expected_blocks, " (", plan.expected_bytes, " bytes)"));
+            absl::StrCat("short read from shuffle server ", plan.address, ": received ", delivered,
+                         " blocks (", delivered_bytes, " bytes) of partitions [", partition_begin,
+                         ", ", partition_end, "), the map statuses promise ", plan.expected_blocks,
+                         " (", plan.expected_bytes, " bytes)"));
       }
       return absl::OkStatus();
     }
@@ -216,7 +216,7 @@ absl::Status PartitionReader::Impl::FetchWithRetries(const ServerPlan& plan) {
 
 void PartitionReader::Impl::Work() {
   for (size_t i = next_plan++; i < plans.size(); i = next_plan++) {
-    absl::Status st = FetchWithRetries(plans[i]);
+    absl::Status st = FetchWithRetries(&plans[i]);
     if (!st.ok()) {
       if (!absl::IsCancelled(st)) {
         Fail(st, plans[i].address);
@@ -264,7 +264,7 @@ absl::StatusOr<std::unique_ptr<PartitionReader>> PartitionReader::Open(
     plan.address = s.address;
     plan.map_begin = std::min(plan.map_begin, s.map.value());
     plan.map_end = std::max(plan.map_end, s.map.value() + 1);
-    plan.attempts.insert({s.map.value(), s.attempt.value()});
+    plan.blocks.Accept(s.map, s.attempt, s.total_blocks());
     plan.expected_blocks += blocks;
     plan.expected_bytes += bytes;
   }
