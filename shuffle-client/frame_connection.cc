@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -136,8 +137,9 @@ absl::StatusOr<std::unique_ptr<FrameConnection>> FrameConnection::Connect(
 FrameConnection::FrameConnection(int fd, std::string address, uint32_t max_frame_payload)
     : fd_(fd),
       address_(std::move(address)),
-      decoder_(
-          core::FrameLimits{.max_header_size = 1u << 20, .max_payload_size = max_frame_payload}) {}
+      limits_(
+          core::FrameLimits{.max_header_size = 1u << 20, .max_payload_size = max_frame_payload}),
+      stage_(new char[kStageSize]) {}
 
 FrameConnection::~FrameConnection() { close(fd_); }
 
@@ -181,17 +183,11 @@ absl::Status FrameConnection::Send(core::FrameType type, uint64_t request_id,
   return absl::OkStatus();
 }
 
-absl::StatusOr<core::Frame> FrameConnection::Receive() {
-  char buf[64 << 10];
+absl::StatusOr<size_t> FrameConnection::RecvSome(char* dst, size_t len, int flags) {
   for (;;) {
-    SHUFFLE_ASSIGN_OR_RETURN(std::optional<core::Frame> frame, decoder_.Next());
-    if (frame.has_value()) {
-      return std::move(*frame);
-    }
-    const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    const ssize_t n = recv(fd_, dst, len, flags);
     if (n > 0) {
-      decoder_.Append(std::string_view(buf, static_cast<size_t>(n)));
-      continue;
+      return static_cast<size_t>(n);
     }
     if (n == 0) {
       return absl::UnavailableError(
@@ -208,9 +204,90 @@ absl::StatusOr<core::Frame> FrameConnection::Receive() {
   }
 }
 
-absl::Status ErrorFrameToStatus(const core::Frame& frame, const std::string& address) {
+absl::Status FrameConnection::Stage(size_t n) {
+  if (stage_end_ - stage_begin_ >= n) {
+    return absl::OkStatus();
+  }
+  if (stage_begin_ > 0) {
+    std::memmove(stage_.get(), stage_.get() + stage_begin_, stage_end_ - stage_begin_);
+    stage_end_ -= stage_begin_;
+    stage_begin_ = 0;
+  }
+  while (stage_end_ < n) {
+    SHUFFLE_ASSIGN_OR_RETURN(size_t got,
+                             RecvSome(stage_.get() + stage_end_, kStageSize - stage_end_, 0));
+    stage_end_ += got;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FrameConnection::ReadExact(char* dst, size_t len) {
+  const size_t staged = std::min(len, stage_end_ - stage_begin_);
+  if (staged > 0) {
+    std::memcpy(dst, stage_.get() + stage_begin_, staged);
+    stage_begin_ += staged;
+  }
+  // MSG_WAITALL: one system call for the rest of a large payload, not one per segment.
+  for (size_t done = staged; done < len;) {
+    SHUFFLE_ASSIGN_OR_RETURN(size_t got, RecvSome(dst + done, len - done, MSG_WAITALL));
+    done += got;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FrameHead> FrameConnection::ReceiveFrame(ByteBuffer* payload) {
+  // Nothing of the frame is consumed until its prefix is whole: a timeout here leaves the
+  // stream intact.
+  SHUFFLE_RETURN_IF_ERROR(Stage(core::kFramePrefixSize));
+  char prefix_bytes[core::kFramePrefixSize];
+  std::memcpy(prefix_bytes, stage_.get() + stage_begin_, sizeof(prefix_bytes));
+  absl::StatusOr<core::FramePrefix> prefix =
+      core::DecodeFramePrefix(std::string_view(prefix_bytes, sizeof(prefix_bytes)), limits_);
+  if (!prefix.ok()) {
+    broken_ = prefix.status();
+    return broken_;
+  }
+  stage_begin_ += sizeof(prefix_bytes);
+  header_.resize(prefix->header_size);
+  absl::Status st = ReadExact(header_.data(), header_.size());
+  if (st.ok()) {
+    st = core::VerifyFrameHead(*prefix, std::string_view(prefix_bytes, sizeof(prefix_bytes)),
+                               header_);
+  }
+  if (st.ok()) {
+    payload->ResizeUninitialized(prefix->payload_size);
+    st = ReadExact(payload->data(), payload->size());
+  }
+  if (!st.ok()) {
+    broken_ = st;
+    return st;
+  }
+  return FrameHead{.type = prefix->type,
+                   .flags = prefix->flags,
+                   .request_id = prefix->request_id,
+                   .header = header_};
+}
+
+absl::StatusOr<FrameHead> FrameConnection::ReceiveInto(ByteBuffer* payload) {
+  if (!broken_.ok()) {
+    return broken_;
+  }
+  return ReceiveFrame(payload);
+}
+
+absl::StatusOr<core::Frame> FrameConnection::Receive() {
+  ByteBuffer payload;
+  SHUFFLE_ASSIGN_OR_RETURN(FrameHead head, ReceiveInto(&payload));
+  return core::Frame{.type = head.type,
+                     .flags = head.flags,
+                     .request_id = head.request_id,
+                     .header = std::string(head.header),
+                     .payload = std::string(payload.view())};
+}
+
+absl::Status ErrorFrameToStatus(std::string_view header, const std::string& address) {
   proto::Error error;
-  if (!error.ParseFromString(frame.header)) {
+  if (!error.ParseFromArray(header.data(), static_cast<int>(header.size()))) {
     return absl::InternalError(
         absl::StrCat("shuffle server ", address, " sent an unreadable error"));
   }

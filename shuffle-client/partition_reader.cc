@@ -1,276 +1,91 @@
+// The reader's consumer side and its threads: one fetcher per server (up to
+// max_parallel_servers at once) fills the ChunkQueue; Next() walks the records of one chunk at a
+// time without taking a lock per block or per record.
 #include "shuffle/client/partition_reader.h"
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <deque>
-#include <map>
-#include <set>
 #include <thread>
-#include <tuple>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
-#include "shuffle-client/frame_connection.h"
+#include "shuffle-client/chunk_pool.h"
+#include "shuffle-client/chunk_queue.h"
+#include "shuffle-client/fetch_plan.h"
+#include "shuffle-client/live_connections.h"
 #include "shuffle-client/record_format.h"
-#include "shuffle/core/block.h"
-#include "shuffle/core/compression.h"
+#include "shuffle-client/server_fetcher.h"
 #include "shuffle/core/status_macros.h"
-#include "shuffle/core/strings.h"
-#include "shuffle/proto/data.pb.h"
 
 namespace shuffle::client {
-namespace {
-
-// What one server must deliver for the requested partitions.
-struct ServerPlan {
-  std::string address;
-  uint32_t map_begin = UINT32_MAX;
-  uint32_t map_end = 0;
-  std::set<std::pair<uint32_t, uint32_t>> attempts;  // (map, attempt) served from it
-  uint64_t expected_blocks = 0;
-  uint64_t expected_bytes = 0;
-};
-
-using BlockKey = std::tuple<uint32_t, uint32_t, uint32_t>;  // map, attempt, seq
-
-bool Retryable(const absl::Status& st) {
-  return absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st) || absl::IsResourceExhausted(st) ||
-         absl::IsAborted(st);
-}
-
-}  // namespace
 
 struct PartitionReader::Impl {
-  ClientOptions options;
-  ShuffleHandle shuffle;
-  uint32_t partition_begin = 0;
-  uint32_t partition_end = 0;
+  Impl(const ClientOptions& options_in, const ShuffleHandle& shuffle_in, uint32_t begin,
+       uint32_t end, std::vector<ServerPlan> plans_in)
+      : options(options_in),
+        shuffle(shuffle_in),
+        plans(std::move(plans_in)),
+        queue(options.max_bytes_in_flight, plans.size(), &ChunkPool::Shared()),
+        scope(FetchScope{.options = &options,
+                         .shuffle = &shuffle,
+                         .partition_begin = begin,
+                         .partition_end = end,
+                         .queue = &queue,
+                         .live = &live,
+                         .retries = &retries}) {}
+
+  const ClientOptions options;
+  const ShuffleHandle shuffle;
   std::vector<ServerPlan> plans;
-  std::vector<std::thread> workers;
+  ChunkQueue queue;
+  LiveConnections live;
+  std::atomic<uint64_t> retries{0};
+  const FetchScope scope;
   std::atomic<size_t> next_plan{0};
+  std::vector<std::thread> workers;
 
   absl::Mutex mu;
-  std::deque<std::string> queue ABSL_GUARDED_BY(mu);  // raw (decoded) blocks
-  uint64_t queued_bytes ABSL_GUARDED_BY(mu) = 0;
-  size_t plans_done ABSL_GUARDED_BY(mu) = 0;
-  absl::Status error ABSL_GUARDED_BY(mu);
   std::string failed_server ABSL_GUARDED_BY(mu);
-  bool cancelled ABSL_GUARDED_BY(mu) = false;
-  std::set<FrameConnection*> live ABSL_GUARDED_BY(mu);
-  Stats stats ABSL_GUARDED_BY(mu);
 
-  std::string current;  // consumer side
+  // Consumer side: the chunk being read, its next block, and that block's records.
+  std::unique_ptr<FetchChunk> current;
+  size_t next_block = 0;
   RecordIterator records{std::string_view()};
+  std::atomic<uint64_t> records_read{0};  // atomic: stats() may be called from another thread
 
-  void Fail(const absl::Status& st, const std::string& server = "") {
-    absl::MutexLock lock(&mu);
-    if (error.ok()) {
-      error = st;
-      failed_server = server;
-    }
-    cancelled = true;
-    for (FrameConnection* c : live) {
-      c->Shutdown();
-    }
-  }
-
-  bool Cancelled() {
-    absl::MutexLock lock(&mu);
-    return cancelled;
-  }
-
-  // Hands a decoded block to the consumer, waiting while too much is queued.
-  bool Enqueue(std::string raw, uint64_t encoded_bytes) {
-    absl::MutexLock lock(&mu);
-    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-      return cancelled || queue.empty() || queued_bytes < options.max_bytes_in_flight;
-    };
-    mu.Await(absl::Condition(&room));
-    if (cancelled) {
-      return false;
-    }
-    queued_bytes += raw.size();
-    stats.blocks += 1;
-    stats.bytes += encoded_bytes;
-    queue.push_back(std::move(raw));
-    return true;
-  }
-
-  absl::Status FetchOnce(const ServerPlan& plan, std::set<BlockKey>* delivered,
-                         uint64_t* delivered_bytes, core::Decompressor* decompressor);
-  absl::Status FetchWithRetries(const ServerPlan& plan);
-  void Work();
-};
-
-absl::Status PartitionReader::Impl::FetchOnce(const ServerPlan& plan, std::set<BlockKey>* delivered,
-                                              uint64_t* delivered_bytes,
-                                              core::Decompressor* decompressor) {
-  SHUFFLE_ASSIGN_OR_RETURN(
-      std::unique_ptr<FrameConnection> conn,
-      FrameConnection::Connect(plan.address, options.connect_timeout_ms, options.io_timeout_ms,
-                               options.max_frame_payload));
-  {
-    absl::MutexLock lock(&mu);
-    if (cancelled) {
-      return absl::CancelledError("reader closed");
-    }
-    live.insert(conn.get());
-  }
-  struct Unregister {
-    Impl* impl;
-    FrameConnection* conn;
-    ~Unregister() {
-      absl::MutexLock lock(&impl->mu);
-      impl->live.erase(conn);
-    }
-  } unregister{this, conn.get()};
-
-  proto::FetchRequest request;
-  request.mutable_credentials()->set_app_id(shuffle.app_id);
-  request.mutable_credentials()->set_token(shuffle.token);
-  request.set_shuffle_id(shuffle.shuffle.value());
-  request.set_partition_start(partition_begin);
-  request.set_partition_end(partition_end);
-  request.set_map_start(plan.map_begin);
-  request.set_map_end(plan.map_end);
-  SHUFFLE_RETURN_IF_ERROR(
-      conn->Send(core::FrameType::kFetchRequest, conn->NextRequestId(), request));
-  for (;;) {
-    SHUFFLE_ASSIGN_OR_RETURN(core::Frame frame, conn->Receive());
-    switch (frame.type) {
-      case core::FrameType::kFetchEnd:
-        return absl::OkStatus();
-      case core::FrameType::kError:
-        return ErrorFrameToStatus(frame, plan.address);
-      case core::FrameType::kFetchData:
-        break;
-      default:
-        return absl::InternalError(absl::StrCat("shuffle server ", plan.address, " sent a ",
-                                                core::ToAbsl(core::FrameTypeName(frame.type)),
-                                                " frame during a fetch"));
-    }
-    proto::FetchData data;
-    if (!data.ParseFromString(frame.header)) {
-      return absl::InternalError(absl::StrCat("unreadable FetchData from ", plan.address));
-    }
-    size_t at = 0;
-    for (const proto::BlockOrigin& origin : data.blocks()) {
-      if (origin.length() > frame.payload.size() - at) {
-        return absl::DataLossError(
-            absl::StrCat("FetchData from ", plan.address, " lists more bytes than it carries"));
-      }
-      std::string_view bytes(frame.payload.data() + at, origin.length());
-      at += origin.length();
-      const BlockKey key{origin.map_id(), origin.attempt(), origin.seq()};
-      if (!plan.attempts.count({origin.map_id(), origin.attempt()}) || delivered->count(key)) {
-        continue;  // not an attempt the driver knows of, or already received before a retry
-      }
-      std::string raw;
-      if (absl::Status st = core::DecodeBlock(bytes, decompressor, &raw); !st.ok()) {
-        return absl::DataLossError(absl::StrCat(
-            "corrupt block: shuffle ", shuffle.app_id, "/", shuffle.shuffle.value(), " map ",
-            origin.map_id(), " attempt ", origin.attempt(), " partition ", origin.partition_id(),
-            " block ", origin.seq(), " from server ", plan.address, ": ", st.message()));
-      }
-      delivered->insert(key);
-      *delivered_bytes += origin.length();
-      if (!Enqueue(std::move(raw), origin.length())) {
-        return absl::CancelledError("reader closed");
-      }
-    }
-  }
-}
-
-absl::Status PartitionReader::Impl::FetchWithRetries(const ServerPlan& plan) {
-  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<core::Decompressor> decompressor,
-                           core::Decompressor::Create());
-  std::set<BlockKey> delivered;
-  uint64_t delivered_bytes = 0;
-  int64_t backoff_ms = options.initial_backoff_ms;
-  for (int attempt = 0;; ++attempt) {
-    absl::Status st = FetchOnce(plan, &delivered, &delivered_bytes, decompressor.get());
-    if (st.ok()) {
-      if (delivered.size() != plan.expected_blocks || delivered_bytes != plan.expected_bytes) {
-        return absl::DataLossError(
-            absl::StrCat("short read from shuffle server ", plan.address, ": received ",
-                         delivered.size(), " blocks (", delivered_bytes, " bytes) of partitions [",
-                         partition_begin, ", ", partition_end, "), the map statuses promise ",
-                         plan.expected_blocks, " (", plan.expected_bytes, " bytes)"));
-      }
-      return absl::OkStatus();
-    }
-    if (absl::IsCancelled(st) || !Retryable(st) || attempt >= options.max_retries || Cancelled()) {
-      return st;
-    }
+  // Ends the reader with `st` (the first failure wins) and unblocks every fetcher.
+  void Fail(const absl::Status& st, const std::string& server) {
     {
       absl::MutexLock lock(&mu);
-      ++stats.retries;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-    backoff_ms = std::min(backoff_ms * 2, options.max_backoff_ms);
-  }
-}
-
-void PartitionReader::Impl::Work() {
-  for (size_t i = next_plan++; i < plans.size(); i = next_plan++) {
-    absl::Status st = FetchWithRetries(plans[i]);
-    if (!st.ok()) {
-      if (!absl::IsCancelled(st)) {
-        Fail(st, plans[i].address);
+      if (failed_server.empty()) {
+        failed_server = server;
       }
-      return;
     }
-    absl::MutexLock lock(&mu);
-    ++plans_done;
+    queue.Close(st);
+    live.Cancel();
   }
-}
+
+  void Work() {
+    for (size_t i = next_plan++; i < plans.size(); i = next_plan++) {
+      absl::Status st = FetchFromServer(scope, &plans[i]);
+      if (!st.ok()) {
+        if (!absl::IsCancelled(st)) {
+          Fail(st, plans[i].address);
+        }
+        return;
+      }
+      queue.ProducerDone();
+    }
+  }
+};
 
 absl::StatusOr<std::unique_ptr<PartitionReader>> PartitionReader::Open(
     const ClientOptions& options, const ShuffleHandle& shuffle, core::PartitionId partition_begin,
     core::PartitionId partition_end, const std::vector<MapStatus>& statuses) {
   const uint32_t begin = partition_begin.value();
   const uint32_t end = partition_end.value();
-  if (begin >= end || end > shuffle.num_partitions) {
-    return absl::InvalidArgumentError(absl::StrCat("partition range [", begin, ", ", end,
-                                                   ") not within ", shuffle.num_partitions,
-                                                   " partitions"));
-  }
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  impl->shuffle = shuffle;
-  impl->partition_begin = begin;
-  impl->partition_end = end;
-  std::map<std::string, ServerPlan> by_server;
-  for (const MapStatus& s : statuses) {
-    if (s.shuffle != shuffle.shuffle || s.partition_blocks.size() < end ||
-        s.partition_bytes.size() < end) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("map status of map ", s.map.value(), " does not belong to shuffle ",
-                       shuffle.shuffle.value(), " with ", shuffle.num_partitions, " partitions"));
-    }
-    uint64_t blocks = 0;
-    uint64_t bytes = 0;
-    for (uint32_t p = begin; p < end; ++p) {
-      blocks += s.partition_blocks[p];
-      bytes += s.partition_bytes[p];
-    }
-    if (blocks == 0) {
-      continue;
-    }
-    ServerPlan& plan = by_server[s.address];
-    plan.address = s.address;
-    plan.map_begin = std::min(plan.map_begin, s.map.value());
-    plan.map_end = std::max(plan.map_end, s.map.value() + 1);
-    plan.attempts.insert({s.map.value(), s.attempt.value()});
-    plan.expected_blocks += blocks;
-    plan.expected_bytes += bytes;
-  }
-  for (auto& [address, plan] : by_server) {
-    impl->plans.push_back(std::move(plan));
-  }
+  SHUFFLE_ASSIGN_OR_RETURN(std::vector<ServerPlan> plans, PlanFetch(shuffle, begin, end, statuses));
+  auto impl = std::make_unique<Impl>(options, shuffle, begin, end, std::move(plans));
   const size_t threads =
       std::min<size_t>(impl->plans.size(), std::max<uint32_t>(1, options.max_parallel_servers));
   auto reader = std::unique_ptr<PartitionReader>(new PartitionReader(std::move(impl)));
@@ -283,10 +98,12 @@ absl::StatusOr<std::unique_ptr<PartitionReader>> PartitionReader::Open(
 PartitionReader::PartitionReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 PartitionReader::~PartitionReader() {
-  impl_->Fail(absl::CancelledError("reader closed"));
+  impl_->queue.Close(absl::CancelledError("reader closed"));
+  impl_->live.Cancel();
   for (std::thread& t : impl_->workers) {
     t.join();
   }
+  impl_->queue.Recycle(std::move(impl_->current));
 }
 
 absl::StatusOr<bool> PartitionReader::Next(std::string_view* key, std::string_view* value) {
@@ -294,25 +111,18 @@ absl::StatusOr<bool> PartitionReader::Next(std::string_view* key, std::string_vi
   for (;;) {
     SHUFFLE_ASSIGN_OR_RETURN(bool has, r.records.Next(key, value));
     if (has) {
-      absl::MutexLock lock(&r.mu);
-      ++r.stats.records;
+      r.records_read.fetch_add(1, std::memory_order_relaxed);
       return true;
     }
-    absl::MutexLock lock(&r.mu);
-    auto ready = [&r]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(r.mu) {
-      return !r.queue.empty() || !r.error.ok() || r.plans_done == r.plans.size();
-    };
-    r.mu.Await(absl::Condition(&ready));
-    if (!r.error.ok()) {
-      return r.error;
+    if (r.current == nullptr || r.next_block == r.current->blocks()) {
+      SHUFFLE_ASSIGN_OR_RETURN(r.current, r.queue.Next(std::move(r.current)));
+      r.next_block = 0;
+      if (r.current == nullptr) {
+        r.records = RecordIterator(std::string_view());
+        return false;  // every server delivered everything it promised
+      }
     }
-    if (r.queue.empty()) {
-      return false;  // every server delivered everything it promised
-    }
-    r.current = std::move(r.queue.front());
-    r.queue.pop_front();
-    r.queued_bytes -= r.current.size();
-    r.records = RecordIterator(r.current);
+    r.records = RecordIterator(r.current->block(r.next_block++));
   }
 }
 
@@ -322,8 +132,11 @@ std::string PartitionReader::failed_server() const {
 }
 
 PartitionReader::Stats PartitionReader::stats() const {
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->stats;
+  const ChunkQueue::Totals totals = impl_->queue.totals();
+  return Stats{.blocks = totals.blocks,
+               .bytes = totals.encoded_bytes,
+               .records = impl_->records_read.load(std::memory_order_relaxed),
+               .retries = impl_->retries.load(std::memory_order_relaxed)};
 }
 
 }  // namespace shuffle::client

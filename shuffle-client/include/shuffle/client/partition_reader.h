@@ -6,7 +6,8 @@
 /// say exactly how many blocks and bytes each server must deliver; anything else is an error,
 /// never silent loss. Retryable failures (server restart, overload) are retried with exponential
 /// backoff, skipping blocks already received. Decoded bytes waiting to be consumed are bounded by
-/// max_bytes_in_flight.
+/// max_bytes_in_flight (counted per received frame, of about 1 MiB: one frame always gets
+/// through). Blocks stored uncompressed are handed to Next() in place, without a copy.
 ///
 /// Not thread-safe: Next() from one thread (fetching happens on internal threads).
 #ifndef SHUFFLE_CLIENT_PARTITION_READER_H_
