@@ -366,9 +366,4 @@ absl::StatusOr<FetchPlan> StorageEngine::PlanFetch(const ShuffleKey& key,
   return impl_->PlanFetch(key, request);
 }
 
-absl::Status StorageEngine::ReadStreaming(const ShuffleKey& key, const ReadRequest& request,
-                                          const BlockSink& sink) {
-  return impl_->Read(key, request, sink);
-}
-
 }  // namespace shuffle::storage

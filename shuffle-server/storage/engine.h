@@ -20,7 +20,6 @@
 #define SHUFFLE_SERVER_STORAGE_ENGINE_H_
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -219,15 +218,10 @@ class StorageEngine {
   // The map stage is done: flushes every aggregation buffer of the shuffle as extents.
   absl::Status Seal(const ShuffleKey& key);
 
-  // Every block of the winning attempts in the requested partitions and maps, in disk order.
+  // Every block of the winning attempts in the requested partitions and maps, in disk order,
+  // read into memory (through the Env's IoEngine, so injected faults apply). The data plane
+  // sends fetches with PlanFetch instead.
   absl::StatusOr<std::vector<ServedBlock>> Read(const ShuffleKey& key, const ReadRequest& request);
-
-  // The same blocks, streamed: `sink` receives them in batches of at most about
-  // `max_read_bytes` (or one block, if larger), so a reader's memory stays bounded whatever the
-  // partition's size. A non-OK status from `sink` stops the read and is returned.
-  using BlockSink = std::function<absl::Status(std::vector<ServedBlock>&& batch)>;
-  absl::Status ReadStreaming(const ShuffleKey& key, const ReadRequest& request,
-                             const BlockSink& sink);
 
   // The same blocks, resolved to a plan instead of bytes (fetch_plan.h): their origins in the
   // order Read serves them, and their bytes as ranges of open segment files, which the data
