@@ -62,6 +62,14 @@ void Connection::Start() {
     if (self->closed_) {
       return;  // Shutdown() won the race
     }
+    // Asio makes the socket non-blocking lazily; sendfile needs it from the first write on, or
+    // a full socket would block the I/O thread.
+    boost::system::error_code ec;
+    self->socket_.native_non_blocking(true, ec);
+    if (ec) {
+      self->CloseNow(absl::StrCat("making the socket non-blocking failed: ", ec.message()));
+      return;
+    }
     self->last_frame_time_ = Clock::now();
     self->ArmWatchdog();
     self->ReadNext();
@@ -204,7 +212,7 @@ void Connection::Dispatch(core::Frame frame) {
   const uint64_t reserved = std::exchange(reserved_, 0);
   if (frame.type == FrameType::kPing) {
     context_.budget->Release(reserved);
-    Send(core::EncodeFrame(FrameType::kPong, frame.request_id, {}, {})).IgnoreError();
+    Send(OutFrame(core::EncodeFrame(FrameType::kPong, frame.request_id, {}, {}))).IgnoreError();
     return;
   }
   ++in_flight_;

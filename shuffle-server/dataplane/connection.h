@@ -2,9 +2,13 @@
 // refused before anything is buffered), answers pings inline, hands requests to the worker pool
 // and writes their responses, which may come out of order (matched by request id).
 //
+// Writes: response frames queue as OutFrames. The strand writes their in-memory parts with
+// gathered writes and their file ranges (fetch payloads) with sendfile, waiting for the socket
+// to become writable when it is full (connection_write.cc, send_file.h).
 // Backpressure: the connection stops reading while it has max in-flight requests, while its
-// unwritten responses exceed the cap, or while the server-wide request budget cannot hold the
-// next frame's body. Fetch streams block in SendWithBackpressure() until writes drain.
+// unwritten responses (file ranges included) exceed the cap, or while the server-wide request
+// budget cannot hold the next frame's body. Fetch streams block in SendWithBackpressure() until
+// writes drain.
 // Timeouts: a watchdog closes the connection when it is idle (no complete frame, nothing in
 // flight) or when its pending responses make no write progress (slow client).
 //
@@ -24,7 +28,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -34,6 +40,7 @@
 #include "absl/status/status.h"
 #include "shuffle-server/dataplane/handlers.h"
 #include "shuffle-server/dataplane/options.h"
+#include "shuffle-server/dataplane/out_frame.h"
 #include "shuffle-server/dataplane/payload_budget.h"
 #include "shuffle-server/dataplane/stats.h"
 #include "shuffle/core/frame.h"
@@ -70,8 +77,8 @@ class Connection final : public ResponseWriter, public std::enable_shared_from_t
   uint64_t id() const { return id_; }
 
   // ResponseWriter.
-  absl::Status Send(std::string frame) override;
-  absl::Status SendWithBackpressure(std::string frame) override;
+  absl::Status Send(OutFrame frame) override;
+  absl::Status SendWithBackpressure(OutFrame frame) override;
   const std::string& peer() const override { return peer_; }
 
  private:
@@ -89,9 +96,18 @@ class Connection final : public ResponseWriter, public std::enable_shared_from_t
   void OnReadError(const boost::system::error_code& ec, size_t bytes, bool at_frame_boundary);
 
   // Write path.
-  absl::Status EnqueueLocked(std::string frame);  // REQUIRES: write_mu_ held
-  void WriteSome();                               // strand
+  absl::Status EnqueueLocked(OutFrame frame);  // REQUIRES: write_mu_ held
+  // Strand: writes what is queued until the socket is full, a gathered write is outstanding or
+  // the queue is empty (then clears writing_).
+  void WriteSome();
+  // What to write next, under write_mu_: the in-memory parts up to the next file range
+  // (`buffers`), else the rest of that range (`file`). False when nothing is left to write.
+  bool NextWrite(std::vector<boost::asio::const_buffer>* buffers, storage::FileRange* file);
   void OnWrite(const boost::system::error_code& ec, size_t bytes);
+  void OnWritable(const boost::system::error_code& ec);
+  // Strand: `bytes` of the queue reached the socket.
+  void OnWritten(uint64_t bytes);
+  void AdvanceLocked(uint64_t bytes);  // REQUIRES: write_mu_ held
   uint64_t PendingWriteBytes();
 
   // Lifecycle (strand).
@@ -131,8 +147,11 @@ class Connection final : public ResponseWriter, public std::enable_shared_from_t
   // Write queue, shared with worker threads.
   std::mutex write_mu_;
   std::condition_variable write_cv_;
-  std::deque<std::string> write_queue_;
-  size_t write_offset_ = 0;     // bytes of the front frame already written
+  std::deque<OutFrame> write_queue_;
+  // Where the front frame is: its part being written (0: bytes(); i > 0: ranges()[i - 1]) and
+  // the bytes of that part already written.
+  size_t write_part_ = 0;
+  uint64_t write_offset_ = 0;
   uint64_t pending_bytes_ = 0;  // unwritten bytes in write_queue_
   bool writing_ = false;        // a WriteSome is posted or a write is outstanding
   bool write_closed_ = false;

@@ -1,5 +1,6 @@
 // Connection's write path: the response queue shared with worker threads, the fetch streams'
-// backpressure wait, and the strand's gathered writes. See connection.h.
+// backpressure wait, and the strand's writes: gathered writes for frames in memory, sendfile for
+// the file ranges of fetch payloads. See connection.h.
 #include <utility>
 #include <vector>
 
@@ -9,23 +10,30 @@
 
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/dataplane/connection.h"
+#include "shuffle-server/dataplane/send_file.h"
+#include "shuffle/core/logging.h"
 
 namespace shuffle::dataplane {
 namespace {
 
+using core::Kv;
+
 // Frames handed to one gathered write.
 constexpr size_t kMaxWriteBuffers = 64;
+// File bytes one turn of the strand sends before it lets the connections sharing its I/O thread
+// run: a fast reader could otherwise keep one connection sending for as long as its fetch lasts.
+constexpr uint64_t kFileBytesPerTurn = 4u << 20;
 
 }  // namespace
 
 // ---- Write path ---------------------------------------------------------------------------
 
-absl::Status Connection::Send(std::string frame) {
+absl::Status Connection::Send(OutFrame frame) {
   std::lock_guard<std::mutex> lock(write_mu_);
   return EnqueueLocked(std::move(frame));
 }
 
-absl::Status Connection::SendWithBackpressure(std::string frame) {
+absl::Status Connection::SendWithBackpressure(OutFrame frame) {
   std::unique_lock<std::mutex> lock(write_mu_);
   const uint64_t cap = options_.max_pending_write_bytes;
   auto fits = [&] {
@@ -38,13 +46,11 @@ absl::Status Connection::SendWithBackpressure(std::string frame) {
   return EnqueueLocked(std::move(frame));
 }
 
-absl::Status Connection::EnqueueLocked(std::string frame) {
+absl::Status Connection::EnqueueLocked(OutFrame frame) {
   if (write_closed_) {
     return absl::CancelledError(absl::StrCat("connection to ", peer_, " is closed"));
   }
-  if (frame.size() > 5) {
-    counters_.CountFrameOut(static_cast<uint8_t>(frame[5]));
-  }
+  counters_.CountFrameOut(frame.type_byte());
   if (write_queue_.empty()) {
     last_write_progress_ = Clock::now();
   }
@@ -59,27 +65,83 @@ absl::Status Connection::EnqueueLocked(std::string frame) {
   return absl::OkStatus();
 }
 
-void Connection::WriteSome() {
-  std::vector<boost::asio::const_buffer> buffers;
-  {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    if (write_closed_ || write_queue_.empty()) {
-      writing_ = false;
-      return;
-    }
-    size_t offset = write_offset_;
-    for (const std::string& frame : write_queue_) {
-      buffers.emplace_back(frame.data() + offset, frame.size() - offset);
-      offset = 0;
-      if (buffers.size() == kMaxWriteBuffers) {
-        break;
-      }
+bool Connection::NextWrite(std::vector<boost::asio::const_buffer>* buffers,
+                           storage::FileRange* file) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  if (write_closed_ || write_queue_.empty()) {
+    writing_ = false;
+    return false;
+  }
+  const OutFrame& front = write_queue_.front();
+  if (write_part_ > 0) {
+    const storage::FileRange& range = front.ranges()[write_part_ - 1];
+    *file = storage::FileRange{.fd = range.fd,
+                               .offset = range.offset + write_offset_,
+                               .length = range.length - write_offset_};
+    return true;
+  }
+  // Frames stay put in the deque until OnWritten pops them on this strand, so the buffers stay
+  // valid outside the lock.
+  uint64_t offset = write_offset_;
+  for (const OutFrame& frame : write_queue_) {
+    buffers->emplace_back(frame.bytes().data() + offset, frame.bytes().size() - offset);
+    offset = 0;
+    if (!frame.ranges().empty() || buffers->size() == kMaxWriteBuffers) {
+      break;  // a file range comes next, sent by itself
     }
   }
-  socket_.async_write_some(
-      buffers, boost::asio::bind_executor(
-                   strand_, [self = shared_from_this()](const boost::system::error_code& ec,
-                                                        size_t n) { self->OnWrite(ec, n); }));
+  return true;
+}
+
+void Connection::WriteSome() {
+  uint64_t budget = kFileBytesPerTurn;
+  while (true) {
+    std::vector<boost::asio::const_buffer> buffers;
+    storage::FileRange file;
+    if (!NextWrite(&buffers, &file)) {
+      return;
+    }
+    if (!buffers.empty()) {
+      socket_.async_write_some(
+          buffers, boost::asio::bind_executor(
+                       strand_, [self = shared_from_this()](const boost::system::error_code& ec,
+                                                            size_t n) { self->OnWrite(ec, n); }));
+      return;
+    }
+    const SendFileResult sent = SendFileRange(socket_.native_handle(), file, budget);
+    if (sent.bytes > 0) {
+      DataPlaneCounters::Add(counters_.sendfile_bytes, sent.bytes);
+      budget -= sent.bytes;
+      OnWritten(sent.bytes);
+    }
+    if (closed_) {
+      return;  // OnWritten finished the connection
+    }
+    if (!sent.status.ok()) {
+      if (!sent.peer_gone) {
+        // The segment file failed under a committed fetch: the client sees the connection
+        // close mid-frame and retries, but the disk or the file system needs a look.
+        SHUFFLE_LOG(WARNING) << "reading a segment file for a fetch failed" << Kv("peer", peer_)
+                             << Kv("error", sent.status.ToString());
+      }
+      CloseNow(absl::StrCat("sending a fetch payload failed: ", sent.status.ToString()));
+      return;
+    }
+    if (sent.would_block) {
+      DataPlaneCounters::Add(counters_.sendfile_waits);
+      socket_.async_wait(
+          Socket::wait_write,
+          boost::asio::bind_executor(
+              strand_, [self = shared_from_this()](const boost::system::error_code& ec) {
+                self->OnWritable(ec);
+              }));
+      return;
+    }
+    if (budget == 0) {
+      boost::asio::post(strand_, [self = shared_from_this()] { self->WriteSome(); });
+      return;
+    }
+  }
 }
 
 void Connection::OnWrite(const boost::system::error_code& ec, size_t bytes) {
@@ -90,35 +152,53 @@ void Connection::OnWrite(const boost::system::error_code& ec, size_t bytes) {
     CloseNow(absl::StrCat("write failed: ", ec.message()));
     return;
   }
+  OnWritten(bytes);
+  WriteSome();
+}
+
+void Connection::OnWritable(const boost::system::error_code& ec) {
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    CloseNow(absl::StrCat("waiting to write failed: ", ec.message()));
+    return;
+  }
+  WriteSome();
+}
+
+void Connection::OnWritten(uint64_t bytes) {
   DataPlaneCounters::Add(counters_.bytes_out, bytes);
-  bool drained = false;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
     pending_bytes_ -= bytes;
     DataPlaneCounters::Sub(counters_.pending_write_bytes, bytes);
     last_write_progress_ = Clock::now();
-    size_t left = bytes;
-    while (left > 0 && !write_queue_.empty()) {
-      const size_t rest = write_queue_.front().size() - write_offset_;
-      if (left < rest) {
-        write_offset_ += left;
-        break;
-      }
-      left -= rest;
-      write_offset_ = 0;
-      write_queue_.pop_front();
-    }
-    drained = write_queue_.empty();
-    if (drained) {
-      writing_ = false;
-    }
+    AdvanceLocked(bytes);
   }
   write_cv_.notify_all();
-  if (!drained) {
-    WriteSome();
-  }
   ReadNext();
   MaybeFinish();
+}
+
+void Connection::AdvanceLocked(uint64_t bytes) {
+  // Also steps over empty parts, so the cursor always rests on a part with bytes left.
+  while (!write_queue_.empty()) {
+    const OutFrame& front = write_queue_.front();
+    const uint64_t part =
+        write_part_ == 0 ? front.bytes().size() : front.ranges()[write_part_ - 1].length;
+    const uint64_t rest = part - write_offset_;
+    if (bytes < rest) {
+      write_offset_ += bytes;
+      return;
+    }
+    bytes -= rest;
+    write_offset_ = 0;
+    if (++write_part_ > front.ranges().size()) {
+      write_part_ = 0;
+      write_queue_.pop_front();
+    }
+  }
 }
 
 uint64_t Connection::PendingWriteBytes() {
@@ -128,7 +208,7 @@ uint64_t Connection::PendingWriteBytes() {
 
 void Connection::SendError(uint64_t request_id, const absl::Status& status) {
   counters_.CountError(static_cast<int>(status.code()));
-  Send(EncodeErrorFrame(request_id, status)).IgnoreError();
+  Send(OutFrame(EncodeErrorFrame(request_id, status))).IgnoreError();
 }
 
 }  // namespace shuffle::dataplane

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/dataplane/fetch_stream.h"
 #include "shuffle-server/security/token_authority.h"
 #include "shuffle/core/ids.h"
 #include "shuffle/core/status_macros.h"
@@ -40,73 +41,6 @@ absl::StatusOr<storage::ShuffleKey> KeyFor(const security::TokenAuthority* autho
   return storage::ShuffleKey{.app = core::AppId(credentials.app_id()),
                              .shuffle = core::ShuffleId(shuffle_id)};
 }
-
-// Cuts a fetch's blocks into kFetchData frames of about `target` payload bytes and ends the
-// stream with kFetchEnd. Used by one fetch on one worker thread.
-class FetchStream {
- public:
-  FetchStream(uint64_t request_id, uint64_t target, ResponseWriter& out)
-      : request_id_(request_id), target_(target), out_(out) {}
-
-  absl::Status Add(std::vector<storage::ServedBlock>&& batch) {
-    for (storage::ServedBlock& block : batch) {
-      if (!blocks_.empty() && bytes_ + block.bytes.size() > target_) {
-        SHUFFLE_RETURN_IF_ERROR(Flush());
-      }
-      bytes_ += block.bytes.size();
-      blocks_.push_back(std::move(block));
-      if (bytes_ >= target_) {
-        SHUFFLE_RETURN_IF_ERROR(Flush());
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Finish() {
-    SHUFFLE_RETURN_IF_ERROR(Flush());
-    proto::FetchEnd end;
-    end.set_blocks(total_blocks_);
-    end.set_bytes(total_bytes_);
-    return out_.Send(core::EncodeFrame(FrameType::kFetchEnd, request_id_, end.SerializeAsString(),
-                                       /*payload=*/{}));
-  }
-
- private:
-  absl::Status Flush() {
-    if (blocks_.empty()) {
-      return absl::OkStatus();
-    }
-    proto::FetchData data;
-    for (const storage::ServedBlock& block : blocks_) {
-      proto::BlockOrigin* origin = data.add_blocks();
-      origin->set_map_id(block.origin.map);
-      origin->set_attempt(block.origin.attempt);
-      origin->set_partition_id(block.origin.partition);
-      origin->set_length(static_cast<uint32_t>(block.bytes.size()));
-      origin->set_seq(block.origin.seq);
-    }
-    std::string frame =
-        core::EncodeFrameHead(FrameType::kFetchData, request_id_, data.SerializeAsString(),
-                              static_cast<uint32_t>(bytes_));
-    frame.reserve(frame.size() + bytes_);
-    for (const storage::ServedBlock& block : blocks_) {
-      frame.append(block.bytes);
-    }
-    total_blocks_ += blocks_.size();
-    total_bytes_ += bytes_;
-    blocks_.clear();
-    bytes_ = 0;
-    return out_.SendWithBackpressure(std::move(frame));
-  }
-
-  const uint64_t request_id_;
-  const uint64_t target_;
-  ResponseWriter& out_;
-  std::vector<storage::ServedBlock> blocks_;
-  uint64_t bytes_ = 0;
-  uint64_t total_blocks_ = 0;
-  uint64_t total_bytes_ = 0;
-};
 
 }  // namespace
 
@@ -183,8 +117,8 @@ absl::Status RequestHandler::HandlePush(const core::Frame& frame, ResponseWriter
       engine_->Push(key, core::MapId(req.map_id()), core::AttemptId(req.attempt()), blocks), what));
   proto::PushResponse resp;
   resp.set_accepted_bytes(frame.payload.size());
-  return out.Send(core::EncodeFrame(FrameType::kPushResponse, frame.request_id,
-                                    resp.SerializeAsString(), /*payload=*/{}));
+  return out.Send(OutFrame(core::EncodeFrame(FrameType::kPushResponse, frame.request_id,
+                                             resp.SerializeAsString(), /*payload=*/{})));
 }
 
 absl::Status RequestHandler::HandleCommit(const core::Frame& frame, ResponseWriter& out) const {
@@ -226,8 +160,8 @@ absl::Status RequestHandler::HandleCommit(const core::Frame& frame, ResponseWrit
     status->set_partition_bytes(static_cast<int>(total.partition), total.bytes);
     status->set_partition_blocks(static_cast<int>(total.partition), total.blocks);
   }
-  return out.Send(core::EncodeFrame(FrameType::kCommitResponse, frame.request_id,
-                                    resp.SerializeAsString(), /*payload=*/{}));
+  return out.Send(OutFrame(core::EncodeFrame(FrameType::kCommitResponse, frame.request_id,
+                                             resp.SerializeAsString(), /*payload=*/{})));
 }
 
 absl::Status RequestHandler::HandleFetch(const core::Frame& frame, ResponseWriter& out) const {
@@ -244,14 +178,11 @@ absl::Status RequestHandler::HandleFetch(const core::Frame& frame, ResponseWrite
       .partition_end = core::PartitionId(req.partition_end()),
       .map_begin = core::MapId(req.map_start()),
       .map_end = core::MapId(req.map_end() == 0 ? UINT32_MAX : req.map_end())};
-  FetchStream stream(frame.request_id, fetch_frame_bytes_, out);
-  SHUFFLE_RETURN_IF_ERROR(
-      core::Annotate(engine_->ReadStreaming(key, read,
-                                            [&stream](std::vector<storage::ServedBlock>&& batch) {
-                                              return stream.Add(std::move(batch));
-                                            }),
-                     what));
-  return core::Annotate(stream.Finish(), what);
+  absl::StatusOr<storage::FetchPlan> plan = engine_->PlanFetch(key, read);
+  if (!plan.ok()) {
+    return core::Annotate(plan.status(), what);
+  }
+  return core::Annotate(StreamFetch(frame.request_id, fetch_frame_bytes_, *plan, out), what);
 }
 
 }  // namespace shuffle::dataplane

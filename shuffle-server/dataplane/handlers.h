@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "shuffle-server/dataplane/options.h"
+#include "shuffle-server/dataplane/out_frame.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle/core/frame.h"
 #include "shuffle/core/histogram.h"
@@ -23,11 +24,11 @@ namespace shuffle::dataplane {
 class ResponseWriter {
  public:
   virtual ~ResponseWriter() = default;
-  // Queues one encoded frame for writing; never blocks. CANCELLED once the connection closed.
-  virtual absl::Status Send(std::string frame) = 0;
+  // Queues one frame for writing; never blocks. CANCELLED once the connection closed.
+  virtual absl::Status Send(OutFrame frame) = 0;
   // The same, but first waits while the connection's unwritten responses exceed its cap
   // (fetch streaming). CANCELLED when the connection closes meanwhile.
-  virtual absl::Status SendWithBackpressure(std::string frame) = 0;
+  virtual absl::Status SendWithBackpressure(OutFrame frame) = 0;
   // The client, for messages: "tcp:10.0.0.5:41234" or "unix:/run/shuffle.sock#7".
   virtual const std::string& peer() const = 0;
 };

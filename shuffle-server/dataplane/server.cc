@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/dataplane/listen.h"
+#include "shuffle-server/dataplane/send_file.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 
@@ -83,7 +84,10 @@ absl::StatusOr<std::unique_ptr<DataPlaneServer>> DataPlaneServer::Start(
   }
   const uint32_t io_threads = std::max<uint32_t>(options.io_threads, 1);
   for (uint32_t i = 0; i < io_threads; ++i) {
-    server->io_threads_.emplace_back([s = server.get()] { s->io_.run(); });
+    server->io_threads_.emplace_back([s = server.get()] {
+      BlockSigpipe();  // connections send fetch payloads with sendfile on these threads
+      s->io_.run();
+    });
   }
   SHUFFLE_LOG(INFO) << "data plane serving" << Kv("tcp_port", server->tcp_port_)
                     << Kv("socket", options.socket_path)

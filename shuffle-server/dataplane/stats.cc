@@ -22,6 +22,8 @@ DataPlaneStats DataPlaneCounters::Snapshot() const {
   }
   s.bytes_in = Load(bytes_in);
   s.bytes_out = Load(bytes_out);
+  s.sendfile_bytes = Load(sendfile_bytes);
+  s.sendfile_waits = Load(sendfile_waits);
   for (size_t i = 0; i < kStatusCodeSlots; ++i) {
     s.errors[i] = Load(errors[i]);
   }

@@ -31,6 +31,10 @@ struct DataPlaneStats {
   std::array<uint64_t, kFrameTypeSlots> frames_out{};
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
+  // Of bytes_out, the fetch payload bytes sent from segment files with sendfile.
+  uint64_t sendfile_bytes = 0;
+  // Times a sendfile found the socket full and waited for it to become writable.
+  uint64_t sendfile_waits = 0;
   // kError frames sent, by status code.
   std::array<uint64_t, kStatusCodeSlots> errors{};
 
@@ -65,6 +69,8 @@ struct DataPlaneCounters {
   std::array<std::atomic<uint64_t>, kFrameTypeSlots> frames_out{};
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> bytes_out{0};
+  std::atomic<uint64_t> sendfile_bytes{0};
+  std::atomic<uint64_t> sendfile_waits{0};
   std::array<std::atomic<uint64_t>, kStatusCodeSlots> errors{};
   std::atomic<uint64_t> paused_in_flight{0};
   std::atomic<uint64_t> paused_pending_writes{0};

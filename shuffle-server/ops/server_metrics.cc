@@ -123,6 +123,13 @@ void DataPlaneMetrics(const dataplane::DataPlaneStats& s, PrometheusText& page) 
                static_cast<double>(s.bytes_in));
   page.Counter("shuffle_network_sent_bytes_total", "Data-plane bytes sent.",
                static_cast<double>(s.bytes_out));
+  page.Counter(
+      "shuffle_network_sendfile_bytes_total",
+      "Fetch payload bytes sent from segment files with sendfile (part of the bytes sent).",
+      static_cast<double>(s.sendfile_bytes));
+  page.Counter("shuffle_network_sendfile_waits_total",
+               "Times sending a fetch payload found the socket full and waited.",
+               static_cast<double>(s.sendfile_waits));
   for (size_t code = 1; code < dataplane::kStatusCodeSlots; ++code) {
     if (s.errors[code] == 0) {
       continue;

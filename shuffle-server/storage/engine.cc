@@ -86,9 +86,7 @@ absl::Status StorageEngine::Impl::CreateShuffleFiles(ShuffleState& shuffle) {
   for (uint32_t d = 0; d < options.data_dirs.size(); ++d) {
     SHUFFLE_RETURN_IF_ERROR(env->CreateDirs(ShuffleDir(d, handle)));
     SHUFFLE_RETURN_IF_ERROR(env->SyncDir(options.data_dirs[d] + "/shuffles"));
-    SHUFFLE_ASSIGN_OR_RETURN(
-        shuffle.segments[d].file,
-        env->OpenFile(SegmentPath(d, handle), {.create = true, .direct = options.direct_io}));
+    SHUFFLE_RETURN_IF_ERROR(OpenSegment(shuffle, d));
     SHUFFLE_RETURN_IF_ERROR(env->SyncDir(ShuffleDir(d, handle)));
   }
   shuffle.log_dir = static_cast<uint32_t>(handle % options.data_dirs.size());
@@ -96,6 +94,18 @@ absl::Status StorageEngine::Impl::CreateShuffleFiles(ShuffleState& shuffle) {
       shuffle.log_files[shuffle.log_no],
       env->OpenFile(LogPath(shuffle.log_dir, handle, shuffle.log_no), {.create = true}));
   return env->SyncDir(ShuffleDir(shuffle.log_dir, handle));
+}
+
+absl::Status StorageEngine::Impl::OpenSegment(ShuffleState& shuffle, uint32_t dir) {
+  const std::string path = SegmentPath(dir, shuffle.record.handle);
+  SegmentFile& segment = shuffle.segments[dir];
+  SHUFFLE_ASSIGN_OR_RETURN(segment.file,
+                           env->OpenFile(path, {.create = true, .direct = options.direct_io}));
+  if (segment.file->direct()) {
+    SHUFFLE_ASSIGN_OR_RETURN(segment.serve_file,
+                             env->OpenFile(path, {.create = false, .read_only = true}));
+  }
+  return absl::OkStatus();
 }
 
 ShufflePtr StorageEngine::Impl::FindShuffle(const ShuffleKey& key) {
@@ -351,9 +361,9 @@ absl::StatusOr<std::vector<ServedBlock>> StorageEngine::Read(const ShuffleKey& k
   return out;
 }
 
-absl::Status StorageEngine::ReadStreaming(const ShuffleKey& key, const ReadRequest& request,
-                                          const BlockSink& sink) {
-  return impl_->Read(key, request, sink);
+absl::StatusOr<FetchPlan> StorageEngine::PlanFetch(const ShuffleKey& key,
+                                                   const ReadRequest& request) {
+  return impl_->PlanFetch(key, request);
 }
 
 }  // namespace shuffle::storage

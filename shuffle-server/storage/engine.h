@@ -20,7 +20,6 @@
 #define SHUFFLE_SERVER_STORAGE_ENGINE_H_
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "shuffle-server/storage/env.h"
+#include "shuffle-server/storage/fetch_plan.h"
 #include "shuffle-server/storage/index.h"
 #include "shuffle/core/ids.h"
 
@@ -131,7 +131,9 @@ struct EngineStats {
   uint64_t extents_written = 0;
   uint64_t bytes_written = 0;      // to segment and log files, padding included
   uint64_t log_bytes_written = 0;  // the commit-log share of bytes_written
-  uint64_t disk_reads = 0;         // read operations submitted for fetches
+  // Disk reads for fetches: one per file range of a FetchPlan (sent as one sendfile stream);
+  // Read and Scrub count every read they issue.
+  uint64_t disk_reads = 0;
   uint64_t bytes_read = 0;
   uint64_t memory_bytes = 0;  // blocks held in aggregation buffers now
   uint64_t refused_low_disk = 0;
@@ -216,15 +218,17 @@ class StorageEngine {
   // The map stage is done: flushes every aggregation buffer of the shuffle as extents.
   absl::Status Seal(const ShuffleKey& key);
 
-  // Every block of the winning attempts in the requested partitions and maps, in disk order.
+  // Every block of the winning attempts in the requested partitions and maps, in disk order,
+  // read into memory (through the Env's IoEngine, so injected faults apply). The data plane
+  // sends fetches with PlanFetch instead.
   absl::StatusOr<std::vector<ServedBlock>> Read(const ShuffleKey& key, const ReadRequest& request);
 
-  // The same blocks, streamed: `sink` receives them in batches of at most about
-  // `max_read_bytes` (or one block, if larger), so a reader's memory stays bounded whatever the
-  // partition's size. A non-OK status from `sink` stops the read and is returned.
-  using BlockSink = std::function<absl::Status(std::vector<ServedBlock>&& batch)>;
-  absl::Status ReadStreaming(const ShuffleKey& key, const ReadRequest& request,
-                             const BlockSink& sink);
+  // The same blocks, resolved to a plan instead of bytes (fetch_plan.h): their origins in the
+  // order Read serves them, and their bytes as ranges of open segment files, which the data
+  // plane sends with sendfile. Nothing is read here, but like Read it first flushes the
+  // partitions' committed blocks still in memory. The plan keeps the files open while it lives,
+  // also across a removal of the shuffle. Counts one disk read per file range.
+  absl::StatusOr<FetchPlan> PlanFetch(const ShuffleKey& key, const ReadRequest& request);
 
   // Deletes a shuffle's files and index entries. Returns the bytes freed.
   absl::StatusOr<uint64_t> RemoveShuffle(const ShuffleKey& key);

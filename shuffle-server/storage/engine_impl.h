@@ -27,6 +27,7 @@
 #include "shuffle-server/storage/aligned_buffer.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle-server/storage/env.h"
+#include "shuffle-server/storage/fetch_plan.h"
 #include "shuffle-server/storage/index.h"
 #include "shuffle-server/storage/read_plan.h"
 
@@ -79,8 +80,14 @@ struct AttemptState {
 };
 
 struct SegmentFile {
-  std::unique_ptr<File> file;
+  std::unique_ptr<File> file;  // written and read by the engine (O_DIRECT where allowed)
+  // The same file opened buffered and read-only, for fetches sent with sendfile: on an O_DIRECT
+  // descriptor sendfile would bypass the page cache and need aligned offsets. Null when `file`
+  // is buffered already. Both are set before the shuffle is published and never change.
+  std::unique_ptr<File> serve_file;
   uint64_t next_offset = 0;  // guarded by Impl::mu; always aligned
+
+  int ServeFd() const { return (serve_file != nullptr ? serve_file : file)->fd(); }
 };
 
 struct ShuffleState {
@@ -148,6 +155,8 @@ struct StorageEngine::Impl {
 
   // --- engine.cc
   absl::Status CreateShuffleFiles(ShuffleState& shuffle);
+  // Opens (creating it when missing) the segment file of `shuffle` in data directory `dir`.
+  absl::Status OpenSegment(ShuffleState& shuffle, uint32_t dir);
   std::string ShuffleDir(uint32_t dir, uint64_t handle) const;
   std::string SegmentPath(uint32_t dir, uint64_t handle) const;
   std::string LogPath(uint32_t dir, uint64_t handle, uint32_t log_no) const;
@@ -196,8 +205,22 @@ struct StorageEngine::Impl {
   }
 
   // --- engine_read.cc
-  absl::Status Read(const ShuffleKey& key, const ReadRequest& request,
-                    const StorageEngine::BlockSink& sink);
+  // What a read resolves to before any byte is read: the shuffle (which keeps its files open),
+  // the reads to issue, and the segment files by data directory.
+  struct PreparedRead {
+    ShufflePtr shuffle;
+    std::vector<ReadRange> ranges;
+    std::vector<File*> files;
+    std::vector<int> serve_fds;  // SegmentFile::ServeFd() per data directory
+  };
+  // Checks the request, flushes the partitions' committed blocks still in memory, snapshots the
+  // winners and plans the reads (index prefix scan, winner filtering, coalescing).
+  absl::StatusOr<PreparedRead> PrepareRead(const ShuffleKey& key, const ReadRequest& request)
+      ABSL_LOCKS_EXCLUDED(mu);
+  using BlockSink = std::function<absl::Status(std::vector<ServedBlock>&& batch)>;
+  // Reads the blocks and hands them to `sink` in batches of about max_read_bytes.
+  absl::Status Read(const ShuffleKey& key, const ReadRequest& request, const BlockSink& sink);
+  absl::StatusOr<FetchPlan> PlanFetch(const ShuffleKey& key, const ReadRequest& request);
   // Reads `ranges` (of `files`, indexed by data dir) in batches of at most max_read_bytes of
   // buffers (at least one range each), handing each batch to `fn` with one buffer and one read
   // status per range; stops at the first non-OK status `fn` returns, and returns it.
@@ -206,9 +229,9 @@ struct StorageEngine::Impl {
                                                   const std::vector<absl::Status>& results)>;
   absl::Status ReadRanges(const std::vector<ReadRange>& ranges, const std::vector<File*>& files,
                           const RangeBatchFn& fn) ABSL_LOCKS_EXCLUDED(mu);
-  // The winners among maps [map_begin, map_end) and the segment files, under `mu`.
+  // The winners among maps [map_begin, map_end), under `mu`.
   void SnapshotWinners(const ShuffleState& shuffle, uint32_t map_begin, uint32_t map_end,
-                       WinnerMap* winners, std::vector<File*>* files) ABSL_LOCKS_EXCLUDED(mu);
+                       WinnerMap* winners) ABSL_LOCKS_EXCLUDED(mu);
   absl::StatusOr<std::unique_ptr<IoEngine>> AcquireReadEngine();
   void ReleaseReadEngine(std::unique_ptr<IoEngine> engine);
 

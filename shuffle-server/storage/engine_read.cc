@@ -1,6 +1,8 @@
 // Reads: flush the requested partitions' aggregation buffers when they hold committed blocks,
 // resolve the partitions to extents with one index prefix scan, keep only the winning attempts'
-// blocks, coalesce neighbouring extents into large reads and submit them in batches.
+// blocks and coalesce neighbouring extents into large reads; then either submit the reads in
+// batches (Read, scrub) or hand them out as a FetchPlan of file ranges (fetches, sent with
+// sendfile by the data plane).
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -66,18 +68,19 @@ absl::Status StorageEngine::Impl::ReadRanges(const std::vector<ReadRange>& range
   return status;
 }
 
-absl::Status StorageEngine::Impl::Read(const ShuffleKey& key, const ReadRequest& request,
-                                       const StorageEngine::BlockSink& sink) {
+absl::StatusOr<StorageEngine::Impl::PreparedRead> StorageEngine::Impl::PrepareRead(
+    const ShuffleKey& key, const ReadRequest& request) {
   const uint32_t begin = request.partition_begin.value();
   const uint32_t end = request.partition_end.value();
-  ShufflePtr shuffle;
+  PreparedRead prepared;
   {
     absl::MutexLock lock(&mu);
-    shuffle = FindShuffle(key);
-    if (shuffle != nullptr) {
-      shuffle->last_activity = absl::Now();
+    prepared.shuffle = FindShuffle(key);
+    if (prepared.shuffle != nullptr) {
+      prepared.shuffle->last_activity = absl::Now();
     }
   }
+  const ShufflePtr& shuffle = prepared.shuffle;
   if (shuffle == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("shuffle ", key.app.value(), "/", key.shuffle.value(), " is not registered"));
@@ -90,13 +93,23 @@ absl::Status StorageEngine::Impl::Read(const ShuffleKey& key, const ReadRequest&
   // The first read of a partition flushes what is still aggregating in memory.
   SHUFFLE_RETURN_IF_ERROR(FlushAndWait(shuffle, begin, end, /*everything=*/false));
   WinnerMap winners;
-  std::vector<File*> files;
-  SnapshotWinners(*shuffle, request.map_begin.value(), request.map_end.value(), &winners, &files);
+  SnapshotWinners(*shuffle, request.map_begin.value(), request.map_end.value(), &winners);
   SHUFFLE_ASSIGN_OR_RETURN(std::vector<ExtentRecord> extents,
                            index->ScanExtents(shuffle->record.handle, begin, end));
-  const std::vector<ReadRange> ranges = PlanReads(extents, winners, options.max_read_bytes);
+  prepared.ranges = PlanReads(extents, winners, options.max_read_bytes);
+  // The segment files never change once the shuffle is published.
+  for (const SegmentFile& segment : shuffle->segments) {
+    prepared.files.push_back(segment.file.get());
+    prepared.serve_fds.push_back(segment.ServeFd());
+  }
+  return prepared;
+}
+
+absl::Status StorageEngine::Impl::Read(const ShuffleKey& key, const ReadRequest& request,
+                                       const BlockSink& sink) {
+  SHUFFLE_ASSIGN_OR_RETURN(PreparedRead prepared, PrepareRead(key, request));
   absl::Status status = ReadRanges(
-      ranges, files,
+      prepared.ranges, prepared.files,
       [&](std::span<const ReadRange> batch_ranges, const std::vector<AlignedBuffer>& buffers,
           const std::vector<absl::Status>& results) -> absl::Status {
         std::vector<ServedBlock> batch;
@@ -118,17 +131,28 @@ absl::Status StorageEngine::Impl::Read(const ShuffleKey& key, const ReadRequest&
   return absl::OkStatus();
 }
 
+absl::StatusOr<FetchPlan> StorageEngine::Impl::PlanFetch(const ShuffleKey& key,
+                                                         const ReadRequest& request) {
+  SHUFFLE_ASSIGN_OR_RETURN(PreparedRead prepared, PrepareRead(key, request));
+  FetchPlan plan = BuildFetchPlan(prepared.ranges, prepared.serve_fds);
+  // The shuffle's state owns the segment files: holding it keeps their descriptors open while
+  // the plan is being sent, even if the shuffle is removed meanwhile.
+  plan.files = std::move(prepared.shuffle);
+  // One read per file range: the sender reads each with one sendfile stream (the kernel's
+  // readahead splits it into large reads), so this keeps meaning "reads per partition".
+  absl::MutexLock lock(&mu);
+  stats.disk_reads += plan.ranges.size();
+  stats.bytes_read += plan.bytes;
+  return plan;
+}
+
 void StorageEngine::Impl::SnapshotWinners(const ShuffleState& shuffle, uint32_t map_begin,
-                                          uint32_t map_end, WinnerMap* winners,
-                                          std::vector<File*>* files) {
+                                          uint32_t map_end, WinnerMap* winners) {
   absl::MutexLock lock(&mu);
   for (const auto& [map, record] : shuffle.winners) {
     if (map >= map_begin && map < map_end) {
       (*winners)[map] = {record.attempt, record.epoch};
     }
-  }
-  for (const SegmentFile& segment : shuffle.segments) {
-    files->push_back(segment.file.get());
   }
 }
 

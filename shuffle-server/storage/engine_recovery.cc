@@ -147,9 +147,7 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
   shuffle.dir_bytes.assign(ndirs, 0);
   for (uint32_t d = 0; d < ndirs; ++d) {
     SHUFFLE_RETURN_IF_ERROR(env->CreateDirs(ShuffleDir(d, handle)));
-    SHUFFLE_ASSIGN_OR_RETURN(
-        shuffle.segments[d].file,
-        env->OpenFile(SegmentPath(d, handle), {.create = true, .direct = options.direct_io}));
+    SHUFFLE_RETURN_IF_ERROR(OpenSegment(shuffle, d));
     SHUFFLE_ASSIGN_OR_RETURN(uint64_t size, shuffle.segments[d].file->Size());
     if (size > max_end[d]) {
       SHUFFLE_RETURN_IF_ERROR(shuffle.segments[d].file->Truncate(max_end[d]));

@@ -112,11 +112,16 @@ class CheckingWriter : public dataplane::ResponseWriter {
  public:
   explicit CheckingWriter(uint64_t request_id) : request_id_(request_id) {}
 
-  absl::Status Send(std::string frame) override {
-    CheckResponseFrame(frame, request_id_);
+  // A fetch's frames carry their payload as file ranges: read them to check the whole frame.
+  absl::Status Send(dataplane::OutFrame frame) override {
+    absl::StatusOr<std::string> bytes = frame.Flatten();
+    SHUFFLE_FUZZ_CHECK(bytes.ok());
+    CheckResponseFrame(*bytes, request_id_);
     return absl::OkStatus();
   }
-  absl::Status SendWithBackpressure(std::string frame) override { return Send(std::move(frame)); }
+  absl::Status SendWithBackpressure(dataplane::OutFrame frame) override {
+    return Send(std::move(frame));
+  }
   const std::string& peer() const override { return peer_; }
 
  private:
