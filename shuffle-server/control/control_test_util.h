@@ -67,7 +67,9 @@ class ControlTest : public ::testing::Test {
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
     drainer_ = std::make_unique<Drainer>(engine_.get(), absl::Seconds(10));
-    ControlServiceOptions service_options{.node_name = "node-a", .data_dirs = options.data_dirs};
+    ControlServiceOptions service_options;
+    service_options.node_name = "node-a";
+    service_options.data_dirs = options.data_dirs;
     service_options.drainer = drainer_.get();
     if (secured) {
       absl::StatusOr<std::unique_ptr<security::TokenAuthority>> tokens =
