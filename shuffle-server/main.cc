@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -58,6 +60,21 @@ sigset_t BlockStopSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a peer closing a socket must not kill the server
   return set;
+}
+
+// Every shuffle holds two descriptors per data directory (an O_DIRECT one for writes, a buffered
+// one that sendfile reads) plus its commit log, and every client a socket: the usual soft limit
+// of 1024 open files would cap a busy node at a few hundred shuffles. Raise it to the hard limit.
+void RaiseOpenFileLimit() {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    const rlim_t before = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      SHUFFLE_LOG(WARNING) << "cannot raise the open-file limit" << Kv("soft", before)
+                           << Kv("hard", limit.rlim_max);
+    }
+  }
 }
 
 int WaitForStopSignal(const sigset_t& set) {
@@ -257,6 +274,7 @@ int Run(const ServerOptions& options, const sigset_t& stop_signals) {
                     << Kv("socket", options.socket_path)
                     << Kv("control_listen", options.control_listen)
                     << Kv("config", options.config_file);
+  RaiseOpenFileLimit();
   Servers servers;
   absl::Status started = StartServers(options, &servers);
   if (!started.ok()) {
