@@ -269,8 +269,9 @@ void JobRunner::InjectDueFaults(Watch& watch, const Progress& p) {
 
 void JobRunner::CheckSuspectsAndSilence(const Watch& watch) {
   // A server that reducers cannot fetch from is lost when its node says so (the process or pod is
-  // gone) or when the driver cannot reach it either (a partition, a hung host): two observers
-  // agree. One the driver reaches is kept; the reduce retries.
+  // gone) or when nothing answers the driver either (a partition, a hung host): two observers
+  // agree. One that answers, even refusing (restarting) or not serving (draining), is kept: the
+  // reduce retries.
   std::vector<std::string> suspects = scheduler_->TakeSuspectServers();
   std::sort(suspects.begin(), suspects.end());
   suspects.erase(std::unique(suspects.begin(), suspects.end()), suspects.end());
@@ -284,7 +285,7 @@ void JobRunner::CheckSuspectsAndSilence(const Watch& watch) {
         continue;
       }
       absl::Status reach = watch.tier->Probe(node.control_address, kProbeTimeout);
-      if (!reach.ok()) {
+      if (absl::IsDeadlineExceeded(reach)) {
         SHUFFLE_LOG(WARNING) << "shuffle server unreachable from readers and from the driver"
                              << Kv("node", node.name) << Kv("error", reach.ToString());
         LoseServer(node.name);

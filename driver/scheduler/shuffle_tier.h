@@ -32,9 +32,10 @@ class ShuffleTier {
   absl::StatusOr<uint64_t> RemoveApplication(const std::string& control_address,
                                              const std::string& token) const;
 
-  // Whether the driver reaches the server: its gRPC health check answers SERVING within
-  // `timeout`, without waiting for a connection that is not there. UNAVAILABLE naming the server
-  // otherwise.
+  // Whether the driver reaches the server: OK when its gRPC health check answers within
+  // `timeout`, serving or not (a draining server answers NOT_SERVING); DEADLINE_EXCEEDED when
+  // nothing answers (a partition, a hung host); UNAVAILABLE when the connection is refused (the
+  // host answers, the process is down or restarting). Errors name the server.
   absl::Status Probe(const std::string& control_address, std::chrono::milliseconds timeout) const;
 
   const std::string& app_id() const { return app_id_; }
