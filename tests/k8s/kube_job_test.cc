@@ -101,7 +101,8 @@ TEST(KubeJobTest, ExecutorPodsEvictedDuringTheReduceStageCostNoMapRun) {
       absl::Seconds(60)));
 
   driver::JobOptions job;
-  job.job = jobs::Job::MakeSpec("sort", 5, 12, 24, 60000);  // 72 MB
+  // 240 MB: a reduce stage long enough that both evictions end before the job does.
+  job.job = jobs::Job::MakeSpec("sort", 5, 12, 24, 200000);
   job.app_id = options.pod.app_label;
   job.executors = 3;
   job.slots = 1;
