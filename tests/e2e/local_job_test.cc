@@ -1,6 +1,7 @@
 // End to end on the local backend: real shuffle-server, shuffle-executor processes on simulated
 // nodes, the driver's scheduler and pod manager in this process. Each test checks the job's
 // output against the regenerated input, and how many map tasks ran.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -20,9 +21,11 @@ using ::testing::HasSubstr;
 class LocalJobTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("shuffle-e2e-" + std::to_string(getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    // A parameterized test's name has a '/' ("Name/0"): one directory level, not two, so that
+    // TearDown removes all of it.
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '-');
+    root_ = fs::temp_directory_path() / ("shuffle-e2e-" + std::to_string(getpid()) + "-" + name);
     fs::remove_all(root_);
   }
   void TearDown() override {
