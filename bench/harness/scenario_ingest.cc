@@ -118,35 +118,33 @@ absl::Status RunIngestScenario(const ScenarioContext& ctx, Report* report) {
                            .design = "cold partition fetch: >= 0.85x raw sequential direct read"},
                     cold_details);
 
-  nlohmann::json tcp_runs = nlohmann::json::array();
-  SHUFFLE_ASSIGN_OR_RETURN(FetchResult hot, MedianFetch(handle, written.statuses, all_tcp,
-                                                        p.hot_fetch_repeats, &tcp_runs));
-  SHUFFLE_ASSIGN_OR_RETURN(DiskCounters c3, ReadCounters(*server));
-  nlohmann::json tcp_details = FetchDetails(hot, c2, c3, "tcp", p.hot_fetch_repeats);
-  tcp_details["runs_mib_per_s"] = tcp_runs;
-  report->AddFigure("fetch_hot_tcp", "the same fetch again over loopback TCP (pages now cached)",
-                    MiBPerSecond(hot.bytes, hot.seconds), "MiB/s", "tcp_loopback",
-                    Target{.goal = Goal::kRatioAtLeast,
-                           .threshold = 1.0,
-                           .design = "hot fetch over loopback TCP: >= 1.0x a raw loopback TCP "
-                                     "stream"},
-                    tcp_details);
-
+  // The same fetch again, its pages now cached: over TCP, then over the Unix socket.
+  DiskCounters before = c2;
+  auto hot_fetch = [&](const FetchSpec& spec, const char* transport, const char* name,
+                       const char* description, const char* baseline,
+                       const char* design) -> absl::Status {
+    nlohmann::json runs = nlohmann::json::array();
+    SHUFFLE_ASSIGN_OR_RETURN(
+        FetchResult hot, MedianFetch(handle, written.statuses, spec, p.hot_fetch_repeats, &runs));
+    SHUFFLE_ASSIGN_OR_RETURN(DiskCounters after, ReadCounters(*server));
+    nlohmann::json details = FetchDetails(hot, before, after, transport, p.hot_fetch_repeats);
+    details["runs_mib_per_s"] = runs;
+    before = after;
+    report->AddFigure(name, description, MiBPerSecond(hot.bytes, hot.seconds), "MiB/s", baseline,
+                      Target{.goal = Goal::kRatioAtLeast, .threshold = 1.0, .design = design},
+                      details);
+    return absl::OkStatus();
+  };
+  SHUFFLE_RETURN_IF_ERROR(hot_fetch(
+      all_tcp, "tcp", "fetch_hot_tcp", "the same fetch again over loopback TCP (pages now cached)",
+      "tcp_loopback", "hot fetch over loopback TCP: >= 1.0x a raw loopback TCP stream"));
   FetchSpec all_unix = all_tcp;
   all_unix.server = server->unix_address();
-  nlohmann::json unix_runs = nlohmann::json::array();
-  SHUFFLE_ASSIGN_OR_RETURN(FetchResult hot_unix, MedianFetch(handle, written.statuses, all_unix,
-                                                             p.hot_fetch_repeats, &unix_runs));
-  SHUFFLE_ASSIGN_OR_RETURN(DiskCounters c4, ReadCounters(*server));
-  nlohmann::json unix_details = FetchDetails(hot_unix, c3, c4, "unix", p.hot_fetch_repeats);
-  unix_details["runs_mib_per_s"] = unix_runs;
-  report->AddFigure("fetch_hot_unix", "the same fetch again over the server's Unix socket",
-                    MiBPerSecond(hot_unix.bytes, hot_unix.seconds), "MiB/s", "unix_stream",
-                    Target{.goal = Goal::kRatioAtLeast,
-                           .threshold = 1.0,
-                           .design = "not in DESIGN.md; by analogy with hot fetch over TCP: "
-                                     ">= 1.0x a raw Unix stream"},
-                    unix_details);
+  SHUFFLE_RETURN_IF_ERROR(
+      hot_fetch(all_unix, "unix", "fetch_hot_unix",
+                "the same fetch again over the server's Unix socket", "unix_stream",
+                "not in DESIGN.md; by analogy with hot fetch over TCP: >= 1.0x a raw Unix "
+                "stream"));
   return absl::OkStatus();
 }
 
