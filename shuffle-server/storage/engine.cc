@@ -5,7 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/engine_impl.h"
+#include "shuffle-server/storage/sync_sites.h"
 #include "shuffle/core/block.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
@@ -21,6 +23,10 @@ uint64_t NowUnixMs() {
 }
 
 }  // namespace
+
+absl::Status StorageEngine::Impl::SyncDirAt(SyncSite site, const std::string& path) {
+  return SyncRemoved(site) ? absl::OkStatus() : env->SyncDir(path);
+}
 
 absl::StatusOr<std::unique_ptr<StorageEngine>> StorageEngine::Open(const EngineOptions& options) {
   if (options.data_dirs.empty()) {
@@ -40,7 +46,10 @@ absl::StatusOr<std::unique_ptr<StorageEngine>> StorageEngine::Open(const EngineO
     SHUFFLE_RETURN_IF_ERROR(impl->env->CreateDirs(dir + "/shuffles"));
   }
   SHUFFLE_RETURN_IF_ERROR(impl->env->CreateDirs(index_dir));
-  SHUFFLE_ASSIGN_OR_RETURN(impl->index, Index::Open(index_dir));
+  impl->env->CrashPoint(crash_point::kOpenDirs);
+  IndexOptions index_options;
+  index_options.file_system = impl->env->IndexFileSystem();
+  SHUFFLE_ASSIGN_OR_RETURN(impl->index, Index::Open(index_dir, index_options));
   SHUFFLE_ASSIGN_OR_RETURN(impl->io_engine, impl->env->NewIoEngine(options.queue_depth));
   {
     absl::MutexLock lock(&impl->mu);
@@ -85,15 +94,16 @@ absl::Status StorageEngine::Impl::CreateShuffleFiles(ShuffleState& shuffle) {
   shuffle.dir_bytes.assign(options.data_dirs.size(), 0);
   for (uint32_t d = 0; d < options.data_dirs.size(); ++d) {
     SHUFFLE_RETURN_IF_ERROR(env->CreateDirs(ShuffleDir(d, handle)));
-    SHUFFLE_RETURN_IF_ERROR(env->SyncDir(options.data_dirs[d] + "/shuffles"));
+    SHUFFLE_RETURN_IF_ERROR(
+        SyncDirAt(SyncSite::kRegisterRootDir, options.data_dirs[d] + "/shuffles"));
     SHUFFLE_RETURN_IF_ERROR(OpenSegment(shuffle, d));
-    SHUFFLE_RETURN_IF_ERROR(env->SyncDir(ShuffleDir(d, handle)));
+    SHUFFLE_RETURN_IF_ERROR(SyncDirAt(SyncSite::kRegisterShuffleDir, ShuffleDir(d, handle)));
   }
   shuffle.log_dir = static_cast<uint32_t>(handle % options.data_dirs.size());
   SHUFFLE_ASSIGN_OR_RETURN(
       shuffle.log_files[shuffle.log_no],
       env->OpenFile(LogPath(shuffle.log_dir, handle, shuffle.log_no), {.create = true}));
-  return env->SyncDir(ShuffleDir(shuffle.log_dir, handle));
+  return SyncDirAt(SyncSite::kRegisterLogDir, ShuffleDir(shuffle.log_dir, handle));
 }
 
 absl::Status StorageEngine::Impl::OpenSegment(ShuffleState& shuffle, uint32_t dir) {
@@ -143,10 +153,13 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
   shuffle->record.created_unix_ms = NowUnixMs();
   shuffle->partitions.resize(num_partitions);
   SHUFFLE_RETURN_IF_ERROR(impl.CreateShuffleFiles(*shuffle));
+  impl.env->CrashPoint(crash_point::kRegisterFiles);
   Index::Batch batch;
   batch.PutShuffle(shuffle->record);
   batch.PutNextHandle(shuffle->record.handle + 1);
-  SHUFFLE_RETURN_IF_ERROR(impl.index->Write(batch, /*sync=*/true));
+  SHUFFLE_RETURN_IF_ERROR(
+      impl.index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kRegisterIndex)));
+  impl.env->CrashPoint(crash_point::kRegisterIndexed);
   absl::MutexLock lock(&impl.mu);
   if (ShufflePtr raced = impl.FindShuffle(key)) {
     // A concurrent registration of the same key won; ours is an unused handle.

@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/io_round.h"
 
 namespace shuffle::storage {
@@ -201,6 +202,7 @@ void StorageEngine::Impl::CollectCommits(IoRound& round) {
           shuffle.log_files[next] = std::move(*file);
           shuffle.log_no = next;
           shuffle.log_offset = 0;
+          env->CrashPoint(crash_point::kLogRotated);
         }  // else: keep appending to the current log
       }
       job.region = std::make_shared<LogRegion>();

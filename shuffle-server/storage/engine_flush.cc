@@ -2,6 +2,7 @@
 // aggregation buffers out as extents and wait for the round that does it. Also the durable seal
 // flag.
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/engine_impl.h"
 #include "shuffle/core/status_macros.h"
 
@@ -120,7 +121,8 @@ absl::Status StorageEngine::Impl::MarkSealed(const ShufflePtr& shuffle) {
   record.sealed = true;
   Index::Batch batch;
   batch.PutShuffle(record);
-  SHUFFLE_RETURN_IF_ERROR(index->Write(batch, /*sync=*/true));
+  SHUFFLE_RETURN_IF_ERROR(index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kSealIndex)));
+  env->CrashPoint(crash_point::kSealIndexed);
   absl::MutexLock lock(&mu);
   shuffle->record.sealed = true;
   return absl::OkStatus();

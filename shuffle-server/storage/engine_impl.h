@@ -30,6 +30,7 @@
 #include "shuffle-server/storage/fetch_plan.h"
 #include "shuffle-server/storage/index.h"
 #include "shuffle-server/storage/read_plan.h"
+#include "shuffle-server/storage/sync_sites.h"
 
 namespace shuffle::storage {
 
@@ -154,6 +155,8 @@ struct StorageEngine::Impl {
   explicit Impl(const EngineOptions& o) : options(o), env(o.env) {}
 
   // --- engine.cc
+  // fsync of directory `path`, unless a sync-removal test build skips `site` (sync_sites.h).
+  absl::Status SyncDirAt(SyncSite site, const std::string& path);
   absl::Status CreateShuffleFiles(ShuffleState& shuffle);
   // Opens (creating it when missing) the segment file of `shuffle` in data directory `dir`.
   absl::Status OpenSegment(ShuffleState& shuffle, uint32_t dir);

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/storage/aligned_buffer.h"
+#include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/io_round.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
@@ -64,10 +65,15 @@ void StorageEngine::Impl::IoLoop() {
       CollectRound(round);
     }
     ExecuteRound(round);
-    absl::MutexLock lock(&mu);
-    ApplyRound(round);
-    ++rounds_completed;
-    round_cv.SignalAll();
+    {
+      absl::MutexLock lock(&mu);
+      ApplyRound(round);
+      ++rounds_completed;
+      round_cv.SignalAll();
+    }
+    if (!round.flushes.empty() || !round.commits.empty()) {
+      env->CrashPoint(crash_point::kRoundApplied);
+    }
   }
 }
 
@@ -75,8 +81,10 @@ void StorageEngine::Impl::ExecuteRound(IoRound& round) {
   if (round.flushes.empty() && round.commits.empty()) {
     return;
   }
+  env->CrashPoint(crash_point::kRoundCollected);
   WriteAndSync(round);
   RecordInIndex(round);
+  env->CrashPoint(crash_point::kRoundIndexed);
 }
 
 void StorageEngine::Impl::WriteAndSync(IoRound& round) {
@@ -117,10 +125,13 @@ void StorageEngine::Impl::WriteAndSync(IoRound& round) {
   std::vector<absl::Status> results;
   absl::Status engine_status = RunToCompletion(*io_engine, std::span<IoOp>(ops), &results);
   (void)engine_status;  // per-op results carry every failure
+  env->CrashPoint(crash_point::kRoundWritten);
   // 2. fdatasync every file that took a successful write; a failed sync fails its writes.
   std::vector<File*> files;
   for (size_t i = 0; i < ops.size(); ++i) {
-    if (results[i].ok() && std::find(files.begin(), files.end(), ops[i].file) == files.end()) {
+    const SyncSite site = owner[i].first ? SyncSite::kExtentData : SyncSite::kLogData;
+    if (results[i].ok() && !SyncRemoved(site) &&
+        std::find(files.begin(), files.end(), ops[i].file) == files.end()) {
       files.push_back(ops[i].file);
     }
   }
@@ -148,6 +159,7 @@ void StorageEngine::Impl::WriteAndSync(IoRound& round) {
       round.commits[owner[i].second].status = results[i];
     }
   }
+  env->CrashPoint(crash_point::kRoundSynced);
 }
 
 void StorageEngine::Impl::RecordInIndex(IoRound& round) {
@@ -222,7 +234,7 @@ void StorageEngine::Impl::RecordInIndex(IoRound& round) {
   if (batch.empty()) {
     return;
   }
-  absl::Status indexed = index->Write(batch, /*sync=*/true);
+  absl::Status indexed = index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kRoundIndex));
   if (!indexed.ok()) {
     SHUFFLE_LOG(ERROR) << "index write failed; failing the round" << Kv("error", indexed.message());
     for (FlushJob& job : round.flushes) {

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/engine_impl.h"
 #include "shuffle/core/block.h"
 #include "shuffle/core/logging.h"
@@ -31,8 +32,9 @@ absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
   {
     Index::Batch batch;
     batch.PutEpoch(epoch);
-    SHUFFLE_RETURN_IF_ERROR(index->Write(batch, /*sync=*/true));
+    SHUFFLE_RETURN_IF_ERROR(index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kRecoveryIndex)));
   }
+  env->CrashPoint(crash_point::kRecoveryEpoch);
   SHUFFLE_ASSIGN_OR_RETURN(uint64_t stored_next_handle, index->LoadNextHandle());
   std::vector<ShufflePtr> recovered;
   SHUFFLE_RETURN_IF_ERROR(index->ForEachShuffle([&](const ShuffleRecord& record) {
@@ -47,6 +49,7 @@ absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
   Index::Batch cleanup;
   for (const ShufflePtr& shuffle : recovered) {
     SHUFFLE_RETURN_IF_ERROR(RecoverShuffle(*shuffle, cleanup, report));
+    env->CrashPoint(crash_point::kRecoveryShuffle);
     handles.insert(shuffle->record.handle);
     max_handle = std::max(max_handle, shuffle->record.handle);
   }
@@ -219,7 +222,7 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
   // The index must stop naming regions before any file they lie in is deleted or cut, or a
   // crash in between would leave records pointing at nothing.
   if (!cleanup.empty()) {
-    SHUFFLE_RETURN_IF_ERROR(index->Write(cleanup, /*sync=*/true));
+    SHUFFLE_RETURN_IF_ERROR(index->Write(cleanup, /*sync=*/!SyncRemoved(SyncSite::kRecoveryIndex)));
     cleanup.Clear();
   }
   // Log files: cut tails, delete the ones without live regions, start a new one.
@@ -252,7 +255,7 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
   SHUFFLE_ASSIGN_OR_RETURN(
       shuffle.log_files[shuffle.log_no],
       env->OpenFile(LogPath(shuffle.log_dir, handle, shuffle.log_no), {.create = true}));
-  return env->SyncDir(log_dir_path);
+  return SyncDirAt(SyncSite::kRecoveryLogDir, log_dir_path);
 }
 
 }  // namespace shuffle::storage

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/engine_impl.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
@@ -45,6 +46,7 @@ absl::StatusOr<uint64_t> StorageEngine::RemoveShuffle(const ShuffleKey& key) {
   Index::Batch batch;
   batch.DeleteShuffle(shuffle->record.handle);
   SHUFFLE_RETURN_IF_ERROR(impl.index->Write(batch, /*sync=*/true));
+  impl.env->CrashPoint(crash_point::kRemoveIndexed);
   for (uint32_t d = 0; d < impl.options.data_dirs.size(); ++d) {
     SHUFFLE_RETURN_IF_ERROR(impl.env->RemoveAll(impl.ShuffleDir(d, shuffle->record.handle)));
   }
