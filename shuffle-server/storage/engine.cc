@@ -1,6 +1,7 @@
 #include "shuffle-server/storage/engine.h"
 
 #include <chrono>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,27 @@ uint64_t NowUnixMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
+}
+
+// mkdir -p, then fsync the parent of every directory it created and of `path` itself: a new
+// directory's entry is durable only once its parent is synced, and RocksDB syncs the entries of
+// its own directory, never that directory's entry in its parent.
+absl::Status CreateDirsDurably(Env& env, const std::string& path) {
+  std::filesystem::path existing = std::filesystem::path(path).lexically_normal();
+  while (existing.has_parent_path() && existing != existing.root_path() &&
+         !env.FileExists(existing.string())) {
+    existing = existing.parent_path();
+  }
+  SHUFFLE_RETURN_IF_ERROR(env.CreateDirs(path));
+  if (SyncRemoved(SyncSite::kOpenDirs)) {
+    return absl::OkStatus();
+  }
+  std::filesystem::path dir = std::filesystem::path(path).lexically_normal();
+  do {
+    dir = dir.parent_path();
+    SHUFFLE_RETURN_IF_ERROR(env.SyncDir(dir.string()));
+  } while (dir != existing && dir.has_parent_path() && dir != dir.root_path());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -43,9 +65,9 @@ absl::StatusOr<std::unique_ptr<StorageEngine>> StorageEngine::Open(const EngineO
     index_dir = options.data_dirs[0] + "/index";
   }
   for (const std::string& dir : options.data_dirs) {
-    SHUFFLE_RETURN_IF_ERROR(impl->env->CreateDirs(dir + "/shuffles"));
+    SHUFFLE_RETURN_IF_ERROR(CreateDirsDurably(*impl->env, dir + "/shuffles"));
   }
-  SHUFFLE_RETURN_IF_ERROR(impl->env->CreateDirs(index_dir));
+  SHUFFLE_RETURN_IF_ERROR(CreateDirsDurably(*impl->env, index_dir));
   impl->env->CrashPoint(crash_point::kOpenDirs);
   IndexOptions index_options;
   index_options.file_system = impl->env->IndexFileSystem();
