@@ -202,6 +202,10 @@ void StorageEngine::Impl::CollectCommits(IoRound& round) {
           shuffle.log_files[next] = std::move(*file);
           shuffle.log_no = next;
           shuffle.log_offset = 0;
+          round.new_log_files.push_back(NewLogFile{
+              .handle = shuffle.record.handle,
+              .log_no = next,
+              .dir = ShuffleDir(shuffle.log_dir, shuffle.record.handle)});
           env->CrashPoint(crash_point::kLogRotated);
         }  // else: keep appending to the current log
       }

@@ -159,11 +159,25 @@ void StorageEngine::Impl::WriteAndSync(IoRound& round) {
       round.commits[owner[i].second].status = results[i];
     }
   }
+  // 3. A log file a rotation created is named by the index only once its directory entry is
+  // durable: a commit whose region lies in it fails when that directory cannot be synced.
+  for (const NewLogFile& created : round.new_log_files) {
+    absl::Status synced = SyncDirAt(SyncSite::kRotateLogDir, created.dir);
+    if (synced.ok()) {
+      continue;
+    }
+    for (CommitJob& job : round.commits) {
+      if (job.region != nullptr && job.region->handle == created.handle &&
+          job.region->log_no == created.log_no && job.status.ok()) {
+        job.status = synced;
+      }
+    }
+  }
   env->CrashPoint(crash_point::kRoundSynced);
 }
 
 void StorageEngine::Impl::RecordInIndex(IoRound& round) {
-  // 3. One synced index batch for everything that reached the disk.
+  // 4. One synced index batch for everything that reached the disk.
   Index::Batch batch;
   for (FlushJob& job : round.flushes) {
     if (!job.status.ok()) {

@@ -40,6 +40,14 @@ struct CommitJob {
   absl::Status status;
 };
 
+// A commit-log file created by a rotation in this round: its directory entry must be durable
+// before the index names a region in it.
+struct NewLogFile {
+  uint64_t handle = 0;
+  uint32_t log_no = 0;
+  std::string dir;
+};
+
 struct IoRound {
   absl::flat_hash_map<PendingBlock*, size_t> direct_index;  // large block -> its job in flushes
   std::vector<FlushJob> flushes;
@@ -47,6 +55,7 @@ struct IoRound {
   std::vector<std::shared_ptr<CommitWaiter>> resolve_after;
   absl::flat_hash_map<LogRegion*, uint32_t> region_decrements;
   std::vector<std::shared_ptr<LogRegion>> regions_done;
+  std::vector<NewLogFile> new_log_files;
 };
 
 }  // namespace shuffle::storage
