@@ -22,6 +22,7 @@ using core::ShuffleId;
 
 constexpr uint32_t kThreads = 3;
 constexpr uint32_t kMapsPerThread = 30;
+constexpr size_t kMaxRetries = 12;
 
 struct PlannedBlock {
   uint32_t partition;
@@ -172,6 +173,46 @@ void CheckServedMap(uint32_t map, std::map<uint32_t, std::vector<ServedBlock>>& 
   }
 }
 
+// One map as the workload runs it; `k` (its index in its thread) chooses the pattern.
+void RunMap(StorageEngine& engine, const ShuffleKey& key, uint32_t map, int fd) {
+  const uint32_t k = map % 100;
+  uint64_t blocks0 = 0;
+  uint64_t bytes0 = 0;
+  uint64_t blocks1 = 0;
+  uint64_t bytes1 = 0;
+  if (k % 3 == 1) {  // speculative pair: attempt 1 commits first, attempt 0 loses
+    if (PushAttempt(engine, key, map, 0, &blocks0, &bytes0) &&
+        PushAttempt(engine, key, map, 1, &blocks1, &bytes1)) {
+      CommitAttempt(engine, key, map, 1, blocks1, bytes1, fd);
+      CommitAttempt(engine, key, map, 0, blocks0, bytes0, fd);
+    }
+  } else if (k % 3 == 2) {  // abandoned attempt 2, then attempt 3 commits
+    (void)PushAttempt(engine, key, map, 2, &blocks0, &bytes0);
+    if (PushAttempt(engine, key, map, 3, &blocks1, &bytes1)) {
+      CommitAttempt(engine, key, map, 3, blocks1, bytes1, fd);
+    }
+  } else if (PushAttempt(engine, key, map, 0, &blocks0, &bytes0)) {
+    CommitAttempt(engine, key, map, 0, blocks0, bytes0, fd);
+  }
+}
+
+// Maps of the previous iteration, in the same shuffle, that were never acknowledged.
+std::vector<uint32_t> MapsToRetry(uint32_t iteration, const Observed& observed) {
+  std::vector<uint32_t> maps;
+  if (iteration == 0 || ShuffleOf(iteration - 1) != ShuffleOf(iteration)) {
+    return maps;
+  }
+  for (uint32_t t = 0; t < kThreads && maps.size() < kMaxRetries; ++t) {
+    for (uint32_t k = 0; k < kMapsPerThread && maps.size() < kMaxRetries; ++k) {
+      const uint32_t map = (iteration - 1) * 1000 + t * 100 + k;
+      if (!observed.acked_winner.count(map)) {
+        maps.push_back(map);
+      }
+    }
+  }
+  return maps;
+}
+
 }  // namespace
 
 ShuffleKey KeyOf(uint32_t shuffle) { return ShuffleKey{AppId("crash-app"), ShuffleId(shuffle)}; }
@@ -182,7 +223,7 @@ void Report(int fd, const std::string& line) {
   (void)n;
 }
 
-void RunWorkload(StorageEngine& engine, uint32_t iteration, int fd) {
+void RunWorkload(StorageEngine& engine, uint32_t iteration, const Observed& observed, int fd) {
   const RecoveryReport& report = engine.recovery_report();
   if (report.corrupt_log_blocks > 0) {
     Report(fd, "E child recovery found " + std::to_string(report.corrupt_log_blocks) +
@@ -193,29 +234,14 @@ void RunWorkload(StorageEngine& engine, uint32_t iteration, int fd) {
     Report(fd, "E register " + std::string(st.message()) + "\n");
     return;
   }
+  for (uint32_t map : MapsToRetry(iteration, observed)) {
+    RunMap(engine, key, map, fd);
+  }
   std::vector<std::thread> threads;
   for (uint32_t t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (uint32_t k = 0; k < kMapsPerThread; ++k) {
-        const uint32_t map = iteration * 1000 + t * 100 + k;
-        uint64_t blocks0 = 0;
-        uint64_t bytes0 = 0;
-        uint64_t blocks1 = 0;
-        uint64_t bytes1 = 0;
-        if (k % 3 == 1) {  // speculative pair: attempt 1 commits first, attempt 0 loses
-          if (PushAttempt(engine, key, map, 0, &blocks0, &bytes0) &&
-              PushAttempt(engine, key, map, 1, &blocks1, &bytes1)) {
-            CommitAttempt(engine, key, map, 1, blocks1, bytes1, fd);
-            CommitAttempt(engine, key, map, 0, blocks0, bytes0, fd);
-          }
-        } else if (k % 3 == 2) {  // abandoned attempt 2, then attempt 3 commits
-          (void)PushAttempt(engine, key, map, 2, &blocks0, &bytes0);
-          if (PushAttempt(engine, key, map, 3, &blocks1, &bytes1)) {
-            CommitAttempt(engine, key, map, 3, blocks1, bytes1, fd);
-          }
-        } else if (PushAttempt(engine, key, map, 0, &blocks0, &bytes0)) {
-          CommitAttempt(engine, key, map, 0, blocks0, bytes0, fd);
-        }
+        RunMap(engine, key, iteration * 1000 + t * 100 + k, fd);
       }
     });
   }
@@ -225,7 +251,9 @@ void RunWorkload(StorageEngine& engine, uint32_t iteration, int fd) {
   // Reads and seals while waiting for the crash.
   (void)engine.Read(key,
                     {.partition_begin = PartitionId(0), .partition_end = PartitionId(kPartitions)});
-  (void)engine.Seal(key);
+  if (engine.Seal(key).ok()) {
+    Report(fd, "S " + std::to_string(key.shuffle.value()) + "\n");
+  }
 }
 
 void ParseRecords(const std::string& text, Observed* observed) {
@@ -247,6 +275,10 @@ void ParseRecords(const std::string& text, Observed* observed) {
       uint32_t winner = 0;
       fields >> map >> attempt >> won >> winner;
       observed->acked_winner[map] = winner;
+    } else if (kind == "S") {
+      uint32_t shuffle = 0;
+      fields >> shuffle;
+      observed->sealed.insert(shuffle);
     } else if (kind == "C") {
       observed->crashes.push_back(line.substr(2));
     } else if (!line.empty()) {
@@ -323,6 +355,12 @@ void Verify(const EngineOptions& options, uint32_t iteration, Observed* observed
     ASSERT_TRUE(served != observed->served_winner.end())
         << "acknowledged commit of map " << map << " lost";
     ASSERT_EQ(served->second, winner) << "map " << map;
+  }
+  // A seal that returned OK stays sealed.
+  for (const ShuffleUsage& usage : (*engine)->Usage()) {
+    if (observed->sealed.count(usage.record.shuffle_id)) {
+      ASSERT_TRUE(usage.record.sealed) << "shuffle " << usage.record.shuffle_id << " lost its seal";
+    }
   }
   if (engine_out != nullptr) {
     *engine_out = std::move(engine).value();

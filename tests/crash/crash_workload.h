@@ -31,15 +31,21 @@ ShuffleKey KeyOf(uint32_t shuffle);
 // Writes one record to the pipe `fd` (a single write(2): atomic on a pipe).
 void Report(int fd, const std::string& line);
 
-// The child's work for `iteration`: registers the iteration's shuffle, then three threads push
-// and commit their maps, reporting on `fd`; then a read and a seal. Returns when all is done
-// (the caller waits for its crash). Errors that must not happen are reported as "E" records.
-void RunWorkload(StorageEngine& engine, uint32_t iteration, int fd);
+struct Observed;
+
+// The child's work for `iteration`: registers the iteration's shuffle; first runs again, with the
+// same attempt numbers, a few maps of the previous iteration (same shuffle) that were not
+// acknowledged, as a client retries after a server restart (blocks of the crashed run must never
+// mix with the new ones: the epoch keeps them apart); then three threads push and commit their
+// maps, reporting on `fd`; then a read and a seal ("S" record). Returns when all is done (the
+// caller waits for its crash). Errors that must not happen are reported as "E" records.
+void RunWorkload(StorageEngine& engine, uint32_t iteration, const Observed& observed, int fd);
 
 struct Observed {
   std::set<std::pair<uint32_t, uint32_t>> intents;  // (map, attempt) that called Commit
   std::map<uint32_t, uint32_t> acked_winner;        // map -> winner attempt it was told
   std::map<uint32_t, uint32_t> served_winner;       // map -> attempt seen served
+  std::set<uint32_t> sealed;                        // shuffles whose Seal returned OK
   std::vector<std::string> crashes;                 // "C" records: how the child crashed
   std::vector<std::string> errors;
 };

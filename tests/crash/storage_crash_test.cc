@@ -26,14 +26,15 @@ namespace shuffle::storage::crash {
 namespace {
 
 // The child: runs until killed (or 20 s, a bound in case the parent dies).
-[[noreturn]] void RunChild(const std::string& dir, uint32_t iteration, int fd) {
+[[noreturn]] void RunChild(const std::string& dir, uint32_t iteration, const Observed& observed,
+                           int fd) {
   core::SetLogLevel(core::LogLevel::kError);
   auto engine = StorageEngine::Open(testing::SmallOptions(dir));
   if (!engine.ok()) {
     Report(fd, "E open " + std::string(engine.status().message()) + "\n");
     _exit(3);
   }
-  RunWorkload(**engine, iteration, fd);
+  RunWorkload(**engine, iteration, observed, fd);
   std::this_thread::sleep_for(std::chrono::seconds(20));
   _exit(0);
 }
@@ -50,11 +51,12 @@ TEST(StorageCrashTest, AcknowledgedCommitsSurviveSigkillAtRandomInstants) {
   for (uint32_t iteration = 0; iteration < iterations; ++iteration) {
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
+    std::fflush(nullptr);  // the child must not inherit (and print again) buffered output
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       close(fds[0]);
-      RunChild(dir.path(), iteration, fds[1]);
+      RunChild(dir.path(), iteration, observed, fds[1]);
     }
     close(fds[1]);
     std::this_thread::sleep_for(
