@@ -72,6 +72,9 @@ absl::StatusOr<std::unique_ptr<StorageEngine>> StorageEngine::Open(const EngineO
   IndexOptions index_options;
   index_options.file_system = impl->env->IndexFileSystem();
   SHUFFLE_ASSIGN_OR_RETURN(impl->index, Index::Open(index_dir, index_options));
+  // RocksDB deletes obsolete files at open without syncing its directory: sync it, so files a
+  // crash brought back do not come back again and again.
+  SHUFFLE_RETURN_IF_ERROR(impl->env->SyncDir(index_dir));
   SHUFFLE_ASSIGN_OR_RETURN(impl->io_engine, impl->env->NewIoEngine(options.queue_depth));
   {
     absl::MutexLock lock(&impl->mu);
