@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/engine_impl.h"
+#include "shuffle-server/storage/sync_sites.h"
 #include "shuffle/core/status_macros.h"
 
 namespace shuffle::storage {
@@ -49,11 +50,7 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
       if (buffer.blocks.empty() || (!everything && !HoldsCommittedBlocks(*shuffle, p, only))) {
         continue;
       }
-      buffer.flush_requested = true;
-      if (!buffer.queued) {
-        buffer.queued = true;
-        flush_queue.emplace_back(shuffle, p);
-      }
+      buffers.RequestFlush(shuffle, p);
       any = true;
     }
     if (!any) {
@@ -74,9 +71,9 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
   for (uint32_t p = begin; p < end; ++p) {
     if (HoldsCommittedBlocks(*shuffle, p, only)) {
       // Serving now would silently omit committed blocks: refuse instead.
-      const std::string why =
-          last_flush_error.ok() ? std::string("new commits kept arriving")
-                                : absl::StrCat("writing them failed: ", last_flush_error.message());
+      const absl::Status& error = buffers.last_flush_error();
+      const std::string why = error.ok() ? std::string("new commits kept arriving")
+                                         : absl::StrCat("writing them failed: ", error.message());
       return absl::UnavailableError(absl::StrCat(
           "partition ", p, " of shuffle ", DescribeShuffle(*shuffle),
           " still has committed blocks in memory after 3 flush rounds (", why, "); retry"));
@@ -86,14 +83,7 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
 }
 
 absl::Status StorageEngine::Seal(const ShuffleKey& key) {
-  ShufflePtr shuffle;
-  {
-    absl::MutexLock lock(&impl_->mu);
-    shuffle = impl_->FindShuffle(key);
-    if (shuffle != nullptr) {
-      shuffle->last_activity = absl::Now();
-    }
-  }
+  ShufflePtr shuffle = impl_->FindActive(key);
   if (shuffle == nullptr) {
     return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " is not registered"));
   }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/engine_impl.h"
+#include "shuffle-server/storage/sync_sites.h"
 #include "shuffle/core/block.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
@@ -58,7 +59,7 @@ absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
   }
   // Shuffle directories the index does not know: a removal or registration cut short.
   for (size_t d = 0; d < options.data_dirs.size(); ++d) {
-    const std::string root = options.data_dirs[d] + "/shuffles";
+    const std::string root = layout.ShufflesRoot(static_cast<uint32_t>(d));
     SHUFFLE_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(root));
     for (const std::string& name : names) {
       uint64_t handle = 0;
@@ -71,23 +72,12 @@ absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
   }
   {
     absl::MutexLock lock(&mu);
-    next_handle = std::max({stored_next_handle, max_handle + 1, uint64_t{1}});
+    catalog.SetNextHandle(std::max({stored_next_handle, max_handle + 1, uint64_t{1}}));
     for (ShufflePtr& shuffle : recovered) {
       ShuffleKey key{core::AppId(shuffle->record.app_id),
                      core::ShuffleId(shuffle->record.shuffle_id)};
-      for (uint32_t p = 0; p < shuffle->partitions.size(); ++p) {
-        PartitionBuffer& buffer = shuffle->partitions[p];
-        for (const BlockPtr& block : buffer.blocks) {
-          memory_bytes += block->bytes.size();
-        }
-        if (!buffer.blocks.empty()) {  // write replayed blocks into extents soon
-          buffer.queued = true;
-          buffer.flush_requested = true;
-          flush_queue.emplace_back(shuffle, p);
-        }
-      }
-      namespace_bytes[shuffle->record.namespace_name] += shuffle->stored_bytes;
-      shuffles[key] = std::move(shuffle);
+      buffers.AddReplayed(shuffle);
+      catalog.Add(key, std::move(shuffle));
     }
   }
   report->epoch = epoch;
@@ -145,37 +135,15 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
     }
     return absl::OkStatus();
   }));
-  // Segment files: everything past the last indexed extent was never acknowledged.
-  shuffle.segments.resize(ndirs);
-  shuffle.dir_bytes.assign(ndirs, 0);
-  for (uint32_t d = 0; d < ndirs; ++d) {
-    SHUFFLE_RETURN_IF_ERROR(env->CreateDirs(ShuffleDir(d, handle)));
-    SHUFFLE_RETURN_IF_ERROR(OpenSegment(shuffle, d));
-    SHUFFLE_ASSIGN_OR_RETURN(uint64_t size, shuffle.segments[d].file->Size());
-    if (size > max_end[d]) {
-      SHUFFLE_RETURN_IF_ERROR(shuffle.segments[d].file->Truncate(max_end[d]));
-      report->bytes_truncated += size - max_end[d];
-    } else if (size < max_end[d]) {
-      SHUFFLE_LOG(ERROR) << "segment file is shorter than its index says; data was lost below "
-                            "the storage engine"
-                         << Kv("path", SegmentPath(d, handle)) << Kv("size", size)
-                         << Kv("indexed_end", max_end[d]);
-    }
-    shuffle.segments[d].next_offset = max_end[d];
-    shuffle.dir_bytes[d] = max_end[d];
-  }
+  SHUFFLE_RETURN_IF_ERROR(
+      segment_store.Recover(handle, max_end, &shuffle.segments, &report->bytes_truncated));
   // Commit logs: replay live regions.
-  shuffle.log_dir = static_cast<uint32_t>(handle % ndirs);
-  std::map<uint32_t, uint64_t> log_end;  // log_no -> end of its last live region
   for (const LogRecord& log : logs) {
-    if (!shuffle.log_files.contains(log.log_no)) {
-      SHUFFLE_ASSIGN_OR_RETURN(
-          shuffle.log_files[log.log_no],
-          env->OpenFile(LogPath(log.dir, handle, log.log_no), {.create = false}));
-    }
+    SHUFFLE_ASSIGN_OR_RETURN(File * file,
+                             shuffle.log.OpenForReplay(*env, layout, handle, log.dir, log.log_no));
     std::string region(log.length, '\0');
     IoOp op{.kind = IoKind::kRead,
-            .file = shuffle.log_files[log.log_no].get(),
+            .file = file,
             .offset = log.offset,
             .buffer = region.data(),
             .length = region.size()};
@@ -216,46 +184,17 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
       continue;
     }
     ++report->log_regions_replayed;
-    ++shuffle.live_regions[log.log_no];
-    log_end[log.log_no] = std::max(log_end[log.log_no], log.offset + log.length);
+    shuffle.log.Replayed(log.log_no, log.offset + log.length);
   }
   // The index must stop naming regions before any file they lie in is deleted or cut, or a
   // crash in between would leave records pointing at nothing.
   if (!cleanup.empty()) {
-    SHUFFLE_RETURN_IF_ERROR(index->Write(cleanup, /*sync=*/!SyncRemoved(SyncSite::kRecoveryIndex)));
+    SHUFFLE_RETURN_IF_ERROR(
+        index->Write(cleanup, /*sync=*/!SyncRemoved(SyncSite::kRecoveryIndex)));
     cleanup.Clear();
   }
   // Log files: cut tails, delete the ones without live regions, start a new one.
-  const std::string log_dir_path = ShuffleDir(shuffle.log_dir, handle);
-  SHUFFLE_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(log_dir_path));
-  uint32_t max_log_no = 0;
-  for (const std::string& name : names) {
-    uint32_t log_no = 0;
-    if (!absl::StartsWith(name, "commit-") || !absl::EndsWith(name, ".log") ||
-        !absl::SimpleAtoi(name.substr(7, name.size() - 11), &log_no)) {
-      continue;
-    }
-    max_log_no = std::max(max_log_no, log_no);
-    auto end = log_end.find(log_no);
-    if (end == log_end.end()) {
-      shuffle.ForgetLogFile(log_no);
-      SHUFFLE_RETURN_IF_ERROR(env->RemoveFile(absl::StrCat(log_dir_path, "/", name)));
-      continue;
-    }
-    File* file = shuffle.log_files[log_no].get();
-    SHUFFLE_ASSIGN_OR_RETURN(uint64_t size, file->Size());
-    if (size > end->second) {
-      SHUFFLE_RETURN_IF_ERROR(file->Truncate(end->second));
-      report->bytes_truncated += size - end->second;
-    }
-    shuffle.AddLogBytes(log_no, end->second);
-  }
-  shuffle.log_no = max_log_no + 1;
-  shuffle.log_offset = 0;
-  SHUFFLE_ASSIGN_OR_RETURN(
-      shuffle.log_files[shuffle.log_no],
-      env->OpenFile(LogPath(shuffle.log_dir, handle, shuffle.log_no), {.create = true}));
-  return SyncDirAt(SyncSite::kRecoveryLogDir, log_dir_path);
+  return shuffle.log.FinishRecovery(*env, layout, handle, &report->bytes_truncated);
 }
 
 }  // namespace shuffle::storage

@@ -8,7 +8,11 @@
 #define SHUFFLE_SERVER_STORAGE_SYNC_SITES_H_
 
 #include <array>
+#include <string>
 #include <string_view>
+
+#include "absl/status/status.h"
+#include "shuffle-server/storage/env.h"
 
 namespace shuffle::storage {
 
@@ -25,12 +29,14 @@ enum class SyncSite {
   kRecoveryLogDir,    // fsync of the log directory after recovery starts a new log file
   kRecoveryIndex,     // WAL sync of the new epoch and recovery's clean-up batch
   kSealIndex,         // WAL sync of the sealed flag
+  kRemoveIndex,       // WAL sync of a shuffle's removal, before its files are deleted
 };
 
-inline constexpr std::array<std::string_view, 12> kSyncSiteNames = {
-    "open-dirs",   "register-root-dir", "register-shuffle-dir", "register-log-dir",
-    "register-index", "extent-data",    "log-data",             "round-index",
-    "rotate-log-dir", "recovery-log-dir", "recovery-index",     "seal-index"};
+inline constexpr std::array<std::string_view, 13> kSyncSiteNames = {
+    "open-dirs",      "register-root-dir", "register-shuffle-dir", "register-log-dir",
+    "register-index", "extent-data",       "log-data",             "round-index",
+    "rotate-log-dir", "recovery-log-dir",  "recovery-index",       "seal-index",
+    "remove-index"};
 
 constexpr std::string_view SyncSiteName(SyncSite site) {
   return kSyncSiteNames[static_cast<size_t>(site)];
@@ -42,6 +48,11 @@ bool SyncRemoved(SyncSite site);
 #else
 constexpr bool SyncRemoved(SyncSite) { return false; }
 #endif
+
+// fsync of directory `path`, unless a sync-removal build removes `site`.
+inline absl::Status SyncDirAt(Env& env, SyncSite site, const std::string& path) {
+  return SyncRemoved(site) ? absl::OkStatus() : env.SyncDir(path);
+}
 
 }  // namespace shuffle::storage
 
