@@ -82,10 +82,10 @@ absl::Status Catalog::CheckNotCommitted(const ShuffleState& shuffle, core::MapId
   if (winner == shuffle.winners.end()) {
     return absl::OkStatus();
   }
-  return absl::AlreadyExistsError(absl::StrCat(
-      "shuffle ", DescribeShuffle(shuffle), " map ", map.value(),
-      " was already committed by attempt ", winner->second.attempt, "; attempt ", attempt.value(),
-      "'s output is not needed"));
+  return absl::AlreadyExistsError(absl::StrCat("shuffle ", DescribeShuffle(shuffle), " map ",
+                                               map.value(), " was already committed by attempt ",
+                                               winner->second.attempt, "; attempt ",
+                                               attempt.value(), "'s output is not needed"));
 }
 
 absl::StatusOr<AttemptState*> Catalog::AttemptForPush(ShuffleState& shuffle, core::MapId map,
@@ -95,9 +95,9 @@ absl::StatusOr<AttemptState*> Catalog::AttemptForPush(ShuffleState& shuffle, cor
     return state.failure;
   }
   if (state.committing) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("shuffle ", DescribeShuffle(shuffle), " map ", map.value(), " attempt ",
-                     attempt.value(), " is committing; no more pushes"));
+    return absl::FailedPreconditionError(absl::StrCat("shuffle ", DescribeShuffle(shuffle), " map ",
+                                                      map.value(), " attempt ", attempt.value(),
+                                                      " is committing; no more pushes"));
   }
   return &state;
 }
@@ -119,12 +119,11 @@ Catalog::CommitVerdict Catalog::JudgeCommit(ShuffleState& shuffle, const CommitR
     return done(CommitResult{.won = it->second.attempt == attempt, .winner = it->second});
   }
   if (map_in_round) {
-    return CommitVerdict{.kind = Kind::kWait, .result = absl::UnknownError("waiting"),
-                         .attempt = nullptr};
+    return CommitVerdict{
+        .kind = Kind::kWait, .result = absl::UnknownError("waiting"), .attempt = nullptr};
   }
   if (req.num_partitions != shuffle.record.num_partitions) {
-    return done(absl::InvalidArgumentError(absl::StrCat(what, ": commit names ",
-                                                        req.num_partitions,
+    return done(absl::InvalidArgumentError(absl::StrCat(what, ": commit names ", req.num_partitions,
                                                         " partitions, the shuffle has ",
                                                         shuffle.record.num_partitions)));
   }
@@ -145,8 +144,8 @@ Catalog::CommitVerdict Catalog::JudgeCommit(ShuffleState& shuffle, const CommitR
         req.expected_bytes,
         " bytes); pushes were lost (server restart?): rerun the map as a new attempt")));
   }
-  return CommitVerdict{.kind = Kind::kProceed, .result = absl::UnknownError("committing"),
-                       .attempt = state};
+  return CommitVerdict{
+      .kind = Kind::kProceed, .result = absl::UnknownError("committing"), .attempt = state};
 }
 
 }  // namespace shuffle::storage

@@ -87,11 +87,11 @@ uint64_t CommitLog::bytes() const {
   return total;
 }
 
-absl::StatusOr<File*> CommitLog::OpenForReplay(Env& env, const DataLayout& layout,
-                                               uint64_t handle, uint32_t dir, uint32_t log_no) {
+absl::StatusOr<File*> CommitLog::OpenForReplay(Env& env, const DataLayout& layout, uint64_t handle,
+                                               uint32_t dir, uint32_t log_no) {
   if (!files_.contains(log_no)) {
-    SHUFFLE_ASSIGN_OR_RETURN(
-        files_[log_no], env.OpenFile(layout.LogPath(dir, handle, log_no), {.create = false}));
+    SHUFFLE_ASSIGN_OR_RETURN(files_[log_no],
+                             env.OpenFile(layout.LogPath(dir, handle, log_no), {.create = false}));
   }
   return files_[log_no].get();
 }

@@ -87,9 +87,9 @@ class CommitLog {
   uint32_t current_ = 0;
   uint64_t offset_ = 0;  // end of the current file's regions
   std::map<uint32_t, std::unique_ptr<File>> files_;
-  std::map<uint32_t, uint32_t> live_;         // log_no -> live regions
-  std::map<uint32_t, uint64_t> file_bytes_;   // log_no -> bytes written
-  std::map<uint32_t, uint64_t> replay_end_;   // recovery: log_no -> end of its last live region
+  std::map<uint32_t, uint32_t> live_;        // log_no -> live regions
+  std::map<uint32_t, uint64_t> file_bytes_;  // log_no -> bytes written
+  std::map<uint32_t, uint64_t> replay_end_;  // recovery: log_no -> end of its last live region
 };
 
 }  // namespace shuffle::storage

@@ -186,8 +186,7 @@ absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::A
   absl::MutexLock lock(&impl.mu);
   SHUFFLE_ASSIGN_OR_RETURN(ShufflePtr shuffle, impl.AdmitPush(key, map, attempt, blocks, total));
   SHUFFLE_RETURN_IF_ERROR(impl.WaitForMemory(key, *shuffle, total));
-  SHUFFLE_ASSIGN_OR_RETURN(AttemptState * state,
-                           Catalog::AttemptForPush(*shuffle, map, attempt));
+  SHUFFLE_ASSIGN_OR_RETURN(AttemptState * state, Catalog::AttemptForPush(*shuffle, map, attempt));
   impl.TakeBlocks(shuffle, *state, map, attempt, blocks, total);
   return absl::OkStatus();
 }
@@ -212,8 +211,7 @@ absl::StatusOr<ShufflePtr> StorageEngine::Impl::AdmitPush(const ShuffleKey& key,
   }
   SHUFFLE_RETURN_IF_ERROR(Catalog::CheckNotCommitted(*shuffle, map, attempt));
   for (const PushedBlock& block : blocks) {
-    SHUFFLE_RETURN_IF_ERROR(
-        CheckDiskSpace(layout.DirOfPartition(block.partition.value()), total));
+    SHUFFLE_RETURN_IF_ERROR(CheckDiskSpace(layout.DirOfPartition(block.partition.value()), total));
   }
   if (absl::Status quota = catalog.CheckQuota(*shuffle, total); !quota.ok()) {
     ++stats.refused_quota;
@@ -222,8 +220,8 @@ absl::StatusOr<ShufflePtr> StorageEngine::Impl::AdmitPush(const ShuffleKey& key,
   return shuffle;
 }
 
-absl::Status StorageEngine::Impl::WaitForMemory(const ShuffleKey& key,
-                                                const ShuffleState& shuffle, uint64_t total) {
+absl::Status StorageEngine::Impl::WaitForMemory(const ShuffleKey& key, const ShuffleState& shuffle,
+                                                uint64_t total) {
   // Backpressure: wait for the I/O thread to free memory.
   const absl::Time deadline = absl::Now() + absl::Milliseconds(options.push_wait_ms);
   while (buffers.OverBudget(total) && !stopping) {

@@ -88,8 +88,8 @@ struct StorageEngine::Impl {
   absl::Status WaitForMemory(const ShuffleKey& key, const ShuffleState& shuffle, uint64_t total)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void TakeBlocks(const ShufflePtr& shuffle, AttemptState& state, core::MapId map,
-                  core::AttemptId attempt, const std::vector<PushedBlock>& blocks,
-                  uint64_t total) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+                  core::AttemptId attempt, const std::vector<PushedBlock>& blocks, uint64_t total)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::Status CheckDiskSpace(uint32_t dir, uint64_t incoming) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // UNAVAILABLE ("server draining") for `what` (a push, commit or registration), counted.
   absl::Status RefuseWhileDraining(std::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
@@ -149,8 +149,7 @@ struct StorageEngine::Impl {
 
   // --- engine_recovery.cc
   absl::Status Recover(RecoveryReport* report) ABSL_LOCKS_EXCLUDED(mu);
-  absl::Status RecoverShuffle(ShuffleState& shuffle, Index::Batch& cleanup,
-                              RecoveryReport* report);
+  absl::Status RecoverShuffle(ShuffleState& shuffle, Index::Batch& cleanup, RecoveryReport* report);
 
   const EngineOptions options;
   Env* const env;

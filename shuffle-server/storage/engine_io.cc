@@ -8,9 +8,7 @@ namespace shuffle::storage {
 
 using core::Kv;
 
-bool StorageEngine::Impl::HasWork() const {
-  return !pending_commits.empty() || buffers.HasWork();
-}
+bool StorageEngine::Impl::HasWork() const { return !pending_commits.empty() || buffers.HasWork(); }
 
 void StorageEngine::Impl::RefreshDiskSpace() {
   std::vector<DiskSpace> space(options.data_dirs.size());

@@ -189,8 +189,7 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
   // The index must stop naming regions before any file they lie in is deleted or cut, or a
   // crash in between would leave records pointing at nothing.
   if (!cleanup.empty()) {
-    SHUFFLE_RETURN_IF_ERROR(
-        index->Write(cleanup, /*sync=*/!SyncRemoved(SyncSite::kRecoveryIndex)));
+    SHUFFLE_RETURN_IF_ERROR(index->Write(cleanup, /*sync=*/!SyncRemoved(SyncSite::kRecoveryIndex)));
     cleanup.Clear();
   }
   // Log files: cut tails, delete the ones without live regions, start a new one.

@@ -42,8 +42,7 @@ absl::StatusOr<uint64_t> StorageEngine::RemoveShuffle(const ShuffleKey& key) {
   }
   Index::Batch batch;
   batch.DeleteShuffle(shuffle->record.handle);
-  SHUFFLE_RETURN_IF_ERROR(
-      impl.index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kRemoveIndex)));
+  SHUFFLE_RETURN_IF_ERROR(impl.index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kRemoveIndex)));
   impl.env->CrashPoint(crash_point::kRemoveIndexed);
   SHUFFLE_RETURN_IF_ERROR(impl.segment_store.Remove(shuffle->record.handle));
   SHUFFLE_LOG(INFO) << "removed shuffle" << Kv("app", key.app.value())

@@ -94,7 +94,8 @@ absl::StatusOr<std::unique_ptr<PowerLoss>> PowerLoss::Create(const std::string& 
   const std::string trash = normal + ".powerloss-trash";
   struct stat st {};
   if (stat(normal.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat("power loss root ", root, " is not a directory"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("power loss root ", root, " is not a directory"));
   }
   if (absl::Status st = RemoveTree(trash); !st.ok()) {
     return st;
@@ -244,11 +245,8 @@ absl::Status PowerLoss::CreateDirs(const std::string& path) {
     }
     if (Tracks(p)) {
       absl::MutexLock lock(&state_mu_);
-      entries_.push_back(Entry{.op = EntryOp::kMkdir,
-                               .path = p,
-                               .from = {},
-                               .trash = {},
-                               .unsynced_dirs = {Parent(p)}});
+      entries_.push_back(Entry{
+          .op = EntryOp::kMkdir, .path = p, .from = {}, .trash = {}, .unsynced_dirs = {Parent(p)}});
     }
   }
   return absl::OkStatus();

@@ -35,11 +35,11 @@
 namespace shuffle::storage {
 
 struct PowerLossStats {
-  uint64_t files_reverted = 0;       // files whose data or size went back to their last sync
-  uint64_t bytes_dropped = 0;        // file bytes past the durable size that were cut off
-  uint64_t entries_undone = 0;       // directory entries created, removed or renamed, undone
-  uint64_t operations_undone = 0;    // of which removals brought back
-  uint64_t file_syncs = 0;           // syncs seen
+  uint64_t files_reverted = 0;     // files whose data or size went back to their last sync
+  uint64_t bytes_dropped = 0;      // file bytes past the durable size that were cut off
+  uint64_t entries_undone = 0;     // directory entries created, removed or renamed, undone
+  uint64_t operations_undone = 0;  // of which removals brought back
+  uint64_t file_syncs = 0;         // syncs seen
   uint64_t dir_syncs = 0;
 };
 
@@ -111,9 +111,9 @@ class PowerLoss {
   enum class EntryOp { kCreate, kMkdir, kRemove, kRename };
   struct Entry {
     EntryOp op;
-    std::string path;     // created, removed, or rename target
-    std::string from;     // rename source
-    std::string trash;    // removed entry (kRemove), or replaced target (kRename)
+    std::string path;                     // created, removed, or rename target
+    std::string from;                     // rename source
+    std::string trash;                    // removed entry (kRemove), or replaced target (kRename)
     std::set<std::string> unsynced_dirs;  // parents still to be synced
   };
   using InodeKey = std::pair<uint64_t, uint64_t>;  // (st_dev, st_ino)

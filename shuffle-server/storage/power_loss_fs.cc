@@ -173,16 +173,16 @@ class PowerLossFileSystem final : public rocksdb::FileSystemWrapper {
   IOStatus NewWritableFile(const std::string& path, const FileOptions& options,
                            std::unique_ptr<rocksdb::FSWritableFile>* result,
                            IODebugContext* dbg) override {
-    return OpenWritable(path, /*truncate=*/true, [&] {
-      return target()->NewWritableFile(path, options, result, dbg);
-    }, result);
+    return OpenWritable(
+        path, /*truncate=*/true,
+        [&] { return target()->NewWritableFile(path, options, result, dbg); }, result);
   }
   IOStatus ReopenWritableFile(const std::string& path, const FileOptions& options,
                               std::unique_ptr<rocksdb::FSWritableFile>* result,
                               IODebugContext* dbg) override {
-    return OpenWritable(path, /*truncate=*/false, [&] {
-      return target()->ReopenWritableFile(path, options, result, dbg);
-    }, result);
+    return OpenWritable(
+        path, /*truncate=*/false,
+        [&] { return target()->ReopenWritableFile(path, options, result, dbg); }, result);
   }
   IOStatus ReuseWritableFile(const std::string& path, const std::string& old_path,
                              const FileOptions& options,

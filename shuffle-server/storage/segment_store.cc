@@ -32,8 +32,7 @@ absl::Status SegmentStore::Create(uint64_t handle, ShuffleSegments* segments) co
   segments->written_.assign(dirs, 0);
   for (uint32_t d = 0; d < dirs; ++d) {
     SHUFFLE_RETURN_IF_ERROR(env_->CreateDirs(layout_->ShuffleDir(d, handle)));
-    SHUFFLE_RETURN_IF_ERROR(
-        SyncDirAt(*env_, SyncSite::kRegisterRootDir, layout_->ShufflesRoot(d)));
+    SHUFFLE_RETURN_IF_ERROR(SyncDirAt(*env_, SyncSite::kRegisterRootDir, layout_->ShufflesRoot(d)));
     SHUFFLE_RETURN_IF_ERROR(Open(handle, d, &segments->files_[d]));
     SHUFFLE_RETURN_IF_ERROR(
         SyncDirAt(*env_, SyncSite::kRegisterShuffleDir, layout_->ShuffleDir(d, handle)));

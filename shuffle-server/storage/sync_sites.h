@@ -17,25 +17,26 @@
 namespace shuffle::storage {
 
 enum class SyncSite {
-  kOpenDirs,          // fsync of the parents of the data and index directories at open
-  kRegisterRootDir,   // fsync of <data dir>/shuffles after a shuffle directory is created
+  kOpenDirs,            // fsync of the parents of the data and index directories at open
+  kRegisterRootDir,     // fsync of <data dir>/shuffles after a shuffle directory is created
   kRegisterShuffleDir,  // fsync of a shuffle directory after its segment file is created
-  kRegisterLogDir,    // fsync of the log directory after the first commit-log file is created
-  kRegisterIndex,     // WAL sync of the shuffle record
-  kExtentData,        // fdatasync of segment files after extents are written
-  kLogData,           // fdatasync of commit-log files after regions are written
-  kRoundIndex,        // WAL sync of a round's index batch (extents, log regions, commits)
-  kRotateLogDir,      // fsync of the log directory after a rotation creates a new log file
-  kRecoveryLogDir,    // fsync of the log directory after recovery starts a new log file
-  kRecoveryIndex,     // WAL sync of the new epoch and recovery's clean-up batch
-  kSealIndex,         // WAL sync of the sealed flag
-  kRemoveIndex,       // WAL sync of a shuffle's removal, before its files are deleted
+  kRegisterLogDir,      // fsync of the log directory after the first commit-log file is created
+  kRegisterIndex,       // WAL sync of the shuffle record
+  kExtentData,          // fdatasync of segment files after extents are written
+  kLogData,             // fdatasync of commit-log files after regions are written
+  kRoundIndex,          // WAL sync of a round's index batch (extents, log regions, commits)
+  kRotateLogDir,        // fsync of the log directory after a rotation creates a new log file
+  kRecoveryLogDir,      // fsync of the log directory after recovery starts a new log file
+  kRecoveryIndex,       // WAL sync of the new epoch and recovery's clean-up batch
+  kSealIndex,           // WAL sync of the sealed flag
+  kRemoveIndex,         // WAL sync of a shuffle's removal, before its files are deleted
 };
 
 inline constexpr std::array<std::string_view, 13> kSyncSiteNames = {
-    "open-dirs",      "register-root-dir", "register-shuffle-dir", "register-log-dir",
-    "register-index", "extent-data",       "log-data",             "round-index",
-    "rotate-log-dir", "recovery-log-dir",  "recovery-index",       "seal-index",
+    "open-dirs",        "register-root-dir", "register-shuffle-dir",
+    "register-log-dir", "register-index",    "extent-data",
+    "log-data",         "round-index",       "rotate-log-dir",
+    "recovery-log-dir", "recovery-index",    "seal-index",
     "remove-index"};
 
 constexpr std::string_view SyncSiteName(SyncSite site) {

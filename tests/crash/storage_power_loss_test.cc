@@ -35,8 +35,9 @@
 namespace shuffle::storage::crash {
 namespace {
 
-// How one child's power is cut: at `point`'s `hit`-th time (when set), else (or when the point is
-// not reached by then) after `delay_ms`.
+// How one child's power is cut: at `point`'s `hit`-th time (when set; the timer then starts once
+// the engine is open and `delay_ms` only bounds the wait), else `delay_ms` after the child starts
+// (so many cuts land in recovery).
 struct CutPlan {
   std::string point;
   int hit = 0;
@@ -45,13 +46,16 @@ struct CutPlan {
 
 CutPlan ChooseCut(std::mt19937& rng) {
   CutPlan plan;
-  plan.delay_ms = rng() % 4 == 0 ? 30 + static_cast<int>(rng() % 700)
-                                 : 30 + static_cast<int>(rng() % 250);
+  plan.delay_ms =
+      rng() % 4 == 0 ? 30 + static_cast<int>(rng() % 700) : 30 + static_cast<int>(rng() % 250);
   if (rng() % 2 == 0) {
     plan.point = std::string(crash_point::kAll[rng() % crash_point::kAll.size()]);
+    // Round points are reached many times per child; the others once (recovery:shuffle once per
+    // shuffle).
     const bool per_round = plan.point.rfind("round:", 0) == 0 || plan.point == "log:rotated";
-    plan.hit = 1 + static_cast<int>(rng() % (per_round ? 12 : 3));
-    plan.delay_ms += 400;  // give the point time to be reached
+    const int hits = per_round ? 12 : plan.point == crash_point::kRecoveryShuffle ? 2 : 1;
+    plan.hit = 1 + static_cast<int>(rng() % hits);
+    plan.delay_ms += 1000;  // give the point time to be reached
   }
   return plan;
 }
@@ -71,14 +75,22 @@ CutPlan ChooseCut(std::mt19937& rng) {
   if (!plan.point.empty()) {
     env.CrashAtPoint(plan.point, plan.hit);
   }
-  std::thread([&env, delay = plan.delay_ms] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    env.Crash("timer");
-  }).detach();
+  auto start_timer = [&env, delay = plan.delay_ms] {
+    std::thread([&env, delay] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+      env.Crash("timer");
+    }).detach();
+  };
+  if (plan.point.empty()) {
+    start_timer();
+  }
   auto engine = StorageEngine::Open(testing::SmallOptions(root, &env));
   if (!engine.ok()) {
     Report(fd, "E open " + std::string(engine.status().message()) + "\n");
     _exit(3);
+  }
+  if (!plan.point.empty()) {
+    start_timer();
   }
   if (ShuffleOf(iteration) >= 2) {
     absl::StatusOr<uint64_t> removed = (*engine)->RemoveShuffle(KeyOf(ShuffleOf(iteration) - 2));
@@ -140,9 +152,10 @@ TEST(StoragePowerLossTest, AcknowledgedCommitsSurvivePowerCuts) {
       return;
     }
   }
-  std::printf("power-loss test: %u cuts, %zu acknowledged commits verified, %zu maps served, %u "
-              "cuts between a commit's call and its acknowledgement\n",
-              iterations, observed.acked_winner.size(), observed.served_winner.size(), mid_commit);
+  std::printf(
+      "power-loss test: %u cuts, %zu acknowledged commits verified, %zu maps served, %u "
+      "cuts between a commit's call and its acknowledgement\n",
+      iterations, observed.acked_winner.size(), observed.served_winner.size(), mid_commit);
   for (const auto& [how, count] : cuts) {
     std::printf("  cut at %s: %d\n", how.c_str(), count);
   }
