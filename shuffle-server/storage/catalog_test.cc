@@ -70,14 +70,16 @@ TEST_F(CatalogTest, PushesOfACommittedMapOrAnAbortedOrCommittingAttemptAreRefuse
   (*state)->failure = absl::DataLossError("extent write failed");
   EXPECT_EQ(Catalog::AttemptForPush(*shuffle_, MapId(1), AttemptId(0)).status().code(),
             absl::StatusCode::kDataLoss);
-  shuffle_->winners[1] = CommitRecord{.handle = 0, .map = 1, .attempt = 4, .epoch = 0, .num_partitions = 2, .partitions = {}};
+  shuffle_->winners[1] = CommitRecord{
+      .handle = 0, .map = 1, .attempt = 4, .epoch = 0, .num_partitions = 2, .partitions = {}};
   EXPECT_EQ(Catalog::CheckNotCommitted(*shuffle_, MapId(1), AttemptId(0)).code(),
             absl::StatusCode::kAlreadyExists);
   EXPECT_TRUE(Catalog::CheckNotCommitted(*shuffle_, MapId(2), AttemptId(0)).ok());
 }
 
 TEST_F(CatalogTest, TheFirstCommittedAttemptWins) {
-  shuffle_->winners[7] = CommitRecord{.handle = 0, .map = 7, .attempt = 2, .epoch = 0, .num_partitions = 2, .partitions = {}};
+  shuffle_->winners[7] = CommitRecord{
+      .handle = 0, .map = 7, .attempt = 2, .epoch = 0, .num_partitions = 2, .partitions = {}};
   Catalog::CommitVerdict same = Catalog::JudgeCommit(*shuffle_, Request(7, 2, 0, 0), false);
   ASSERT_EQ(same.kind, Kind::kDone);
   EXPECT_TRUE(same.result->won);

@@ -30,9 +30,11 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "shuffle-server/storage/aligned_buffer.h"
@@ -147,9 +149,22 @@ struct StorageEngine::Impl {
   // The shuffle, counted as activity; null when not registered.
   ShufflePtr FindActive(const ShuffleKey& key) ABSL_LOCKS_EXCLUDED(mu);
 
-  // --- engine_recovery.cc
+  // --- engine_recovery.cc (before the I/O thread starts; shuffles not yet published)
   absl::Status Recover(RecoveryReport* report) ABSL_LOCKS_EXCLUDED(mu);
   absl::Status RecoverShuffle(ShuffleState& shuffle, Index::Batch& cleanup, RecoveryReport* report);
+  using BlockIdentity =
+      std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>;  // map attempt epoch seq
+  struct IndexedExtents {
+    std::vector<uint64_t> end_by_dir;  // end of the last indexed extent, per data directory
+    absl::flat_hash_set<BlockIdentity> logged_blocks;  // blocks of logged attempts in extents
+  };
+  absl::StatusOr<IndexedExtents> ScanExtents(uint64_t handle, const std::vector<LogRecord>& logs,
+                                             RecoveryReport* report);
+  // Replays one live log region into the shuffle's buffers, skipping blocks already in extents;
+  // a region left with nothing to replay goes into `cleanup`.
+  absl::Status ReplayLogRegion(ShuffleState& shuffle, const LogRecord& log,
+                               const absl::flat_hash_set<BlockIdentity>& in_extents,
+                               Index::Batch& cleanup, RecoveryReport* report);
 
   const EngineOptions options;
   Env* const env;

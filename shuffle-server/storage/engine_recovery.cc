@@ -20,7 +20,7 @@ namespace shuffle::storage {
 namespace {
 
 using core::Kv;
-using BlockIdentity = std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>;  // map attempt epoch seq
+using BlockIdentity = StorageEngine::Impl::BlockIdentity;
 
 BlockIdentity IdentityOf(const BlockEntry& b) { return {b.map, b.attempt, b.epoch, b.seq}; }
 
@@ -98,7 +98,6 @@ absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
 absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::Batch& cleanup,
                                                  RecoveryReport* report) {
   const uint64_t handle = shuffle.record.handle;
-  const size_t ndirs = options.data_dirs.size();
   SHUFFLE_RETURN_IF_ERROR(index->ForEachCommit(handle, [&](const CommitRecord& record) {
     shuffle.winners[record.map] = record;
     for (const PartitionTotal& total : record.partitions) {
@@ -112,79 +111,11 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
     logs.push_back(record);
     return absl::OkStatus();
   }));
-  absl::flat_hash_set<std::tuple<uint32_t, uint32_t, uint32_t>> logged_attempts;
+  SHUFFLE_ASSIGN_OR_RETURN(IndexedExtents extents, ScanExtents(handle, logs, report));
+  SHUFFLE_RETURN_IF_ERROR(segment_store.Recover(handle, extents.end_by_dir, &shuffle.segments,
+                                                &report->bytes_truncated));
   for (const LogRecord& log : logs) {
-    for (const BlockEntry& b : log.blocks) {
-      logged_attempts.insert({b.map, b.attempt, b.epoch});
-    }
-  }
-  absl::flat_hash_set<BlockIdentity> in_extents;
-  std::vector<uint64_t> max_end(ndirs, 0);
-  SHUFFLE_RETURN_IF_ERROR(index->ForEachExtent(handle, [&](const ExtentRecord& extent) {
-    ++report->extents;
-    report->extent_blocks += extent.blocks.size();
-    if (extent.dir < ndirs) {
-      max_end[extent.dir] = std::max(max_end[extent.dir], extent.offset + AlignUp(extent.length));
-    }
-    if (!logged_attempts.empty()) {
-      for (const BlockEntry& b : extent.blocks) {
-        if (logged_attempts.contains(std::make_tuple(b.map, b.attempt, b.epoch))) {
-          in_extents.insert(IdentityOf(b));
-        }
-      }
-    }
-    return absl::OkStatus();
-  }));
-  SHUFFLE_RETURN_IF_ERROR(
-      segment_store.Recover(handle, max_end, &shuffle.segments, &report->bytes_truncated));
-  // Commit logs: replay live regions.
-  for (const LogRecord& log : logs) {
-    SHUFFLE_ASSIGN_OR_RETURN(File * file,
-                             shuffle.log.OpenForReplay(*env, layout, handle, log.dir, log.log_no));
-    std::string region(log.length, '\0');
-    IoOp op{.kind = IoKind::kRead,
-            .file = file,
-            .offset = log.offset,
-            .buffer = region.data(),
-            .length = region.size()};
-    SHUFFLE_RETURN_IF_ERROR(RunToCompletion(*io_engine, std::span<IoOp>(&op, 1)));
-    auto live = std::make_shared<LogRegion>();
-    live->handle = handle;
-    live->dir = log.dir;
-    live->log_no = log.log_no;
-    live->offset = log.offset;
-    uint64_t at = 0;
-    for (const BlockEntry& entry : log.blocks) {
-      std::string_view bytes(region.data() + at, std::min<uint64_t>(entry.length, log.length - at));
-      at += entry.length;
-      if (in_extents.contains(IdentityOf(entry))) {
-        ++report->log_blocks_already_in_extents;
-        continue;
-      }
-      if (absl::Status st = core::VerifyBlock(bytes);
-          !st.ok() || entry.partition >= shuffle.partitions.size()) {
-        ++report->corrupt_log_blocks;
-        SHUFFLE_LOG(ERROR) << "corrupt block in commit log" << Kv("shuffle", handle)
-                           << Kv("map", entry.map) << Kv("attempt", entry.attempt)
-                           << Kv("partition", entry.partition) << Kv("error", st.message());
-        continue;
-      }
-      auto block = std::make_shared<PendingBlock>();
-      block->entry = entry;
-      block->bytes.assign(bytes.data(), bytes.size());
-      block->log = live;
-      PartitionBuffer& buffer = shuffle.partitions[entry.partition];
-      buffer.bytes += bytes.size();
-      buffer.blocks.push_back(std::move(block));
-      ++live->outstanding;
-      ++report->log_blocks_replayed;
-    }
-    if (live->outstanding == 0) {
-      cleanup.DeleteLog(handle, log.dir, log.log_no, log.offset);
-      continue;
-    }
-    ++report->log_regions_replayed;
-    shuffle.log.Replayed(log.log_no, log.offset + log.length);
+    SHUFFLE_RETURN_IF_ERROR(ReplayLogRegion(shuffle, log, extents.logged_blocks, cleanup, report));
   }
   // The index must stop naming regions before any file they lie in is deleted or cut, or a
   // crash in between would leave records pointing at nothing.
@@ -194,6 +125,87 @@ absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::B
   }
   // Log files: cut tails, delete the ones without live regions, start a new one.
   return shuffle.log.FinishRecovery(*env, layout, handle, &report->bytes_truncated);
+}
+
+absl::StatusOr<StorageEngine::Impl::IndexedExtents> StorageEngine::Impl::ScanExtents(
+    uint64_t handle, const std::vector<LogRecord>& logs, RecoveryReport* report) {
+  absl::flat_hash_set<std::tuple<uint32_t, uint32_t, uint32_t>> logged_attempts;
+  for (const LogRecord& log : logs) {
+    for (const BlockEntry& b : log.blocks) {
+      logged_attempts.insert({b.map, b.attempt, b.epoch});
+    }
+  }
+  IndexedExtents out;
+  out.end_by_dir.assign(layout.dirs(), 0);
+  SHUFFLE_RETURN_IF_ERROR(index->ForEachExtent(handle, [&](const ExtentRecord& extent) {
+    ++report->extents;
+    report->extent_blocks += extent.blocks.size();
+    if (extent.dir < layout.dirs()) {
+      uint64_t& end = out.end_by_dir[extent.dir];
+      end = std::max(end, extent.offset + AlignUp(extent.length));
+    }
+    for (const BlockEntry& b : extent.blocks) {
+      if (logged_attempts.contains(std::make_tuple(b.map, b.attempt, b.epoch))) {
+        out.logged_blocks.insert(IdentityOf(b));
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status StorageEngine::Impl::ReplayLogRegion(
+    ShuffleState& shuffle, const LogRecord& log,
+    const absl::flat_hash_set<BlockIdentity>& in_extents, Index::Batch& cleanup,
+    RecoveryReport* report) {
+  const uint64_t handle = shuffle.record.handle;
+  SHUFFLE_ASSIGN_OR_RETURN(File * file,
+                           shuffle.log.OpenForReplay(*env, layout, handle, log.dir, log.log_no));
+  std::string region(log.length, '\0');
+  IoOp op{.kind = IoKind::kRead,
+          .file = file,
+          .offset = log.offset,
+          .buffer = region.data(),
+          .length = region.size()};
+  SHUFFLE_RETURN_IF_ERROR(RunToCompletion(*io_engine, std::span<IoOp>(&op, 1)));
+  auto live = std::make_shared<LogRegion>();
+  live->handle = handle;
+  live->dir = log.dir;
+  live->log_no = log.log_no;
+  live->offset = log.offset;
+  uint64_t at = 0;
+  for (const BlockEntry& entry : log.blocks) {
+    std::string_view bytes(region.data() + at, std::min<uint64_t>(entry.length, log.length - at));
+    at += entry.length;
+    if (in_extents.contains(IdentityOf(entry))) {
+      ++report->log_blocks_already_in_extents;
+      continue;
+    }
+    if (absl::Status st = core::VerifyBlock(bytes);
+        !st.ok() || entry.partition >= shuffle.partitions.size()) {
+      ++report->corrupt_log_blocks;
+      SHUFFLE_LOG(ERROR) << "corrupt block in commit log" << Kv("shuffle", handle)
+                         << Kv("map", entry.map) << Kv("attempt", entry.attempt)
+                         << Kv("partition", entry.partition) << Kv("error", st.message());
+      continue;
+    }
+    auto block = std::make_shared<PendingBlock>();
+    block->entry = entry;
+    block->bytes.assign(bytes.data(), bytes.size());
+    block->log = live;
+    PartitionBuffer& buffer = shuffle.partitions[entry.partition];
+    buffer.bytes += bytes.size();
+    buffer.blocks.push_back(std::move(block));
+    ++live->outstanding;
+    ++report->log_blocks_replayed;
+  }
+  if (live->outstanding == 0) {
+    cleanup.DeleteLog(handle, log.dir, log.log_no, log.offset);
+    return absl::OkStatus();
+  }
+  ++report->log_regions_replayed;
+  shuffle.log.Replayed(log.log_no, log.offset + log.length);
+  return absl::OkStatus();
 }
 
 }  // namespace shuffle::storage

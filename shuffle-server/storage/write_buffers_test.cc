@@ -14,7 +14,8 @@ constexpr uint64_t kExtent = 1000;
 class WriteBuffersTest : public ::testing::Test {
  protected:
   WriteBuffersTest()
-      : buffers_({.extent_bytes = kExtent, .direct_block_bytes = 800, .memory_budget_bytes = 4000}) {
+      : buffers_(
+            {.extent_bytes = kExtent, .direct_block_bytes = 800, .memory_budget_bytes = 4000}) {
     shuffle_ = std::make_shared<ShuffleState>();
     shuffle_->partitions.resize(3);
     shuffles_[ShuffleKey{core::AppId("a"), core::ShuffleId(1)}] = shuffle_;
