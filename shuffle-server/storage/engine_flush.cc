@@ -36,7 +36,7 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
   // A round moves blocks from the buffers into its jobs when it starts and into the index when it
   // ends: while one is in progress, a block can be in neither place. Wait rounds out, so every
   // block is either in a buffer or in the index when the buffers are examined.
-  auto await_idle = [&] {
+  auto await_idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     while (rounds_started > rounds_completed && !stopping) {
       round_cv.Wait(&mu);
     }

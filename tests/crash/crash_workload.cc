@@ -196,7 +196,8 @@ void RunMap(StorageEngine& engine, const ShuffleKey& key, uint32_t map, int fd) 
   }
 }
 
-// Maps of the previous iteration, in the same shuffle, that were never acknowledged.
+}  // namespace
+
 std::vector<uint32_t> MapsToRetry(uint32_t iteration, const Observed& observed) {
   std::vector<uint32_t> maps;
   if (iteration == 0 || ShuffleOf(iteration - 1) != ShuffleOf(iteration)) {
@@ -213,8 +214,6 @@ std::vector<uint32_t> MapsToRetry(uint32_t iteration, const Observed& observed) 
   return maps;
 }
 
-}  // namespace
-
 ShuffleKey KeyOf(uint32_t shuffle) { return ShuffleKey{AppId("crash-app"), ShuffleId(shuffle)}; }
 
 void Report(int fd, const std::string& line) {
@@ -223,7 +222,8 @@ void Report(int fd, const std::string& line) {
   (void)n;
 }
 
-void RunWorkload(StorageEngine& engine, uint32_t iteration, const Observed& observed, int fd) {
+void RunWorkload(StorageEngine& engine, uint32_t iteration, const std::vector<uint32_t>& retry,
+                 int fd) {
   const RecoveryReport& report = engine.recovery_report();
   if (report.corrupt_log_blocks > 0) {
     Report(fd, "E child recovery found " + std::to_string(report.corrupt_log_blocks) +
@@ -234,7 +234,7 @@ void RunWorkload(StorageEngine& engine, uint32_t iteration, const Observed& obse
     Report(fd, "E register " + std::string(st.message()) + "\n");
     return;
   }
-  for (uint32_t map : MapsToRetry(iteration, observed)) {
+  for (uint32_t map : retry) {
     RunMap(engine, key, map, fd);
   }
   std::vector<std::thread> threads;

@@ -33,13 +33,17 @@ void Report(int fd, const std::string& line);
 
 struct Observed;
 
-// The child's work for `iteration`: registers the iteration's shuffle; first runs again, with the
-// same attempt numbers, a few maps of the previous iteration (same shuffle) that were not
-// acknowledged, as a client retries after a server restart (blocks of the crashed run must never
-// mix with the new ones: the epoch keeps them apart); then three threads push and commit their
-// maps, reporting on `fd`; then a read and a seal ("S" record). Returns when all is done (the
-// caller waits for its crash). Errors that must not happen are reported as "E" records.
-void RunWorkload(StorageEngine& engine, uint32_t iteration, const Observed& observed, int fd);
+// A few maps of the previous iteration (same shuffle) that were not acknowledged: the next child
+// runs them again with the same attempt numbers, as a client retries after a server restart
+// (blocks of the crashed run must never mix with the new ones: the epoch keeps them apart).
+std::vector<uint32_t> MapsToRetry(uint32_t iteration, const Observed& observed);
+
+// The child's work for `iteration`: registers the iteration's shuffle; runs the `retry` maps
+// first; then three threads push and commit their maps, reporting on `fd`; then a read and a seal
+// ("S" record). Returns when all is done (the caller waits for its crash). Errors that must not
+// happen are reported as "E" records.
+void RunWorkload(StorageEngine& engine, uint32_t iteration, const std::vector<uint32_t>& retry,
+                 int fd);
 
 struct Observed {
   std::set<std::pair<uint32_t, uint32_t>> intents;  // (map, attempt) that called Commit

@@ -34,7 +34,7 @@ namespace {
     Report(fd, "E open " + std::string(engine.status().message()) + "\n");
     _exit(3);
   }
-  RunWorkload(**engine, iteration, observed, fd);
+  RunWorkload(**engine, iteration, MapsToRetry(iteration, observed), fd);
   std::this_thread::sleep_for(std::chrono::seconds(20));
   _exit(0);
 }

@@ -11,6 +11,8 @@
 // Iterations: SHUFFLE_CRASH_ITERATIONS (default 40; the `long` ctest label runs 300).
 // Seed: SHUFFLE_CRASH_SEED (default: fixed), printed so a failure can be replayed.
 // A build with -DSHUFFLE_SYNC_REMOVAL=ON runs it with syncs removed (tools/durability-matrix).
+// The children are this binary again, started with --power-loss-child (see StartChild).
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 
 #include <sys/wait.h>
 
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/engine.h"
@@ -60,10 +63,12 @@ CutPlan ChooseCut(std::mt19937& rng) {
   return plan;
 }
 
-// The child: recovers, removes the shuffle two generations back, runs the workload; the power is
-// cut by the plan (the timer bounds its life).
+// The child, a fresh process (exec'd: a forked copy of the parent would inherit RocksDB's
+// background thread pool without its threads, so flushes and compactions would never run):
+// recovers, removes the shuffle two generations back, runs the workload; the power is cut by the
+// plan (the timer bounds its life).
 [[noreturn]] void RunChild(const std::string& root, uint32_t iteration, const CutPlan& plan,
-                           const Observed& observed, int fd) {
+                           const std::vector<uint32_t>& retry, int fd) {
   core::SetLogLevel(core::LogLevel::kError);
   auto power = PowerLoss::Create(root);
   if (!power.ok()) {
@@ -98,9 +103,56 @@ CutPlan ChooseCut(std::mt19937& rng) {
       Report(fd, "E remove " + std::string(removed.status().message()) + "\n");
     }
   }
-  RunWorkload(**engine, iteration, observed, fd);
+  RunWorkload(**engine, iteration, retry, fd);
   std::this_thread::sleep_for(std::chrono::seconds(20));  // the timer cuts the power first
   _exit(0);
+}
+
+constexpr std::string_view kChildFlag = "--power-loss-child";
+
+// Starts the child: this binary again, with kChildFlag and the child's arguments.
+pid_t StartChild(const std::string& root, uint32_t iteration, const CutPlan& plan,
+                 const std::vector<uint32_t>& retry, int fd) {
+  std::string maps;
+  for (uint32_t map : retry) {
+    maps += (maps.empty() ? "" : ",") + std::to_string(map);
+  }
+  std::vector<std::string> args = {"storage_power_loss_test",
+                                   std::string(kChildFlag),
+                                   root,
+                                   std::to_string(iteration),
+                                   plan.point.empty() ? "-" : plan.point,
+                                   std::to_string(plan.hit),
+                                   std::to_string(plan.delay_ms),
+                                   std::to_string(fd),
+                                   maps.empty() ? "-" : maps};
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (std::string& arg : args) {
+      argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The child's side of StartChild.
+[[noreturn]] void ChildMain(char** argv) {
+  CutPlan plan;
+  plan.point = std::string(argv[3]) == "-" ? "" : argv[3];
+  plan.hit = std::atoi(argv[4]);
+  plan.delay_ms = std::atoi(argv[5]);
+  std::vector<uint32_t> retry;
+  if (std::string(argv[7]) != "-") {
+    for (absl::string_view map : absl::StrSplit(argv[7], ',')) {
+      retry.push_back(static_cast<uint32_t>(std::atoi(std::string(map).c_str())));
+    }
+  }
+  RunChild(argv[1], static_cast<uint32_t>(std::atoi(argv[2])), plan, retry, std::atoi(argv[6]));
 }
 
 TEST(StoragePowerLossTest, AcknowledgedCommitsSurvivePowerCuts) {
@@ -119,14 +171,11 @@ TEST(StoragePowerLossTest, AcknowledgedCommitsSurvivePowerCuts) {
   for (uint32_t iteration = 0; iteration < iterations; ++iteration) {
     const CutPlan plan = ChooseCut(rng);
     int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    std::fflush(nullptr);  // the child must not inherit (and print again) buffered output
-    const pid_t pid = fork();
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    // The child's end stays open across exec; the parent's read end does not.
+    ASSERT_EQ(fcntl(fds[1], F_SETFD, 0), 0);
+    const pid_t pid = StartChild(root, iteration, plan, MapsToRetry(iteration, observed), fds[1]);
     ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(fds[0]);
-      RunChild(root, iteration, plan, observed, fds[1]);
-    }
     close(fds[1]);
     int wstatus = 0;
     waitpid(pid, &wstatus, 0);
@@ -164,3 +213,11 @@ TEST(StoragePowerLossTest, AcknowledgedCommitsSurvivePowerCuts) {
 
 }  // namespace
 }  // namespace shuffle::storage::crash
+
+int main(int argc, char** argv) {
+  if (argc == 9 && argv[1] == shuffle::storage::crash::kChildFlag) {
+    shuffle::storage::crash::ChildMain(argv + 1);
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
