@@ -45,20 +45,21 @@ absl::Status CreateDirsDurably(Env& env, const std::string& path) {
   return absl::OkStatus();
 }
 
-// Every block verified (core::VerifyBlock); their total size.
-absl::StatusOr<uint64_t> VerifyPushedBlocks(const ShuffleKey& key, core::MapId map,
-                                            core::AttemptId attempt,
-                                            const std::vector<PushedBlock>& blocks) {
-  uint64_t total = 0;
+// Every block verified (core::VerifyBlock); their total size and record count.
+absl::StatusOr<PushTotals> VerifyPushedBlocks(const ShuffleKey& key, core::MapId map,
+                                              core::AttemptId attempt,
+                                              const std::vector<PushedBlock>& blocks) {
+  PushTotals totals;
   for (const PushedBlock& block : blocks) {
     if (absl::Status st = core::VerifyBlock(block.bytes); !st.ok()) {
       return core::Annotate(
           st, absl::StrCat("shuffle ", DescribeKey(key), " map ", map.value(), " attempt ",
                            attempt.value(), " partition ", block.partition.value()));
     }
-    total += block.bytes.size();
+    totals.bytes += block.bytes.size();
+    totals.records += core::ParseBlockHeader(block.bytes)->record_count;  // verified just above
   }
-  return total;
+  return totals;
 }
 
 }  // namespace
@@ -181,13 +182,14 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
 
 absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::AttemptId attempt,
                                  const std::vector<PushedBlock>& blocks) {
-  SHUFFLE_ASSIGN_OR_RETURN(uint64_t total, VerifyPushedBlocks(key, map, attempt, blocks));
+  SHUFFLE_ASSIGN_OR_RETURN(PushTotals totals, VerifyPushedBlocks(key, map, attempt, blocks));
   Impl& impl = *impl_;
   absl::MutexLock lock(&impl.mu);
-  SHUFFLE_ASSIGN_OR_RETURN(ShufflePtr shuffle, impl.AdmitPush(key, map, attempt, blocks, total));
-  SHUFFLE_RETURN_IF_ERROR(impl.WaitForMemory(key, *shuffle, total));
+  SHUFFLE_ASSIGN_OR_RETURN(ShufflePtr shuffle,
+                           impl.AdmitPush(key, map, attempt, blocks, totals.bytes));
+  SHUFFLE_RETURN_IF_ERROR(impl.WaitForMemory(key, *shuffle, totals.bytes));
   SHUFFLE_ASSIGN_OR_RETURN(AttemptState * state, Catalog::AttemptForPush(*shuffle, map, attempt));
-  impl.TakeBlocks(shuffle, *state, map, attempt, blocks, total);
+  impl.TakeBlocks(shuffle, *state, map, attempt, blocks, totals);
   return absl::OkStatus();
 }
 
@@ -244,7 +246,8 @@ absl::Status StorageEngine::Impl::WaitForMemory(const ShuffleKey& key, const Shu
 
 void StorageEngine::Impl::TakeBlocks(const ShufflePtr& shuffle, AttemptState& state,
                                      core::MapId map, core::AttemptId attempt,
-                                     const std::vector<PushedBlock>& blocks, uint64_t total) {
+                                     const std::vector<PushedBlock>& blocks,
+                                     const PushTotals& totals) {
   bool wake = false;
   for (const PushedBlock& pushed : blocks) {
     auto block = std::make_shared<PendingBlock>();
@@ -267,8 +270,9 @@ void StorageEngine::Impl::TakeBlocks(const ShufflePtr& shuffle, AttemptState& st
     wake = buffers.Add(shuffle, std::move(block)) || wake;
   }
   stats.blocks_pushed += blocks.size();
-  stats.bytes_pushed += total;
-  catalog.Charge(*shuffle, total);
+  stats.bytes_pushed += totals.bytes;
+  stats.records_pushed += totals.records;
+  catalog.Charge(*shuffle, totals.bytes);
   shuffle->last_activity = absl::Now();
   if (wake) {
     work_cv.Signal();

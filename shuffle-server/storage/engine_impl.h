@@ -65,6 +65,12 @@ class ReadEnginePool {
   std::vector<std::unique_ptr<IoEngine>> engines_ ABSL_GUARDED_BY(mu_);
 };
 
+// What one push brings: its bytes and the records its block headers count.
+struct PushTotals {
+  uint64_t bytes = 0;
+  uint64_t records = 0;
+};
+
 struct StorageEngine::Impl {
   explicit Impl(const EngineOptions& o);
 
@@ -90,8 +96,8 @@ struct StorageEngine::Impl {
   absl::Status WaitForMemory(const ShuffleKey& key, const ShuffleState& shuffle, uint64_t total)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void TakeBlocks(const ShufflePtr& shuffle, AttemptState& state, core::MapId map,
-                  core::AttemptId attempt, const std::vector<PushedBlock>& blocks, uint64_t total)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+                  core::AttemptId attempt, const std::vector<PushedBlock>& blocks,
+                  const PushTotals& totals) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::Status CheckDiskSpace(uint32_t dir, uint64_t incoming) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // UNAVAILABLE ("server draining") for `what` (a push, commit or registration), counted.
   absl::Status RefuseWhileDraining(std::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
