@@ -127,8 +127,7 @@ int main(int argc, char** argv) {
   ops.write = Write;
   ops.fsync = Fsync;
   ops.flush = Flush;
-  std::vector<char*> args = {argv[0], argv[3], const_cast<char*>("-f"),
-                             const_cast<char*>("-s")};
+  std::vector<char*> args = {argv[0], argv[3], const_cast<char*>("-f"), const_cast<char*>("-s")};
   for (int i = 4; i < argc; ++i) {
     args.push_back(argv[i]);
   }

@@ -234,6 +234,7 @@ void RunWorkload(StorageEngine& engine, uint32_t iteration, const std::vector<ui
     Report(fd, "E register " + std::string(st.message()) + "\n");
     return;
   }
+  Report(fd, "R " + std::to_string(key.shuffle.value()) + "\n");
   for (uint32_t map : retry) {
     RunMap(engine, key, map, fd);
   }
@@ -275,6 +276,10 @@ void ParseRecords(const std::string& text, Observed* observed) {
       uint32_t winner = 0;
       fields >> map >> attempt >> won >> winner;
       observed->acked_winner[map] = winner;
+    } else if (kind == "R") {
+      uint32_t shuffle = 0;
+      fields >> shuffle;
+      observed->registered.insert(shuffle);
     } else if (kind == "S") {
       uint32_t shuffle = 0;
       fields >> shuffle;
@@ -356,10 +361,18 @@ void Verify(const EngineOptions& options, uint32_t iteration, Observed* observed
         << "acknowledged commit of map " << map << " lost";
     ASSERT_EQ(served->second, winner) << "map " << map;
   }
-  // A seal that returned OK stays sealed.
+  // A registration that returned OK stays (unless the shuffle was removed on purpose); a seal
+  // that returned OK stays sealed.
+  std::set<uint32_t> present;
   for (const ShuffleUsage& usage : (*engine)->Usage()) {
+    present.insert(usage.record.shuffle_id);
     if (observed->sealed.count(usage.record.shuffle_id)) {
       ASSERT_TRUE(usage.record.sealed) << "shuffle " << usage.record.shuffle_id << " lost its seal";
+    }
+  }
+  for (uint32_t shuffle : observed->registered) {
+    if (shuffle + 2 > ShuffleOf(iteration)) {
+      ASSERT_TRUE(present.count(shuffle)) << "registered shuffle " << shuffle << " lost";
     }
   }
   if (engine_out != nullptr) {

@@ -38,7 +38,8 @@ struct Observed;
 // (blocks of the crashed run must never mix with the new ones: the epoch keeps them apart).
 std::vector<uint32_t> MapsToRetry(uint32_t iteration, const Observed& observed);
 
-// The child's work for `iteration`: registers the iteration's shuffle; runs the `retry` maps
+// The child's work for `iteration`: registers the iteration's shuffle ("R" record); runs the
+// `retry` maps
 // first; then three threads push and commit their maps, reporting on `fd`; then a read and a seal
 // ("S" record). Returns when all is done (the caller waits for its crash). Errors that must not
 // happen are reported as "E" records.
@@ -49,6 +50,7 @@ struct Observed {
   std::set<std::pair<uint32_t, uint32_t>> intents;  // (map, attempt) that called Commit
   std::map<uint32_t, uint32_t> acked_winner;        // map -> winner attempt it was told
   std::map<uint32_t, uint32_t> served_winner;       // map -> attempt seen served
+  std::set<uint32_t> registered;                    // shuffles whose RegisterShuffle returned OK
   std::set<uint32_t> sealed;                        // shuffles whose Seal returned OK
   std::vector<std::string> crashes;                 // "C" records: how the child crashed
   std::vector<std::string> errors;
