@@ -8,11 +8,14 @@
 //   io_round.h       the I/O thread's round: collect, write + sync + index, apply (group commit)
 //   layout.h         where the files lie
 // Files of the engine itself:
-//   engine.cc           Open, the I/O thread, RegisterShuffle, Push, Commit
+//   engine.cc           Open, RegisterShuffle, Push, Commit;  engine_io.cc  the I/O thread
 //   engine_flush.cc     flushing on demand (seal, read, scrub, drain) and the durable seal flag
-//   engine_read.cc      reads and fetch plans;        engine_scrub.cc  scrubbing
-//   engine_recovery.cc  start-up recovery;            engine_remove.cc removals, idle apps
-//   engine_drain.cc     draining;                     engine_usage.cc  counters and usage
+//   engine_read.cc      reads, fetch plans, lookups;  engine_scrub.cc     scrubbing
+//   engine_recovery.cc  start-up recovery;            engine_remove.cc    removals, idle apps
+//   engine_drain.cc     draining;                     engine_usage.cc     counters and usage
+//   sync_sites.h, crash_points.h   the named syncs and crash points of the write path
+// Test-only (shuffle::storage_testing, never in the daemon): fault_injection_env.h, power_loss.h,
+// power_loss_fs.h.
 //
 // Locking: one mutex, `mu`, guards all in-memory state, parts included (ABSL_GUARDED_BY below):
 // group commit stays simple because a round collects and applies under the same lock that pushes
@@ -158,6 +161,9 @@ struct StorageEngine::Impl {
   // --- engine_recovery.cc (before the I/O thread starts; shuffles not yet published)
   absl::Status Recover(RecoveryReport* report) ABSL_LOCKS_EXCLUDED(mu);
   absl::Status RecoverShuffle(ShuffleState& shuffle, Index::Batch& cleanup, RecoveryReport* report);
+  // Deletes the shuffle directories whose handle is not in `handles` (the index's).
+  absl::Status RemoveOrphanDirs(const absl::flat_hash_set<uint64_t>& handles,
+                                RecoveryReport* report);
   using BlockIdentity =
       std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>;  // map attempt epoch seq
   struct IndexedExtents {

@@ -24,6 +24,8 @@ using BlockIdentity = StorageEngine::Impl::BlockIdentity;
 
 BlockIdentity IdentityOf(const BlockEntry& b) { return {b.map, b.attempt, b.epoch, b.seq}; }
 
+void LogRecovery(const RecoveryReport& r);
+
 }  // namespace
 
 absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
@@ -57,19 +59,7 @@ absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
   if (!cleanup.empty()) {
     SHUFFLE_RETURN_IF_ERROR(index->Write(cleanup, /*sync=*/true));
   }
-  // Shuffle directories the index does not know: a removal or registration cut short.
-  for (size_t d = 0; d < options.data_dirs.size(); ++d) {
-    const std::string root = layout.ShufflesRoot(static_cast<uint32_t>(d));
-    SHUFFLE_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(root));
-    for (const std::string& name : names) {
-      uint64_t handle = 0;
-      if (absl::SimpleAtoi(name, &handle) && handles.contains(handle)) {
-        continue;
-      }
-      SHUFFLE_RETURN_IF_ERROR(env->RemoveAll(absl::StrCat(root, "/", name)));
-      ++report->orphan_dirs_removed;
-    }
-  }
+  SHUFFLE_RETURN_IF_ERROR(RemoveOrphanDirs(handles, report));
   {
     absl::MutexLock lock(&mu);
     catalog.SetNextHandle(std::max({stored_next_handle, max_handle + 1, uint64_t{1}}));
@@ -83,17 +73,42 @@ absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
   report->epoch = epoch;
   report->shuffles = recovered.size();
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  SHUFFLE_LOG(INFO) << "storage recovered" << Kv("epoch", epoch) << Kv("shuffles", report->shuffles)
-                    << Kv("commits", report->commits) << Kv("extents", report->extents)
-                    << Kv("blocks", report->extent_blocks)
-                    << Kv("log_regions_replayed", report->log_regions_replayed)
-                    << Kv("log_blocks_replayed", report->log_blocks_replayed)
-                    << Kv("corrupt_log_blocks", report->corrupt_log_blocks)
-                    << Kv("bytes_truncated", report->bytes_truncated)
-                    << Kv("orphan_dirs_removed", report->orphan_dirs_removed)
-                    << Kv("seconds", report->seconds);
+  LogRecovery(*report);
   return absl::OkStatus();
 }
+
+absl::Status StorageEngine::Impl::RemoveOrphanDirs(const absl::flat_hash_set<uint64_t>& handles,
+                                                   RecoveryReport* report) {
+  // Shuffle directories the index does not know: a removal or registration cut short.
+  for (uint32_t d = 0; d < layout.dirs(); ++d) {
+    const std::string root = layout.ShufflesRoot(d);
+    SHUFFLE_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(root));
+    for (const std::string& name : names) {
+      uint64_t handle = 0;
+      if (absl::SimpleAtoi(name, &handle) && handles.contains(handle)) {
+        continue;
+      }
+      SHUFFLE_RETURN_IF_ERROR(env->RemoveAll(absl::StrCat(root, "/", name)));
+      ++report->orphan_dirs_removed;
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+void LogRecovery(const RecoveryReport& r) {
+  SHUFFLE_LOG(INFO) << "storage recovered" << Kv("epoch", r.epoch) << Kv("shuffles", r.shuffles)
+                    << Kv("commits", r.commits) << Kv("extents", r.extents)
+                    << Kv("blocks", r.extent_blocks)
+                    << Kv("log_regions_replayed", r.log_regions_replayed)
+                    << Kv("log_blocks_replayed", r.log_blocks_replayed)
+                    << Kv("corrupt_log_blocks", r.corrupt_log_blocks)
+                    << Kv("bytes_truncated", r.bytes_truncated)
+                    << Kv("orphan_dirs_removed", r.orphan_dirs_removed) << Kv("seconds", r.seconds);
+}
+
+}  // namespace
 
 absl::Status StorageEngine::Impl::RecoverShuffle(ShuffleState& shuffle, Index::Batch& cleanup,
                                                  RecoveryReport* report) {

@@ -138,11 +138,9 @@ void IoRound::Execute(Env& env, IoEngine& io, Index& index) {
   env.CrashPoint(crash_point::kRoundIndexed);
 }
 
-void IoRound::Write(Env& env, IoEngine& io) {
-  // Writes: extents (aligned, padded) and commit-log regions, one batch.
-  std::vector<IoOp> ops;
-  std::vector<absl::Status*> owner;  // the job status each op decides
-  std::vector<SyncSite> sites;       // the sync each op's file needs
+IoRound::WriteBatch IoRound::PrepareWrites() {
+  // Extents (aligned, padded) and commit-log regions.
+  WriteBatch batch;
   for (FlushJob& job : flushes_) {
     job.buffer = AlignedBuffer(AlignUp(job.length));
     size_t at = 0;
@@ -150,13 +148,13 @@ void IoRound::Write(Env& env, IoEngine& io) {
       std::memcpy(job.buffer.data() + at, block->bytes.data(), block->bytes.size());
       at += block->bytes.size();
     }
-    ops.push_back(IoOp{.kind = IoKind::kWrite,
-                       .file = job.shuffle->segments.file(job.dir).file.get(),
-                       .offset = job.offset,
-                       .buffer = job.buffer.data(),
-                       .length = job.buffer.size()});
-    owner.push_back(&job.status);
-    sites.push_back(SyncSite::kExtentData);
+    batch.ops.push_back(IoOp{.kind = IoKind::kWrite,
+                             .file = job.shuffle->segments.file(job.dir).file.get(),
+                             .offset = job.offset,
+                             .buffer = job.buffer.data(),
+                             .length = job.buffer.size()});
+    batch.owner.push_back(&job.status);
+    batch.sites.push_back(SyncSite::kExtentData);
   }
   for (CommitJob& job : commits_) {
     if (job.region == nullptr) {
@@ -165,21 +163,27 @@ void IoRound::Write(Env& env, IoEngine& io) {
     for (const BlockPtr& block : job.log_blocks) {
       job.log_bytes.append(block->bytes);
     }
-    ops.push_back(IoOp{.kind = IoKind::kWrite,
-                       .file = job.log_file,
-                       .offset = job.region->offset,
-                       .buffer = job.log_bytes.data(),
-                       .length = job.log_bytes.size()});
-    owner.push_back(&job.status);
-    sites.push_back(SyncSite::kLogData);
+    batch.ops.push_back(IoOp{.kind = IoKind::kWrite,
+                             .file = job.log_file,
+                             .offset = job.region->offset,
+                             .buffer = job.log_bytes.data(),
+                             .length = job.log_bytes.size()});
+    batch.owner.push_back(&job.status);
+    batch.sites.push_back(SyncSite::kLogData);
   }
+  return batch;
+}
+
+void IoRound::Write(Env& env, IoEngine& io) {
+  WriteBatch batch = PrepareWrites();
+  std::vector<IoOp>& ops = batch.ops;
   std::vector<absl::Status> results;
   (void)RunToCompletion(io, std::span<IoOp>(ops), &results);  // per-op results carry failures
   env.CrashPoint(crash_point::kRoundWritten);
   // fdatasync every file that took a successful write; a failed sync fails its writes.
   std::vector<IoOp> syncs;
   for (size_t i = 0; i < ops.size(); ++i) {
-    if (results[i].ok() && !SyncRemoved(sites[i]) &&
+    if (results[i].ok() && !SyncRemoved(batch.sites[i]) &&
         std::none_of(syncs.begin(), syncs.end(),
                      [&](const IoOp& sync) { return sync.file == ops[i].file; })) {
       syncs.push_back(IoOp{.kind = IoKind::kSync, .file = ops[i].file});
@@ -195,7 +199,7 @@ void IoRound::Write(Env& env, IoEngine& io) {
     }
   }
   for (size_t i = 0; i < ops.size(); ++i) {
-    *owner[i] = results[i];
+    *batch.owner[i] = results[i];
   }
 }
 
@@ -212,9 +216,7 @@ void IoRound::SyncNewLogDirs(Env& env) {
   }
 }
 
-void IoRound::Record(Index& index) {
-  // One synced index batch for everything that reached the disk.
-  Index::Batch batch;
+void IoRound::RecordExtents(Index::Batch& batch) {
   for (FlushJob& job : flushes_) {
     if (!job.status.ok()) {
       continue;
@@ -235,11 +237,18 @@ void IoRound::Record(Index& index) {
     }
     batch.PutExtent(extent);
   }
+  // A region whose last outstanding blocks reached extents goes in the same batch.
   for (auto& [region, progress] : region_progress_) {
     if (region->outstanding == progress.blocks) {
       batch.DeleteLog(region->handle, region->dir, region->log_no, region->offset);
     }
   }
+}
+
+void IoRound::Record(Index& index) {
+  // One synced index batch for everything that reached the disk.
+  Index::Batch batch;
+  RecordExtents(batch);
   // Blocks of this round's extents and whether their write succeeded: built once per round (not
   // per commit, which made a round quadratic in its commits and blocks).
   absl::flat_hash_map<PendingBlock*, bool> flushed_ok;

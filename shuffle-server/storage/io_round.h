@@ -29,6 +29,7 @@
 #include "shuffle-server/storage/env.h"
 #include "shuffle-server/storage/index.h"
 #include "shuffle-server/storage/layout.h"
+#include "shuffle-server/storage/sync_sites.h"
 #include "shuffle-server/storage/write_buffers.h"
 
 namespace shuffle::storage {
@@ -112,9 +113,17 @@ class IoRound {
                  AttemptState* attempt);
   void ReserveLogRegion(RoundContext& ctx, ShuffleState& shuffle, CommitJob& job);
 
+  // The round's writes, each with the job status it decides and the sync its file needs.
+  struct WriteBatch {
+    std::vector<IoOp> ops;
+    std::vector<absl::Status*> owner;
+    std::vector<SyncSite> sites;
+  };
+  WriteBatch PrepareWrites();
   void Write(Env& env, IoEngine& io);
   void SyncNewLogDirs(Env& env);
   void Record(Index& index);
+  void RecordExtents(Index::Batch& batch);
   void RecordCommit(CommitJob& job, const absl::flat_hash_map<PendingBlock*, bool>& flushed_ok,
                     Index::Batch& batch);
 

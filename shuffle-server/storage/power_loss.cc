@@ -318,12 +318,14 @@ void PowerLoss::DirSynced(const std::string& path) {
 }
 
 absl::Status PowerLoss::Drop() {
+  absl::Status first = RevertFiles();
+  first.Update(UndoEntries());
+  return first;
+}
+
+absl::Status PowerLoss::RevertFiles() {
   absl::Status first;
-  auto keep = [&](absl::Status st) {
-    if (first.ok() && !st.ok()) {
-      first = std::move(st);
-    }
-  };
+  auto keep = [&](absl::Status st) { first.Update(std::move(st)); };
   for (auto& [key, file] : files_) {
     bool reverted = !file.undo.empty();
     for (auto it = file.undo.rbegin(); it != file.undo.rend(); ++it) {
@@ -343,6 +345,12 @@ absl::Status PowerLoss::Drop() {
     close(file.fd);
   }
   files_.clear();
+  return first;
+}
+
+absl::Status PowerLoss::UndoEntries() {
+  absl::Status first;
+  auto keep = [&](absl::Status st) { first.Update(std::move(st)); };
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
     ++stats_.entries_undone;
     switch (it->op) {

@@ -122,6 +122,10 @@ class PowerLoss {
   FileState* StateOf(int fd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
   std::string NextTrash() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
   absl::Status Drop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
+  // File data and sizes back to their last sync (by inode: also removed or renamed files).
+  absl::Status RevertFiles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
+  // Directory entries not yet durable undone, newest first.
+  absl::Status UndoEntries() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
 
   const std::string root_;
   const std::string trash_;

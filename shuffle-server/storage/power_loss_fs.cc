@@ -207,25 +207,11 @@ class PowerLossFileSystem final : public rocksdb::FileSystemWrapper {
   }
   IOStatus DeleteFile(const std::string& path, const IOOptions& options,
                       IODebugContext* dbg) override {
-    if (int error = env_->MatchOp(FsOp::kRemove, path); error != 0) {
-      return InjectedError(error, "unlink", path);
-    }
-    PowerLoss::Operation operation(env_->power());
-    if (env_->power() == nullptr || !PathExists(path)) {
-      return target()->DeleteFile(path, options, dbg);
-    }
-    return FromAbsl(env_->power()->Remove(path));
+    return Remove(path, "unlink", [&] { return target()->DeleteFile(path, options, dbg); });
   }
   IOStatus DeleteDir(const std::string& path, const IOOptions& options,
                      IODebugContext* dbg) override {
-    if (int error = env_->MatchOp(FsOp::kRemove, path); error != 0) {
-      return InjectedError(error, "rmdir", path);
-    }
-    PowerLoss::Operation operation(env_->power());
-    if (env_->power() == nullptr || !PathExists(path)) {
-      return target()->DeleteDir(path, options, dbg);
-    }
-    return FromAbsl(env_->power()->Remove(path));
+    return Remove(path, "rmdir", [&] { return target()->DeleteDir(path, options, dbg); });
   }
   IOStatus CreateDir(const std::string& path, const IOOptions& options,
                      IODebugContext* dbg) override {
@@ -287,6 +273,20 @@ class PowerLossFileSystem final : public rocksdb::FileSystemWrapper {
   }
 
  private:
+  // A removal, undoable by the model; `remove_target` when there is no model, or nothing to
+  // remove (so a missing path fails as the target fails).
+  template <typename F>
+  IOStatus Remove(const std::string& path, const char* operation, F remove_target) {
+    if (int error = env_->MatchOp(FsOp::kRemove, path); error != 0) {
+      return InjectedError(error, operation, path);
+    }
+    PowerLoss::Operation op(env_->power());
+    if (env_->power() == nullptr || !PathExists(path)) {
+      return remove_target();
+    }
+    return FromAbsl(env_->power()->Remove(path));
+  }
+
   template <typename F>
   IOStatus OpenWritable(const std::string& path, bool truncate, F open_target,
                         std::unique_ptr<rocksdb::FSWritableFile>* result) {

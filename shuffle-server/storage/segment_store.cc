@@ -25,12 +25,16 @@ absl::Status SegmentStore::Open(uint64_t handle, uint32_t dir, SegmentFile* segm
   return absl::OkStatus();
 }
 
+void ShuffleSegments::Reset(uint32_t dirs) {
+  files_.clear();
+  files_.resize(dirs);
+  next_offset_.assign(dirs, 0);
+  written_.assign(dirs, 0);
+}
+
 absl::Status SegmentStore::Create(uint64_t handle, ShuffleSegments* segments) const {
-  const uint32_t dirs = layout_->dirs();
-  segments->files_.resize(dirs);
-  segments->next_offset_.assign(dirs, 0);
-  segments->written_.assign(dirs, 0);
-  for (uint32_t d = 0; d < dirs; ++d) {
+  segments->Reset(layout_->dirs());
+  for (uint32_t d = 0; d < layout_->dirs(); ++d) {
     SHUFFLE_RETURN_IF_ERROR(env_->CreateDirs(layout_->ShuffleDir(d, handle)));
     SHUFFLE_RETURN_IF_ERROR(SyncDirAt(*env_, SyncSite::kRegisterRootDir, layout_->ShufflesRoot(d)));
     SHUFFLE_RETURN_IF_ERROR(Open(handle, d, &segments->files_[d]));
@@ -42,11 +46,8 @@ absl::Status SegmentStore::Create(uint64_t handle, ShuffleSegments* segments) co
 
 absl::Status SegmentStore::Recover(uint64_t handle, const std::vector<uint64_t>& indexed_end,
                                    ShuffleSegments* segments, uint64_t* truncated) const {
-  const uint32_t dirs = layout_->dirs();
-  segments->files_.resize(dirs);
-  segments->next_offset_.assign(dirs, 0);
-  segments->written_.assign(dirs, 0);
-  for (uint32_t d = 0; d < dirs; ++d) {
+  segments->Reset(layout_->dirs());
+  for (uint32_t d = 0; d < layout_->dirs(); ++d) {
     SHUFFLE_RETURN_IF_ERROR(env_->CreateDirs(layout_->ShuffleDir(d, handle)));
     SHUFFLE_RETURN_IF_ERROR(Open(handle, d, &segments->files_[d]));
     File& file = *segments->files_[d].file;

@@ -46,6 +46,8 @@ class ShuffleSegments {
 
  private:
   friend class SegmentStore;
+  void Reset(uint32_t dirs);  // no files, every offset 0
+
   std::vector<SegmentFile> files_;
   std::vector<uint64_t> next_offset_;  // always aligned
   std::vector<uint64_t> written_;      // bytes written successfully (recovery: the indexed end)
