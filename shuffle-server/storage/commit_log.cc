@@ -24,7 +24,10 @@ absl::Status CommitLog::StartFile(Env& env, const DataLayout& layout, uint64_t h
 absl::Status CommitLog::Create(Env& env, const DataLayout& layout, uint64_t handle) {
   dir_ = layout.LogDirOf(handle);
   SHUFFLE_RETURN_IF_ERROR(StartFile(env, layout, handle, 0));
-  return SyncDirAt(env, SyncSite::kRegisterLogDir, layout.ShuffleDir(dir_, handle));
+  SHUFFLE_RETURN_IF_ERROR(
+      SyncDirAt(env, SyncSite::kRegisterLogDir, layout.ShuffleDir(dir_, handle)));
+  entry_synced_ = true;
+  return absl::OkStatus();
 }
 
 CommitLog::Reservation CommitLog::Reserve(Env& env, const DataLayout& layout, uint64_t handle,
@@ -34,7 +37,7 @@ CommitLog::Reservation CommitLog::Reserve(Env& env, const DataLayout& layout, ui
     const uint32_t previous = current_;
     const uint64_t previous_offset = offset_;
     if (StartFile(env, layout, handle, current_ + 1).ok()) {
-      reservation.rotated = true;
+      entry_synced_ = false;
       env.CrashPoint(crash_point::kLogRotated);
     } else {
       current_ = previous;  // keep appending to the current file
@@ -47,6 +50,7 @@ CommitLog::Reservation CommitLog::Reserve(Env& env, const DataLayout& layout, ui
   reservation.region->log_no = current_;
   reservation.region->offset = offset_;
   reservation.file = files_[current_].get();
+  reservation.needs_dir_sync = !entry_synced_;
   offset_ += length;
   return reservation;
 }
@@ -131,7 +135,9 @@ absl::Status CommitLog::FinishRecovery(Env& env, const DataLayout& layout, uint6
   }
   replay_end_.clear();
   SHUFFLE_RETURN_IF_ERROR(StartFile(env, layout, handle, max_log_no + 1));
-  return SyncDirAt(env, SyncSite::kRecoveryLogDir, dir_path);
+  SHUFFLE_RETURN_IF_ERROR(SyncDirAt(env, SyncSite::kRecoveryLogDir, dir_path));
+  entry_synced_ = true;
+  return absl::OkStatus();
 }
 
 }  // namespace shuffle::storage

@@ -42,16 +42,24 @@ class CommitLog {
   absl::Status Create(Env& env, const DataLayout& layout, uint64_t handle);
 
   // A region of `length` bytes for one commit, at the end of the current file. When the current
-  // file holds data and would grow past `max_file_bytes` it first rotates to a new file; then
-  // `rotated` is set, and the new file's directory must be synced before the index names the
-  // region (the I/O round does it). When the new file cannot be created the current one grows.
+  // file holds data and would grow past `max_file_bytes` it first rotates to a new file. While
+  // the current file's directory entry is not known durable (a rotation created it, and no
+  // directory sync has succeeded since) `needs_dir_sync` is set: the directory must be synced
+  // before the index names the region (the I/O round does it, then calls DirSynced). When the new
+  // file cannot be created the current one grows.
   struct Reservation {
     std::shared_ptr<LogRegion> region;
     File* file = nullptr;
-    bool rotated = false;
+    bool needs_dir_sync = false;
   };
   Reservation Reserve(Env& env, const DataLayout& layout, uint64_t handle, uint64_t length,
                       uint64_t max_file_bytes);
+  // The directory was synced after file `log_no` was created: its entry is durable.
+  void DirSynced(uint32_t log_no) {
+    if (log_no == current_) {
+      entry_synced_ = true;
+    }
+  }
   // The region is in the index, `bytes` written: live until Retired.
   void Committed(const LogRegion& region, uint64_t bytes);
   // Counts `bytes` written for a region that needed no index record (all its blocks reached
@@ -85,7 +93,8 @@ class CommitLog {
 
   uint32_t dir_ = 0;
   uint32_t current_ = 0;
-  uint64_t offset_ = 0;  // end of the current file's regions
+  uint64_t offset_ = 0;        // end of the current file's regions
+  bool entry_synced_ = false;  // the current file's directory entry is durable
   std::map<uint32_t, std::unique_ptr<File>> files_;
   std::map<uint32_t, uint32_t> live_;        // log_no -> live regions
   std::map<uint32_t, uint64_t> file_bytes_;  // log_no -> bytes written

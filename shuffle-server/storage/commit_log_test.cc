@@ -36,18 +36,26 @@ TEST_F(CommitLogTest, RegionsFollowEachOtherAndRotateAtTheFileSize) {
   CommitLog::Reservation b = log.Reserve(env_, layout_, kHandle, 300, 1000);
   EXPECT_EQ(a.region->offset, 0u);
   EXPECT_EQ(b.region->offset, 600u);
-  EXPECT_FALSE(b.rotated);
+  EXPECT_FALSE(a.needs_dir_sync);  // commit-0.log's entry was synced at registration
+  EXPECT_FALSE(b.needs_dir_sync);
   EXPECT_EQ(a.file, b.file);
   CommitLog::Reservation c = log.Reserve(env_, layout_, kHandle, 200, 1000);  // 1100 > 1000
-  EXPECT_TRUE(c.rotated);
+  EXPECT_TRUE(c.needs_dir_sync);  // a rotation created commit-1.log
   EXPECT_EQ(c.region->log_no, 1u);
   EXPECT_EQ(c.region->offset, 0u);
   EXPECT_TRUE(Exists(1));
   EXPECT_EQ(log.current(), 1u);
+  // Until a directory sync succeeds, every region in the new file asks for one.
+  EXPECT_TRUE(log.Reserve(env_, layout_, kHandle, 100, 1000).needs_dir_sync);
+  log.DirSynced(1);
+  EXPECT_FALSE(log.Reserve(env_, layout_, kHandle, 100, 1000).needs_dir_sync);
   // A region larger than a file still fits: a fresh file takes it whole.
   CommitLog::Reservation d = log.Reserve(env_, layout_, kHandle, 5000, 1000);
-  EXPECT_TRUE(d.rotated);
+  EXPECT_TRUE(d.needs_dir_sync);
+  EXPECT_EQ(d.region->log_no, 2u);
   EXPECT_EQ(d.region->offset, 0u);
+  log.DirSynced(1);  // an older file's sync says nothing about the current one
+  EXPECT_TRUE(log.Reserve(env_, layout_, kHandle, 1, 10000).needs_dir_sync);
 }
 
 TEST_F(CommitLogTest, FilesWithoutLiveRegionsAreDeadOnceNotCurrent) {

@@ -117,10 +117,15 @@ void IoRound::ReserveLogRegion(RoundContext& ctx, ShuffleState& shuffle, CommitJ
       shuffle.log.Reserve(ctx.env, ctx.layout, handle, length, ctx.options.log_file_bytes);
   job.region = std::move(reservation.region);
   job.log_file = reservation.file;
-  if (reservation.rotated) {
-    new_log_files_.push_back(NewLogFile{.handle = handle,
-                                        .log_no = shuffle.log.current(),
-                                        .dir = ctx.layout.ShuffleDir(shuffle.log.dir(), handle)});
+  const uint32_t log_no = job.region->log_no;
+  if (reservation.needs_dir_sync &&
+      std::none_of(new_log_files_.begin(), new_log_files_.end(), [&](const NewLogFile& f) {
+        return f.shuffle == &shuffle && f.log_no == log_no;
+      })) {
+    new_log_files_.push_back(NewLogFile{.shuffle = &shuffle,
+                                        .log_no = log_no,
+                                        .dir = ctx.layout.ShuffleDir(shuffle.log.dir(), handle),
+                                        .synced = false});
   }
 }
 
@@ -205,12 +210,14 @@ void IoRound::Write(Env& env, IoEngine& io) {
 
 void IoRound::SyncNewLogDirs(Env& env) {
   // A commit whose region lies in a new log file fails when its directory cannot be synced.
-  for (const NewLogFile& created : new_log_files_) {
+  for (NewLogFile& created : new_log_files_) {
     absl::Status synced = SyncDirAt(env, SyncSite::kRotateLogDir, created.dir);
+    created.synced = synced.ok();
     for (CommitJob& job : commits_) {
-      if (!synced.ok() && job.region != nullptr && job.region->handle == created.handle &&
-          job.region->log_no == created.log_no && job.status.ok()) {
-        job.status = synced;
+      if (!synced.ok() && job.region != nullptr &&
+          job.region->handle == created.shuffle->record.handle &&
+          job.region->log_no == created.log_no) {
+        job.status.Update(synced);
       }
     }
   }
@@ -321,6 +328,11 @@ void IoRound::Apply(RoundContext& ctx) {
   }
   for (CommitJob& job : commits_) {
     ApplyCommit(ctx, job);
+  }
+  for (const NewLogFile& created : new_log_files_) {
+    if (created.synced) {
+      created.shuffle->log.DirSynced(created.log_no);
+    }
   }
   // Only now, with this round's new regions counted (a commit of this round may have written
   // into a log file that another commit then rotated away from), retire the regions whose

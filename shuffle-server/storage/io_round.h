@@ -94,12 +94,14 @@ class IoRound {
     bool put_log = false;
     absl::Status status;
   };
-  // A log file a rotation created in this round: its directory entry must be durable before the
-  // index names a region in it.
+  // A log file whose directory entry is not known durable (a rotation created it): its directory
+  // must be synced before the index names a region in it. A failed sync is tried again by the
+  // next round that writes into the file.
   struct NewLogFile {
-    uint64_t handle = 0;
+    ShuffleState* shuffle = nullptr;
     uint32_t log_no = 0;
     std::string dir;
+    bool synced = false;
   };
   // A region some of whose blocks reached extents in this round.
   struct RegionProgress {
