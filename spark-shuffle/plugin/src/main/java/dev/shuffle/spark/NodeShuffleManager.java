@@ -119,6 +119,8 @@ public final class NodeShuffleManager implements ShuffleManager {
   public void stop() {}
 
   // Blocks are served by the nodes' shuffle servers, never by an executor's block manager.
+  // The return types name scala.collection.immutable.Seq: Scala 2.13 declares it, and under 2.12
+  // (Spark 3.5), which declares scala.collection.Seq, it is a covariant override.
   private static final ShuffleBlockResolver RESOLVER =
       new ShuffleBlockResolver() {
         @Override

@@ -32,10 +32,7 @@ public final class ServerLocations {
               + "', not a host:port other nodes can reach: start it with --advertise-address"
               + " (or HOST_IP / POD_IP in its environment)");
     }
-    String host = address.substring(0, colon);
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
+    String host = address.substring(0, colon); // an IPv6 host keeps its brackets, as Spark wants
     int port = Integer.parseInt(address.substring(colon + 1));
     Option<String> topology =
         controlAddress.isEmpty() ? Option.empty() : Option.apply(CONTROL_PREFIX + controlAddress);
@@ -50,7 +47,8 @@ public final class ServerLocations {
   /** The server's data-plane address, "host:port" (IPv6 hosts in brackets). */
   public static String dataAddress(BlockManagerId id) {
     String host = id.host();
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + id.port();
+    return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host)
+        + ":" + id.port();
   }
 
   /** The server's control-plane address, if the location carries it. */

@@ -80,7 +80,7 @@ public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
                 .getMapSizesByExecutorId(
                     handle.shuffleId(), startMapIndex, endMapIndex, startPartition, endPartition));
     Iterator<Product2<K, Object>> records =
-        maps.isEmpty() ? scala.collection.Iterator$.MODULE$.empty() : new Records<>(open(maps), maps);
+        maps.isEmpty() ? empty() : new Records<>(open(maps), maps);
     Iterator<Product2<K, C>> aggregated;
     if (dep.aggregator().isDefined()) {
       Aggregator<K, Object, C> agg = (Aggregator<K, Object, C>) dep.aggregator().get();
@@ -143,7 +143,7 @@ public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
     private final NativeReader reader;
     private final MapRefs maps;
     private final SerializerInstance serializer;
-    private Iterator<scala.Tuple2<Object, Object>> current = scala.collection.Iterator$.MODULE$.empty();
+    private Iterator<scala.Tuple2<Object, Object>> current = empty();
     private boolean done;
     private long reportedBytes;
 
@@ -228,6 +228,12 @@ public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
             "the node shuffle server at " + e.server() + " cannot serve shuffle "
                 + handle.shuffleId() + ": " + e.getMessage(),
             e));
+  }
+
+  // Scala's empty iterator: generic in 2.13, Iterator[Nothing] in 2.12 (Spark 3.5).
+  @SuppressWarnings("unchecked")
+  private static <T> Iterator<T> empty() {
+    return (Iterator<T>) (Iterator<?>) scala.collection.Iterator$.MODULE$.empty();
   }
 
   @SuppressWarnings("unchecked")

@@ -101,7 +101,7 @@ public final class NodeShuffleWriter<K, V, C> extends ShuffleWriter<K, V> {
     writeNanos += System.nanoTime() - start;
     metrics.incWriteTime(writeNanos);
     partitionLengths = result.partitionBytes();
-    long mapTaskId = result.won() ? taskAttemptId : winnerTaskId(result.attempt());
+    long mapTaskId = result.won() ? taskAttemptId : winnerTaskId(taskAttemptId, result.attempt());
     status =
         SparkShim.mapStatus(
             ServerLocations.of(result.node(), result.address(), result.controlAddress()),
@@ -180,11 +180,11 @@ public final class NodeShuffleWriter<K, V, C> extends ShuffleWriter<K, V> {
 
   // The task attempt id of the attempt the server serves, from the low 32 bits it stores: the
   // one nearest to ours (task attempt ids of one map are far less than 2^31 apart).
-  long winnerTaskId(int winnerAttempt) {
-    long candidate = (taskAttemptId & ~0xffffffffL) | (winnerAttempt & 0xffffffffL);
-    if (candidate - taskAttemptId > (1L << 31)) {
+  static long winnerTaskId(long ownTaskId, int winnerAttempt) {
+    long candidate = (ownTaskId & ~0xffffffffL) | (winnerAttempt & 0xffffffffL);
+    if (candidate - ownTaskId > (1L << 31)) {
       candidate -= 1L << 32;
-    } else if (taskAttemptId - candidate > (1L << 31)) {
+    } else if (ownTaskId - candidate > (1L << 31)) {
       candidate += 1L << 32;
     }
     return candidate;
