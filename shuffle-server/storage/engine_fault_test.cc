@@ -195,17 +195,17 @@ TEST_F(EngineFaultTest, LowDiskRefusesNewWritesNamingTheDirectory) {
 }
 
 TEST_F(EngineFaultTest, FailedDirectorySyncFailsTheRegistrationAndARetryWorks) {
-  const ShuffleKey kC{AppId("app-c"), ShuffleId(1)};  // handle 3, then 4 on the retry
+  const ShuffleKey key_c{AppId("app-c"), ShuffleId(1)};  // handle 3, then 4 on the retry
   env_.AddFault(
       {.kind = IoKind::kWrite, .op = FsOp::kSyncDir, .path_contains = "/shuffles/3", .error = EIO});
-  absl::Status failed = engine_->RegisterShuffle(kC, "ns-c", kPartitions);
+  absl::Status failed = engine_->RegisterShuffle(key_c, "ns-c", kPartitions);
   EXPECT_EQ(failed.code(), absl::StatusCode::kDataLoss) << failed;
   EXPECT_NE(failed.message().find("fsync directory"), std::string::npos) << failed;
-  ASSERT_TRUE(engine_->RegisterShuffle(kC, "ns-c", kPartitions).ok());
-  ASSERT_TRUE(WriteMap(*engine_, kC, 0, 0, 500).ok());
+  ASSERT_TRUE(engine_->RegisterShuffle(key_c, "ns-c", kPartitions).ok());
+  ASSERT_TRUE(WriteMap(*engine_, key_c, 0, 0, 500).ok());
   Open();  // the failed registration's directory is an orphan: removed
   EXPECT_EQ(engine_->recovery_report().orphan_dirs_removed, 1u);
-  auto served = ReadAll(*engine_, kC, 500);
+  auto served = ReadAll(*engine_, key_c, 500);
   ASSERT_TRUE(served.ok()) << served.status();
   EXPECT_EQ(*served, (std::set<std::pair<uint32_t, uint32_t>>{{0, 0}}));
 }

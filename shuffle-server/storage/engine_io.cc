@@ -51,7 +51,7 @@ void StorageEngine::Impl::IoLoop() {
       std::vector<std::shared_ptr<CommitWaiter>> commits;
       commits.swap(pending_commits);
       RoundContext ctx = Round();
-      round.Collect(ctx, std::move(commits));
+      round.Collect(ctx, commits);
     }
     round.Execute(*env, *io_engine, *index);
     {

@@ -18,7 +18,8 @@ using core::Kv;
 
 // ---- 1. Collect ---------------------------------------------------------------------------
 
-void IoRound::Collect(RoundContext& ctx, std::vector<std::shared_ptr<CommitWaiter>> commits) {
+void IoRound::Collect(RoundContext& ctx,
+                      const std::vector<std::shared_ptr<CommitWaiter>>& commits) {
   for (WriteBuffers::Flush& flush : ctx.buffers.TakeFlushes(ctx.catalog.shuffles())) {
     AddFlush(ctx, std::move(flush));
   }
@@ -26,7 +27,7 @@ void IoRound::Collect(RoundContext& ctx, std::vector<std::shared_ptr<CommitWaite
     AddDirect(ctx, shuffle, block);
   }
   absl::flat_hash_map<ShuffleState*, std::set<uint32_t>> maps_in_round;
-  for (auto& waiter : commits) {
+  for (const auto& waiter : commits) {
     std::set<uint32_t>& maps = maps_in_round[waiter->shuffle.get()];
     const uint32_t map = waiter->request.map.value();
     Catalog::CommitVerdict verdict =

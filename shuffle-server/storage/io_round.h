@@ -61,7 +61,7 @@ class IoRound {
   IoRound& operator=(const IoRound&) = delete;
 
   // REQUIRES: the engine's lock. Takes the commits waiting now.
-  void Collect(RoundContext& ctx, std::vector<std::shared_ptr<CommitWaiter>> commits);
+  void Collect(RoundContext& ctx, const std::vector<std::shared_ptr<CommitWaiter>>& commits);
   // Nothing to write or commit.
   bool empty() const { return flushes_.empty() && commits_.empty(); }
   // Writes, syncs and indexes the round; without the engine's lock.

@@ -167,8 +167,7 @@ class PowerLossFileSystem final : public rocksdb::FileSystemWrapper {
   explicit PowerLossFileSystem(FaultInjectionEnv* env)
       : FileSystemWrapper(rocksdb::FileSystem::Default()), env_(env) {}
 
-  static const char* kClassName() { return "ShufflePowerLossFileSystem"; }
-  const char* Name() const override { return kClassName(); }
+  const char* Name() const override { return "ShufflePowerLossFileSystem"; }
 
   IOStatus NewWritableFile(const std::string& path, const FileOptions& options,
                            std::unique_ptr<rocksdb::FSWritableFile>* result,

@@ -112,7 +112,9 @@ TEST(BlockDeviceCheck, RecoversWithEveryCommitAcknowledgedBeforeTheFlush) {
 }  // namespace shuffle::storage::crash
 
 int main(int argc, char** argv) {
-  using namespace shuffle::storage::crash;
+  using shuffle::storage::crash::Run;
+  using shuffle::storage::crash::verify_args;
+  using shuffle::storage::crash::VerifyArgs;
   if (argc == 5 && std::string(argv[1]) == "run") {
     return Run(argv[2], argv[3], static_cast<uint32_t>(std::atoi(argv[4])));
   }

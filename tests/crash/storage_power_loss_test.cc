@@ -130,6 +130,7 @@ pid_t StartChild(const std::string& root, uint32_t iteration, const CutPlan& pla
   const pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (std::string& arg : args) {
       argv.push_back(arg.data());
     }
