@@ -62,7 +62,7 @@ const std::vector<Flag>& Flags() {
       {"index-dir", "DIR", "RocksDB index directory (default: <first data dir>/index).",
        SetString<&ServerOptions::index_dir>},
       {"listen", "HOST:PORT",
-       "Data-plane TCP address (default 0.0.0.0:7337; port 0 picks a free port; empty: no TCP).",
+       "Data-plane TCP address (default 0.0.0.0:7340; port 0 picks a free port; empty: no TCP).",
        SetString<&ServerOptions::listen>},
       {"socket", "PATH", "Data-plane Unix domain socket, made world-writable (default: none).",
        SetString<&ServerOptions::socket_path>},

@@ -25,7 +25,7 @@ namespace shuffle::server {
 struct ServerOptions {
   std::vector<std::string> data_dirs;  // required
   std::string index_dir;               // default: <data_dirs[0]>/index
-  std::string listen = "0.0.0.0:7337";
+  std::string listen = "0.0.0.0:7340";
   std::string socket_path;
   std::string control_listen = "0.0.0.0:7338";
   std::string node_name;          // default: $NODE_NAME, else the host name
