@@ -123,6 +123,24 @@ final class ShuffleServerProcess implements AutoCloseable {
     process.waitFor(30, TimeUnit.SECONDS);
   }
 
+  /**
+   * Starts again on the same data directory and the same Spark port (Spark's executors know
+   * the service by its port), as a DaemonSet pod restarts.
+   */
+  void restartOnSamePorts() throws IOException, InterruptedException {
+    if (process.isAlive()) {
+      kill();
+    }
+    List<String> saved = new ArrayList<>(extraArgs);
+    extraArgs.add("--spark-listen=" + ready.get("spark"));
+    try {
+      launch();
+    } finally {
+      extraArgs.clear();
+      extraArgs.addAll(saved);
+    }
+  }
+
   /** Starts again on the same data directory (new ports). */
   void restart() throws IOException, InterruptedException {
     if (process.isAlive()) {
