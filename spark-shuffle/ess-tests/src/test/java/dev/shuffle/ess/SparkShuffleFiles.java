@@ -71,6 +71,30 @@ final class SparkShuffleFiles implements AutoCloseable {
       return "shuffle_" + shuffleId + "_" + mapIds.get(mapIndex) + "_" + reduce;
     }
 
+    /** Every block, map by map. */
+    List<String> allBlockIds() {
+      List<String> ids = new ArrayList<>();
+      for (int m = 0; m < mapIds.size(); m++) {
+        for (int r = 0; r < reducers; r++) {
+          ids.add(blockId(m, r));
+        }
+      }
+      return ids;
+    }
+
+    /** Drops the shuffle's files from the page cache (POSIX_FADV_DONTNEED, through dd). */
+    void dropFromPageCache() throws IOException, InterruptedException {
+      for (List<Path> files : List.of(dataFiles, indexFiles)) {
+        for (Path f : files) {
+          Process dd = new ProcessBuilder("dd", "if=" + f, "iflag=nocache", "count=0",
+              "status=none").inheritIO().start();
+          if (dd.waitFor() != 0) {
+            throw new IOException("dd could not drop " + f + " from the page cache");
+          }
+        }
+      }
+    }
+
     String batchId(int mapIndex, int start, int end) {
       return "shuffle_" + shuffleId + "_" + mapIds.get(mapIndex) + "_" + start + "_" + end;
     }
