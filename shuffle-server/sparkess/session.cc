@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/dataplane/send_file.h"
 #include "shuffle-server/sparkess/checksums.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
@@ -255,12 +256,39 @@ absl::StatusOr<std::string> Session::Open(const std::string& app_id, const std::
   if (chunks.empty()) {
     return absl::InvalidArgumentError("a fetch of no blocks");
   }
+  AdviseWillNeed(r.resolved, chunks);
   const int64_t stream_id = service_->next_stream_id->fetch_add(1);
   const auto count = static_cast<int32_t>(chunks.size());
   streams_[stream_id] =
       Stream{.app_id = app_id, .resolved = std::move(r.resolved), .chunks = std::move(chunks)};
   service_->counters->Add(service_->counters->streams_opened);
   return EncodeStreamHandle(stream_id, count);
+}
+
+void Session::AdviseWillNeed(const ExecutorShuffleInfo& resolved,
+                             const std::vector<Chunk>& chunks) {
+  // Each run of chunks of one map lies in one range of its data file (Spark's readers ask for
+  // a map's reduce partitions in order): ask the kernel to read all of it now, so a cold fetch
+  // keeps the disk busy with the whole request instead of one readahead window at a time.
+  // Best effort: errors surface when the chunk itself is fetched.
+  size_t i = 0;
+  while (i < chunks.size()) {
+    size_t j = i;
+    int32_t end = chunks[i].end;
+    while (j + 1 < chunks.size() && chunks[j + 1].shuffle_id == chunks[i].shuffle_id &&
+           chunks[j + 1].map_id == chunks[i].map_id && chunks[j + 1].start >= chunks[j].end) {
+      end = chunks[++j].end;
+    }
+    if (chunks[i].shuffle_id >= 0) {
+      absl::StatusOr<FileSegment> range = service_->files->ShuffleBlocks(
+          resolved, chunks[i].shuffle_id, chunks[i].map_id, chunks[i].start, end);
+      if (range.ok() && range->length > 0) {
+        dataplane::AdviseWillNeed(
+            {.fd = range->file->fd(), .offset = range->offset, .length = range->length});
+      }
+    }
+    i = j + 1;
+  }
 }
 
 absl::StatusOr<std::string> Session::OpenBlockIds(const OpenBlocks& m) {
@@ -278,6 +306,15 @@ absl::StatusOr<std::string> Session::OpenBlockIds(const OpenBlocks& m) {
   return Open(m.app_id, m.exec_id, std::move(chunks));
 }
 
+absl::StatusOr<FileSegment> Session::Resolve(const ExecutorShuffleInfo& resolved,
+                                             const Chunk& chunk) {
+  if (chunk.shuffle_id < 0) {
+    return service_->files->RddBlock(resolved, static_cast<int32_t>(chunk.map_id), chunk.start);
+  }
+  return service_->files->ShuffleBlocks(resolved, chunk.shuffle_id, chunk.map_id, chunk.start,
+                                        chunk.end);
+}
+
 absl::StatusOr<FileSegment> Session::NextChunk(int64_t stream_id, int32_t chunk_index) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) {
@@ -291,16 +328,19 @@ absl::StatusOr<FileSegment> Session::NextChunk(int64_t stream_id, int32_t chunk_
                                                       ")"));
   }
   const Chunk chunk = stream.chunks[stream.next++];
+  std::optional<Chunk> following;
+  if (stream.next < stream.chunks.size()) {
+    following = stream.chunks[stream.next];
+  }
   const ExecutorShuffleInfo resolved = stream.resolved;
-  if (stream.next == stream.chunks.size()) {
+  if (!following.has_value()) {
     streams_.erase(it);
   }
-  if (chunk.shuffle_id < 0) {
-    return service_->files->RddBlock(resolved, static_cast<int32_t>(chunk.map_id), chunk.start);
+  absl::StatusOr<FileSegment> segment = Resolve(resolved, chunk);
+  if (!segment.ok()) {
+    return segment;
   }
-  absl::StatusOr<FileSegment> segment = service_->files->ShuffleBlocks(
-      resolved, chunk.shuffle_id, chunk.map_id, chunk.start, chunk.end);
-  if (segment.ok()) {
+  if (chunk.shuffle_id >= 0) {
     service_->counters->Add(service_->counters->blocks_served,
                             static_cast<uint64_t>(chunk.end - chunk.start));
   }

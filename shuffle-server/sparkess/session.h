@@ -90,6 +90,8 @@ class Session {
   absl::StatusOr<std::string> LocalDirs(const GetLocalDirsForExecutors& m);
   absl::StatusOr<std::string> Diagnose(const DiagnoseCorruption& m);
   absl::StatusOr<FileSegment> NextChunk(int64_t stream_id, int32_t chunk_index);
+  absl::StatusOr<FileSegment> Resolve(const ExecutorShuffleInfo& resolved, const Chunk& chunk);
+  void AdviseWillNeed(const ExecutorShuffleInfo& resolved, const std::vector<Chunk>& chunks);
 
   const Service* const service_;
   std::optional<std::string> app_;  // authenticated application

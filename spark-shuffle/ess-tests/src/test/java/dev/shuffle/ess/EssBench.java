@@ -41,21 +41,30 @@ public final class EssBench {
   /** A server under test: where it listens and its process (for CPU time). */
   record Server(String name, String host, int port, ProcessHandle process) {}
 
+  /**
+   * What one fetch request holds: as Spark's reader sizes them, about a fifth of
+   * spark.reducer.maxSizeInFlight (48 MiB), with at most 5 requests (48 MiB) in flight.
+   */
   record Workload(String name, SparkShuffleFiles.Shuffle shuffle, int blocksPerRequest) {}
 
+  private static final int REQUESTS_IN_FLIGHT = 5;
+
   record Sample(String server, String workload, String cache, double seconds, long bytes,
-      long blocks, double cpuSeconds) {}
+      long blocks, double cpuSeconds, double clientCpuSeconds) {}
 
   public static void main(String[] args) throws Exception {
     Path work = Path.of(args[0]);
     String binary = args[1];
     int runs = Integer.parseInt(args[2]);
+    // Optional: only these workloads and caches ("1MiB,4KiB", "hot,cold").
+    List<String> onlyWorkloads = args.length > 3 ? List.of(args[3].split(",")) : List.of("1MiB", "4KiB");
+    List<String> caches = args.length > 4 ? List.of(args[4].split(",")) : List.of("hot", "cold");
     Path root = Files.createDirectories(work.resolve("root"));
     SparkShuffleFiles files = SparkShuffleFiles.start(root.resolve("spark-local"));
     // 256 MiB in 1 MiB blocks (8 maps x 32 reducers), 62.5 MiB in 4 KiB blocks (16 x 1000).
     List<Workload> workloads = List.of(
-        new Workload("1MiB", files.write(8, 32, 1 << 20, 64 << 10), 8),
-        new Workload("4KiB", files.write(16, 1000, 4 << 10, 512), 256));
+        new Workload("1MiB", files.write(8, 32, 1 << 20, 64 << 10), 9),
+        new Workload("4KiB", files.write(16, 1000, 4 << 10, 512), 2400));
 
     Process spark = startSparkEss(work, freePort());
     Process ours = startShuffleServer(work, binary, root);
@@ -79,7 +88,10 @@ public final class EssBench {
         List<Sample> samples = new ArrayList<>();
         for (int run = 0; run < runs; run++) {
           for (Workload w : workloads) {
-            for (String cache : List.of("hot", "cold")) {
+            if (!onlyWorkloads.contains(w.name())) {
+              continue;
+            }
+            for (String cache : caches) {
               List<Server> order = run % 2 == 0 ? servers : List.of(servers.get(1), servers.get(0));
               for (Server s : order) {
                 if (cache.equals("cold")) {
@@ -88,16 +100,19 @@ public final class EssBench {
                   fetchAll(client, s, w);  // hot: this very data was just read
                 }
                 double cpu0 = cpuSeconds(s.process());
+                double client0 = cpuSeconds(ProcessHandle.current());
                 long t0 = System.nanoTime();
                 long[] got = fetchAll(client, s, w);
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 double cpu = cpuSeconds(s.process()) - cpu0;
-                Sample sample = new Sample(s.name(), w.name(), cache, seconds, got[0], got[1], cpu);
-                samples.add(sample);
+                double clientCpu = cpuSeconds(ProcessHandle.current()) - client0;
+                samples.add(new Sample(s.name(), w.name(), cache, seconds, got[0], got[1], cpu,
+                    clientCpu));
                 System.out.printf(Locale.ROOT,
                     "{\"run\":%d,\"server\":\"%s\",\"blocks\":\"%s\",\"cache\":\"%s\","
-                        + "\"seconds\":%.4f,\"bytes\":%d,\"count\":%d,\"cpu_s\":%.3f}%n",
-                    run, s.name(), w.name(), cache, seconds, got[0], got[1], cpu);
+                        + "\"seconds\":%.4f,\"bytes\":%d,\"count\":%d,\"server_cpu_s\":%.3f,"
+                        + "\"client_cpu_s\":%.3f}%n",
+                    run, s.name(), w.name(), cache, seconds, got[0], got[1], cpu, clientCpu);
               }
             }
           }
@@ -188,14 +203,14 @@ public final class EssBench {
 
   /**
    * Fetches every block of the workload as a reducer does: requests of blocksPerRequest blocks,
-   * at most 4 in flight; returns {bytes, blocks}.
+   * at most REQUESTS_IN_FLIGHT in flight; returns {bytes, blocks}.
    */
   static long[] fetchAll(ExternalBlockStoreClient client, Server s, Workload w)
       throws InterruptedException {
     List<String> ids = w.shuffle().allBlockIds();
     AtomicLong bytes = new AtomicLong();
     AtomicReference<Throwable> failure = new AtomicReference<>();
-    Semaphore inFlight = new Semaphore(4);
+    Semaphore inFlight = new Semaphore(REQUESTS_IN_FLIGHT);
     CountDownLatch done = new CountDownLatch(ids.size());
     for (int i = 0; i < ids.size(); i += w.blocksPerRequest()) {
       String[] batch = ids.subList(i, Math.min(ids.size(), i + w.blocksPerRequest()))
@@ -242,8 +257,8 @@ public final class EssBench {
       }
       System.out.println();
       System.out.println("| blocks | cache | server | MB/s median (min-max) | blocks/s median |"
-          + " CPU s per GiB |");
-      System.out.println("|---|---|---|---|---|---|");
+          + " server CPU s per GiB | client CPU s per GiB |");
+      System.out.println("|---|---|---|---|---|---|---|");
       Map<String, Double> medians = new LinkedHashMap<>();
       for (Map.Entry<String, List<Sample>> e : groups.entrySet()) {
         List<Sample> g = e.getValue();
@@ -252,11 +267,13 @@ public final class EssBench {
         double[] bps = g.stream().mapToDouble(x -> x.blocks() / x.seconds()).sorted().toArray();
         double[] cpu = g.stream().mapToDouble(x -> x.cpuSeconds() / (x.bytes() / 1073741824.0))
             .sorted().toArray();
+        double[] clientCpu = g.stream()
+            .mapToDouble(x -> x.clientCpuSeconds() / (x.bytes() / 1073741824.0)).sorted().toArray();
         medians.put(e.getKey(), median(mbps));
         String[] k = e.getKey().split(" ");
-        System.out.printf(Locale.ROOT, "| %s | %s | %s | %.0f (%.0f-%.0f) | %.0f | %.2f |%n",
+        System.out.printf(Locale.ROOT, "| %s | %s | %s | %.0f (%.0f-%.0f) | %.0f | %.2f | %.2f |%n",
             k[0], k[1], k[2], median(mbps), mbps[0], mbps[mbps.length - 1], median(bps),
-            median(cpu));
+            median(cpu), median(clientCpu));
       }
       System.out.println();
       System.out.println("| blocks | cache | ratio shuffle-server / Spark ESS: median (min-max of"
@@ -266,6 +283,9 @@ public final class EssBench {
         for (String cache : List.of("hot", "cold")) {
           List<Sample> ours = groups.get(workload + " " + cache + " shuffle-server");
           List<Sample> theirs = groups.get(workload + " " + cache + " spark-ess");
+          if (ours == null || theirs == null) {
+            continue;
+          }
           double[] ratios = new double[ours.size()];
           for (int i = 0; i < ratios.length; i++) {
             ratios[i] = theirs.get(i).seconds() / ours.get(i).seconds();
