@@ -235,8 +235,8 @@ absl::Status StartServers(const ServerOptions& options, Servers* s) {
     const uint16_t metrics_port = s->metrics != nullptr ? s->metrics->port() : 0;
     const uint16_t spark_port = s->spark != nullptr ? s->spark->port() : 0;
     SHUFFLE_RETURN_IF_ERROR(WriteReadyFile(
-        options.ready_file, ReadyLine(options, s->data->tcp_port(), s->control->port(),
-                                      metrics_port, spark_port)));
+        options.ready_file,
+        ReadyLine(options, s->data->tcp_port(), s->control->port(), metrics_port, spark_port)));
     SHUFFLE_LOG(INFO) << "wrote ready file" << Kv("path", options.ready_file);
   }
   return absl::OkStatus();

@@ -181,11 +181,10 @@ void SparkEssMetrics(const sparkess::SparkEssStats& s, PrometheusText& page) {
           "Block streams opened (OpenBlocks, FetchShuffleBlocks).", s.streams_opened);
   counter("shuffle_spark_chunks_served_total", "Chunks and streams served (one per fetched range).",
           s.chunks_served);
-  counter("shuffle_spark_chunk_failures_total",
-          "Chunk and stream fetches answered with a failure.", s.chunk_failures);
+  counter("shuffle_spark_chunk_failures_total", "Chunk and stream fetches answered with a failure.",
+          s.chunk_failures);
   counter("shuffle_spark_blocks_served_total",
-          "Shuffle blocks served (a batched range counts each reduce partition).",
-          s.blocks_served);
+          "Shuffle blocks served (a batched range counts each reduce partition).", s.blocks_served);
   counter("shuffle_spark_served_bytes_total", "Block bytes served to Spark clients.",
           s.bytes_served);
   counter("shuffle_spark_sendfile_bytes_total", "Block bytes of them sent with sendfile.",

@@ -210,10 +210,9 @@ absl::StatusOr<FileSegment> BlockFiles::ShuffleBlocks(const ExecutorShuffleInfo&
                            OpenFileAt(BlockFilePath(info, base + ".data")));
   struct stat st {};
   if (begin < 0 || end < begin || ::fstat(data->fd(), &st) != 0 || end > st.st_size) {
-    return absl::DataLossError(absl::StrCat("index ", index->path(), " gives [", begin, ", ", end,
-                                            ") for reduce [", start_reduce, ", ", end_reduce,
-                                            "), outside data file ", data->path(), " (",
-                                            st.st_size, " bytes)"));
+    return absl::DataLossError(absl::StrCat(
+        "index ", index->path(), " gives [", begin, ", ", end, ") for reduce [", start_reduce, ", ",
+        end_reduce, "), outside data file ", data->path(), " (", st.st_size, " bytes)"));
   }
   return FileSegment{.file = std::move(data),
                      .offset = static_cast<uint64_t>(begin),
@@ -225,13 +224,15 @@ absl::StatusOr<FileSegment> BlockFiles::RddBlock(const ExecutorShuffleInfo& info
   if (rdd_id < 0 || split < 0) {
     return absl::InvalidArgumentError(absl::StrCat("invalid rdd block ", rdd_id, "_", split));
   }
-  SHUFFLE_ASSIGN_OR_RETURN(std::shared_ptr<const OpenFile> file,
-                           OpenFileAt(BlockFilePath(info, absl::StrCat("rdd_", rdd_id, "_", split))));
+  SHUFFLE_ASSIGN_OR_RETURN(
+      std::shared_ptr<const OpenFile> file,
+      OpenFileAt(BlockFilePath(info, absl::StrCat("rdd_", rdd_id, "_", split))));
   struct stat st {};
   if (::fstat(file->fd(), &st) != 0) {
     return core::ErrnoToStatus(errno, "fstat", file->path());
   }
-  return FileSegment{.file = std::move(file), .offset = 0, .length = static_cast<uint64_t>(st.st_size)};
+  return FileSegment{
+      .file = std::move(file), .offset = 0, .length = static_cast<uint64_t>(st.st_size)};
 }
 
 }  // namespace shuffle::sparkess

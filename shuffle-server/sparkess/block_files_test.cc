@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 TEST(BlockFilesTest, JavaHashAndSparkPaths) {
   EXPECT_EQ(JavaStringHash("hello"), 99162322);  // "hello".hashCode() in Java
   EXPECT_EQ(JavaStringHash(""), 0);
-  ExecutorShuffleInfo info{.local_dirs = {"/a", "/b"}, .sub_dirs_per_local_dir = 64, .shuffle_manager = "sort"};
+  ExecutorShuffleInfo info{
+      .local_dirs = {"/a", "/b"}, .sub_dirs_per_local_dir = 64, .shuffle_manager = "sort"};
   // hash("hello") = 99162322: dir 99162322 % 2 = 0, sub (99162322 / 2) % 64 = 41 = 0x29.
   EXPECT_EQ(BlockFilePath(info, "hello"), "/a/29/hello");
 }
@@ -28,9 +29,10 @@ TEST(BlockFilesTest, OnlySparkNamesAreServable) {
                          "shuffle_1_2_0.checksum.CRC32C", "shuffle_1_2_0.checksum.ADLER32"}) {
     EXPECT_TRUE(IsServableFileName(ok)) << ok;
   }
-  for (const char* bad : {"../x", "shuffle_0_1.data", "shuffle_a_1_0.data", "shuffle_0_1_0.data/..",
-                          "rdd_1", "rdd_1_2_3", "shuffle_0_1_0.checksum.", "shuffle_0_1_0.checksum.a/b",
-                          "shuffle_0_1_0.tmp", "", "rdd_1_2.data", "shuffle_-1_1_0.data"}) {
+  for (const char* bad :
+       {"../x", "shuffle_0_1.data", "shuffle_a_1_0.data", "shuffle_0_1_0.data/..", "rdd_1",
+        "rdd_1_2_3", "shuffle_0_1_0.checksum.", "shuffle_0_1_0.checksum.a/b", "shuffle_0_1_0.tmp",
+        "", "rdd_1_2.data", "shuffle_-1_1_0.data"}) {
     EXPECT_FALSE(IsServableFileName(bad)) << bad;
   }
 }
@@ -41,7 +43,9 @@ class BlockFilesFileTest : public ::testing::Test {
     root_ = fs::temp_directory_path() / ("sparkess-files-" + std::to_string(getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_ / "exec");
-    info_ = {.local_dirs = {(root_ / "exec").string()}, .sub_dirs_per_local_dir = 4, .shuffle_manager = "sort"};
+    info_ = {.local_dirs = {(root_ / "exec").string()},
+             .sub_dirs_per_local_dir = 4,
+             .shuffle_manager = "sort"};
     // Three partitions of 3, 0 and 5 bytes.
     Write("shuffle_1_7_0.data", "abcdefgh");
     std::string index;
@@ -77,7 +81,8 @@ TEST_F(BlockFilesFileTest, RangesFromTheIndex) {
             absl::StatusCode::kNotFound);
   auto crc = SparkChecksum::Create("CRC32");
   ASSERT_TRUE(crc.has_value());
-  EXPECT_EQ(ChecksumOf(*crc, *batch).value(), 0x83E78239LL);  // java.util.zip.CRC32 of "defgh" (zlib.crc32)
+  EXPECT_EQ(ChecksumOf(*crc, *batch).value(),
+            0x83E78239LL);  // java.util.zip.CRC32 of "defgh" (zlib.crc32)
   auto adler = SparkChecksum::Create("ADLER32");
   EXPECT_EQ(ChecksumOf(*adler, *batch).value(), 0x05F501FFLL);
   auto crc32c = SparkChecksum::Create("CRC32C");
@@ -89,7 +94,8 @@ TEST_F(BlockFilesFileTest, SymlinksAndOutsidePathsAreRefused) {
   fs::create_directories(root_ / "other");
   fs::create_symlink(root_ / "exec", root_ / "other" / "link");
   ExecutorShuffleInfo via_link{.local_dirs = {(root_ / "other" / "link").string()},
-                               .sub_dirs_per_local_dir = 4, .shuffle_manager = "sort"};
+                               .sub_dirs_per_local_dir = 4,
+                               .shuffle_manager = "sort"};
   auto files = BlockFiles::Open((root_ / "other").string());
   ASSERT_TRUE(files.ok());
   EXPECT_FALSE((*files)->ShuffleBlocks(via_link, 1, 7, 0, 1).ok());

@@ -64,7 +64,8 @@ void SparkChecksum::Update(std::string_view bytes) {
       for (unsigned char b : bytes) {
         c = Crc32cTable()[(c ^ b) & 0xff] ^ (c >> 8);
       }
-      value_ = static_cast<int64_t>(~c);
+      const uint32_t crc = ~c;
+      value_ = static_cast<int64_t>(crc);
       break;
     }
   }
@@ -75,8 +76,8 @@ absl::StatusOr<int64_t> ChecksumOf(SparkChecksum checksum, const FileSegment& se
   uint64_t done = 0;
   while (done < segment.length) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), segment.length - done));
-    const ssize_t n = ::pread(segment.file->fd(), buf.data(), want,
-                              static_cast<off_t>(segment.offset + done));
+    const ssize_t n =
+        ::pread(segment.file->fd(), buf.data(), want, static_cast<off_t>(segment.offset + done));
     if (n < 0 && errno == EINTR) {
       continue;
     }

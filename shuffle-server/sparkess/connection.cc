@@ -127,11 +127,12 @@ bool SparkConnection::HandleFrames() {
       const std::string_view head(p + kFrameLengthBytes, std::min<size_t>(available, 9));
       session_.HandleBadFrame(
           head,
-          absl::InvalidArgumentError(
-              frame <= 0 ? absl::StrCat("Frame length should be positive: ", frame)
-                         : absl::StrCat("Too large frame: ", frame, " bytes (this shuffle "
-                                        "service reads frames of at most ",
-                                        max_frame_, " bytes)")),
+          absl::InvalidArgumentError(frame <= 0
+                                         ? absl::StrCat("Frame length should be positive: ", frame)
+                                         : absl::StrCat("Too large frame: ", frame,
+                                                        " bytes (this shuffle "
+                                                        "service reads frames of at most ",
+                                                        max_frame_, " bytes)")),
           &replies);
       keep = false;
       break;
@@ -195,16 +196,16 @@ void SparkConnection::WriteReplies() {
     out_.pop_front();
   }
   if (!batch_.empty()) {
-    boost::asio::async_write(socket_, boost::asio::buffer(batch_),
-                             [self = shared_from_this()](const boost::system::error_code& ec,
-                                                         size_t) {
-                               self->batch_.clear();
-                               if (ec) {
-                                 self->Finish(ec.message());
-                                 return;
-                               }
-                               self->WriteReplies();
-                             });
+    boost::asio::async_write(
+        socket_, boost::asio::buffer(batch_),
+        [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+          self->batch_.clear();
+          if (ec) {
+            self->Finish(ec.message());
+            return;
+          }
+          self->WriteReplies();
+        });
     return;
   }
   if (!out_.empty()) {

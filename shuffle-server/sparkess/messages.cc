@@ -34,9 +34,9 @@ absl::StatusOr<BlockMessage> DecodeFetch(WireReader& in) {
   SHUFFLE_ASSIGN_OR_RETURN(m.map_ids, in.LongArray("FetchShuffleBlocks mapIds"));
   SHUFFLE_ASSIGN_OR_RETURN(int32_t n, in.Int("FetchShuffleBlocks reduceIds"));
   if (n < 0 || static_cast<size_t>(n) != m.map_ids.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed FetchShuffleBlocks: ",
-                                                   m.map_ids.size(), " map ids but ", n,
-                                                   " reduce id lists"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed FetchShuffleBlocks: ", m.map_ids.size(), " map ids but ", n,
+                     " reduce id lists"));
   }
   m.reduce_ids.reserve(m.map_ids.size());
   for (int32_t i = 0; i < n; ++i) {

@@ -101,8 +101,7 @@ struct UnsupportedMessage {
 };
 
 using BlockMessage = std::variant<RegisterExecutor, OpenBlocks, FetchShuffleBlocks, RemoveBlocks,
-                                  GetLocalDirsForExecutors, DiagnoseCorruption,
-                                  UnsupportedMessage>;
+                                  GetLocalDirsForExecutors, DiagnoseCorruption, UnsupportedMessage>;
 
 // Decodes an RPC body. INVALID_ARGUMENT for an unknown type or a truncated or malformed body
 // (negative counts, batch fetches whose reduce ids are not pairs, map and reduce lists of

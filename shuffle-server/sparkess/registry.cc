@@ -106,9 +106,9 @@ absl::StatusOr<Registration> DecodeRegistration(std::string_view v) {
   WireReader in(v);
   SHUFFLE_ASSIGN_OR_RETURN(int8_t version, in.Byte("format version"));
   if (version != kFormatVersion) {
-    return absl::DataLossError(
-        absl::StrCat("Spark executor registration of format version ", version,
-                     " (this server reads version ", kFormatVersion, ")"));
+    return absl::DataLossError(absl::StrCat("Spark executor registration of format version ",
+                                            version, " (this server reads version ", kFormatVersion,
+                                            ")"));
   }
   Registration r;
   SHUFFLE_ASSIGN_OR_RETURN(r.info, DecodeInfo(in));
@@ -149,10 +149,10 @@ absl::StatusOr<ExecutorShuffleInfo> ExecutorRegistry::Resolve(
   }
   if (info.local_dirs.empty() || info.sub_dirs_per_local_dir <= 0 ||
       info.sub_dirs_per_local_dir > kMaxSubDirs) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "RegisterExecutor of executor ", exec_id, " of ", app_id, ": needs local dirs and 1 to ",
-        kMaxSubDirs, " sub-directories per dir (got ", info.local_dirs.size(), " dirs, ",
-        info.sub_dirs_per_local_dir, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("RegisterExecutor of executor ", exec_id, " of ", app_id,
+                     ": needs local dirs and 1 to ", kMaxSubDirs, " sub-directories per dir (got ",
+                     info.local_dirs.size(), " dirs, ", info.sub_dirs_per_local_dir, ")"));
   }
   ExecutorShuffleInfo resolved = info;
   for (std::string& dir : resolved.local_dirs) {
@@ -257,6 +257,7 @@ std::vector<std::pair<std::string, std::vector<Registration>>> ExecutorRegistry:
     }
   }
   std::vector<std::pair<std::string, std::vector<Registration>>> out;
+  out.reserve(idle.size());
   for (const std::string& app_id : idle) {
     out.emplace_back(app_id, TakeApplication(app_id));
   }

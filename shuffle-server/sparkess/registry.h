@@ -79,9 +79,7 @@ class ExecutorRegistry {
   // The registration, marking the application active; nullopt when unknown.
   std::optional<Registration> Find(const std::string& app_id, const std::string& exec_id);
   // Removes the application's (or one executor's) registrations; returns how many.
-  size_t RemoveApplication(const std::string& app_id) {
-    return TakeApplication(app_id).size();
-  }
+  size_t RemoveApplication(const std::string& app_id) { return TakeApplication(app_id).size(); }
   // Removes the application's registrations and returns them.
   std::vector<Registration> TakeApplication(const std::string& app_id);
   bool RemoveExecutor(const std::string& app_id, const std::string& exec_id);
@@ -101,8 +99,7 @@ class ExecutorRegistry {
   };
   ExecutorRegistry(std::string root, RegistryStore* store)
       : root_(std::move(root)), store_(store) {}
-  absl::StatusOr<ExecutorShuffleInfo> Resolve(const std::string& app_id,
-                                              const std::string& exec_id,
+  absl::StatusOr<ExecutorShuffleInfo> Resolve(const std::string& app_id, const std::string& exec_id,
                                               const ExecutorShuffleInfo& info) const;
   void Unpersist(const std::string& app_id, const std::string& exec_id);
 

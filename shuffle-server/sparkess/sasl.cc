@@ -1,12 +1,12 @@
 #include "shuffle-server/sparkess/sasl.h"
 
-#include <sasl/sasl.h>
-#include <sasl/saslplug.h>
-
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <utility>
+
+#include <sasl/sasl.h>
+#include <sasl/saslplug.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -89,10 +89,9 @@ template <typename F>
 sasl_callback_ft AsCallback(F* f) {
   return reinterpret_cast<sasl_callback_ft>(reinterpret_cast<void (*)()>(f));
 }
-const sasl_callback_t kCallbacks[] = {
-    {SASL_CB_GETOPT, AsCallback(&GetOption), nullptr},
-    {SASL_CB_LOG, AsCallback(&Log), nullptr},
-    {SASL_CB_LIST_END, nullptr, nullptr}};
+const sasl_callback_t kCallbacks[] = {{SASL_CB_GETOPT, AsCallback(&GetOption), nullptr},
+                                      {SASL_CB_LOG, AsCallback(&Log), nullptr},
+                                      {SASL_CB_LIST_END, nullptr, nullptr}};
 
 absl::Status InitCyrus() {
   static const absl::Status* status = [] {
@@ -138,23 +137,24 @@ class SaslHandshake final : public ServerHandshake {
   absl::StatusOr<std::string> Step(std::string_view rpc_body) override {
     SHUFFLE_ASSIGN_OR_RETURN(SaslMessage m, DecodeSaslMessage(rpc_body));
     if (m.app_id != app_id_) {
-      return absl::PermissionDeniedError(absl::StrCat("SASL handshake of ", app_id_,
-                                                      " continued for another application"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("SASL handshake of ", app_id_, " continued for another application"));
     }
     const char* out = nullptr;
     unsigned out_len = 0;
     step_password = &password_;
-    const int rc =
-        started_ ? sasl_server_step(conn_, m.token.data(), static_cast<unsigned>(m.token.size()),
-                                    &out, &out_len)
-                 : sasl_server_start(conn_, "DIGEST-MD5", m.token.data(),
-                                     static_cast<unsigned>(m.token.size()), &out, &out_len);
+    const int rc = started_
+                       ? sasl_server_step(conn_, m.token.data(),
+                                          static_cast<unsigned>(m.token.size()), &out, &out_len)
+                       : sasl_server_start(conn_, "DIGEST-MD5", m.token.data(),
+                                           static_cast<unsigned>(m.token.size()), &out, &out_len);
     step_password = nullptr;
     started_ = true;
     if (rc != SASL_OK && rc != SASL_CONTINUE) {
       return absl::PermissionDeniedError(absl::StrCat(
           "SASL DIGEST-MD5 authentication of application ", app_id_, " failed (",
-          sasl_errdetail(conn_), "): check that the application's spark.authenticate.secret "
+          sasl_errdetail(conn_),
+          "): check that the application's spark.authenticate.secret "
           "matches the shuffle server's (--spark-secret-file or --spark-secrets-dir)"));
     }
     done_ = rc == SASL_OK;
@@ -179,9 +179,9 @@ absl::StatusOr<std::unique_ptr<ServerHandshake>> StartSaslHandshake(std::string_
   SHUFFLE_ASSIGN_OR_RETURN(SaslMessage m, DecodeSaslMessage(first_body));
   std::optional<std::string> secret = secrets.SecretOf(m.app_id);
   if (!secret.has_value()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "no secret for application ", m.app_id, " on this shuffle server (--spark-secret-file, "
-        "--spark-secrets-dir)"));
+    return absl::PermissionDeniedError(absl::StrCat("no secret for application ", m.app_id,
+                                                    " on this shuffle server (--spark-secret-file, "
+                                                    "--spark-secrets-dir)"));
   }
   sasl_conn_t* conn = nullptr;
   int rc = sasl_server_new(kService, kServerName, kRealm, nullptr, nullptr, nullptr,

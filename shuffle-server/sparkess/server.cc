@@ -34,7 +34,7 @@ struct SparkEssServer::Impl {
   std::vector<std::thread> threads;
   std::mutex mu;
   std::list<std::weak_ptr<SparkConnection>> connections;  // guarded by mu
-  bool stopped = false;                                    // guarded by mu
+  bool stopped = false;                                   // guarded by mu
   uint16_t port = 0;
 
   // The reaper of idle applications.
@@ -63,7 +63,8 @@ absl::StatusOr<std::unique_ptr<SparkEssServer>> SparkEssServer::Start(
 absl::Status SparkEssServer::Init(const SparkEssOptions& options, RegistryStore* store) {
   options_ = options;
   char real[PATH_MAX];
-  if (options.local_dirs_root.empty() || ::realpath(options.local_dirs_root.c_str(), real) == nullptr ||
+  if (options.local_dirs_root.empty() ||
+      ::realpath(options.local_dirs_root.c_str(), real) == nullptr ||
       !std::filesystem::is_directory(real)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--spark-local-dirs-root='", options.local_dirs_root,
@@ -89,9 +90,9 @@ absl::Status SparkEssServer::Init(const SparkEssOptions& options, RegistryStore*
   absl::StatusOr<uint16_t> port =
       dataplane::BindTcp(impl_->acceptor, endpoint, options.listen_address);
   if (!port.ok()) {
-    return absl::Status(port.status().code(),
-                        absl::StrCat("Spark shuffle service listener (--spark-listen): ",
-                                     port.status().message()));
+    return absl::Status(
+        port.status().code(),
+        absl::StrCat("Spark shuffle service listener (--spark-listen): ", port.status().message()));
   }
   impl_->port = *port;
   impl_->work.emplace(impl_->io.get_executor());
@@ -130,8 +131,8 @@ void SparkEssServer::Accept() {
         if (!ec) {
           boost::system::error_code peer_ec;
           const auto remote = socket.remote_endpoint(peer_ec);
-          std::string peer = peer_ec ? "?" : remote.address().to_string() + ":" +
-                                                 std::to_string(remote.port());
+          std::string peer =
+              peer_ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
           auto connection = std::make_shared<SparkConnection>(std::move(socket), std::move(peer),
                                                               &service_, options_.max_frame_bytes);
           {

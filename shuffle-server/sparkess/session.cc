@@ -66,8 +66,8 @@ absl::StatusOr<Registration> Session::FindExecutor(const std::string& app_id,
   SHUFFLE_RETURN_IF_ERROR(CheckApp(app_id));
   std::optional<Registration> r = service_->registry->Find(app_id, exec_id);
   if (!r.has_value()) {
-    return absl::NotFoundError(absl::StrCat("Executor is not registered (appId=", app_id,
-                                            ", execId=", exec_id, ")"));
+    return absl::NotFoundError(
+        absl::StrCat("Executor is not registered (appId=", app_id, ", execId=", exec_id, ")"));
   }
   return *std::move(r);
 }
@@ -104,8 +104,8 @@ void Session::Handle(const Request& request, std::vector<Reply>* out) {
           ids = Fields(request.stream_name, "", 2);
         }
         if (is_stream && (!ids.has_value() || !FitsInt((*ids)[1]))) {
-          segment = absl::InvalidArgumentError(
-              absl::StrCat("Invalid stream id: ", request.stream_name));
+          segment =
+              absl::InvalidArgumentError(absl::StrCat("Invalid stream id: ", request.stream_name));
         } else {
           if (is_stream) {
             stream = (*ids)[0];
@@ -135,17 +135,17 @@ void Session::Handle(const Request& request, std::vector<Reply>* out) {
       return;  // Spark's shuffle service ignores them too
     case MessageType::kMergedBlockMetaRequest:
       c.Add(c.rpc_failures);
-      out->push_back(HeadOnly(EncodeRpcFailure(
-          request.request_id,
-          "push-based shuffle (merged blocks) is not supported by this service")));
+      out->push_back(HeadOnly(
+          EncodeRpcFailure(request.request_id,
+                           "push-based shuffle (merged blocks) is not supported by this service")));
       return;
     case MessageType::kUploadStream:
       // Its body follows the frame; the connection cannot skip it safely, so it closes.
       c.Add(c.rpc_failures);
-      out->push_back(HeadOnly(
-          EncodeRpcFailure(request.request_id,
-                           "block uploads and pushes are not supported by this service"),
-          true));
+      out->push_back(
+          HeadOnly(EncodeRpcFailure(request.request_id,
+                                    "block uploads and pushes are not supported by this service"),
+                   true));
       return;
     default:
       HandleBadFrame({}, absl::InvalidArgumentError("unexpected message"), out);
@@ -227,10 +227,9 @@ absl::StatusOr<std::string> Session::HandleRpc(const std::string& body, int64_t 
   }
   const auto& unsupported = std::get<UnsupportedMessage>(message);
   SHUFFLE_RETURN_IF_ERROR(CheckApp(unsupported.app_id));
-  return absl::UnimplementedError(
-      absl::StrCat("Unexpected message: block transfer message type ",
-                   static_cast<int>(unsupported.type),
-                   " (uploads, push-based shuffle and Mesos messages are not supported)"));
+  return absl::UnimplementedError(absl::StrCat(
+      "Unexpected message: block transfer message type ", static_cast<int>(unsupported.type),
+      " (uploads, push-based shuffle and Mesos messages are not supported)"));
 }
 
 absl::StatusOr<std::string> Session::Register(const RegisterExecutor& m) {
@@ -318,14 +317,13 @@ absl::StatusOr<FileSegment> Session::Resolve(const ExecutorShuffleInfo& resolved
 absl::StatusOr<FileSegment> Session::NextChunk(int64_t stream_id, int32_t chunk_index) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "Requested chunk not available since streamId ", stream_id, " is closed"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("Requested chunk not available since streamId ", stream_id, " is closed"));
   }
   Stream& stream = it->second;
   if (static_cast<size_t>(chunk_index) != stream.next) {
-    return absl::FailedPreconditionError(absl::StrCat("Received out-of-order chunk index ",
-                                                      chunk_index, " (expected ", stream.next,
-                                                      ")"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Received out-of-order chunk index ", chunk_index, " (expected ", stream.next, ")"));
   }
   const Chunk chunk = stream.chunks[stream.next++];
   std::optional<Chunk> following;

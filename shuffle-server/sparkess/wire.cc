@@ -12,8 +12,7 @@ namespace {
 
 absl::Status Truncated(std::string_view what, size_t need, size_t have) {
   return absl::InvalidArgumentError(absl::StrCat("truncated message: ", core::ToAbsl(what),
-                                                 " needs ", need,
-                                                 " bytes, ", have, " left"));
+                                                 " needs ", need, " bytes, ", have, " left"));
 }
 
 // Frame length (8 bytes) + type (1 byte) + fields.
@@ -66,7 +65,8 @@ absl::StatusOr<int64_t> WireReader::Long(std::string_view what) {
 absl::StatusOr<size_t> WireReader::Count(std::string_view what, size_t min_element_bytes) {
   SHUFFLE_ASSIGN_OR_RETURN(int32_t n, Int(what));
   if (n < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed message: ", core::ToAbsl(what), " has length ", n));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed message: ", core::ToAbsl(what), " has length ", n));
   }
   const auto count = static_cast<size_t>(n);
   if (min_element_bytes > 0 && count > remaining() / min_element_bytes) {
@@ -207,7 +207,6 @@ absl::StatusOr<Request> DecodeRequest(std::string_view frame) {
   }
   return absl::InvalidArgumentError(absl::StrCat("Unknown message type: ", type));
 }
-
 
 std::optional<int64_t> PeekRpcRequestId(std::string_view head) {
   if (head.size() < 9 || static_cast<MessageType>(head[0]) != MessageType::kRpcRequest) {

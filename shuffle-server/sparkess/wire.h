@@ -109,8 +109,7 @@ std::optional<int64_t> PeekRpcRequestId(std::string_view head);
 // Whole response frames (length included).
 std::string EncodeRpcResponse(int64_t request_id, std::string_view body);
 std::string EncodeRpcFailure(int64_t request_id, std::string_view error);
-std::string EncodeChunkFetchFailure(int64_t stream_id, int32_t chunk_index,
-                                    std::string_view error);
+std::string EncodeChunkFetchFailure(int64_t stream_id, int32_t chunk_index, std::string_view error);
 std::string EncodeStreamFailure(std::string_view stream_name, std::string_view error);
 
 // The head of a ChunkFetchSuccess whose `body_bytes` of body follow (the frame length counts

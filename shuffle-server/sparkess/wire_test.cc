@@ -10,7 +10,10 @@ namespace {
 
 std::string RpcFrameBody(int64_t id, const std::string& body) {
   WireWriter w;
-  w.Byte(static_cast<int8_t>(MessageType::kRpcRequest)).Long(id).Int(static_cast<int32_t>(body.size())).Raw(body);
+  w.Byte(static_cast<int8_t>(MessageType::kRpcRequest))
+      .Long(id)
+      .Int(static_cast<int32_t>(body.size()))
+      .Raw(body);
   return w.Take();
 }
 
@@ -36,7 +39,10 @@ TEST(WireTest, FetchShuffleBlocksRoundTrip) {
 }
 
 TEST(WireTest, BatchFetchNeedsPairs) {
-  FetchShuffleBlocks m{.app_id = "a", .exec_id = "1", .map_ids = {1}, .reduce_ids = {{0, 1, 2}},
+  FetchShuffleBlocks m{.app_id = "a",
+                       .exec_id = "1",
+                       .map_ids = {1},
+                       .reduce_ids = {{0, 1, 2}},
                        .batch_fetch = true};
   EXPECT_EQ(DecodeBlockMessage(EncodeFetchShuffleBlocks(m)).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -44,7 +50,9 @@ TEST(WireTest, BatchFetchNeedsPairs) {
 
 TEST(WireTest, TruncatedAndForgedCountsAreErrors) {
   const std::string body = EncodeRegisterExecutor(
-      {.app_id = "a", .exec_id = "1", .info = {.local_dirs = {"/x"}, .sub_dirs_per_local_dir = 64, .shuffle_manager = "sort"}});
+      {.app_id = "a",
+       .exec_id = "1",
+       .info = {.local_dirs = {"/x"}, .sub_dirs_per_local_dir = 64, .shuffle_manager = "sort"}});
   for (size_t n = 0; n < body.size(); ++n) {
     EXPECT_FALSE(DecodeBlockMessage(body.substr(0, n)).ok()) << n;
   }

@@ -173,8 +173,9 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
   // The node agents run them: each node's server serves its data and control planes, with the
   // configuration file from the ConfigMap and the secrets from the Secret.
   for (const char* host : {"127.0.0.21", "127.0.0.22", "127.0.0.23"}) {
-    EXPECT_TRUE(
-        Eventually([&] { return Connects(host, 7340) && Connects(host, 7337) && Connects(host, 7338); }, absl::Seconds(60)))
+    EXPECT_TRUE(Eventually(
+        [&] { return Connects(host, 7340) && Connects(host, 7337) && Connects(host, 7338); },
+        absl::Seconds(60)))
         << "no shuffle-server on " << host;
   }
 
