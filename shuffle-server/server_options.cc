@@ -136,14 +136,21 @@ const std::vector<Flag>& Flags() {
        "--spark-local-dirs-root.",
        SetString<&ServerOptions::spark_listen>},
       {"spark-secret-file", "PATH",
-       "spark.authenticate: Spark clients must authenticate (SASL DIGEST-MD5) with the secret in "
-       "this file (spark.authenticate.secret of every application). Without it and "
+       "spark.authenticate: Spark clients must authenticate (SASL DIGEST-MD5, or the AES-based "
+       "protocol of spark.network.crypto.enabled) with the secret in this file "
+       "(spark.authenticate.secret of every application). Without it and "
        "--spark-secrets-dir, Spark clients are not authenticated.",
        SetString<&ServerOptions::spark_secret_file>},
       {"spark-secrets-dir", "DIR",
        "spark.authenticate with one secret per application: the file DIR/<application id> "
        "(checked before --spark-secret-file).",
        SetString<&ServerOptions::spark_secrets_dir>},
+      {"spark-auth-engine-version", "N",
+       "spark.network.crypto.authEngineVersion of the Spark clients that authenticate with "
+       "the AES-based protocol (spark.network.crypto.enabled): 1 (Spark's default) or 2.",
+       [](std::string_view v, ServerOptions* o) {
+         return ParseSize("spark-auth-engine-version", v, 1, 2, &o->spark_auth_engine_version);
+       }},
       {"app-ttl-minutes", "N",
        "Remove applications idle (no push, commit, read or seal; for Spark's protocol no "
        "registration or fetch, and their registered local dirs are deleted) this long (default "

@@ -53,8 +53,9 @@ struct ServerOptions {
   // spark_local_dirs_root is set (the hostPath executors keep spark.local.dir on).
   std::string spark_listen = "0.0.0.0:7337";
   std::string spark_local_dirs_root;
-  std::string spark_secret_file;  // spark.authenticate: one secret for every application
-  std::string spark_secrets_dir;  // or one file per application id
+  std::string spark_secret_file;           // spark.authenticate: one secret for every application
+  std::string spark_secrets_dir;           // or one file per application id
+  uint64_t spark_auth_engine_version = 1;  // spark.network.crypto.authEngineVersion
   // The YAML file the settings were read from first (server_config.h); "" for none.
   std::string config_file;
 

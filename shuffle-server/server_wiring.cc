@@ -117,6 +117,7 @@ std::optional<sparkess::SparkEssOptions> ToSparkEssOptions(const ServerOptions& 
   spark.app_ttl_minutes = options.app_ttl_minutes;
   spark.secret_file = options.spark_secret_file;
   spark.secrets_dir = options.spark_secrets_dir;
+  spark.aes_engine_version = static_cast<int>(options.spark_auth_engine_version);
   return spark;
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/sparkess/aes_auth.h"
 #include "shuffle-server/sparkess/sasl.h"
 
 namespace shuffle::sparkess {
@@ -55,16 +56,14 @@ std::unique_ptr<SecretSource> FileSecretSource(std::string file, std::string dir
 }
 
 absl::StatusOr<std::unique_ptr<ServerHandshake>> StartHandshake(std::string_view first_body,
-                                                                const SecretSource& secrets) {
+                                                                const SecretSource& secrets,
+                                                                int aes_engine_version) {
   const unsigned char tag = first_body.empty() ? 0 : static_cast<unsigned char>(first_body[0]);
   if (tag == kSaslTag) {
     return StartSaslHandshake(first_body, secrets);
   }
   if (tag == kAuthMessageTag) {
-    return absl::UnimplementedError(
-        "this shuffle service does not implement the AES-based authentication of "
-        "spark.network.crypto.enabled; Spark falls back to SASL when "
-        "spark.network.crypto.saslFallback is true (its default)");
+    return StartAesHandshake(secrets, aes_engine_version);
   }
   return absl::UnauthenticatedError(
       "Expected SaslMessage, received something else (maybe your client does not have SASL "

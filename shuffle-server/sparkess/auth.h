@@ -9,6 +9,7 @@
 #ifndef SHUFFLE_SERVER_SPARKESS_AUTH_H_
 #define SHUFFLE_SERVER_SPARKESS_AUTH_H_
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,10 +32,13 @@ class SecretSource {
 // added without a restart.
 std::unique_ptr<SecretSource> FileSecretSource(std::string file, std::string dir);
 
-// Encrypts and decrypts a connection's bytes after a handshake that negotiated encryption.
+// Encrypts and decrypts a connection's bytes, in place, after a handshake that negotiated
+// encryption (a stream cipher: any split of the bytes gives the same result).
 class TransportCipher {
  public:
   virtual ~TransportCipher() = default;
+  virtual void Encrypt(char* data, size_t n) = 0;
+  virtual void Decrypt(char* data, size_t n) = 0;
 };
 
 // The server side of one handshake.
@@ -52,8 +56,10 @@ class ServerHandshake {
 
 // The handshake a client's first RPC body starts; UNAUTHENTICATED when it starts none (a client
 // without spark.authenticate), PERMISSION_DENIED for an application without a secret here.
+// `aes_engine_version`: spark.network.crypto.authEngineVersion of the clients (1 or 2).
 absl::StatusOr<std::unique_ptr<ServerHandshake>> StartHandshake(std::string_view first_body,
-                                                                const SecretSource& secrets);
+                                                                const SecretSource& secrets,
+                                                                int aes_engine_version);
 
 }  // namespace shuffle::sparkess
 

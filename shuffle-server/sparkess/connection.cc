@@ -92,9 +92,12 @@ void SparkConnection::ReadMore() {
       });
 }
 
-void SparkConnection::OnRead(size_t /*n*/) {
+void SparkConnection::OnRead(size_t n) {
   if (closed_) {
     return;
+  }
+  if (cipher_ != nullptr && n > 0) {
+    cipher_->Decrypt(in_.data() + in_.size() - n, n);
   }
   const bool keep = HandleFrames();
   if (!keep) {
@@ -154,6 +157,11 @@ bool SparkConnection::HandleFrames() {
     if (!replies.empty() && replies.back().close) {
       keep = false;
     }
+    if (std::unique_ptr<TransportCipher> cipher = session_.TakeCipher()) {
+      // The handshake's reply goes out in the clear; what follows it, both ways, is encrypted.
+      pending_cipher_ = std::move(cipher);
+      break;
+    }
   }
   for (Reply& r : replies) {
     keep = keep && !r.close;
@@ -164,11 +172,40 @@ bool SparkConnection::HandleFrames() {
   return keep;
 }
 
+bool SparkConnection::AppendBody(uint64_t max) {
+  Reply& r = out_.front();
+  const uint64_t n = std::min(max, r.body.length - body_sent_);
+  const size_t at = batch_.size();
+  batch_.resize(at + n);
+  uint64_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(r.body.file->fd(), batch_.data() + at + done, n - done,
+                                static_cast<off_t>(r.body.offset + body_sent_ + done));
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      // The head promised these bytes; nothing else can be sent in their place.
+      SHUFFLE_LOG(WARNING) << "Spark block file read failed mid-reply; closing"
+                           << Kv("file", r.body.file->path()) << Kv("peer", peer_);
+      return false;
+    }
+    done += static_cast<uint64_t>(got);
+  }
+  body_sent_ += n;
+  if (body_sent_ == r.body.length) {
+    body_sent_ = 0;
+    out_.pop_front();
+  }
+  return true;
+}
+
 void SparkConnection::WriteReplies() {
   if (closed_) {
     return;
   }
-  // Gather heads and small bodies until a large body or the batch limit.
+  // Gather heads and bodies until a large body (sent with sendfile; with a cipher every body
+  // is read and encrypted here, a batch at a time) or the batch limit.
   while (!out_.empty() && batch_.size() < kBatchBytes) {
     Reply& r = out_.front();
     if (body_sent_ == 0 && !r.head.empty()) {
@@ -179,23 +216,18 @@ void SparkConnection::WriteReplies() {
       out_.pop_front();
       continue;
     }
-    if (r.body.length > kInlineBodyBytes) {
+    if (cipher_ == nullptr && r.body.length > kInlineBodyBytes) {
       break;
     }
-    const size_t at = batch_.size();
-    batch_.resize(at + r.body.length);
-    const ssize_t n = ::pread(r.body.file->fd(), batch_.data() + at, r.body.length,
-                              static_cast<off_t>(r.body.offset));
-    if (n != static_cast<ssize_t>(r.body.length)) {
-      // The head promised these bytes; nothing else can be sent in their place.
-      SHUFFLE_LOG(WARNING) << "Spark block file read failed mid-reply; closing"
-                           << Kv("file", r.body.file->path()) << Kv("peer", peer_);
+    if (!AppendBody(cipher_ != nullptr ? kBatchBytes - batch_.size() : r.body.length)) {
       Finish("file read failed");
       return;
     }
-    out_.pop_front();
   }
   if (!batch_.empty()) {
+    if (cipher_ != nullptr) {
+      cipher_->Encrypt(batch_.data(), batch_.size());
+    }
     boost::asio::async_write(
         socket_, boost::asio::buffer(batch_),
         [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
@@ -212,9 +244,21 @@ void SparkConnection::WriteReplies() {
     SendBody();
     return;
   }
+  AfterWrites();
+}
+
+void SparkConnection::AfterWrites() {
   if (close_after_write_) {
     Finish("closed after a failure reply");
     return;
+  }
+  if (pending_cipher_ != nullptr) {
+    cipher_ = std::move(pending_cipher_);
+    if (!in_.empty()) {  // bytes that arrived after the handshake: encrypted
+      cipher_->Decrypt(in_.data(), in_.size());
+      boost::asio::post(socket_.get_executor(), [self = shared_from_this()] { self->OnRead(0); });
+      return;
+    }
   }
   ReadMore();
 }

@@ -35,6 +35,9 @@ class SparkConnection : public std::enable_shared_from_this<SparkConnection> {
   // replies.
   bool HandleFrames();
   void WriteReplies();
+  // Appends up to `max` bytes of the front reply's body to batch_; false when the file failed.
+  bool AppendBody(uint64_t max);
+  void AfterWrites();
   void SendBody();
   void Finish(const std::string& reason);
 
@@ -49,7 +52,10 @@ class SparkConnection : public std::enable_shared_from_this<SparkConnection> {
   std::string batch_;      // heads and small bodies gathered for one write
   bool close_after_write_ = false;
   bool closed_ = false;
-  uint64_t body_sent_ = 0;  // of out_.front().body, when sending it with sendfile
+  uint64_t body_sent_ = 0;  // of out_.front().body
+  // After an AES handshake: every byte after its reply is encrypted (no sendfile then).
+  std::unique_ptr<TransportCipher> cipher_;
+  std::unique_ptr<TransportCipher> pending_cipher_;  // installed once the reply is written
 };
 
 }  // namespace shuffle::sparkess

@@ -79,7 +79,8 @@ absl::Status SparkEssServer::Init(const SparkEssOptions& options, RegistryStore*
                      .files = files_.get(),
                      .counters = &counters_,
                      .secrets = secrets_.get(),
-                     .next_stream_id = &next_stream_id_};
+                     .next_stream_id = &next_stream_id_,
+                     .aes_engine_version = options.aes_engine_version};
   // Stream ids start at a random point, as Spark's do, so a client cannot guess another
   // connection's (they are per connection here anyway).
   next_stream_id_ = static_cast<int64_t>(absl::ToUnixNanos(absl::Now()) & 0x7fffffff) * 1000;

@@ -47,6 +47,8 @@ struct SparkEssOptions {
   // spark.authenticate: the secrets (auth.h); both empty: no authentication.
   std::string secret_file;
   std::string secrets_dir;
+  // spark.network.crypto.authEngineVersion the clients use (1, Spark's default, or 2).
+  int aes_engine_version = 1;
 };
 
 class SparkEssServer {

@@ -164,7 +164,7 @@ void Session::HandleAuth(const Request& request, std::vector<Reply>* out) {
   absl::StatusOr<std::string> reply;
   if (handshake_ == nullptr) {
     absl::StatusOr<std::unique_ptr<ServerHandshake>> started =
-        StartHandshake(request.body, *service_->secrets);
+        StartHandshake(request.body, *service_->secrets, service_->aes_engine_version);
     if (started.ok()) {
       handshake_ = *std::move(started);
     } else {
@@ -178,10 +178,8 @@ void Session::HandleAuth(const Request& request, std::vector<Reply>* out) {
     c.Add(c.auth_failures);
     SHUFFLE_LOG(WARNING) << "Spark client authentication failed"
                          << Kv("error", reply.status().ToString());
-    // An AES handshake this server does not speak leaves the connection open: Spark's client
-    // then falls back to SASL on it (spark.network.crypto.saslFallback).
-    out->push_back(HeadOnly(EncodeRpcFailure(request.request_id, StatusText(reply.status())),
-                            reply.status().code() != absl::StatusCode::kUnimplemented));
+    out->push_back(
+        HeadOnly(EncodeRpcFailure(request.request_id, StatusText(reply.status())), true));
     return;
   }
   out->push_back(HeadOnly(EncodeRpcResponse(request.request_id, *reply)));

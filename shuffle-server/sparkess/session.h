@@ -35,6 +35,7 @@ struct Service {
   // Non-null: spark.authenticate is on; every connection must authenticate first.
   const SecretSource* secrets = nullptr;
   std::atomic<int64_t>* next_stream_id = nullptr;
+  int aes_engine_version = 1;  // spark.network.crypto.authEngineVersion of the clients
 };
 
 // One reply: `head` bytes, then `body` (a file range; length 0 for none). `close` ends the

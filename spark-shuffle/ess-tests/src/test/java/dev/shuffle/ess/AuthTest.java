@@ -124,12 +124,23 @@ class AuthTest {
   }
 
   @Test
-  void aesHandshakeFallsBackToSasl() throws Exception {
-    // spark.network.crypto.enabled: this server does not speak the AES protocol; Spark's client
-    // falls back to SASL on the same connection (spark.network.crypto.saslFallback, default on).
-    try (ExternalBlockStoreClient client = EssClients.client("app-shared", SHARED_SECRET,
-        Map.of("spark.network.crypto.enabled", "true"))) {
+  void aesAuthenticationAndEncryption() throws Exception {
+    // spark.network.crypto.enabled without SASL fallback: the AES-based handshake, then every
+    // byte AES-CTR encrypted both ways (the blocks compared byte for byte after decryption).
+    Map<String, String> aes = Map.of("spark.network.crypto.enabled", "true",
+        "spark.network.crypto.saslFallback", "false");
+    double before = server.metric("shuffle_spark_auth_successes_total");
+    try (ExternalBlockStoreClient client = EssClients.client("app-own", OWN_SECRET, aes)) {
       registerAndFetch(client);
+      EssClients.Fetched got = EssClients.fetch(client, server.sparkHost(), server.sparkPort(),
+          "1", new String[] {shuffle.batchId(0, 0, 3)}, tmp.toFile());
+      assertTrue(got.failures.isEmpty(), () -> got.failures.toString());
+      assertArrayEquals(shuffle.expected(0, 0, 3), got.blocks.get(shuffle.batchId(0, 0, 3)));
+    }
+    assertTrue(server.metric("shuffle_spark_auth_successes_total") > before);
+    try (ExternalBlockStoreClient client = EssClients.client("app-own", "wrong-secret", aes)) {
+      assertThrows(Exception.class, () -> client.registerWithShuffleServer(
+          server.sparkHost(), server.sparkPort(), "1", info()));
     }
   }
 
