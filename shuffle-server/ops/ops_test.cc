@@ -110,12 +110,13 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
                          .env = storage::Env::Default(),
                          .dataplane = [&] { return (*server)->stats(); },
                          // The Spark listener's figures (its own suites drive them for real).
-                         .spark = [] {
-                           sparkess::SparkEssStats s;
-                           s.registered_executors = 3;
-                           s.blocks_served = 42;
-                           return s;
-                         }};
+                         .spark =
+                             [] {
+                               sparkess::SparkEssStats s;
+                               s.registered_executors = 3;
+                               s.blocks_served = 42;
+                               return s;
+                             }};
   auto http = MetricsHttpServer::Start("127.0.0.1:0", [&] { return RenderServerMetrics(sources); });
   ASSERT_TRUE(http.ok()) << http.status();
   const std::string response = HttpGet((*http)->port(), "/metrics");

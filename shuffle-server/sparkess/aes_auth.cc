@@ -1,12 +1,12 @@
 #include "shuffle-server/sparkess/aes_auth.h"
 
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/rand.h>
-
 #include <memory>
 #include <string>
 #include <utility>
+
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
 
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/sparkess/wire.h"
@@ -41,8 +41,8 @@ const unsigned char* Bytes(std::string_view s) {
 }
 
 // RFC 5869 HKDF with HMAC-SHA256, as Tink's Hkdf.computeHkdf("HMACSHA256", ...).
-absl::StatusOr<std::string> Hkdf(std::string_view ikm, std::string_view salt,
-                                 std::string_view info, size_t size) {
+absl::StatusOr<std::string> Hkdf(std::string_view ikm, std::string_view salt, std::string_view info,
+                                 size_t size) {
   PkeyCtx ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
   std::string out(size, '\0');
   size_t len = size;
@@ -65,7 +65,8 @@ absl::StatusOr<std::string> GcmDecrypt(std::string_view key, std::string_view se
     return Failed("ciphertext too short");
   }
   const std::string_view iv = sealed.substr(0, kGcmIvBytes);
-  const std::string_view body = sealed.substr(kGcmIvBytes, sealed.size() - kGcmIvBytes - kGcmTagBytes);
+  const std::string_view body =
+      sealed.substr(kGcmIvBytes, sealed.size() - kGcmIvBytes - kGcmTagBytes);
   std::string tag(sealed.substr(sealed.size() - kGcmTagBytes));
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   std::string out(body.size(), '\0');
@@ -74,13 +75,14 @@ absl::StatusOr<std::string> GcmDecrypt(std::string_view key, std::string_view se
   if (ctx == nullptr ||
       EVP_DecryptInit_ex(ctx.get(), EVP_aes_128_gcm(), nullptr, Bytes(key), Bytes(iv)) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, Bytes(aad), static_cast<int>(aad.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                        Bytes(body), static_cast<int>(body.size())) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, Bytes(body),
+                        static_cast<int>(body.size())) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, tag.data()) != 1 ||
       EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len,
                           &final_len) != 1) {
-    return Failed("the client's key does not decrypt with this application's secret (check "
-                  "spark.authenticate.secret against --spark-secret-file / --spark-secrets-dir)");
+    return Failed(
+        "the client's key does not decrypt with this application's secret (check "
+        "spark.authenticate.secret against --spark-secret-file / --spark-secrets-dir)");
   }
   return out;
 }
@@ -185,8 +187,8 @@ class AesHandshake final : public ServerHandshake {
     SHUFFLE_ASSIGN_OR_RETURN(AuthMessage client, DecodeAuthMessage(rpc_body));
     std::optional<std::string> secret = secrets_.SecretOf(client.app_id);
     if (!secret.has_value()) {
-      return Failed(absl::StrCat("no secret for application ", client.app_id,
-                                 " on this shuffle server"));
+      return Failed(
+          absl::StrCat("no secret for application ", client.app_id, " on this shuffle server"));
     }
     std::string aad;
     SHUFFLE_ASSIGN_OR_RETURN(std::string kek,
@@ -221,8 +223,8 @@ class AesHandshake final : public ServerHandshake {
                         &shared_len) <= 0) {
       return Failed("X25519 key agreement failed");
     }
-    AuthMessage server{.app_id = client.app_id, .salt = std::string(kGcmKeyBytes, '\0'),
-                       .ciphertext = {}};
+    AuthMessage server{
+        .app_id = client.app_id, .salt = std::string(kGcmKeyBytes, '\0'), .ciphertext = {}};
     if (RAND_bytes(reinterpret_cast<unsigned char*>(server.salt.data()), kGcmKeyBytes) != 1) {
       return absl::InternalError("no randomness");
     }
