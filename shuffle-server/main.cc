@@ -206,6 +206,7 @@ absl::Status StartServers(const ServerOptions& options, Servers* s) {
   SHUFFLE_ASSIGN_OR_RETURN(std::string advertise, AdvertiseAddress(options, ProcessEnv));
   dataplane::DataPlaneOptions data_options = ToDataPlaneOptions(options, advertise);
   data_options.token_authority = s->tokens.get();
+  data_options.control_port = s->control->port();
   SHUFFLE_ASSIGN_OR_RETURN(s->data,
                            dataplane::DataPlaneServer::Start(data_options, s->engine.get()));
   if (std::optional<sparkess::SparkEssOptions> spark = ToSparkEssOptions(options)) {

@@ -75,6 +75,10 @@ absl::StatusOr<std::unique_ptr<DataPlaneServer>> DataPlaneServer::Start(
             : absl::StrCat(HostOf(options.listen_address), ":", server->tcp_port_);
   }
   server->handler_.set_advertise_address(server->advertise_address_);
+  if (options.control_port != 0 && !server->advertise_address_.starts_with("unix:")) {
+    server->handler_.set_control_address(
+        absl::StrCat(HostOf(server->advertise_address_), ":", options.control_port));
+  }
   server->work_.emplace(server->io_.get_executor());
   if (server->tcp_acceptor_.is_open()) {
     boost::asio::post(server->accept_strand_, [s = server.get()] { s->AcceptTcp(); });
@@ -274,6 +278,7 @@ DataPlaneStats DataPlaneServer::stats() const {
   stats.push_latency = handler_.latencies().push.Take();
   stats.commit_latency = handler_.latencies().commit.Take();
   stats.fetch_latency = handler_.latencies().fetch.Take();
+  stats.lookup_latency = handler_.latencies().lookup.Take();
   return stats;
 }
 
