@@ -20,6 +20,7 @@ import org.apache.spark.network.shuffle.ExternalBlockStoreClient;
 import org.apache.spark.network.shuffle.protocol.ExecutorShuffleInfo;
 import org.apache.spark.network.shuffle.protocol.OpenBlocks;
 import org.apache.spark.network.util.TransportConf;
+import dev.shuffle.testkit.ShuffleServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -37,7 +38,7 @@ class AuthTest {
 
   @TempDir
   static Path tmp;
-  static ShuffleServerProcess server;
+  static ShuffleServer server;
   static SparkShuffleFiles spark;
   static SparkShuffleFiles.Shuffle shuffle;
 
@@ -47,14 +48,14 @@ class AuthTest {
     Path secrets = Files.createDirectories(tmp.resolve("secrets"));
     Files.writeString(secrets.resolve("app-own"), OWN_SECRET + "\n");
     Path shared = Files.writeString(tmp.resolve("shared-secret"), SHARED_SECRET);
-    server = ShuffleServerProcess.start(tmp.resolve("server"), root,
+    server = EssServers.start(tmp.resolve("server"), root,
         "--spark-secret-file=" + shared, "--spark-secrets-dir=" + secrets);
     spark = SparkShuffleFiles.start(root.resolve("spark-local"));
     shuffle = spark.write(2, 3, 64 << 10, 4 << 10);
   }
 
   @AfterAll
-  static void tearDown() {
+  static void tearDown() throws Exception {
     if (spark != null) {
       spark.close();
     }
@@ -68,8 +69,8 @@ class AuthTest {
   }
 
   private static void registerAndFetch(ExternalBlockStoreClient client) throws Exception {
-    client.registerWithShuffleServer(server.sparkHost(), server.sparkPort(), "1", info());
-    EssClients.Fetched got = EssClients.fetch(client, server.sparkHost(), server.sparkPort(), "1",
+    client.registerWithShuffleServer(server.host(), server.sparkPort(), "1", info());
+    EssClients.Fetched got = EssClients.fetch(client, server.host(), server.sparkPort(), "1",
         new String[] {shuffle.blockId(0, 1), shuffle.blockId(1, 2)}, null);
     assertTrue(got.failures.isEmpty(), () -> got.failures.toString());
     assertArrayEquals(shuffle.expected(0, 1, 2), got.blocks.get(shuffle.blockId(0, 1)));
@@ -92,7 +93,7 @@ class AuthTest {
     }
     try (ExternalBlockStoreClient client = EssClients.client("app-own", SHARED_SECRET, Map.of())) {
       assertThrows(Exception.class, () -> client.registerWithShuffleServer(
-          server.sparkHost(), server.sparkPort(), "1", info()));
+          server.host(), server.sparkPort(), "1", info()));
     }
   }
 
@@ -103,7 +104,7 @@ class AuthTest {
     try (ExternalBlockStoreClient client = EssClients.client("app-wrong", "not-the-secret",
         Map.of())) {
       Exception e = assertThrows(Exception.class, () -> client.registerWithShuffleServer(
-          server.sparkHost(), server.sparkPort(), "1", info()));
+          server.host(), server.sparkPort(), "1", info()));
       assertTrue(String.valueOf(e).contains("DIGEST-MD5") || String.valueOf(e.getCause())
           .contains("DIGEST-MD5"), e::toString);
     }
@@ -115,9 +116,9 @@ class AuthTest {
   void missingSecretIsRefused() throws Exception {
     try (ExternalBlockStoreClient client = EssClients.client("app-none")) {
       Exception e = assertThrows(Exception.class, () -> client.registerWithShuffleServer(
-          server.sparkHost(), server.sparkPort(), "1", info()));
+          server.host(), server.sparkPort(), "1", info()));
       assertTrue(String.valueOf(e).contains("spark.authenticate"), e::toString);
-      EssClients.Fetched got = EssClients.fetch(client, server.sparkHost(), server.sparkPort(),
+      EssClients.Fetched got = EssClients.fetch(client, server.host(), server.sparkPort(),
           "1", new String[] {shuffle.blockId(0, 0)}, null);
       assertEquals(1, got.failures.size());
     }
@@ -132,7 +133,7 @@ class AuthTest {
     double before = server.metric("shuffle_spark_auth_successes_total");
     try (ExternalBlockStoreClient client = EssClients.client("app-own", OWN_SECRET, aes)) {
       registerAndFetch(client);
-      EssClients.Fetched got = EssClients.fetch(client, server.sparkHost(), server.sparkPort(),
+      EssClients.Fetched got = EssClients.fetch(client, server.host(), server.sparkPort(),
           "1", new String[] {shuffle.batchId(0, 0, 3)}, tmp.toFile());
       assertTrue(got.failures.isEmpty(), () -> got.failures.toString());
       assertArrayEquals(shuffle.expected(0, 0, 3), got.blocks.get(shuffle.batchId(0, 0, 3)));
@@ -140,14 +141,14 @@ class AuthTest {
     assertTrue(server.metric("shuffle_spark_auth_successes_total") > before);
     try (ExternalBlockStoreClient client = EssClients.client("app-own", "wrong-secret", aes)) {
       assertThrows(Exception.class, () -> client.registerWithShuffleServer(
-          server.sparkHost(), server.sparkPort(), "1", info()));
+          server.host(), server.sparkPort(), "1", info()));
     }
   }
 
   @Test
   void anAuthenticatedConnectionCannotNameAnotherApplication() throws Exception {
     try (ExternalBlockStoreClient owner = EssClients.client("app-shared", SHARED_SECRET, Map.of())) {
-      owner.registerWithShuffleServer(server.sparkHost(), server.sparkPort(), "1", info());
+      owner.registerWithShuffleServer(server.host(), server.sparkPort(), "1", info());
     }
     TransportConf conf = EssClients.conf(Map.of());
     SecretKeyHolder keys = new SecretKeyHolder() {
@@ -164,7 +165,7 @@ class AuthTest {
     try (TransportContext context = new TransportContext(conf, new NoOpRpcHandler(), true, true);
          TransportClientFactory factory = context.createClientFactory(
              List.of(new AuthClientBootstrap(conf, "app-own", keys)));
-         TransportClient client = factory.createClient(server.sparkHost(), server.sparkPort())) {
+         TransportClient client = factory.createClient(server.host(), server.sparkPort())) {
       Exception e = assertThrows(Exception.class, () -> client.sendRpcSync(
           new OpenBlocks("app-shared", "1", new String[] {shuffle.blockId(0, 0)}).toByteBuffer(),
           20_000));

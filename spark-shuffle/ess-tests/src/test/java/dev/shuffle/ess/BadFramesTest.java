@@ -15,6 +15,7 @@ import java.nio.file.Path;
 
 import org.apache.spark.network.shuffle.ExternalBlockStoreClient;
 import org.apache.spark.network.shuffle.protocol.ExecutorShuffleInfo;
+import dev.shuffle.testkit.ShuffleServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,24 +29,24 @@ import org.junit.jupiter.api.io.TempDir;
 class BadFramesTest {
   @TempDir
   static Path tmp;
-  static ShuffleServerProcess server;
+  static ShuffleServer server;
 
   @BeforeAll
   static void setUp() throws Exception {
     Path root = Files.createDirectories(tmp.resolve("root"));
     Files.createDirectories(root.resolve("exec"));
-    server = ShuffleServerProcess.start(tmp.resolve("server"), root);
+    server = EssServers.start(tmp.resolve("server"), root);
   }
 
   @AfterAll
-  static void tearDown() {
+  static void tearDown() throws Exception {
     if (server != null) {
       server.close();
     }
   }
 
   private static Socket connect() throws IOException {
-    Socket s = new Socket(server.sparkHost(), server.sparkPort());
+    Socket s = new Socket(server.host(), server.sparkPort());
     s.setSoTimeout(20_000);
     return s;
   }
@@ -148,7 +149,7 @@ class BadFramesTest {
     assertEquals(errorsBefore + 1, server.metric("shuffle_spark_protocol_errors_total"));
     // Spark's real client still registers on a new connection.
     try (ExternalBlockStoreClient client = EssClients.client("app-after-bad-frames")) {
-      client.registerWithShuffleServer(server.sparkHost(), server.sparkPort(), "1",
+      client.registerWithShuffleServer(server.host(), server.sparkPort(), "1",
           new ExecutorShuffleInfo(new String[] {tmp.resolve("root/exec").toString()}, 64,
               "sort"));
     }

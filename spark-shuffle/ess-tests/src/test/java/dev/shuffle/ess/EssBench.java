@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
+import dev.shuffle.testkit.ShuffleServer;
 import org.apache.spark.network.buffer.ManagedBuffer;
 import org.apache.spark.network.shuffle.BlockFetchingListener;
 import org.apache.spark.network.shuffle.ExternalBlockStoreClient;
@@ -66,12 +67,14 @@ public final class EssBench {
         new Workload("1MiB", files.write(8, 32, 1 << 20, 64 << 10), 9),
         new Workload("4KiB", files.write(16, 1000, 4 << 10, 512), 2400));
 
+    System.setProperty("shuffle.server.binary", binary);
     Process spark = startSparkEss(work, freePort());
-    Process ours = startShuffleServer(work, binary, root);
+    ShuffleServer ours = EssServers.start(work.resolve("shuffle-server"), root);
     try {
       List<Server> servers = List.of(
           new Server("spark-ess", "127.0.0.1", sparkPort, spark.toHandle()),
-          new Server("shuffle-server", "127.0.0.1", oursPort, ours.toHandle()));
+          new Server("shuffle-server", ours.host(), ours.sparkPort(),
+              ProcessHandle.of(ours.pid()).orElseThrow()));
       TransportConf conf = new TransportConf("shuffle", new MapConfigProvider(Map.of(
           "spark.shuffle.io.maxRetries", "0", "spark.shuffle.io.numConnectionsPerPeer", "1")));
       try (ExternalBlockStoreClient client = new ExternalBlockStoreClient(conf, null, false, 30_000)) {
@@ -120,16 +123,14 @@ public final class EssBench {
         Summary.print(samples);
       }
     } finally {
-      ours.destroy();
+      ours.close();
       spark.destroy();
-      ours.waitFor(30, TimeUnit.SECONDS);
       spark.waitFor(30, TimeUnit.SECONDS);
       files.close();
     }
   }
 
   static int sparkPort;
-  static int oursPort;
 
   static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
@@ -169,29 +170,6 @@ public final class EssBench {
         "org.apache.spark.deploy.ExternalShuffleService"));
     return new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(dir.resolve("log").toFile()).start();
-  }
-
-  static Process startShuffleServer(Path work, String binary, Path root)
-      throws IOException, InterruptedException {
-    Path dir = Files.createDirectories(work.resolve("shuffle-server"));
-    Files.createDirectories(dir.resolve("data"));
-    Path ready = dir.resolve("ready");
-    Files.deleteIfExists(ready);
-    Process p = new ProcessBuilder(binary, "--data-dir=" + dir.resolve("data"),
-        "--listen=127.0.0.1:0", "--control-listen=127.0.0.1:0", "--metrics-listen=",
-        "--spark-listen=127.0.0.1:0", "--spark-local-dirs-root=" + root,
-        "--ready-file=" + ready, "--log-level=warning")
-        .redirectErrorStream(true).redirectOutput(dir.resolve("log").toFile()).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!Files.exists(ready) && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
-    for (String field : Files.readString(ready).trim().split(" ")) {
-      if (field.startsWith("spark=")) {
-        oursPort = Integer.parseInt(field.substring(field.lastIndexOf(':') + 1));
-      }
-    }
-    return p;
   }
 
   /** utime + stime of a process, from /proc (clock ticks of 10 ms). */

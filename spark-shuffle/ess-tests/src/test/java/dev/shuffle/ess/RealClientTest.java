@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.spark.network.shuffle.ExternalBlockStoreClient;
 import org.apache.spark.network.shuffle.checksum.Cause;
 import org.apache.spark.network.shuffle.protocol.ExecutorShuffleInfo;
+import dev.shuffle.testkit.ShuffleServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -36,7 +37,7 @@ class RealClientTest {
 
   @TempDir
   static Path tmp;
-  static ShuffleServerProcess server;
+  static ShuffleServer server;
   static SparkShuffleFiles spark;
   static SparkShuffleFiles.Shuffle large;
   static SparkShuffleFiles.Shuffle small;
@@ -47,13 +48,13 @@ class RealClientTest {
   static void setUp() throws Exception {
     Path root = tmp.resolve("root");
     Files.createDirectories(root);
-    server = ShuffleServerProcess.start(tmp.resolve("server"), root);
+    server = EssServers.start(tmp.resolve("server"), root);
     spark = SparkShuffleFiles.start(root.resolve("spark-local"));
     large = spark.write(3, 4, 1 << 20, 64 << 10);
     small = spark.write(3, 300, 4 << 10, 512);
     appId = spark.sc.sc().applicationId();
     client = EssClients.client(appId);
-    client.registerWithShuffleServer(server.sparkHost(), server.sparkPort(), "1",
+    client.registerWithShuffleServer(server.host(), server.sparkPort(), "1",
         new ExecutorShuffleInfo(spark.localDirs, spark.subDirs, SHUFFLE_MANAGER));
   }
 
@@ -72,7 +73,7 @@ class RealClientTest {
 
   private static EssClients.Fetched fetch(ExternalBlockStoreClient c, String[] ids, File toDisk)
       throws InterruptedException {
-    return EssClients.fetch(c, server.sparkHost(), server.sparkPort(), "1", ids, toDisk);
+    return EssClients.fetch(c, server.host(), server.sparkPort(), "1", ids, toDisk);
   }
 
   private static void assertAllMatch(EssClients.Fetched got, Map<String, byte[]> expected) {
@@ -147,7 +148,7 @@ class RealClientTest {
   @Test
   void hostLocalDirs() throws Exception {
     CompletableFuture<Map<String, String[]>> dirs = new CompletableFuture<>();
-    client.getHostLocalDirs(server.sparkHost(), server.sparkPort(), new String[] {"1"}, dirs);
+    client.getHostLocalDirs(server.host(), server.sparkPort(), new String[] {"1"}, dirs);
     assertArrayEquals(spark.localDirs, dirs.get(30, TimeUnit.SECONDS).get("1"));
   }
 
@@ -163,7 +164,7 @@ class RealClientTest {
       f.seek(8L * 7);
       stored = f.readLong();
     }
-    String host = server.sparkHost();
+    String host = server.host();
     int port = server.sparkPort();
     long mapId = small.mapIds.get(0);
     int shuffleId = small.shuffleId;
@@ -180,7 +181,7 @@ class RealClientTest {
     SparkShuffleFiles.Shuffle doomed = spark.write(2, 2, 4 << 10, 512);
     String data = doomed.dataFiles.get(0).getFileName().toString();
     String index = doomed.indexFiles.get(0).getFileName().toString();
-    int removed = client.removeBlocks(server.sparkHost(), server.sparkPort(), "1",
+    int removed = client.removeBlocks(server.host(), server.sparkPort(), "1",
         new String[] {data, index}).get(30, TimeUnit.SECONDS);
     assertEquals(2, removed);
     assertTrue(Files.notExists(doomed.dataFiles.get(0)));
@@ -190,7 +191,7 @@ class RealClientTest {
     // removed), not resolved to a path.
     Path bait = Files.writeString(tmp.resolve("root").resolve("bait"), "keep me");
     double failures = server.metric("shuffle_spark_rpc_failures_total");
-    assertEquals(0, client.removeBlocks(server.sparkHost(), server.sparkPort(), "1",
+    assertEquals(0, client.removeBlocks(server.host(), server.sparkPort(), "1",
         new String[] {"../../bait"}).get(30, TimeUnit.SECONDS));
     assertTrue(Files.exists(bait));
     assertEquals(failures + 1, server.metric("shuffle_spark_rpc_failures_total"));
@@ -198,7 +199,7 @@ class RealClientTest {
 
   @Test
   void unregisteredExecutorAndDirsOutsideTheRootAreRefused() throws Exception {
-    EssClients.Fetched got = EssClients.fetch(client, server.sparkHost(), server.sparkPort(),
+    EssClients.Fetched got = EssClients.fetch(client, server.host(), server.sparkPort(),
         "no-such-executor", new String[] {small.blockId(0, 0)}, null);
     assertEquals(1, got.failures.size());
     assertTrue(String.valueOf(got.failures.values().iterator().next())
@@ -206,7 +207,7 @@ class RealClientTest {
 
     Path outside = Files.createDirectories(tmp.resolve("outside-root"));
     Exception refused = assertThrows(Exception.class, () -> client.registerWithShuffleServer(
-        server.sparkHost(), server.sparkPort(), "2",
+        server.host(), server.sparkPort(), "2",
         new ExecutorShuffleInfo(new String[] {outside.toString()}, 64, SHUFFLE_MANAGER)));
     assertTrue(String.valueOf(refused.getMessage()).contains("--spark-local-dirs-root"),
         refused::toString);
@@ -217,7 +218,7 @@ class RealClientTest {
     // A second application, registered before the kill, fetched after the restart without
     // registering again.
     try (ExternalBlockStoreClient other = EssClients.client("app-restart")) {
-      other.registerWithShuffleServer(server.sparkHost(), server.sparkPort(), "9",
+      other.registerWithShuffleServer(server.host(), server.sparkPort(), "9",
           new ExecutorShuffleInfo(spark.localDirs, spark.subDirs, SHUFFLE_MANAGER));
     }
     server.kill();
@@ -230,7 +231,7 @@ class RealClientTest {
       expected.put(large.blockId(m, 2), large.expected(m, 2, 3));
     }
     try (ExternalBlockStoreClient other = EssClients.client("app-restart")) {
-      assertAllMatch(EssClients.fetch(other, server.sparkHost(), server.sparkPort(), "9",
+      assertAllMatch(EssClients.fetch(other, server.host(), server.sparkPort(), "9",
           ids.toArray(new String[0]), null), expected);
     }
   }

@@ -23,6 +23,7 @@ import org.apache.spark.scheduler.SparkListenerExecutorAdded;
 import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
 import org.apache.spark.scheduler.SparkListenerStageSubmitted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import dev.shuffle.testkit.ShuffleServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -42,7 +43,7 @@ class SparkApplicationTest {
 
   @TempDir
   static Path tmp;
-  static ShuffleServerProcess server;
+  static ShuffleServer server;
   static Map<Integer, Long> expected;
 
   /** Counts stage submissions per stage id and remembers which executor ran which map. */
@@ -76,7 +77,7 @@ class SparkApplicationTest {
   @BeforeAll
   static void setUp() throws Exception {
     Path root = Files.createDirectories(tmp.resolve("root"));
-    server = ShuffleServerProcess.start(tmp.resolve("server"), root);
+    server = EssServers.start(tmp.resolve("server"), root);
     // The built-in shuffle's answer (local mode: the same sort-shuffle writer and reader, in
     // one JVM).
     try (JavaSparkContext sc = new JavaSparkContext(conf(false, "builtin").setMaster("local[2]"))) {
@@ -85,7 +86,7 @@ class SparkApplicationTest {
   }
 
   @AfterAll
-  static void tearDown() {
+  static void tearDown() throws Exception {
     if (server != null) {
       server.close();
     }
@@ -193,7 +194,7 @@ class SparkApplicationTest {
       runMapStage(sc, shuffled);
       int mapStage = recorder.submissions.keySet().iterator().next();
       server.kill();
-      server.restartOnSamePorts();
+      server.restart();
       assertEquals(2, (long) server.metric("shuffle_spark_registered_executors"));
       assertEquals(expected, sums(shuffled));
       assertEquals(1, recorder.submissions.get(mapStage), "map stage submissions");
