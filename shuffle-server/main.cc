@@ -31,6 +31,7 @@
 #include "shuffle-server/ops/server_metrics.h"
 #include "shuffle-server/security/token_authority.h"
 #include "shuffle-server/server_options.h"
+#include "shuffle-server/sparkess/server.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
@@ -166,6 +167,7 @@ struct Servers {
   std::unique_ptr<control::ControlService> service;
   std::unique_ptr<control::ControlServer> control;
   std::unique_ptr<dataplane::DataPlaneServer> data;
+  std::unique_ptr<sparkess::SparkEssServer> spark;
   std::unique_ptr<ops::MetricsHttpServer> metrics;
   std::unique_ptr<IdleReaper> reaper;
 };
@@ -207,11 +209,19 @@ absl::Status StartServers(const ServerOptions& options, Servers* s) {
   data_options.control_port = s->control->port();
   SHUFFLE_ASSIGN_OR_RETURN(s->data,
                            dataplane::DataPlaneServer::Start(data_options, s->engine.get()));
+  if (std::optional<sparkess::SparkEssOptions> spark = ToSparkEssOptions(options)) {
+    SHUFFLE_ASSIGN_OR_RETURN(s->spark,
+                             sparkess::SparkEssServer::Start(*spark, s->engine->side_index()));
+  }
   if (!options.metrics_listen.empty()) {
     ops::MetricsSources sources{.engine = s->engine.get(),
                                 .data_dirs = engine_options.data_dirs,
                                 .env = storage::Env::Default(),
-                                .dataplane = [data = s->data.get()] { return data->stats(); }};
+                                .dataplane = [data = s->data.get()] { return data->stats(); },
+                                .spark = {}};
+    if (s->spark != nullptr) {
+      sources.spark = [spark = s->spark.get()] { return spark->stats(); };
+    }
     SHUFFLE_ASSIGN_OR_RETURN(s->metrics,
                              ops::MetricsHttpServer::Start(options.metrics_listen, [sources] {
                                return ops::RenderServerMetrics(sources);
@@ -224,9 +234,10 @@ absl::Status StartServers(const ServerOptions& options, Servers* s) {
   }
   if (!options.ready_file.empty()) {
     const uint16_t metrics_port = s->metrics != nullptr ? s->metrics->port() : 0;
-    SHUFFLE_RETURN_IF_ERROR(
-        WriteReadyFile(options.ready_file,
-                       ReadyLine(options, s->data->tcp_port(), s->control->port(), metrics_port)));
+    const uint16_t spark_port = s->spark != nullptr ? s->spark->port() : 0;
+    SHUFFLE_RETURN_IF_ERROR(WriteReadyFile(
+        options.ready_file,
+        ReadyLine(options, s->data->tcp_port(), s->control->port(), metrics_port, spark_port)));
     SHUFFLE_LOG(INFO) << "wrote ready file" << Kv("path", options.ready_file);
   }
   return absl::OkStatus();
@@ -252,6 +263,9 @@ void StopServers(const ServerOptions& options, Servers* s) {
                          << Kv("error", drained.ToString());
   }
   s->data->Stop();  // logs "data plane stopped"
+  if (s->spark != nullptr) {
+    s->spark->Stop();  // Spark clients' fetches in flight are cut; their readers retry
+  }
 
   s->control->Shutdown(std::chrono::system_clock::now() + kControlShutdownTimeout);
   s->data.reset();
@@ -262,6 +276,7 @@ void StopServers(const ServerOptions& options, Servers* s) {
   SHUFFLE_LOG(INFO) << "closing storage engine";
   s->reaper.reset();
   s->metrics.reset();
+  s->spark.reset();  // before the engine: its registry lives in the engine's index
   s->engine.reset();
   if (!options.ready_file.empty()) {
     std::error_code ignored;

@@ -301,7 +301,7 @@ TEST(ServerOptionsTest, ParsesRepeatedAndCommaSeparatedDirs) {
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_THAT(o->data_dirs, ::testing::ElementsAre("/a", "/b", "/c"));
   EXPECT_EQ(o->node_name, "host-1");
-  EXPECT_EQ(o->listen, "0.0.0.0:7337");
+  EXPECT_EQ(o->listen, "0.0.0.0:7340");
   EXPECT_EQ(o->control_listen, "0.0.0.0:7338");
   EXPECT_EQ(ToEngineOptions(*o).extent_bytes, 64u << 10);
   EXPECT_EQ(ToEngineOptions(*o).memory_budget_bytes, 256u << 20);
@@ -352,10 +352,15 @@ TEST(ServerOptionsTest, ReadyLine) {
   o.socket_path = "/run/shuffle.sock";
   EXPECT_EQ(ReadyLine(o, 4000, 5000, 6000),
             "data=127.0.0.1:4000 control=[::1]:5000 metrics=0.0.0.0:6000 "
-            "socket=/run/shuffle.sock\n");
+            "socket=/run/shuffle.sock spark=\n");
   o.metrics_listen = "";
   EXPECT_EQ(ReadyLine(o, 4000, 5000, 0),
-            "data=127.0.0.1:4000 control=[::1]:5000 metrics= socket=/run/shuffle.sock\n");
+            "data=127.0.0.1:4000 control=[::1]:5000 metrics= socket=/run/shuffle.sock spark=\n");
+  o.spark_local_dirs_root = "/var/lib/spark-local";
+  o.spark_listen = "127.0.0.1:0";
+  EXPECT_EQ(ReadyLine(o, 4000, 5000, 0, 7000),
+            "data=127.0.0.1:4000 control=[::1]:5000 metrics= socket=/run/shuffle.sock "
+            "spark=127.0.0.1:7000\n");
   EXPECT_EQ(HostOf("[::1]:80"), "[::1]");
   EXPECT_EQ(HostOf("example"), "example");
 }

@@ -62,7 +62,7 @@ const std::vector<Flag>& Flags() {
       {"index-dir", "DIR", "RocksDB index directory (default: <first data dir>/index).",
        SetString<&ServerOptions::index_dir>},
       {"listen", "HOST:PORT",
-       "Data-plane TCP address (default 0.0.0.0:7337; port 0 picks a free port; empty: no TCP).",
+       "Data-plane TCP address (default 0.0.0.0:7340; port 0 picks a free port; empty: no TCP).",
        SetString<&ServerOptions::listen>},
       {"socket", "PATH", "Data-plane Unix domain socket, made world-writable (default: none).",
        SetString<&ServerOptions::socket_path>},
@@ -110,8 +110,8 @@ const std::vector<Flag>& Flags() {
          return st.ok() ? st : core::Annotate(st, "--log-format");
        }},
       {"ready-file", "PATH",
-       "When serving, write \"data=HOST:PORT control=HOST:PORT metrics=HOST:PORT socket=PATH\" "
-       "here (atomically), with the bound ports.",
+       "When serving, write \"data=HOST:PORT control=HOST:PORT metrics=HOST:PORT socket=PATH "
+       "spark=HOST:PORT\" here (atomically), with the bound ports (docs/ready-file.md).",
        SetString<&ServerOptions::ready_file>},
       {"secret-file", "PATH",
        "Cluster token secret (>= 32 bytes; the same file on every server). Without it the "
@@ -124,9 +124,37 @@ const std::vector<Flag>& Flags() {
       {"metrics-listen", "HOST:PORT",
        "Prometheus /metrics and /healthz over HTTP (default 0.0.0.0:7339; empty: off).",
        SetString<&ServerOptions::metrics_listen>},
+      {"spark-local-dirs-root", "DIR",
+       "Serve Spark's own external shuffle service protocol (docs/spark-ess.md) for executors "
+       "whose spark.local.dir lies under DIR (the hostPath mounted at the same path in executor "
+       "pods); registrations of dirs outside it are refused. Default: none, the Spark listener "
+       "is off.",
+       SetString<&ServerOptions::spark_local_dirs_root>},
+      {"spark-listen", "HOST:PORT",
+       "Address of the Spark listener (default 0.0.0.0:7337, Spark's "
+       "spark.shuffle.service.port; port 0 picks a free port). Used only with "
+       "--spark-local-dirs-root.",
+       SetString<&ServerOptions::spark_listen>},
+      {"spark-secret-file", "PATH",
+       "spark.authenticate: Spark clients must authenticate (SASL DIGEST-MD5, or the AES-based "
+       "protocol of spark.network.crypto.enabled) with the secret in this file "
+       "(spark.authenticate.secret of every application). Without it and "
+       "--spark-secrets-dir, Spark clients are not authenticated.",
+       SetString<&ServerOptions::spark_secret_file>},
+      {"spark-secrets-dir", "DIR",
+       "spark.authenticate with one secret per application: the file DIR/<application id> "
+       "(checked before --spark-secret-file).",
+       SetString<&ServerOptions::spark_secrets_dir>},
+      {"spark-auth-engine-version", "N",
+       "spark.network.crypto.authEngineVersion of the Spark clients that authenticate with "
+       "the AES-based protocol (spark.network.crypto.enabled): 1 (Spark's default) or 2.",
+       [](std::string_view v, ServerOptions* o) {
+         return ParseSize("spark-auth-engine-version", v, 1, 2, &o->spark_auth_engine_version);
+       }},
       {"app-ttl-minutes", "N",
-       "Remove applications idle (no push, commit, read or seal) this long (default 1440; 0: "
-       "never).",
+       "Remove applications idle (no push, commit, read or seal; for Spark's protocol no "
+       "registration or fetch, and their registered local dirs are deleted) this long (default "
+       "1440; 0: never).",
        [](std::string_view v, ServerOptions* o) {
          return ParseSize("app-ttl-minutes", v, 0, uint64_t{1} << 32, &o->app_ttl_minutes);
        }},

@@ -93,14 +93,32 @@ std::string HostOf(std::string_view address) {
 }
 
 std::string ReadyLine(const ServerOptions& options, uint16_t data_port, uint16_t control_port,
-                      uint16_t metrics_port) {
+                      uint16_t metrics_port, uint16_t spark_port) {
   const std::string data =
       options.listen.empty() ? "" : absl::StrCat(HostOf(options.listen), ":", data_port);
   const std::string metrics = options.metrics_listen.empty()
                                   ? ""
                                   : absl::StrCat(HostOf(options.metrics_listen), ":", metrics_port);
+  const std::string spark = options.spark_local_dirs_root.empty()
+                                ? ""
+                                : absl::StrCat(HostOf(options.spark_listen), ":", spark_port);
   return absl::StrCat("data=", data, " control=", HostOf(options.control_listen), ":", control_port,
-                      " metrics=", metrics, " socket=", options.socket_path, "\n");
+                      " metrics=", metrics, " socket=", options.socket_path, " spark=", spark,
+                      "\n");
+}
+
+std::optional<sparkess::SparkEssOptions> ToSparkEssOptions(const ServerOptions& options) {
+  if (options.spark_local_dirs_root.empty()) {
+    return std::nullopt;
+  }
+  sparkess::SparkEssOptions spark;
+  spark.listen_address = options.spark_listen;
+  spark.local_dirs_root = options.spark_local_dirs_root;
+  spark.app_ttl_minutes = options.app_ttl_minutes;
+  spark.secret_file = options.spark_secret_file;
+  spark.secrets_dir = options.spark_secrets_dir;
+  spark.aes_engine_version = static_cast<int>(options.spark_auth_engine_version);
+  return spark;
 }
 
 }  // namespace shuffle::server

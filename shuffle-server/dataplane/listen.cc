@@ -55,7 +55,7 @@ absl::StatusOr<tcp::endpoint> ResolveListenAddress(boost::asio::io_context& io,
       port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("data-plane listen address \"", address,
                                                    "\" is not host:port; write e.g. "
-                                                   "0.0.0.0:7337 (port 0 picks a free port)"));
+                                                   "0.0.0.0:7340 (port 0 picks a free port)"));
   }
   std::string host = address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
