@@ -55,7 +55,7 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::SetServing(bool serving) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (shut_down_) {
     return;
   }
@@ -70,7 +70,7 @@ void ControlServer::SetServing(bool serving) {
 void ControlServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   SetServing(false);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (shut_down_) {
       return;
     }

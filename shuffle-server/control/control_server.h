@@ -11,13 +11,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "shuffle-server/control/control_service.h"
 
 namespace shuffle::control {
@@ -61,8 +62,8 @@ class ControlServer {
   const std::string address_;
   const uint16_t port_;
 
-  std::mutex mu_;
-  bool shut_down_ = false;  // guarded by mu_
+  absl::Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace shuffle::control

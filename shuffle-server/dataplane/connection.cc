@@ -227,7 +227,7 @@ void Connection::Dispatch(core::Frame frame) {
 void Connection::RunRequest(core::Frame frame, uint64_t reserved) {
   absl::Status status;
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     if (write_closed_) {
       status = absl::CancelledError("connection closed before the request ran");
     }
@@ -307,7 +307,7 @@ void Connection::OnWatchdog(const boost::system::error_code& ec) {
   uint64_t pending = 0;
   Clock::time_point progress;
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     pending = pending_bytes_;
     progress = last_write_progress_;
   }
@@ -343,10 +343,10 @@ void Connection::MaybeFinish() {
 
 void Connection::MarkWriteClosed() {
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     write_closed_ = true;
   }
-  write_cv_.notify_all();
+  write_cv_.SignalAll();
 }
 
 void Connection::CloseNow(const std::string& reason) {
@@ -356,7 +356,7 @@ void Connection::CloseNow(const std::string& reason) {
   closed_ = true;
   MarkWriteClosed();
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     // Queued frames stay allocated until the connection dies (an aborted write may still refer
     // to them), but they no longer count as pending.
     DataPlaneCounters::Sub(counters_.pending_write_bytes, pending_bytes_);

@@ -21,12 +21,10 @@
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -37,7 +35,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "shuffle-server/dataplane/handlers.h"
 #include "shuffle-server/dataplane/options.h"
 #include "shuffle-server/dataplane/out_frame.h"
@@ -96,7 +96,7 @@ class Connection final : public ResponseWriter, public std::enable_shared_from_t
   void OnReadError(const boost::system::error_code& ec, size_t bytes, bool at_frame_boundary);
 
   // Write path.
-  absl::Status EnqueueLocked(OutFrame frame);  // REQUIRES: write_mu_ held
+  absl::Status EnqueueLocked(OutFrame frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Strand: writes what is queued until the socket is full, a gathered write is outstanding or
   // the queue is empty (then clears writing_).
   void WriteSome();
@@ -107,7 +107,7 @@ class Connection final : public ResponseWriter, public std::enable_shared_from_t
   void OnWritable(const boost::system::error_code& ec);
   // Strand: `bytes` of the queue reached the socket.
   void OnWritten(uint64_t bytes);
-  void AdvanceLocked(uint64_t bytes);  // REQUIRES: write_mu_ held
+  void AdvanceLocked(uint64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   uint64_t PendingWriteBytes();
 
   // Lifecycle (strand).
@@ -145,17 +145,18 @@ class Connection final : public ResponseWriter, public std::enable_shared_from_t
   Clock::time_point last_frame_time_;
 
   // Write queue, shared with worker threads.
-  std::mutex write_mu_;
-  std::condition_variable write_cv_;
-  std::deque<OutFrame> write_queue_;
+  absl::Mutex write_mu_;
+  absl::CondVar write_cv_;  // bytes were written or the connection closed
+  std::deque<OutFrame> write_queue_ ABSL_GUARDED_BY(write_mu_);
   // Where the front frame is: its part being written (0: bytes(); i > 0: ranges()[i - 1]) and
   // the bytes of that part already written.
-  size_t write_part_ = 0;
-  uint64_t write_offset_ = 0;
-  uint64_t pending_bytes_ = 0;  // unwritten bytes in write_queue_
-  bool writing_ = false;        // a WriteSome is posted or a write is outstanding
-  bool write_closed_ = false;
-  Clock::time_point last_write_progress_;
+  size_t write_part_ ABSL_GUARDED_BY(write_mu_) = 0;
+  uint64_t write_offset_ ABSL_GUARDED_BY(write_mu_) = 0;
+  uint64_t pending_bytes_ ABSL_GUARDED_BY(write_mu_) = 0;  // unwritten bytes in write_queue_
+  // A WriteSome is posted or a write is outstanding.
+  bool writing_ ABSL_GUARDED_BY(write_mu_) = false;
+  bool write_closed_ ABSL_GUARDED_BY(write_mu_) = false;
+  Clock::time_point last_write_progress_ ABSL_GUARDED_BY(write_mu_);
 };
 
 }  // namespace shuffle::dataplane

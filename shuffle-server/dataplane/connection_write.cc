@@ -29,19 +29,21 @@ constexpr uint64_t kFileBytesPerTurn = 4u << 20;
 // ---- Write path ---------------------------------------------------------------------------
 
 absl::Status Connection::Send(OutFrame frame) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   return EnqueueLocked(std::move(frame));
 }
 
 absl::Status Connection::SendWithBackpressure(OutFrame frame) {
-  std::unique_lock<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   const uint64_t cap = options_.max_pending_write_bytes;
-  auto fits = [&] {
+  auto fits = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     return write_closed_ || pending_bytes_ == 0 || pending_bytes_ + frame.size() <= cap;
   };
   if (!fits()) {
     DataPlaneCounters::Add(counters_.fetch_waits);
-    write_cv_.wait(lock, fits);
+    while (!fits()) {
+      write_cv_.Wait(&write_mu_);
+    }
   }
   return EnqueueLocked(std::move(frame));
 }
@@ -67,7 +69,7 @@ absl::Status Connection::EnqueueLocked(OutFrame frame) {
 
 bool Connection::NextWrite(std::vector<boost::asio::const_buffer>* buffers,
                            storage::FileRange* file) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   if (write_closed_ || write_queue_.empty()) {
     writing_ = false;
     return false;
@@ -170,13 +172,13 @@ void Connection::OnWritable(const boost::system::error_code& ec) {
 void Connection::OnWritten(uint64_t bytes) {
   DataPlaneCounters::Add(counters_.bytes_out, bytes);
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     pending_bytes_ -= bytes;
     DataPlaneCounters::Sub(counters_.pending_write_bytes, bytes);
     last_write_progress_ = Clock::now();
     AdvanceLocked(bytes);
   }
-  write_cv_.notify_all();
+  write_cv_.SignalAll();
   ReadNext();
   MaybeFinish();
 }
@@ -202,7 +204,7 @@ void Connection::AdvanceLocked(uint64_t bytes) {
 }
 
 uint64_t Connection::PendingWriteBytes() {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   return pending_bytes_;
 }
 

@@ -10,7 +10,7 @@ PayloadBudget::PayloadBudget(uint64_t capacity) : capacity_(std::max<uint64_t>(c
 
 bool PayloadBudget::ReserveOrWait(uint64_t bytes, std::function<void()> on_grant,
                                   uint64_t* ticket) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (waiters_.empty() && used_ + bytes <= capacity_) {
     used_ += bytes;
     high_water_ = std::max(high_water_, used_);
@@ -22,7 +22,7 @@ bool PayloadBudget::ReserveOrWait(uint64_t bytes, std::function<void()> on_grant
 }
 
 bool PayloadBudget::Cancel(uint64_t ticket) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = std::find_if(waiters_.begin(), waiters_.end(),
                          [ticket](const Waiter& w) { return w.ticket == ticket; });
   if (it == waiters_.end()) {
@@ -35,7 +35,7 @@ bool PayloadBudget::Cancel(uint64_t ticket) {
 void PayloadBudget::Release(uint64_t bytes) {
   std::vector<std::function<void()>> granted;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     used_ -= std::min(bytes, used_);
     while (!waiters_.empty() && used_ + waiters_.front().bytes <= capacity_) {
       used_ += waiters_.front().bytes;
@@ -50,12 +50,12 @@ void PayloadBudget::Release(uint64_t bytes) {
 }
 
 uint64_t PayloadBudget::used() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return used_;
 }
 
 uint64_t PayloadBudget::high_water() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return high_water_;
 }
 

@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace shuffle::dataplane {
 
@@ -47,11 +49,11 @@ class PayloadBudget {
   };
 
   const uint64_t capacity_;
-  mutable std::mutex mu_;
-  uint64_t used_ = 0;
-  uint64_t high_water_ = 0;
-  uint64_t next_ticket_ = 1;
-  std::deque<Waiter> waiters_;
+  mutable absl::Mutex mu_;
+  uint64_t used_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t high_water_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
+  std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shuffle::dataplane

@@ -48,7 +48,7 @@ DataPlaneServer::DataPlaneServer(const DataPlaneOptions& options, storage::Stora
       .counters = &counters_,
       .on_closed =
           [this](uint64_t id) {
-            std::lock_guard<std::mutex> lock(mu_);
+            absl::MutexLock lock(&mu_);
             connections_.erase(id);
           },
   };
@@ -151,7 +151,7 @@ void DataPlaneServer::AcceptUnix() {
         }
         uint64_t id = 0;
         {
-          std::lock_guard<std::mutex> lock(mu_);
+          absl::MutexLock lock(&mu_);
           id = next_connection_id_;
         }
         Adopt(Connection::Socket(std::move(socket)),
@@ -173,7 +173,7 @@ void DataPlaneServer::RetryAcceptLater(void (DataPlaneServer::*accept)()) {
 void DataPlaneServer::Adopt(Connection::Socket socket, std::string peer) {
   std::shared_ptr<Connection> connection;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopped_) {
       return;  // the socket closes as it goes out of scope
     }
@@ -207,7 +207,7 @@ bool DataPlaneServer::OnServerThread() {
 void DataPlaneServer::Stop() {
   std::vector<std::shared_ptr<Connection>> open;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopped_) {
       return;
     }
@@ -230,7 +230,7 @@ void DataPlaneServer::Stop() {
   const auto deadline = std::chrono::steady_clock::now() + kCloseWait;
   while (std::chrono::steady_clock::now() < deadline) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (connections_.empty()) {
         break;
       }

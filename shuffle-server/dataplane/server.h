@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -27,9 +26,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "shuffle-server/dataplane/connection.h"
 #include "shuffle-server/dataplane/handlers.h"
 #include "shuffle-server/dataplane/options.h"
@@ -95,10 +96,10 @@ class DataPlaneServer {
   std::string advertise_address_;
   bool created_socket_file_ = false;
 
-  mutable std::mutex mu_;
-  bool stopped_ = false;                                                  // guarded by mu_
-  absl::flat_hash_map<uint64_t, std::weak_ptr<Connection>> connections_;  // guarded by mu_
-  uint64_t next_connection_id_ = 1;                                       // guarded by mu_
+  mutable absl::Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<uint64_t, std::weak_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_connection_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace shuffle::dataplane

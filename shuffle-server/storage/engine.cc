@@ -1,17 +1,21 @@
+// StorageEngine's front: Open, RegisterShuffle, Push and Commit. The parts they drive are listed
+// in engine_impl.h.
 #include "shuffle-server/storage/engine.h"
 
 #include <chrono>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/engine_impl.h"
+#include "shuffle-server/storage/sync_sites.h"
 #include "shuffle/core/block.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
 
 namespace shuffle::storage {
-
 namespace {
 
 uint64_t NowUnixMs() {
@@ -20,7 +24,56 @@ uint64_t NowUnixMs() {
                                    .count());
 }
 
+// mkdir -p, then fsync the parent of every directory it created and of `path` itself: a new
+// directory's entry is durable only once its parent is synced, and RocksDB syncs the entries of
+// its own directory, never that directory's entry in its parent.
+absl::Status CreateDirsDurably(Env& env, const std::string& path) {
+  std::filesystem::path existing = std::filesystem::path(path).lexically_normal();
+  while (existing.has_parent_path() && existing != existing.root_path() &&
+         !env.FileExists(existing.string())) {
+    existing = existing.parent_path();
+  }
+  SHUFFLE_RETURN_IF_ERROR(env.CreateDirs(path));
+  if (SyncRemoved(SyncSite::kOpenDirs)) {
+    return absl::OkStatus();
+  }
+  std::filesystem::path dir = std::filesystem::path(path).lexically_normal();
+  do {
+    dir = dir.parent_path();
+    SHUFFLE_RETURN_IF_ERROR(env.SyncDir(dir.string()));
+  } while (dir != existing && dir.has_parent_path() && dir != dir.root_path());
+  return absl::OkStatus();
+}
+
+// Every block verified (core::VerifyBlock); their total size and record count.
+absl::StatusOr<PushTotals> VerifyPushedBlocks(const ShuffleKey& key, core::MapId map,
+                                              core::AttemptId attempt,
+                                              const std::vector<PushedBlock>& blocks) {
+  PushTotals totals;
+  for (const PushedBlock& block : blocks) {
+    if (absl::Status st = core::VerifyBlock(block.bytes); !st.ok()) {
+      return core::Annotate(
+          st, absl::StrCat("shuffle ", DescribeKey(key), " map ", map.value(), " attempt ",
+                           attempt.value(), " partition ", block.partition.value()));
+    }
+    totals.bytes += block.bytes.size();
+    totals.records += core::ParseBlockHeader(block.bytes)->record_count;  // verified just above
+  }
+  return totals;
+}
+
 }  // namespace
+
+StorageEngine::Impl::Impl(const EngineOptions& o)
+    : options(o),
+      env(o.env),
+      layout(o.data_dirs),
+      segment_store(o.env, &layout, o.direct_io),
+      read_engines(o.env, o.queue_depth),
+      catalog(options),
+      buffers(WriteBuffers::Limits{.extent_bytes = o.extent_bytes,
+                                   .direct_block_bytes = o.direct_block_bytes,
+                                   .memory_budget_bytes = o.memory_budget_bytes}) {}
 
 absl::StatusOr<std::unique_ptr<StorageEngine>> StorageEngine::Open(const EngineOptions& options) {
   if (options.data_dirs.empty()) {
@@ -36,11 +89,17 @@ absl::StatusOr<std::unique_ptr<StorageEngine>> StorageEngine::Open(const EngineO
   if (index_dir.empty()) {
     index_dir = options.data_dirs[0] + "/index";
   }
-  for (const std::string& dir : options.data_dirs) {
-    SHUFFLE_RETURN_IF_ERROR(impl->env->CreateDirs(dir + "/shuffles"));
+  for (uint32_t d = 0; d < impl->layout.dirs(); ++d) {
+    SHUFFLE_RETURN_IF_ERROR(CreateDirsDurably(*impl->env, impl->layout.ShufflesRoot(d)));
   }
-  SHUFFLE_RETURN_IF_ERROR(impl->env->CreateDirs(index_dir));
-  SHUFFLE_ASSIGN_OR_RETURN(impl->index, Index::Open(index_dir));
+  SHUFFLE_RETURN_IF_ERROR(CreateDirsDurably(*impl->env, index_dir));
+  impl->env->CrashPoint(crash_point::kOpenDirs);
+  IndexOptions index_options;
+  index_options.file_system = impl->env->IndexFileSystem();
+  SHUFFLE_ASSIGN_OR_RETURN(impl->index, Index::Open(index_dir, index_options));
+  // RocksDB deletes obsolete files at open without syncing its directory: sync it, so files a
+  // crash brought back do not come back again and again.
+  SHUFFLE_RETURN_IF_ERROR(impl->env->SyncDir(index_dir));
   SHUFFLE_ASSIGN_OR_RETURN(impl->io_engine, impl->env->NewIoEngine(options.queue_depth));
   {
     absl::MutexLock lock(&impl->mu);
@@ -71,50 +130,6 @@ StorageEngine::~StorageEngine() {
   }
 }
 
-std::string StorageEngine::Impl::ShuffleDir(uint32_t dir, uint64_t handle) const {
-  return absl::StrCat(options.data_dirs[dir], "/shuffles/", handle);
-}
-std::string StorageEngine::Impl::SegmentPath(uint32_t dir, uint64_t handle) const {
-  return ShuffleDir(dir, handle) + "/data.seg";
-}
-std::string StorageEngine::Impl::LogPath(uint32_t dir, uint64_t handle, uint32_t log_no) const {
-  return absl::StrCat(ShuffleDir(dir, handle), "/commit-", log_no, ".log");
-}
-
-absl::Status StorageEngine::Impl::CreateShuffleFiles(ShuffleState& shuffle) {
-  const uint64_t handle = shuffle.record.handle;
-  shuffle.segments.resize(options.data_dirs.size());
-  shuffle.dir_bytes.assign(options.data_dirs.size(), 0);
-  for (uint32_t d = 0; d < options.data_dirs.size(); ++d) {
-    SHUFFLE_RETURN_IF_ERROR(env->CreateDirs(ShuffleDir(d, handle)));
-    SHUFFLE_RETURN_IF_ERROR(env->SyncDir(options.data_dirs[d] + "/shuffles"));
-    SHUFFLE_RETURN_IF_ERROR(OpenSegment(shuffle, d));
-    SHUFFLE_RETURN_IF_ERROR(env->SyncDir(ShuffleDir(d, handle)));
-  }
-  shuffle.log_dir = static_cast<uint32_t>(handle % options.data_dirs.size());
-  SHUFFLE_ASSIGN_OR_RETURN(
-      shuffle.log_files[shuffle.log_no],
-      env->OpenFile(LogPath(shuffle.log_dir, handle, shuffle.log_no), {.create = true}));
-  return env->SyncDir(ShuffleDir(shuffle.log_dir, handle));
-}
-
-absl::Status StorageEngine::Impl::OpenSegment(ShuffleState& shuffle, uint32_t dir) {
-  const std::string path = SegmentPath(dir, shuffle.record.handle);
-  SegmentFile& segment = shuffle.segments[dir];
-  SHUFFLE_ASSIGN_OR_RETURN(segment.file,
-                           env->OpenFile(path, {.create = true, .direct = options.direct_io}));
-  if (segment.file->direct()) {
-    SHUFFLE_ASSIGN_OR_RETURN(segment.serve_file,
-                             env->OpenFile(path, {.create = false, .read_only = true}));
-  }
-  return absl::OkStatus();
-}
-
-ShufflePtr StorageEngine::Impl::FindShuffle(const ShuffleKey& key) {
-  auto it = shuffles.find(key);
-  return it == shuffles.end() ? nullptr : it->second;
-}
-
 absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_view namespace_name,
                                             uint32_t num_partitions) {
   if (num_partitions == 0) {
@@ -128,7 +143,7 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
     if (impl.draining) {
       return impl.RefuseWhileDraining(absl::StrCat("registration of shuffle ", DescribeKey(key)));
     }
-    if (ShufflePtr existing = impl.FindShuffle(key)) {
+    if (ShufflePtr existing = impl.catalog.Find(key)) {
       if (existing->record.num_partitions != num_partitions) {
         return absl::AlreadyExistsError(
             absl::StrCat("shuffle ", DescribeKey(key), " is already registered with ",
@@ -136,7 +151,7 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
       }
       return absl::OkStatus();
     }
-    shuffle->record.handle = impl.next_handle++;
+    shuffle->record.handle = impl.catalog.AllocateHandle();
   }
   shuffle->record.app_id = key.app.value();
   shuffle->record.namespace_name = std::string(namespace_name);
@@ -144,13 +159,18 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
   shuffle->record.num_partitions = num_partitions;
   shuffle->record.created_unix_ms = NowUnixMs();
   shuffle->partitions.resize(num_partitions);
-  SHUFFLE_RETURN_IF_ERROR(impl.CreateShuffleFiles(*shuffle));
+  const uint64_t handle = shuffle->record.handle;
+  SHUFFLE_RETURN_IF_ERROR(impl.segment_store.Create(handle, &shuffle->segments));
+  SHUFFLE_RETURN_IF_ERROR(shuffle->log.Create(*impl.env, impl.layout, handle));
+  impl.env->CrashPoint(crash_point::kRegisterFiles);
   Index::Batch batch;
   batch.PutShuffle(shuffle->record);
-  batch.PutNextHandle(shuffle->record.handle + 1);
-  SHUFFLE_RETURN_IF_ERROR(impl.index->Write(batch, /*sync=*/true));
+  batch.PutNextHandle(handle + 1);
+  SHUFFLE_RETURN_IF_ERROR(
+      impl.index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kRegisterIndex)));
+  impl.env->CrashPoint(crash_point::kRegisterIndexed);
   absl::MutexLock lock(&impl.mu);
-  if (ShufflePtr raced = impl.FindShuffle(key)) {
+  if (ShufflePtr raced = impl.catalog.Find(key)) {
     // A concurrent registration of the same key won; ours is an unused handle.
     return raced->record.num_partitions == num_partitions
                ? absl::OkStatus()
@@ -158,8 +178,107 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
                                                        " registered concurrently with "
                                                        "another partition count"));
   }
-  impl.shuffles[key] = shuffle;
+  impl.catalog.Add(key, std::move(shuffle));
   return absl::OkStatus();
+}
+
+absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::AttemptId attempt,
+                                 const std::vector<PushedBlock>& blocks) {
+  SHUFFLE_ASSIGN_OR_RETURN(PushTotals totals, VerifyPushedBlocks(key, map, attempt, blocks));
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.mu);
+  SHUFFLE_ASSIGN_OR_RETURN(ShufflePtr shuffle,
+                           impl.AdmitPush(key, map, attempt, blocks, totals.bytes));
+  SHUFFLE_RETURN_IF_ERROR(impl.WaitForMemory(key, *shuffle, totals.bytes));
+  SHUFFLE_ASSIGN_OR_RETURN(AttemptState * state, Catalog::AttemptForPush(*shuffle, map, attempt));
+  impl.TakeBlocks(shuffle, *state, map, attempt, blocks, totals);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ShufflePtr> StorageEngine::Impl::AdmitPush(const ShuffleKey& key, core::MapId map,
+                                                          core::AttemptId attempt,
+                                                          const std::vector<PushedBlock>& blocks,
+                                                          uint64_t total) {
+  if (draining) {
+    return RefuseWhileDraining(absl::StrCat("push to shuffle ", DescribeKey(key)));
+  }
+  ShufflePtr shuffle = catalog.Find(key);
+  if (shuffle == nullptr) {
+    return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " is not registered"));
+  }
+  for (const PushedBlock& block : blocks) {
+    if (block.partition.value() >= shuffle->record.num_partitions) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shuffle ", DescribeKey(key), " has ", shuffle->record.num_partitions,
+                       " partitions; block for partition ", block.partition.value(), " refused"));
+    }
+  }
+  SHUFFLE_RETURN_IF_ERROR(Catalog::CheckNotCommitted(*shuffle, map, attempt));
+  for (const PushedBlock& block : blocks) {
+    SHUFFLE_RETURN_IF_ERROR(CheckDiskSpace(layout.DirOfPartition(block.partition.value()), total));
+  }
+  if (absl::Status quota = catalog.CheckQuota(*shuffle, total); !quota.ok()) {
+    ++stats.refused_quota;
+    return quota;
+  }
+  return shuffle;
+}
+
+absl::Status StorageEngine::Impl::WaitForMemory(const ShuffleKey& key, const ShuffleState& shuffle,
+                                                uint64_t total) {
+  // Backpressure: wait for the I/O thread to free memory.
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(options.push_wait_ms);
+  while (buffers.OverBudget(total) && !stopping) {
+    buffers.NotePressure();
+    work_cv.Signal();
+    if (round_cv.WaitWithDeadline(&mu, deadline)) {
+      return absl::UnavailableError(absl::StrCat(
+          "shuffle server memory budget of ", options.memory_budget_bytes,
+          " bytes stayed exhausted for ", options.push_wait_ms, " ms; retry the push"));
+    }
+  }
+  if (shuffle.removed) {
+    return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " was removed"));
+  }
+  if (draining) {  // began while this push waited for memory
+    return RefuseWhileDraining(absl::StrCat("push to shuffle ", DescribeKey(key)));
+  }
+  return absl::OkStatus();
+}
+
+void StorageEngine::Impl::TakeBlocks(const ShufflePtr& shuffle, AttemptState& state,
+                                     core::MapId map, core::AttemptId attempt,
+                                     const std::vector<PushedBlock>& blocks,
+                                     const PushTotals& totals) {
+  bool wake = false;
+  for (const PushedBlock& pushed : blocks) {
+    auto block = std::make_shared<PendingBlock>();
+    const uint32_t partition = pushed.partition.value();
+    block->entry = BlockEntry{.map = map.value(),
+                              .attempt = attempt.value(),
+                              .epoch = epoch,
+                              .seq = state.next_seq++,
+                              .partition = partition,
+                              .length = static_cast<uint32_t>(pushed.bytes.size())};
+    block->bytes.assign(pushed.bytes.data(), pushed.bytes.size());
+    PartitionTotal& t = state.totals[partition];
+    t.partition = partition;
+    t.bytes += pushed.bytes.size();
+    t.blocks += 1;
+    state.blocks += 1;
+    state.bytes += pushed.bytes.size();
+    (buffers.IsDirect(pushed.bytes.size()) ? state.direct_blocks : state.small_blocks)
+        .push_back(block);
+    wake = buffers.Add(shuffle, std::move(block)) || wake;
+  }
+  stats.blocks_pushed += blocks.size();
+  stats.bytes_pushed += totals.bytes;
+  stats.records_pushed += totals.records;
+  catalog.Charge(*shuffle, totals.bytes);
+  shuffle->last_activity = absl::Now();
+  if (wake) {
+    work_cv.Signal();
+  }
 }
 
 absl::Status StorageEngine::Impl::CheckDiskSpace(uint32_t dir, uint64_t incoming) {
@@ -167,7 +286,7 @@ absl::Status StorageEngine::Impl::CheckDiskSpace(uint32_t dir, uint64_t incoming
   if (space.capacity_bytes == 0) {
     return absl::OkStatus();  // not measured yet
   }
-  const uint64_t pending = memory_bytes + incoming;
+  const uint64_t pending = buffers.memory_bytes() + incoming;
   if (space.free_bytes < options.min_free_bytes + pending) {
     ++stats.refused_low_disk;
     return absl::ResourceExhaustedError(
@@ -180,149 +299,13 @@ absl::Status StorageEngine::Impl::CheckDiskSpace(uint32_t dir, uint64_t incoming
   return absl::OkStatus();
 }
 
-absl::Status StorageEngine::Impl::CheckQuota(const ShuffleState& shuffle, uint64_t incoming) {
-  const std::string& ns = shuffle.record.namespace_name;
-  const uint64_t quota = QuotaOf(ns);
-  if (quota == 0) {
-    return absl::OkStatus();
-  }
-  const uint64_t used = namespace_bytes[ns];
-  if (used + incoming > quota) {
-    ++stats.refused_quota;
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "namespace ", ns, " would exceed its shuffle disk quota of ", quota, " bytes (uses ", used,
-        ", push of ", incoming, "): remove finished applications or raise the quota"));
-  }
-  return absl::OkStatus();
-}
-
-void StorageEngine::Impl::DropBlock(PendingBlock& block) {
-  if (block.state != BlockState::kDurable && !block.bytes.empty()) {
-    memory_bytes -= block.bytes.size();
-  }
-  std::string().swap(block.bytes);
-  block.state = BlockState::kDurable;
-}
-
-absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::AttemptId attempt,
-                                 const std::vector<PushedBlock>& blocks) {
-  uint64_t total = 0;
-  uint64_t records = 0;
-  for (const PushedBlock& block : blocks) {
-    if (absl::Status st = core::VerifyBlock(block.bytes); !st.ok()) {
-      return core::Annotate(
-          st, absl::StrCat("shuffle ", DescribeKey(key), " map ", map.value(), " attempt ",
-                           attempt.value(), " partition ", block.partition.value()));
-    }
-    total += block.bytes.size();
-    records += core::ParseBlockHeader(block.bytes)->record_count;  // verified just above
-  }
-  Impl& impl = *impl_;
-  absl::MutexLock lock(&impl.mu);
-  if (impl.draining) {
-    return impl.RefuseWhileDraining(absl::StrCat("push to shuffle ", DescribeKey(key)));
-  }
-  ShufflePtr shuffle = impl.FindShuffle(key);
-  if (shuffle == nullptr) {
-    return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " is not registered"));
-  }
-  const uint32_t ndirs = static_cast<uint32_t>(impl.options.data_dirs.size());
-  for (const PushedBlock& block : blocks) {
-    if (block.partition.value() >= shuffle->record.num_partitions) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("shuffle ", DescribeKey(key), " has ", shuffle->record.num_partitions,
-                       " partitions; block for partition ", block.partition.value(), " refused"));
-    }
-  }
-  if (auto winner = shuffle->winners.find(map.value()); winner != shuffle->winners.end()) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "shuffle ", DescribeKey(key), " map ", map.value(), " was already committed by attempt ",
-        winner->second.attempt, "; attempt ", attempt.value(), "'s output is not needed"));
-  }
-  for (const PushedBlock& block : blocks) {
-    SHUFFLE_RETURN_IF_ERROR(impl.CheckDiskSpace(block.partition.value() % ndirs, total));
-  }
-  SHUFFLE_RETURN_IF_ERROR(impl.CheckQuota(*shuffle, total));
-  // Backpressure: wait for the I/O thread to free memory.
-  const absl::Time deadline = absl::Now() + absl::Milliseconds(impl.options.push_wait_ms);
-  while (impl.memory_bytes > 0 && impl.memory_bytes + total > impl.options.memory_budget_bytes &&
-         !impl.stopping) {
-    impl.pressure = true;
-    impl.work_cv.Signal();
-    if (impl.round_cv.WaitWithDeadline(&impl.mu, deadline)) {
-      return absl::UnavailableError(absl::StrCat(
-          "shuffle server memory budget of ", impl.options.memory_budget_bytes,
-          " bytes stayed exhausted for ", impl.options.push_wait_ms, " ms; retry the push"));
-    }
-  }
-  if (shuffle->removed) {
-    return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " was removed"));
-  }
-  if (impl.draining) {  // began while this push waited for memory
-    return impl.RefuseWhileDraining(absl::StrCat("push to shuffle ", DescribeKey(key)));
-  }
-  AttemptState& state = shuffle->attempts[AttemptKey(map.value(), attempt.value())];
-  if (!state.failure.ok()) {
-    return state.failure;
-  }
-  if (state.committing) {
-    return absl::FailedPreconditionError(absl::StrCat("shuffle ", DescribeKey(key), " map ",
-                                                      map.value(), " attempt ", attempt.value(),
-                                                      " is committing; no more pushes"));
-  }
-  bool wake = false;
-  for (const PushedBlock& pushed : blocks) {
-    auto block = std::make_shared<PendingBlock>();
-    const uint32_t partition = pushed.partition.value();
-    block->entry = BlockEntry{.map = map.value(),
-                              .attempt = attempt.value(),
-                              .epoch = impl.epoch,
-                              .seq = state.next_seq++,
-                              .partition = partition,
-                              .length = static_cast<uint32_t>(pushed.bytes.size())};
-    block->bytes.assign(pushed.bytes.data(), pushed.bytes.size());
-    PartitionTotal& t = state.totals[partition];
-    t.partition = partition;
-    t.bytes += pushed.bytes.size();
-    t.blocks += 1;
-    state.blocks += 1;
-    state.bytes += pushed.bytes.size();
-    impl.memory_bytes += pushed.bytes.size();
-    if (pushed.bytes.size() >= impl.options.direct_block_bytes) {
-      state.direct_blocks.push_back(block);
-      impl.direct_queue.emplace_back(shuffle, std::move(block));
-      wake = true;
-      continue;
-    }
-    state.small_blocks.push_back(block);
-    PartitionBuffer& buffer = shuffle->partitions[partition];
-    buffer.bytes += pushed.bytes.size();
-    buffer.blocks.push_back(std::move(block));
-    if (buffer.bytes >= impl.options.extent_bytes && !buffer.queued) {
-      buffer.queued = true;
-      impl.flush_queue.emplace_back(shuffle, partition);
-      wake = true;
-    }
-  }
-  impl.stats.blocks_pushed += blocks.size();
-  impl.stats.bytes_pushed += total;
-  impl.stats.records_pushed += records;
-  shuffle->stored_bytes += total;
-  impl.namespace_bytes[shuffle->record.namespace_name] += total;
-  shuffle->last_activity = absl::Now();
-  if (wake) {
-    impl.work_cv.Signal();
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<CommitResult> StorageEngine::Commit(const ShuffleKey& key,
                                                    const CommitRequest& request) {
   Impl& impl = *impl_;
   auto waiter = std::make_shared<CommitWaiter>();
   waiter->request = request;
   absl::MutexLock lock(&impl.mu);
-  waiter->shuffle = impl.FindShuffle(key);
+  waiter->shuffle = impl.catalog.Find(key);
   if (waiter->shuffle == nullptr) {
     return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " is not registered"));
   }
@@ -338,7 +321,7 @@ absl::StatusOr<CommitResult> StorageEngine::Commit(const ShuffleKey& key,
   ++impl.commits_in_flight;  // Drain() waits for it
   impl.pending_commits.push_back(waiter);
   impl.work_cv.Signal();
-  while (!waiter->done) {
+  while (!impl.CommitDone(waiter.get())) {
     impl.round_cv.Wait(&impl.mu);
   }
   --impl.commits_in_flight;

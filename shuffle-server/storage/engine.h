@@ -15,6 +15,10 @@
 //    regions still live into memory.
 //  - The first committed attempt of a map wins; readers are served only winners' blocks.
 //
+// The engine's parts (catalog, write buffers, commit log, segment store, I/O round) and the files
+// that implement it are listed in engine_impl.h; docs/durability.md says how its durability
+// against power loss is tested.
+//
 // Thread-safety: every public method may be called from any thread concurrently.
 #ifndef SHUFFLE_SERVER_STORAGE_ENGINE_H_
 #define SHUFFLE_SERVER_STORAGE_ENGINE_H_

@@ -36,7 +36,7 @@ absl::StatusOr<DrainReport> StorageEngine::Drain(absl::Time deadline) {
           " commits still in flight at the deadline (new writes stay refused); drain again to "
           "wait longer"));
     }
-    for (const auto& [key, shuffle] : impl.shuffles) {
+    for (const auto& [key, shuffle] : impl.catalog.shuffles()) {
       shuffles.push_back(shuffle);
     }
   }

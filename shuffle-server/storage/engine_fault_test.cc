@@ -194,6 +194,56 @@ TEST_F(EngineFaultTest, LowDiskRefusesNewWritesNamingTheDirectory) {
   EXPECT_TRUE(served->count({0, 0}));
 }
 
+TEST_F(EngineFaultTest, FailedDirectorySyncFailsTheRegistrationAndARetryWorks) {
+  const ShuffleKey key_c{AppId("app-c"), ShuffleId(1)};  // handle 3, then 4 on the retry
+  env_.AddFault(
+      {.kind = IoKind::kWrite, .op = FsOp::kSyncDir, .path_contains = "/shuffles/3", .error = EIO});
+  absl::Status failed = engine_->RegisterShuffle(key_c, "ns-c", kPartitions);
+  EXPECT_EQ(failed.code(), absl::StatusCode::kDataLoss) << failed;
+  EXPECT_NE(failed.message().find("fsync directory"), std::string::npos) << failed;
+  ASSERT_TRUE(engine_->RegisterShuffle(key_c, "ns-c", kPartitions).ok());
+  ASSERT_TRUE(WriteMap(*engine_, key_c, 0, 0, 500).ok());
+  Open();  // the failed registration's directory is an orphan: removed
+  EXPECT_EQ(engine_->recovery_report().orphan_dirs_removed, 1u);
+  auto served = ReadAll(*engine_, key_c, 500);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(*served, (std::set<std::pair<uint32_t, uint32_t>>{{0, 0}}));
+}
+
+TEST_F(EngineFaultTest, FailedSyncOfARotatedLogsDirectoryFailsCommitsInItUntilOneSucceeds) {
+  // Small blocks of 60 KB in two partitions, with extents large enough that nothing is flushed:
+  // each commit logs 120 KB, and the third one rotates past the 256 KiB log file. The syncs of
+  // the registration and of recovery are done: the next one of shuffle 1's log directory (d1,
+  // handle 1 % 2) is the rotation's.
+  EngineOptions options = testing::SmallOptions(dir_.path(), &env_);
+  options.extent_bytes = 4 << 20;
+  options.memory_budget_bytes = 16 << 20;
+  engine_.reset();
+  auto engine = StorageEngine::Open(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  engine_ = std::move(*engine);
+  env_.AddFault({.kind = IoKind::kWrite,
+                 .op = FsOp::kSyncDir,
+                 .path_contains = "d1/shuffles/1",
+                 .count = 2,
+                 .error = EIO});
+  ASSERT_TRUE(WriteMap(*engine_, kA, 0, 0, 60000).ok());
+  ASSERT_TRUE(WriteMap(*engine_, kA, 1, 0, 60000).ok());
+  auto rotated = WriteMap(*engine_, kA, 2, 0, 60000);
+  EXPECT_EQ(rotated.status().code(), absl::StatusCode::kDataLoss) << rotated.status();
+  // The next commit lands in the same new file, whose entry is still not durable: it tries the
+  // directory sync again, fails again; the one after succeeds.
+  EXPECT_FALSE(WriteMap(*engine_, kA, 3, 0, 60000).ok());
+  ASSERT_TRUE(WriteMap(*engine_, kA, 4, 0, 60000).ok());
+  EXPECT_EQ(env_.fired(), 2);
+  ASSERT_TRUE(WriteMap(*engine_, kA, 5, 0, 60000).ok());
+  EXPECT_EQ(env_.fired(), 2);  // once synced, no more directory syncs for that file
+  Open();
+  auto served = ReadAll(*engine_, kA, 60000);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(*served, (std::set<std::pair<uint32_t, uint32_t>>{{0, 0}, {1, 0}, {4, 0}, {5, 0}}));
+}
+
 TEST_F(EngineFaultTest, CrashBeforeCommitSyncLeavesNoTrace) {
   ASSERT_TRUE(WriteMap(*engine_, kA, 0, 0, 500).ok());
   engine_.reset();

@@ -2,7 +2,9 @@
 // aggregation buffers out as extents and wait for the round that does it. Also the durable seal
 // flag.
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/engine_impl.h"
+#include "shuffle-server/storage/sync_sites.h"
 #include "shuffle/core/status_macros.h"
 
 namespace shuffle::storage {
@@ -34,7 +36,7 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
   // A round moves blocks from the buffers into its jobs when it starts and into the index when it
   // ends: while one is in progress, a block can be in neither place. Wait rounds out, so every
   // block is either in a buffer or in the index when the buffers are examined.
-  auto await_idle = [&] {
+  auto await_idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     while (rounds_started > rounds_completed && !stopping) {
       round_cv.Wait(&mu);
     }
@@ -48,11 +50,7 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
       if (buffer.blocks.empty() || (!everything && !HoldsCommittedBlocks(*shuffle, p, only))) {
         continue;
       }
-      buffer.flush_requested = true;
-      if (!buffer.queued) {
-        buffer.queued = true;
-        flush_queue.emplace_back(shuffle, p);
-      }
+      buffers.RequestFlush(shuffle, p);
       any = true;
     }
     if (!any) {
@@ -73,9 +71,9 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
   for (uint32_t p = begin; p < end; ++p) {
     if (HoldsCommittedBlocks(*shuffle, p, only)) {
       // Serving now would silently omit committed blocks: refuse instead.
-      const std::string why =
-          last_flush_error.ok() ? std::string("new commits kept arriving")
-                                : absl::StrCat("writing them failed: ", last_flush_error.message());
+      const absl::Status& error = buffers.last_flush_error();
+      const std::string why = error.ok() ? std::string("new commits kept arriving")
+                                         : absl::StrCat("writing them failed: ", error.message());
       return absl::UnavailableError(absl::StrCat(
           "partition ", p, " of shuffle ", DescribeShuffle(*shuffle),
           " still has committed blocks in memory after 3 flush rounds (", why, "); retry"));
@@ -85,14 +83,7 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
 }
 
 absl::Status StorageEngine::Seal(const ShuffleKey& key) {
-  ShufflePtr shuffle;
-  {
-    absl::MutexLock lock(&impl_->mu);
-    shuffle = impl_->FindShuffle(key);
-    if (shuffle != nullptr) {
-      shuffle->last_activity = absl::Now();
-    }
-  }
+  ShufflePtr shuffle = impl_->FindActive(key);
   if (shuffle == nullptr) {
     return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " is not registered"));
   }
@@ -120,7 +111,8 @@ absl::Status StorageEngine::Impl::MarkSealed(const ShufflePtr& shuffle) {
   record.sealed = true;
   Index::Batch batch;
   batch.PutShuffle(record);
-  SHUFFLE_RETURN_IF_ERROR(index->Write(batch, /*sync=*/true));
+  SHUFFLE_RETURN_IF_ERROR(index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kSealIndex)));
+  env->CrashPoint(crash_point::kSealIndexed);
   absl::MutexLock lock(&mu);
   shuffle->record.sealed = true;
   return absl::OkStatus();

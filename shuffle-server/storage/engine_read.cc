@@ -13,27 +13,36 @@
 
 namespace shuffle::storage {
 
-absl::StatusOr<std::unique_ptr<IoEngine>> StorageEngine::Impl::AcquireReadEngine() {
+absl::StatusOr<std::unique_ptr<IoEngine>> ReadEnginePool::Acquire() {
   {
-    absl::MutexLock lock(&pool_mu);
-    if (!read_engines.empty()) {
-      std::unique_ptr<IoEngine> engine = std::move(read_engines.back());
-      read_engines.pop_back();
+    absl::MutexLock lock(&mu_);
+    if (!engines_.empty()) {
+      std::unique_ptr<IoEngine> engine = std::move(engines_.back());
+      engines_.pop_back();
       return engine;
     }
   }
-  return env->NewIoEngine(options.queue_depth);
+  return env_->NewIoEngine(queue_depth_);
 }
 
-void StorageEngine::Impl::ReleaseReadEngine(std::unique_ptr<IoEngine> engine) {
-  absl::MutexLock lock(&pool_mu);
-  read_engines.push_back(std::move(engine));
+void ReadEnginePool::Release(std::unique_ptr<IoEngine> engine) {
+  absl::MutexLock lock(&mu_);
+  engines_.push_back(std::move(engine));
+}
+
+ShufflePtr StorageEngine::Impl::FindActive(const ShuffleKey& key) {
+  absl::MutexLock lock(&mu);
+  ShufflePtr shuffle = catalog.Find(key);
+  if (shuffle != nullptr) {
+    shuffle->last_activity = absl::Now();
+  }
+  return shuffle;
 }
 
 absl::Status StorageEngine::Impl::ReadRanges(const std::vector<ReadRange>& ranges,
                                              const std::vector<File*>& files,
                                              const RangeBatchFn& fn) {
-  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, AcquireReadEngine());
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<IoEngine> engine, read_engines.Acquire());
   const IoStats before = engine->stats();
   absl::Status status;
   // One batch of reads at a time, up to max_read_bytes of buffers (at least one range), handed to
@@ -61,7 +70,7 @@ absl::Status StorageEngine::Impl::ReadRanges(const std::vector<ReadRange>& range
     first = last;
   }
   const IoStats after = engine->stats();
-  ReleaseReadEngine(std::move(engine));
+  read_engines.Release(std::move(engine));
   absl::MutexLock lock(&mu);
   stats.disk_reads += after.reads - before.reads;
   stats.bytes_read += after.bytes_read - before.bytes_read;
@@ -73,13 +82,7 @@ absl::StatusOr<StorageEngine::Impl::PreparedRead> StorageEngine::Impl::PrepareRe
   const uint32_t begin = request.partition_begin.value();
   const uint32_t end = request.partition_end.value();
   PreparedRead prepared;
-  {
-    absl::MutexLock lock(&mu);
-    prepared.shuffle = FindShuffle(key);
-    if (prepared.shuffle != nullptr) {
-      prepared.shuffle->last_activity = absl::Now();
-    }
-  }
+  prepared.shuffle = FindActive(key);
   const ShufflePtr& shuffle = prepared.shuffle;
   if (shuffle == nullptr) {
     return absl::NotFoundError(
@@ -107,9 +110,9 @@ absl::StatusOr<StorageEngine::Impl::PreparedRead> StorageEngine::Impl::PrepareRe
                            index->ScanExtents(shuffle->record.handle, begin, end));
   prepared.ranges = PlanReads(extents, winners, options.max_read_bytes);
   // The segment files never change once the shuffle is published.
-  for (const SegmentFile& segment : shuffle->segments) {
-    prepared.files.push_back(segment.file.get());
-    prepared.serve_fds.push_back(segment.ServeFd());
+  for (uint32_t d = 0; d < shuffle->segments.dirs(); ++d) {
+    prepared.files.push_back(shuffle->segments.file(d).file.get());
+    prepared.serve_fds.push_back(shuffle->segments.file(d).ServeFd());
   }
   return prepared;
 }
@@ -160,7 +163,7 @@ absl::StatusOr<std::vector<MapHolding>> StorageEngine::Lookup(
     const std::vector<core::MapId>& maps) {
   Impl& impl = *impl_;
   absl::MutexLock lock(&impl.mu);
-  ShufflePtr shuffle = impl.FindShuffle(key);
+  ShufflePtr shuffle = impl.catalog.Find(key);
   if (shuffle == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("shuffle ", key.app.value(), "/", key.shuffle.value(), " is not registered"));

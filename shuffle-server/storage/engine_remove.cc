@@ -4,7 +4,9 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/storage/crash_points.h"
 #include "shuffle-server/storage/engine_impl.h"
+#include "shuffle-server/storage/sync_sites.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 
@@ -19,35 +21,30 @@ absl::StatusOr<uint64_t> StorageEngine::RemoveShuffle(const ShuffleKey& key) {
   uint64_t freed = 0;
   {
     absl::MutexLock lock(&impl.mu);
-    shuffle = impl.FindShuffle(key);
+    shuffle = impl.catalog.Remove(key);
     if (shuffle == nullptr) {
       return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " is not registered"));
     }
     freed = shuffle->DiskBytes();
-    impl.shuffles.erase(key);
-    shuffle->removed = true;
-    uint64_t& ns_bytes = impl.namespace_bytes[shuffle->record.namespace_name];
-    ns_bytes -= std::min(ns_bytes, shuffle->stored_bytes);
     for (PartitionBuffer& buffer : shuffle->partitions) {
       for (BlockPtr& block : buffer.blocks) {
-        impl.DropBlock(*block);
+        impl.buffers.Release(*block);
       }
       buffer.blocks.clear();
       buffer.bytes = 0;
     }
     for (auto& [attempt_key, attempt] : shuffle->attempts) {
       for (BlockPtr& block : attempt.direct_blocks) {
-        impl.DropBlock(*block);
+        impl.buffers.Release(*block);
       }
     }
     impl.round_cv.SignalAll();
   }
   Index::Batch batch;
   batch.DeleteShuffle(shuffle->record.handle);
-  SHUFFLE_RETURN_IF_ERROR(impl.index->Write(batch, /*sync=*/true));
-  for (uint32_t d = 0; d < impl.options.data_dirs.size(); ++d) {
-    SHUFFLE_RETURN_IF_ERROR(impl.env->RemoveAll(impl.ShuffleDir(d, shuffle->record.handle)));
-  }
+  SHUFFLE_RETURN_IF_ERROR(impl.index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kRemoveIndex)));
+  impl.env->CrashPoint(crash_point::kRemoveIndexed);
+  SHUFFLE_RETURN_IF_ERROR(impl.segment_store.Remove(shuffle->record.handle));
   SHUFFLE_LOG(INFO) << "removed shuffle" << Kv("app", key.app.value())
                     << Kv("shuffle", key.shuffle.value()) << Kv("bytes", freed);
   return freed;
@@ -57,7 +54,7 @@ absl::StatusOr<uint64_t> StorageEngine::RemoveApplication(const core::AppId& app
   std::vector<ShuffleKey> keys;
   {
     absl::MutexLock lock(&impl_->mu);
-    for (const auto& [key, shuffle] : impl_->shuffles) {
+    for (const auto& [key, shuffle] : impl_->catalog.shuffles()) {
       if (key.app == app) {
         keys.push_back(key);
       }
@@ -79,7 +76,7 @@ absl::StatusOr<std::vector<core::AppId>> StorageEngine::RemoveIdleApplications(a
   {
     absl::MutexLock lock(&impl_->mu);
     const absl::Time cutoff = absl::Now() - ttl;
-    for (const auto& [key, shuffle] : impl_->shuffles) {
+    for (const auto& [key, shuffle] : impl_->catalog.shuffles()) {
       auto [it, inserted] = idle.emplace(key.app.value(), true);
       it->second = it->second && shuffle->last_activity < cutoff;
     }

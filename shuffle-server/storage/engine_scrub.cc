@@ -54,8 +54,8 @@ void Snapshot(StorageEngine::Impl& impl, const ShuffleState& shuffle, WinnerMap*
       report->expected_bytes += total.bytes;
     }
   }
-  for (const SegmentFile& segment : shuffle.segments) {
-    files->push_back(segment.file.get());
+  for (uint32_t d = 0; d < shuffle.segments.dirs(); ++d) {
+    files->push_back(shuffle.segments.file(d).file.get());
   }
 }
 
@@ -80,7 +80,7 @@ absl::StatusOr<ScrubReport> StorageEngine::Scrub(const ShuffleKey& key) {
   ShufflePtr shuffle;
   {
     absl::MutexLock lock(&impl.mu);
-    shuffle = impl.FindShuffle(key);  // not activity: scrubs must not keep an idle app alive
+    shuffle = impl.catalog.Find(key);  // not activity: scrubs must not keep an idle app alive
   }
   if (shuffle == nullptr) {
     return absl::NotFoundError(absl::StrCat("shuffle ", DescribeKey(key), " is not registered"));
@@ -102,7 +102,7 @@ absl::StatusOr<ScrubReport> StorageEngine::Scrub(const ShuffleKey& key) {
           const std::vector<absl::Status>& results) {
         for (size_t r = 0; r < batch.size(); ++r) {
           CheckRange(batch[r], buffers[r].data(), results[r],
-                     impl.SegmentPath(batch[r].dir, shuffle->record.handle), &report);
+                     impl.layout.SegmentPath(batch[r].dir, shuffle->record.handle), &report);
         }
         return absl::OkStatus();
       }));

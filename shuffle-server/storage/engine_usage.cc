@@ -9,17 +9,17 @@ namespace shuffle::storage {
 
 std::map<std::string, uint64_t> StorageEngine::NamespaceUsage() const {
   absl::MutexLock lock(&impl_->mu);
-  return impl_->namespace_bytes;
+  return impl_->catalog.namespace_bytes();
 }
 
 uint64_t StorageEngine::NamespaceQuota(std::string_view namespace_name) const {
-  return impl_->QuotaOf(std::string(namespace_name));
+  return QuotaOf(impl_->options, namespace_name);
 }
 
 EngineStats StorageEngine::stats() const {
   absl::MutexLock lock(&impl_->mu);
   EngineStats s = impl_->stats;
-  s.memory_bytes = impl_->memory_bytes;
+  s.memory_bytes = impl_->buffers.memory_bytes();
   s.draining = impl_->draining;
   return s;
 }
@@ -28,14 +28,16 @@ std::vector<ShuffleUsage> StorageEngine::Usage() const {
   std::vector<ShuffleUsage> out;
   {
     absl::MutexLock lock(&impl_->mu);
-    out.reserve(impl_->shuffles.size());
-    for (const auto& [key, shuffle] : impl_->shuffles) {
+    out.reserve(impl_->catalog.shuffles().size());
+    for (const auto& [key, shuffle] : impl_->catalog.shuffles()) {
       ShuffleUsage u;
       u.record = shuffle->record;
-      u.dir_bytes = shuffle->dir_bytes;
+      for (uint32_t d = 0; d < shuffle->segments.dirs(); ++d) {
+        u.dir_bytes.push_back(shuffle->DirBytes(d));
+      }
       u.disk_bytes = shuffle->DiskBytes();
       u.stored_bytes = shuffle->stored_bytes;
-      u.files = shuffle->segments.size() + shuffle->log_files.size();
+      u.files = shuffle->segments.dirs() + shuffle->log.files();
       u.committed_maps = shuffle->winners.size();
       out.push_back(std::move(u));
     }
@@ -54,15 +56,13 @@ std::vector<DirectoryUsage> StorageEngine::UsageByDirectory() const {
     out[d].path = dirs[d];
   }
   absl::MutexLock lock(&impl_->mu);
-  for (const auto& [key, shuffle] : impl_->shuffles) {
-    for (size_t d = 0; d < shuffle->dir_bytes.size() && d < out.size(); ++d) {
-      out[d].used_bytes += shuffle->dir_bytes[d];
+  for (const auto& [key, shuffle] : impl_->catalog.shuffles()) {
+    for (uint32_t d = 0; d < shuffle->segments.dirs() && d < out.size(); ++d) {
+      out[d].used_bytes += shuffle->DirBytes(d);
+      out[d].files += shuffle->segments.file(d).file != nullptr ? 1 : 0;
     }
-    for (size_t d = 0; d < shuffle->segments.size() && d < out.size(); ++d) {
-      out[d].files += shuffle->segments[d].file != nullptr ? 1 : 0;
-    }
-    if (shuffle->log_dir < out.size()) {
-      out[shuffle->log_dir].files += shuffle->log_files.size();
+    if (shuffle->log.dir() < out.size()) {
+      out[shuffle->log.dir()].files += shuffle->log.files();
     }
   }
   return out;

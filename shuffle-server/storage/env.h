@@ -1,7 +1,8 @@
 // The storage engine's window on the operating system (leveldb's Env idea): files, directories,
-// disk space, and batched I/O through an IoEngine. The default Env uses POSIX calls and io_uring;
-// FaultInjectionEnv (fault_injection_env.h) wraps any Env to inject EIO, ENOSPC, short transfers
-// and crashes at chosen operations, so tests can reach every error path.
+// disk space, batched I/O through an IoEngine, and the file system the index (RocksDB) uses. The
+// default Env uses POSIX calls and io_uring; FaultInjectionEnv (fault_injection_env.h, test-only)
+// wraps any Env to inject EIO, ENOSPC, short transfers and crashes at chosen operations or named
+// crash points, and to model power loss (power_loss.h), so tests can reach every error path.
 //
 // Thread-safety: an Env and its Files are safe to use from any thread. An IoEngine is not: each
 // thread that submits I/O owns its own (one io_uring ring per I/O thread).
@@ -13,10 +14,15 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
 
 namespace shuffle::storage {
 
@@ -118,6 +124,15 @@ class Env {
   // fsync of a directory, so that created or removed entries are durable.
   virtual absl::Status SyncDir(const std::string& path) = 0;
   virtual absl::StatusOr<DiskSpace> GetDiskSpace(const std::string& path) = 0;
+
+  // The file system the index's RocksDB works through; null: RocksDB's default. A test Env
+  // returns a wrapper that sees RocksDB's writes, syncs and renames too.
+  virtual std::shared_ptr<rocksdb::FileSystem> IndexFileSystem() { return nullptr; }
+
+  // A named crash point (RocksDB's kill points): the engine calls it between the steps that must
+  // survive a crash in order ("round:data-synced", ...; the list is in crash_points.h). The
+  // default does nothing; a test Env may cut the power here.
+  virtual void CrashPoint(std::string_view name) {}
 };
 
 }  // namespace shuffle::storage

@@ -17,8 +17,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "shuffle-server/storage/power_loss_fs.h"
+#include "shuffle/core/errno_status.h"
 #include "shuffle/core/status_macros.h"
+#include "shuffle/core/strings.h"
 
 namespace shuffle::storage {
 namespace {
@@ -54,13 +58,14 @@ class FaultInjectionIoEngine final : public IoEngine {
     }
     for (const std::optional<Fault>& fault : faults) {
       if (fault.has_value() && fault->crash) {
-        // A crash before anything of this batch reaches the disk.
-        kill(getpid(), SIGKILL);
+        env_->Crash("fault");  // before anything of this batch reaches the disk
       }
       if (fault.has_value() && fault->delay_ms > 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(fault->delay_ms));
       }
     }
+    PowerLoss* power = env_->power();
+    PowerLoss::Operation operation(power);
 
     std::vector<IoOp> passed;  // the ops that go to the base engine
     std::vector<size_t> passed_index;
@@ -76,6 +81,9 @@ class FaultInjectionIoEngine final : public IoEngine {
       if (fault.has_value() && fault->short_transfer && op.kind != IoKind::kSync) {
         attempt.length = ShortLength(op);
       }
+      if (power != nullptr && attempt.kind == IoKind::kWrite) {
+        power->WillWrite(attempt.file->fd(), attempt.offset, attempt.length);
+      }
       passed.push_back(attempt);
       passed_index.push_back(i);
     }
@@ -85,6 +93,9 @@ class FaultInjectionIoEngine final : public IoEngine {
       status = base_->Submit(passed);
       for (size_t j = 0; j < passed.size(); ++j) {
         ops[passed_index[j]].result = passed[j].result;
+        if (power != nullptr && passed[j].kind == IoKind::kSync && passed[j].result >= 0) {
+          power->Synced(passed[j].file->fd());
+        }
       }
     }
     UpdateStats();
@@ -123,9 +134,120 @@ class FaultInjectionIoEngine final : public IoEngine {
   IoStats stats_;   // base_->stats() plus failed_
 };
 
+// A file of the base Env whose truncations take faults and are reported to the power-loss model.
+class FaultInjectionFile final : public File {
+ public:
+  FaultInjectionFile(FaultInjectionEnv* env, std::unique_ptr<File> base)
+      : env_(env), base_(std::move(base)) {}
+
+  int fd() const override { return base_->fd(); }
+  const std::string& path() const override { return base_->path(); }
+  bool direct() const override { return base_->direct(); }
+  absl::StatusOr<uint64_t> Size() const override { return base_->Size(); }
+
+  absl::Status Truncate(uint64_t size) override {
+    if (int error = env_->MatchOp(FsOp::kTruncate, path()); error != 0) {
+      return core::ErrnoToStatus(error, "ftruncate (injected)", path());
+    }
+    PowerLoss::Operation operation(env_->power());
+    if (env_->power() != nullptr) {
+      env_->power()->WillTruncate(fd(), size);
+    }
+    return base_->Truncate(size);
+  }
+
+ private:
+  FaultInjectionEnv* const env_;
+  const std::unique_ptr<File> base_;
+};
+
+absl::Status Injected(int error, std::string_view operation, const std::string& path) {
+  return core::ErrnoToStatus(error, absl::StrCat(core::ToAbsl(operation), " (injected)"), path);
+}
+
 }  // namespace
 
-FaultInjectionEnv::FaultInjectionEnv(Env* base) : base_(base) {}
+FaultInjectionEnv::FaultInjectionEnv(Env* base, PowerLoss* power) : base_(base), power_(power) {}
+
+void FaultInjectionEnv::CrashAtPoint(std::string name, int hit) {
+  absl::MutexLock lock(&mu_);
+  crash_point_ = std::move(name);
+  crash_hit_ = hit;
+}
+
+int FaultInjectionEnv::PointHits(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = point_hits_.find(name);
+  return it == point_hits_.end() ? 0 : it->second;
+}
+
+void FaultInjectionEnv::CrashPoint(std::string_view name) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = point_hits_.find(name);
+    if (it == point_hits_.end()) {
+      it = point_hits_.emplace(std::string(name), 0).first;
+    }
+    ++it->second;
+    if (name != crash_point_ || it->second != crash_hit_) {
+      return;
+    }
+  }
+  Crash(absl::StrCat("point ", core::ToAbsl(name)));
+}
+
+void FaultInjectionEnv::OnCrash(std::function<void(std::string_view reason)> hook) {
+  absl::MutexLock lock(&mu_);
+  crash_hook_ = std::move(hook);
+}
+
+void FaultInjectionEnv::Crash(std::string_view reason) {
+  std::function<void(std::string_view)> hook;
+  {
+    absl::MutexLock lock(&mu_);
+    hook = crash_hook_;
+  }
+  if (hook) {
+    hook(reason);
+  }
+  if (power_ != nullptr) {
+    power_->Cut();
+  }
+  kill(getpid(), SIGKILL);
+  for (;;) {
+    pause();
+  }
+}
+
+int FaultInjectionEnv::MatchOp(FsOp op, const std::string& path) {
+  std::optional<Fault> fired;
+  {
+    absl::MutexLock lock(&mu_);
+    for (ArmedFault& armed : faults_) {
+      const Fault& fault = armed.fault;
+      if (fault.op != op || path.find(fault.path_contains) == std::string::npos) {
+        continue;
+      }
+      ++armed.seen;
+      if (armed.seen > fault.skip && (fault.count == -1 || armed.fired < fault.count)) {
+        ++armed.fired;
+        ++fired_;
+        fired = fault;
+        break;
+      }
+    }
+  }
+  if (!fired.has_value()) {
+    return 0;
+  }
+  if (fired->crash) {
+    Crash("fault");
+  }
+  if (fired->delay_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(fired->delay_ms));
+  }
+  return fired->error;
+}
 
 void FaultInjectionEnv::AddFault(const Fault& fault) {
   absl::MutexLock lock(&mu_);
@@ -155,7 +277,8 @@ std::optional<Fault> FaultInjectionEnv::Match(const IoOp& op) {
   absl::MutexLock lock(&mu_);
   for (ArmedFault& armed : faults_) {
     const Fault& fault = armed.fault;
-    if (fault.kind != op.kind || path.find(fault.path_contains) == std::string::npos) {
+    if (fault.op != FsOp::kNone || fault.kind != op.kind ||
+        path.find(fault.path_contains) == std::string::npos) {
       continue;
     }
     ++armed.seen;
@@ -170,7 +293,16 @@ std::optional<Fault> FaultInjectionEnv::Match(const IoOp& op) {
 
 absl::StatusOr<std::unique_ptr<File>> FaultInjectionEnv::OpenFile(const std::string& path,
                                                                   const OpenOptions& options) {
-  return base_->OpenFile(path, options);
+  if (int error = MatchOp(FsOp::kOpen, path); error != 0) {
+    return Injected(error, "open", path);
+  }
+  PowerLoss::Operation operation(power_);
+  const bool existed = power_ != nullptr && base_->FileExists(path);
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<File> file, base_->OpenFile(path, options));
+  if (power_ != nullptr && !existed) {
+    power_->Created(path);
+  }
+  return std::unique_ptr<File>(new FaultInjectionFile(this, std::move(file)));
 }
 
 absl::StatusOr<std::unique_ptr<IoEngine>> FaultInjectionEnv::NewIoEngine(uint32_t queue_depth) {
@@ -179,15 +311,30 @@ absl::StatusOr<std::unique_ptr<IoEngine>> FaultInjectionEnv::NewIoEngine(uint32_
 }
 
 absl::Status FaultInjectionEnv::CreateDirs(const std::string& path) {
-  return base_->CreateDirs(path);
+  if (int error = MatchOp(FsOp::kCreateDirs, path); error != 0) {
+    return Injected(error, "mkdir -p", path);
+  }
+  PowerLoss::Operation operation(power_);
+  return power_ != nullptr ? power_->CreateDirs(path) : base_->CreateDirs(path);
 }
 
 absl::Status FaultInjectionEnv::RemoveFile(const std::string& path) {
-  return base_->RemoveFile(path);
+  if (int error = MatchOp(FsOp::kRemove, path); error != 0) {
+    return Injected(error, "unlink", path);
+  }
+  PowerLoss::Operation operation(power_);
+  if (power_ == nullptr || !base_->FileExists(path)) {
+    return base_->RemoveFile(path);  // a missing file fails as unlink(2) does
+  }
+  return power_->Remove(path);
 }
 
 absl::Status FaultInjectionEnv::RemoveAll(const std::string& path) {
-  return base_->RemoveAll(path);
+  if (int error = MatchOp(FsOp::kRemove, path); error != 0) {
+    return Injected(error, "rm -rf", path);
+  }
+  PowerLoss::Operation operation(power_);
+  return power_ != nullptr ? power_->Remove(path) : base_->RemoveAll(path);
 }
 
 absl::StatusOr<std::vector<std::string>> FaultInjectionEnv::ListDir(const std::string& path) {
@@ -196,7 +343,25 @@ absl::StatusOr<std::vector<std::string>> FaultInjectionEnv::ListDir(const std::s
 
 bool FaultInjectionEnv::FileExists(const std::string& path) { return base_->FileExists(path); }
 
-absl::Status FaultInjectionEnv::SyncDir(const std::string& path) { return base_->SyncDir(path); }
+absl::Status FaultInjectionEnv::SyncDir(const std::string& path) {
+  if (int error = MatchOp(FsOp::kSyncDir, path); error != 0) {
+    return Injected(error, "fsync directory", path);
+  }
+  PowerLoss::Operation operation(power_);
+  SHUFFLE_RETURN_IF_ERROR(base_->SyncDir(path));
+  if (power_ != nullptr) {
+    power_->DirSynced(path);
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<rocksdb::FileSystem> FaultInjectionEnv::IndexFileSystem() {
+  absl::MutexLock lock(&mu_);
+  if (index_fs_ == nullptr) {
+    index_fs_ = NewPowerLossFileSystem(this);
+  }
+  return index_fs_;
+}
 
 absl::StatusOr<DiskSpace> FaultInjectionEnv::GetDiskSpace(const std::string& path) {
   {

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice.h"
@@ -161,6 +163,11 @@ absl::StatusOr<std::unique_ptr<Index>> Index::Open(const std::string& path,
   rocksdb::BlockBasedTableOptions table_options;
   table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+  std::unique_ptr<rocksdb::Env> env;
+  if (options.file_system != nullptr) {
+    env = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = env.get();
+  }
 
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, &db);
@@ -172,10 +179,11 @@ absl::StatusOr<std::unique_ptr<Index>> Index::Open(const std::string& path,
     }
     return FromRocks(s, "open", path);
   }
-  return std::unique_ptr<Index>(new Index(std::unique_ptr<rocksdb::DB>(db)));
+  return std::unique_ptr<Index>(new Index(std::move(env), std::unique_ptr<rocksdb::DB>(db)));
 }
 
-Index::Index(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+Index::Index(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db)
+    : env_(std::move(env)), db_(std::move(db)) {}
 
 Index::~Index() {
   if (db_ == nullptr) {
@@ -186,6 +194,7 @@ Index::~Index() {
     SHUFFLE_LOG(WARNING) << "closing the index failed" << core::Kv("path", db_->GetName())
                          << core::Kv("error", s.ToString());
   }
+  db_.reset();  // before env_
 }
 
 absl::Status Index::Write(Batch& batch, bool sync) {

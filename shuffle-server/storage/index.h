@@ -29,6 +29,8 @@
 
 namespace rocksdb {
 class DB;
+class Env;
+class FileSystem;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -102,6 +104,8 @@ struct IndexOptions {
   // RocksDB block cache and write buffer sizes; small defaults suit a sidecar on a node.
   uint64_t block_cache_bytes = 32u << 20;
   uint64_t write_buffer_bytes = 32u << 20;
+  // The file system RocksDB works through (Env::IndexFileSystem); null: RocksDB's default.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 class Index {
@@ -176,7 +180,8 @@ class Index {
   absl::Status Flush();
 
  private:
-  explicit Index(std::unique_ptr<rocksdb::DB> db);
+  Index(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db);
+  std::unique_ptr<rocksdb::Env> env_;  // set with IndexOptions::file_system; outlives db_
   std::unique_ptr<rocksdb::DB> db_;
 };
 

@@ -1,6 +1,18 @@
-// The work of one I/O round of the storage engine (see engine_io.cc): extent flushes, large
-// blocks and commits collected under the engine's mutex, executed without it. Internal to the
-// engine; a round is owned by the I/O thread alone.
+// The I/O round: one step of the storage engine's I/O thread, and its group commit.
+//  1. Collect (under the engine's lock): the write buffers' flushes and large blocks become
+//     extents allocated in their segments; every waiting commit is judged by the catalog, and a
+//     commit-log region is reserved for its attempt's blocks still in memory.
+//  2. Execute (without the lock): every extent and region is written in one batch, every file
+//     written is fdatasync'd in one batch, the directories of log files created by rotation are
+//     fsync'd, then one synced index batch records extents, log regions and commit records.
+//  3. Apply (under the lock): blocks now durable leave memory, failed flushes go back to the
+//     buffers, commits are answered, retired log regions' files are deleted.
+// Every commit waiting when a round starts shares its fdatasyncs and its WAL sync. Named crash
+// points (crash_points.h) separate the steps.
+//
+// Thread-safety: a round is owned by the I/O thread. Collect and Apply REQUIRE the engine's lock,
+// held by the caller; Execute runs without it and touches only the round's own jobs (block bytes
+// are immutable once pushed).
 #ifndef SHUFFLE_SERVER_STORAGE_IO_ROUND_H_
 #define SHUFFLE_SERVER_STORAGE_IO_ROUND_H_
 
@@ -9,44 +21,124 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "shuffle-server/storage/aligned_buffer.h"
-#include "shuffle-server/storage/engine_impl.h"
+#include "shuffle-server/storage/catalog.h"
+#include "shuffle-server/storage/engine.h"
+#include "shuffle-server/storage/env.h"
+#include "shuffle-server/storage/index.h"
+#include "shuffle-server/storage/layout.h"
+#include "shuffle-server/storage/sync_sites.h"
+#include "shuffle-server/storage/write_buffers.h"
 
 namespace shuffle::storage {
 
-// A run of blocks of one partition written as one extent (or one large block: `direct`).
-struct FlushJob {
+// One Commit call waiting for its round. `done` and `result` are guarded by the engine's lock.
+struct CommitWaiter {
   ShufflePtr shuffle;
-  uint32_t partition = 0;
-  uint32_t dir = 0;
-  uint64_t offset = 0;
-  uint64_t length = 0;
-  bool direct = false;
-  std::vector<BlockPtr> blocks;
-  std::vector<std::shared_ptr<LogRegion>> logs;  // per block, captured under mu
-  AlignedBuffer buffer;
-  absl::Status status;
+  CommitRequest request;
+  bool done = false;
+  absl::StatusOr<CommitResult> result = absl::UnknownError("pending");
 };
 
-struct CommitJob {
-  std::shared_ptr<CommitWaiter> waiter;
-  CommitRecord record;
-  std::vector<BlockPtr> log_blocks;
-  File* log_file = nullptr;
-  std::shared_ptr<LogRegion> region;  // set when there are blocks to log
-  std::string log_bytes;
-  std::vector<size_t> direct_jobs;  // indices into Round::flushes this commit depends on
-  bool put_log = false;
-  absl::Status status;
+// What a round works on: the engine's parts. The references marked "locked" may only be used
+// under the engine's lock (Collect, Apply).
+struct RoundContext {
+  const EngineOptions& options;
+  const DataLayout& layout;
+  Env& env;
+  uint32_t epoch = 0;
+  Catalog& catalog;       // locked
+  WriteBuffers& buffers;  // locked
+  EngineStats& stats;     // locked
 };
 
-struct IoRound {
-  absl::flat_hash_map<PendingBlock*, size_t> direct_index;  // large block -> its job in flushes
-  std::vector<FlushJob> flushes;
-  std::vector<CommitJob> commits;
-  std::vector<std::shared_ptr<CommitWaiter>> resolve_after;
-  absl::flat_hash_map<LogRegion*, uint32_t> region_decrements;
-  std::vector<std::shared_ptr<LogRegion>> regions_done;
+class IoRound {
+ public:
+  IoRound() = default;
+  IoRound(const IoRound&) = delete;
+  IoRound& operator=(const IoRound&) = delete;
+
+  // REQUIRES: the engine's lock. Takes the commits waiting now.
+  void Collect(RoundContext& ctx, const std::vector<std::shared_ptr<CommitWaiter>>& commits);
+  // Nothing to write or commit.
+  bool empty() const { return flushes_.empty() && commits_.empty(); }
+  // Writes, syncs and indexes the round; without the engine's lock.
+  void Execute(Env& env, IoEngine& io, Index& index);
+  // REQUIRES: the engine's lock. Answers the round's commits (CommitWaiter::done).
+  void Apply(RoundContext& ctx);
+
+ private:
+  // A run of blocks of one partition written as one extent (or one large block: `direct`).
+  struct FlushJob {
+    ShufflePtr shuffle;
+    uint32_t partition = 0;
+    uint32_t dir = 0;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    bool direct = false;
+    std::vector<BlockPtr> blocks;
+    std::vector<std::shared_ptr<LogRegion>> logs;  // per block, captured under the lock
+    AlignedBuffer buffer;
+    absl::Status status;
+  };
+  struct CommitJob {
+    std::shared_ptr<CommitWaiter> waiter;
+    CommitRecord record;
+    std::vector<BlockPtr> log_blocks;
+    File* log_file = nullptr;
+    std::shared_ptr<LogRegion> region;  // set when there are blocks to log
+    std::string log_bytes;
+    std::vector<size_t> direct_jobs;  // indices into flushes_ this commit depends on
+    bool put_log = false;
+    absl::Status status;
+  };
+  // A log file whose directory entry is not known durable (a rotation created it): its directory
+  // must be synced before the index names a region in it. A failed sync is tried again by the
+  // next round that writes into the file.
+  struct NewLogFile {
+    ShuffleState* shuffle = nullptr;
+    uint32_t log_no = 0;
+    std::string dir;
+    bool synced = false;
+  };
+  // A region some of whose blocks reached extents in this round.
+  struct RegionProgress {
+    ShuffleState* shuffle = nullptr;
+    uint32_t blocks = 0;
+  };
+
+  void AddFlush(RoundContext& ctx, WriteBuffers::Flush flush);
+  void AddDirect(RoundContext& ctx, const ShufflePtr& shuffle, const BlockPtr& block);
+  void AddCommit(RoundContext& ctx, const std::shared_ptr<CommitWaiter>& waiter,
+                 AttemptState* attempt);
+  void ReserveLogRegion(RoundContext& ctx, ShuffleState& shuffle, CommitJob& job);
+
+  // The round's writes, each with the job status it decides and the sync its file needs.
+  struct WriteBatch {
+    std::vector<IoOp> ops;
+    std::vector<absl::Status*> owner;
+    std::vector<SyncSite> sites;
+  };
+  WriteBatch PrepareWrites();
+  void Write(Env& env, IoEngine& io);
+  void SyncNewLogDirs(Env& env);
+  void Record(Index& index);
+  void RecordExtents(Index::Batch& batch);
+  void RecordCommit(CommitJob& job, const absl::flat_hash_map<PendingBlock*, bool>& flushed_ok,
+                    Index::Batch& batch);
+
+  void ApplyFlush(RoundContext& ctx, FlushJob& job);
+  void ApplyCommit(RoundContext& ctx, CommitJob& job);
+  void RetireRegions(RoundContext& ctx);
+
+  absl::flat_hash_map<PendingBlock*, size_t> direct_index_;  // large block -> its flush job
+  std::vector<FlushJob> flushes_;
+  std::vector<CommitJob> commits_;
+  std::vector<std::shared_ptr<CommitWaiter>> resolve_after_;
+  absl::flat_hash_map<LogRegion*, RegionProgress> region_progress_;
+  std::vector<NewLogFile> new_log_files_;
 };
 
 }  // namespace shuffle::storage
