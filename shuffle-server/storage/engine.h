@@ -105,7 +105,7 @@ struct ReadRequest {
   core::MapId map_begin{0};
   core::MapId map_end{UINT32_MAX};  // exclusive
   // When not empty: only these maps (still within [map_begin, map_end)); any order.
-  std::vector<core::MapId> maps;
+  std::vector<core::MapId> maps{};
 };
 
 // What the engine holds of one map in a range of partitions (Lookup).
