@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "driver/podmanager/process.h"
+#include "shuffle/core/process.h"
 #include "shuffle/core/status_macros.h"
 
 namespace shuffle::bench {
@@ -43,10 +43,10 @@ absl::StatusOr<ProgramRun> RunProgram(const std::vector<std::string>& argv,
                                       std::chrono::milliseconds timeout) {
   std::ofstream(log_path, std::ios::trunc).flush();
   const auto start = std::chrono::steady_clock::now();
-  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<podmanager::Process> process,
-                           podmanager::Process::Spawn(podmanager::ProcessSpec{
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<core::Process> process,
+                           core::Process::Spawn(core::ProcessSpec{
                                .argv = argv, .env = {}, .log_path = log_path, .netns = ""}));
-  std::optional<podmanager::ExitInfo> exit = process->Wait(timeout);
+  std::optional<core::ExitInfo> exit = process->Wait(timeout);
   if (!exit.has_value()) {
     process->Stop(std::chrono::seconds(2));
     return absl::DeadlineExceededError(

@@ -124,7 +124,7 @@ absl::Status LocalBackend::StartServer(Node& node) {
   std::error_code ec;
   fs::remove(ready, ec);
   const std::string host = network_ != nullptr ? network_->NodeAddress(node.index) : "127.0.0.1";
-  ProcessSpec spec;
+  core::ProcessSpec spec;
   spec.argv = {options_.server_binary,
                "--data-dir=" + node.dir + "/data",
                "--socket=" + node.dir + "/shuffle.sock",
@@ -141,7 +141,7 @@ absl::Status LocalBackend::StartServer(Node& node) {
   spec.argv.insert(spec.argv.end(), node.extra_args.begin(), node.extra_args.end());
   spec.log_path = log;
   spec.netns = network_ != nullptr ? network_->NamespacePath(node.index) : "";
-  SHUFFLE_ASSIGN_OR_RETURN(node.server, Process::Spawn(spec));
+  SHUFFLE_ASSIGN_OR_RETURN(node.server, core::Process::Spawn(spec));
   ++node.starts;
   if (node.throttle != nullptr) {
     SHUFFLE_RETURN_IF_ERROR(node.throttle->Add(node.server->pid()));
@@ -161,17 +161,17 @@ absl::Status LocalBackend::StartServer(Node& node) {
                         << Kv("pid", node.server->pid());
       return absl::OkStatus();
     }
-    if (std::optional<ExitInfo> exit = node.server->Poll()) {
+    if (std::optional<core::ExitInfo> exit = node.server->Poll()) {
       return absl::UnavailableError(absl::StrCat("shuffle server of ", node.name, " ended (",
                                                  exit->Describe(), ") before it was ready; end of ",
-                                                 log, ":\n", LogTail(log, 2000)));
+                                                 log, ":\n", core::LogTail(log, 2000)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   node.server->Signal(SIGKILL);
   return absl::DeadlineExceededError(absl::StrCat("shuffle server of ", node.name,
                                                   " not ready within the timeout; end of ", log,
-                                                  ":\n", LogTail(log, 2000)));
+                                                  ":\n", core::LogTail(log, 2000)));
 }
 
 LocalBackend::~LocalBackend() {
@@ -254,7 +254,7 @@ absl::Status LocalBackend::LaunchExecutor(const ExecutorLaunch& launch) {
     return absl::AlreadyExistsError(absl::StrCat("executor ", launch.executor_id, " exists"));
   }
   const Node* node = FindNode(best->name);
-  ProcessSpec spec;
+  core::ProcessSpec spec;
   spec.argv = {options_.executor_binary, "--driver=" + launch.driver_address,
                "--executor-id=" + launch.executor_id, "--node=" + node->name,
                absl::StrCat("--slots=", launch.slots)};
@@ -262,7 +262,7 @@ absl::Status LocalBackend::LaunchExecutor(const ExecutorLaunch& launch) {
               {"SHUFFLE_JOB_SECRET", launch.secret}};
   spec.log_path = (fs::path(options_.root) / "executors" / (launch.executor_id + ".log")).string();
   spec.netns = network_ != nullptr ? network_->NamespacePath(node->index) : "";
-  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<Process> process, Process::Spawn(spec));
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<core::Process> process, core::Process::Spawn(spec));
   SHUFFLE_LOG(INFO) << "executor started" << Kv("executor", launch.executor_id)
                     << Kv("node", node->name) << Kv("pid", process->pid());
   executors_[launch.executor_id] = Executor{.node = node->name, .process = std::move(process)};
@@ -420,7 +420,7 @@ std::vector<std::string> LocalBackend::Executors(const std::string& node) const 
 std::vector<BackendEvent> LocalBackend::Reap() {
   std::vector<BackendEvent> events;
   for (auto it = executors_.begin(); it != executors_.end();) {
-    std::optional<ExitInfo> exit = it->second.process->Poll();
+    std::optional<core::ExitInfo> exit = it->second.process->Poll();
     if (!exit.has_value()) {
       ++it;
       continue;

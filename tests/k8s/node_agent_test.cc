@@ -19,7 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "driver/kube/client.h"
-#include "driver/podmanager/process.h"
+#include "shuffle/core/process.h"
 #include "tests/k8s/kube_suite.h"
 
 namespace shuffle::node_agent {
@@ -379,12 +379,12 @@ TEST_F(NodeAgentTest, DeletingTheOwnerGarbageCollectsThePod) {
 }
 
 TEST_F(NodeAgentTest, TheBinaryRunsANodeAndEvictsFromOutside) {
-  podmanager::ProcessSpec spec;
+  core::ProcessSpec spec;
   spec.argv = {SHUFFLE_NODE_AGENT_BINARY, "--kubeconfig=" + suite_env->kubeconfig(),
                "--root=" + suite_env->dir() + "/nodes", "--node=px",
                std::string("--image-map=") + kSleepImage + "=/bin/sleep"};
   spec.log_path = suite_env->dir() + "/node-agent-px.log";
-  absl::StatusOr<std::unique_ptr<podmanager::Process>> agent = podmanager::Process::Spawn(spec);
+  absl::StatusOr<std::unique_ptr<core::Process>> agent = core::Process::Spawn(spec);
   ASSERT_TRUE(agent.ok()) << agent.status();
   Json pod = Pod("on-px", {}, "Always");
   pod["spec"]["nodeName"] = "px";  // bound directly, no scheduler
@@ -393,17 +393,17 @@ TEST_F(NodeAgentTest, TheBinaryRunsANodeAndEvictsFromOutside) {
   pod["spec"]["containers"][0]["args"] = {"3600"};
   ASSERT_TRUE(admin().Create(kube::Pods(ns_), pod).ok());
   WaitPod("on-px", Running);
-  podmanager::ProcessSpec evict;
+  core::ProcessSpec evict;
   evict.argv = {SHUFFLE_NODE_AGENT_BINARY, "evict", "--kubeconfig=" + suite_env->kubeconfig(),
                 ns_ + "/on-px", "from the command line"};
-  absl::StatusOr<std::unique_ptr<podmanager::Process>> evictor = podmanager::Process::Spawn(evict);
+  absl::StatusOr<std::unique_ptr<core::Process>> evictor = core::Process::Spawn(evict);
   ASSERT_TRUE(evictor.ok());
-  const std::optional<podmanager::ExitInfo> exit = (*evictor)->Wait(std::chrono::seconds(30));
+  const std::optional<core::ExitInfo> exit = (*evictor)->Wait(std::chrono::seconds(30));
   ASSERT_TRUE(exit.has_value() && exit->exit_code == 0 && exit->signal == 0);
   const Json evicted =
       WaitPod("on-px", [](const Json& p) { return p["status"].value("phase", "") == "Failed"; });
   EXPECT_EQ(evicted["status"]["message"], "from the command line");
-  const podmanager::ExitInfo stopped = (*agent)->Stop(std::chrono::seconds(10));
+  const core::ExitInfo stopped = (*agent)->Stop(std::chrono::seconds(10));
   EXPECT_EQ(stopped.exit_code, 0) << stopped.Describe();
 }
 

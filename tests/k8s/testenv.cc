@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "driver/podmanager/process.h"
+#include "shuffle/core/process.h"
 #include "shuffle/core/status_macros.h"
 
 namespace shuffle::k8stest {
@@ -118,14 +118,13 @@ absl::StatusOr<std::unique_ptr<KubeTestEnv>> KubeTestEnv::Start() {
     return absl::InternalError(absl::StrCat("mkdtemp ", pattern, " failed"));
   }
   env->dir_ = pattern;
-  podmanager::ProcessSpec spec;
+  core::ProcessSpec spec;
   const std::string script = absl::StrCat(SHUFFLE_SOURCE_DIR, "/tools/k8s/start");
   spec.argv = {"/bin/bash",  script, env->dir_, "--owner-pid", std::to_string(getpid()),
                "--lifetime", "1800"};
   spec.log_path = env->dir_ + "/start.log";
-  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<podmanager::Process> start,
-                           podmanager::Process::Spawn(spec));
-  const std::optional<podmanager::ExitInfo> exit = start->Wait(std::chrono::seconds(150));
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<core::Process> start, core::Process::Spawn(spec));
+  const std::optional<core::ExitInfo> exit = start->Wait(std::chrono::seconds(150));
   if (!exit.has_value() || exit->signal != 0 || exit->exit_code != 0) {
     env->keep_ = true;
     return absl::UnavailableError(

@@ -1,9 +1,11 @@
-// Process: a child process started with fork and exec, its output appended to a log file, killed
-// with SIGKILL if the parent dies (PR_SET_PDEATHSIG), and SIGKILLed and reaped when the object is
-// destroyed while it still runs. Exit is observed by polling (Poll) so one monitor thread can
-// watch many children. Not thread-safe: one owner.
-#ifndef SHUFFLE_DRIVER_PODMANAGER_PROCESS_H_
-#define SHUFFLE_DRIVER_PODMANAGER_PROCESS_H_
+// Process: a child process started with fork and exec, its output appended to a log file (or to
+// one file each for stdout and stderr), killed with SIGKILL if the parent dies (PR_SET_PDEATHSIG),
+// and SIGKILLed and reaped when the object is destroyed while it still runs. Exit is observed by
+// polling (Poll) so one monitor thread can watch many children. The one fork/exec of the project:
+// the driver's pod manager, the test node agent, the tests and the benchmarks all start programs
+// through it. Not thread-safe: one owner.
+#ifndef SHUFFLE_CORE_PROCESS_H_
+#define SHUFFLE_CORE_PROCESS_H_
 
 #include <chrono>
 #include <memory>
@@ -16,13 +18,16 @@
 
 #include "absl/status/statusor.h"
 
-namespace shuffle::podmanager {
+namespace shuffle::core {
 
 struct ProcessSpec {
   std::vector<std::string> argv;                         // argv[0] is the binary's path
   std::vector<std::pair<std::string, std::string>> env;  // added to the parent's environment
   std::string log_path;  // stdout and stderr are appended here; empty: inherit
-  std::string netns;     // a network namespace file (/run/netns/NAME) to join; empty: ours
+  // Instead of log_path: stdout and stderr each truncated and written to its own file.
+  std::string stdout_path;
+  std::string stderr_path;
+  std::string netns;  // a network namespace file (/run/netns/NAME) to join; empty: ours
 };
 
 // How a process ended.
@@ -62,6 +67,6 @@ class Process {
   mutable std::optional<ExitInfo> exit_;  // set once the process is reaped
 };
 
-}  // namespace shuffle::podmanager
+}  // namespace shuffle::core
 
-#endif  // SHUFFLE_DRIVER_PODMANAGER_PROCESS_H_
+#endif  // SHUFFLE_CORE_PROCESS_H_
