@@ -30,6 +30,7 @@
 #include "shuffle-server/storage/fetch_plan.h"
 #include "shuffle-server/storage/index.h"
 #include "shuffle-server/storage/read_plan.h"
+#include "shuffle/core/gate.h"
 
 namespace shuffle::storage {
 
@@ -200,9 +201,6 @@ struct StorageEngine::Impl {
   absl::Status MarkSealed(const ShufflePtr& shuffle) ABSL_LOCKS_EXCLUDED(io_mu, mu);
   // UNAVAILABLE ("server draining") for `what` (a push, commit or registration), counted.
   absl::Status RefuseWhileDraining(std::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  bool NoCommitsInFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return commits_in_flight == 0;
-  }
 
   // --- engine_read.cc
   // What a read resolves to before any byte is read: the shuffle (which keeps its files open),
@@ -266,7 +264,7 @@ struct StorageEngine::Impl {
   absl::Time disk_space_refreshed = absl::InfinitePast();  // I/O thread only
   EngineStats stats ABSL_GUARDED_BY(mu);
   bool draining ABSL_GUARDED_BY(mu) = false;
-  uint64_t commits_in_flight ABSL_GUARDED_BY(mu) = 0;  // inside Commit(), after its checks
+  core::Gate commits;  // inside Commit(), after its checks; entered only under mu
   std::map<std::string, uint64_t> namespace_bytes ABSL_GUARDED_BY(mu);
 
   absl::Mutex pool_mu;
