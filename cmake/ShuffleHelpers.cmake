@@ -18,7 +18,7 @@ function(shuffle_cc_library)
 endfunction()
 
 # Test executables by label, so sanitizer builds can build just the unit tests
-# (`ninja unit_tests`).
+# (`ninja unit_tests`). Each links shuffle::testsupport.
 function(shuffle_cc_test)
   cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
   if(NOT SHUFFLE_BUILD_TESTS)
@@ -31,7 +31,9 @@ function(shuffle_cc_test)
     set(ARG_TIMEOUT 300)
   endif()
   add_executable(${ARG_NAME} ${ARG_SRCS})
-  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # Every suite has the test support (tests/support: TempDir, ServerProcess, HttpGet...).
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} shuffle::testsupport GTest::gtest
+                                            GTest::gmock GTest::gtest_main)
   gtest_discover_tests(${ARG_NAME} DISCOVERY_MODE PRE_TEST
                        PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
   foreach(_label IN LISTS ARG_LABELS)

@@ -202,13 +202,13 @@ std::string FlagTable::Help() const {
   for (const Flag& flag : flags_) {
     if (flag.section != section) {
       section = flag.section;
-      absl::StrAppend(&out, section, ":\n");
+      absl::StrAppend(&out, out.empty() ? "" : "\n", section, ":\n");
     }
     const std::string head = flag.is_switch() ? absl::StrCat("--", flag.name)
                                               : absl::StrCat("--", flag.name, "=", flag.value_name);
     AppendEntry(head, flag.help, &out);
   }
-  AppendEntry("--help", "this page", &out);
+  AppendEntry("--help", "Print this help and exit.", &out);
   return out;
 }
 

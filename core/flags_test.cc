@@ -89,7 +89,7 @@ TEST(FlagTableTest, HelpListsEveryFlagUnderItsSection) {
   Options o;
   const std::string help = Table(&o).Help();
   EXPECT_THAT(help, HasSubstr("Storage:\n  --dir=DIR                   A directory; repeat"));
-  EXPECT_THAT(help, HasSubstr("Other:\n  --count=N"));
+  EXPECT_THAT(help, HasSubstr("\n\nOther:\n  --count=N"));
   EXPECT_THAT(help, HasSubstr("  --verbose                   Say more.\n"));
   EXPECT_THAT(help, HasSubstr("  --help"));
   FlagTable wide;

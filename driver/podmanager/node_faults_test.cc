@@ -16,6 +16,8 @@
 #include "driver/podmanager/node_network.h"
 #include "gtest/gtest.h"
 #include "shuffle/core/process.h"
+#include "tests/support/program.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::podmanager {
 namespace {
@@ -24,11 +26,7 @@ namespace fs = std::filesystem;
 
 class NodeFaultsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("shuffle-node-faults-" + std::to_string(getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { dir_ = tmp_.path(); }
 
   // Runs a program (in `netns` when not empty) to its end; its exit code, or -1.
   int RunToEnd(std::vector<std::string> argv, const std::string& netns = "") {
@@ -51,6 +49,7 @@ class NodeFaultsTest : public ::testing::Test {
                     netns);
   }
 
+  testsupport::TempDir tmp_{"shuffle-node-faults-"};
   fs::path dir_;
 };
 
@@ -79,20 +78,11 @@ TEST_F(NodeFaultsTest, NodesReachEachOtherUntilOneIsPartitionedAndAgainWhenHeale
     spec.log_path = (dir_ / "server.log").string();
     absl::StatusOr<std::unique_ptr<core::Process>> server = core::Process::Spawn(spec);
     ASSERT_TRUE(server.ok()) << server.status();
-    std::string control;
-    for (int i = 0; i < 1500 && control.empty() && (*server)->running(); ++i) {
-      std::ifstream in(ready);
-      std::string line;
-      if (std::getline(in, line)) {
-        for (absl::string_view word : absl::StrSplit(line, ' ')) {
-          if (absl::ConsumePrefix(&word, "control=")) {
-            control = std::string(word);
-          }
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_FALSE(control.empty()) << core::LogTail(spec.log_path, 2000);
+    absl::StatusOr<core::ReadyFile> announced =
+        testsupport::AwaitServerReady(**server, ready, std::chrono::seconds(30));
+    ASSERT_TRUE(announced.ok()) << announced.status() << core::LogTail(spec.log_path, 2000);
+    ASSERT_TRUE(announced->Find(core::ReadyFile::kControl).has_value());
+    const std::string control = announced->Find(core::ReadyFile::kControl)->ToString();
 
     EXPECT_EQ(Health(control, ns0), 0) << "node 0 reaches node 1";
     EXPECT_EQ(Health(control, ""), 0) << "the driver's namespace reaches node 1";

@@ -28,6 +28,7 @@
 #include "shuffle-server/storage/engine.h"
 #include "shuffle-server/storage/engine_test_util.h"
 #include "shuffle/core/logging.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::storage {
 namespace {
@@ -337,7 +338,7 @@ TEST(StorageCrashTest, AcknowledgedCommitsSurviveSigkillAtRandomInstants) {
   const uint32_t seed = env_seed ? std::atoi(env_seed) : 20261123;
   std::printf("crash test: %u iterations, seed %u\n", iterations, seed);
   core::SetLogLevel(core::LogLevel::kWarning);
-  testing::TempDir dir;
+  testsupport::TempDir dir;
   std::mt19937 rng(seed);
   Observed observed;
   uint32_t killed_mid_work = 0;

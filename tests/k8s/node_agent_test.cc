@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "driver/kube/client.h"
 #include "shuffle/core/process.h"
+#include "shuffle/core/ready_file.h"
 #include "tests/k8s/kube_suite.h"
 
 namespace shuffle::node_agent {
@@ -174,13 +175,12 @@ TEST_F(NodeAgentTest, ShuffleServerDaemonSetRunsOnEveryNode) {
         absl::StrCat(suite_env->dir(), "/nodes/", node, "/hostpath/run/ss/ready");
     EXPECT_TRUE(Eventually([&] { return std::filesystem::exists(ready); }, absl::Seconds(60)))
         << ready;
-    std::ifstream in(ready);
-    std::string line;
-    std::getline(in, line);
-    EXPECT_NE(line.find(absl::StrCat("socket=", suite_env->dir(), "/nodes/", node,
-                                     "/hostpath/run/ss/data.sock")),
-              std::string::npos)
-        << line;
+    absl::StatusOr<core::ReadyFile> announced = core::ReadyFile::Read(ready);
+    ASSERT_TRUE(announced.ok()) << announced.status();
+    ASSERT_TRUE(announced->Find(core::ReadyFile::kSocket).has_value()) << announced->Format();
+    EXPECT_EQ(announced->Find(core::ReadyFile::kSocket)->path(),
+              absl::StrCat(suite_env->dir(), "/nodes/", node, "/hostpath/run/ss/data.sock"))
+        << announced->Format();
   }
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "shuffle/core/files.h"
 #include "shuffle/core/process.h"
 #include "shuffle/core/status_macros.h"
 
@@ -111,13 +112,8 @@ absl::StatusOr<std::unique_ptr<KubeTestEnv>> KubeTestEnv::Start() {
                                                       ": run tools/k8s/build (tools/test does)"));
   }
   std::unique_ptr<KubeTestEnv> env(new KubeTestEnv());
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/shuffle-k8s-XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) {
-    return absl::InternalError(absl::StrCat("mkdtemp ", pattern, " failed"));
-  }
-  env->dir_ = pattern;
+  // Not a TempDir: a failed start keeps its directory for the logs.
+  SHUFFLE_ASSIGN_OR_RETURN(env->dir_, core::MakeTempDir("shuffle-k8s-"));
   core::ProcessSpec spec;
   const std::string script = absl::StrCat(SHUFFLE_SOURCE_DIR, "/tools/k8s/start");
   spec.argv = {"/bin/bash",  script, env->dir_, "--owner-pid", std::to_string(getpid()),

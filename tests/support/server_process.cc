@@ -1,25 +1,22 @@
-#include "tests/integration/server_process.h"
+#include "tests/support/server_process.h"
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
 #include <vector>
 
 #include <netinet/in.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "shuffle/core/status_macros.h"
 #include "shuffle/proto/control.grpc.pb.h"
+#include "tests/support/program.h"
 
-namespace shuffle::testing {
+namespace shuffle::testsupport {
 namespace {
 
 absl::Status FromGrpc(const grpc::Status& st, const std::string& what) {
@@ -44,71 +41,38 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   const std::string ready = dir + "/ready";
-  std::filesystem::remove(ready, ec);
-  std::vector<std::string> args = {binary,
-                                   "--data-dir=" + dir + "/data",
-                                   "--listen=" + listen,
-                                   "--control-listen=127.0.0.1:0",
-                                   "--metrics-listen=127.0.0.1:0",
-                                   "--node-name=" + node_name,
-                                   "--ready-file=" + ready,
-                                   "--memory-budget-mib=64",
-                                   "--min-free-mib=16",
-                                   "--log-level=warning"};
+  std::filesystem::remove(ready, ec);  // a stale one would be read as this start's
+  core::ProcessSpec spec;
+  spec.argv = {binary,
+               "--data-dir=" + dir + "/data",
+               "--listen=" + listen,
+               "--control-listen=127.0.0.1:0",
+               "--metrics-listen=127.0.0.1:0",
+               "--node-name=" + node_name,
+               "--ready-file=" + ready,
+               "--memory-budget-mib=64",
+               "--min-free-mib=16",
+               "--log-level=warning"};
   if (!socket.empty()) {
-    args.push_back("--socket=" + socket);
+    spec.argv.push_back("--socket=" + socket);
   }
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
   auto process = std::unique_ptr<ServerProcess>(new ServerProcess());
-  process->pid_ = fork();
-  if (process->pid_ < 0) {
-    return absl::InternalError("fork failed");
+  SHUFFLE_ASSIGN_OR_RETURN(process->process_, core::Process::Spawn(spec));
+  SHUFFLE_ASSIGN_OR_RETURN(process->ready_, AwaitServerReady(*process->process_, ready));
+  const core::ReadyFile& r = process->ready_;
+  const std::optional<core::Endpoint> data =
+      r.Find(socket.empty() ? core::ReadyFile::kData : core::ReadyFile::kSocket);
+  const std::optional<core::Endpoint> control = r.Find(core::ReadyFile::kControl);
+  const std::optional<core::Endpoint> metrics = r.Find(core::ReadyFile::kMetrics);
+  if (!data.has_value() || !control.has_value() || !metrics.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("ready file ", ready, " lacks an address:\n", r.Format()));
   }
-  if (process->pid_ == 0) {
-    // The server dies with the test process, even if the test crashes.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (std::string& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  // The ready file holds "data=HOST:PORT control=HOST:PORT metrics=HOST:PORT socket=PATH".
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(process->pid_, &status, WNOHANG) == process->pid_) {
-      process->pid_ = -1;
-      return absl::InternalError(
-          absl::StrCat("shuffle-server exited during start (status ", status, ")"));
-    }
-    std::ifstream in(ready);
-    std::string line;
-    if (in && std::getline(in, line) && !line.empty()) {
-      std::istringstream fields(line);
-      std::string field;
-      while (fields >> field) {
-        if (field.rfind("data=", 0) == 0) {
-          process->data_address_ = field.substr(5);
-        } else if (field.rfind("control=", 0) == 0) {
-          process->control_address_ = field.substr(8);
-        } else if (field.rfind("metrics=", 0) == 0) {
-          process->metrics_address_ = field.substr(8);
-        }
-      }
-      if (!socket.empty()) {
-        process->data_address_ = "unix:" + socket;
-      }
-      if (!process->data_address_.empty() && !process->control_address_.empty()) {
-        return process;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return absl::DeadlineExceededError("shuffle-server did not become ready within 20 s");
+  process->data_address_ = data->ToString();
+  process->control_address_ = control->ToString();
+  process->metrics_address_ = metrics->ToString();
+  return process;
 }
 
 uint16_t ServerProcess::FreePort() {
@@ -129,30 +93,26 @@ uint16_t ServerProcess::FreePort() {
 ServerProcess::~ServerProcess() { Kill(); }
 
 void ServerProcess::Kill() {
-  if (pid_ > 0) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+  if (process_ != nullptr) {
+    process_->Signal(SIGKILL);
+    process_->Wait(std::chrono::seconds(30));
+    process_.reset();
   }
 }
 
 absl::Status ServerProcess::Terminate(int timeout_ms) {
-  if (pid_ <= 0) {
+  if (process_ == nullptr) {
     return absl::OkStatus();
   }
-  kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) && WEXITSTATUS(status) == 0
-                 ? absl::OkStatus()
-                 : absl::InternalError(absl::StrCat("exit status ", status));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  process_->Signal(SIGTERM);
+  std::optional<core::ExitInfo> exit = process_->Wait(std::chrono::milliseconds(timeout_ms));
+  if (!exit.has_value()) {
+    return absl::DeadlineExceededError("shuffle-server did not exit after SIGTERM");
   }
-  return absl::DeadlineExceededError("shuffle-server did not exit after SIGTERM");
+  process_.reset();
+  return exit->signal == 0 && exit->exit_code == 0
+             ? absl::OkStatus()
+             : absl::InternalError(absl::StrCat("shuffle-server: ", exit->Describe()));
 }
 
 absl::StatusOr<std::string> ServerProcess::RegisterApplication(const std::string& app,
@@ -209,4 +169,4 @@ absl::Status ServerProcess::SealShuffle(const std::string& app, const std::strin
   return FromGrpc(Stub(control_address_)->SealShuffle(&context, request, &response), "SealShuffle");
 }
 
-}  // namespace shuffle::testing
+}  // namespace shuffle::testsupport

@@ -1,8 +1,9 @@
-// Test helper: a real `shuffle-server` process on loopback, started with port 0 (or a given
-// Unix socket) and discovered through its --ready-file; killed by PID, always, when the object
-// dies. Also a gRPC control client to register shuffles. Not thread-safe.
-#ifndef SHUFFLE_TESTS_INTEGRATION_SERVER_PROCESS_H_
-#define SHUFFLE_TESTS_INTEGRATION_SERVER_PROCESS_H_
+// ServerProcess: a real `shuffle-server` process on loopback for tests and benchmarks, started
+// with port 0 (or a given Unix socket) through core::Process and discovered through its
+// --ready-file (core::ReadyFile); SIGKILLed by PID, always, when the object dies. Also a gRPC
+// control client to register shuffles. Not thread-safe.
+#ifndef SHUFFLE_TESTS_SUPPORT_SERVER_PROCESS_H_
+#define SHUFFLE_TESTS_SUPPORT_SERVER_PROCESS_H_
 
 #include <memory>
 #include <string>
@@ -12,13 +13,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "shuffle/core/process.h"
+#include "shuffle/core/ready_file.h"
 
-namespace shuffle::testing {
+namespace shuffle::testsupport {
 
 class ServerProcess {
  public:
-  // Starts the server with its data in `dir` (created) and, if `socket` is not empty, a Unix
-  // socket there. Waits (bounded) until it is ready.
+  // Starts the server with its data in `dir` (created; the ready file is `dir`/ready) and, if
+  // `socket` is not empty, a Unix socket there. Waits (bounded) until it is ready.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::string& binary, const std::string& dir, const std::string& node_name,
       const std::string& socket = "", const std::string& listen = "127.0.0.1:0",
@@ -34,7 +37,9 @@ class ServerProcess {
   const std::string& control_address() const { return control_address_; }
   // "127.0.0.1:PORT" of /metrics and /healthz.
   const std::string& metrics_address() const { return metrics_address_; }
-  pid_t pid() const { return pid_; }
+  // Everything the ready file said.
+  const core::ReadyFile& ready() const { return ready_; }
+  pid_t pid() const { return process_ != nullptr ? process_->pid() : -1; }
 
   void Kill();                             // SIGKILL and reap
   absl::Status Terminate(int timeout_ms);  // SIGTERM, wait for a clean exit
@@ -51,12 +56,13 @@ class ServerProcess {
 
  private:
   ServerProcess() = default;
-  pid_t pid_ = -1;
+  std::unique_ptr<core::Process> process_;
+  core::ReadyFile ready_;
   std::string data_address_;
   std::string control_address_;
   std::string metrics_address_;
 };
 
-}  // namespace shuffle::testing
+}  // namespace shuffle::testsupport
 
-#endif  // SHUFFLE_TESTS_INTEGRATION_SERVER_PROCESS_H_
+#endif  // SHUFFLE_TESTS_SUPPORT_SERVER_PROCESS_H_
