@@ -2,27 +2,27 @@
 // executors, bytes shuffled, map executions and the failures seen. On a terminal one line is
 // redrawn in place; otherwise a line is printed every few seconds. Also the human rendering of
 // byte counts. Not thread-safe: one caller.
-#ifndef SHUFFLE_DRIVER_SCHEDULER_PROGRESS_H_
-#define SHUFFLE_DRIVER_SCHEDULER_PROGRESS_H_
+#ifndef SHUFFLE_DRIVER_RUNNER_PROGRESS_H_
+#define SHUFFLE_DRIVER_RUNNER_PROGRESS_H_
 
 #include <cstdint>
 #include <string>
 
 #include "driver/scheduler/task_scheduler.h"
 
-namespace shuffle::driver {
+namespace shuffle::runner {
 
 // "1.00 GiB", "512 KiB", "37 B".
 std::string FormatBytes(uint64_t bytes);
 
 // One line describing the job's state.
-std::string ProgressLine(const Progress& p, double seconds);
+std::string ProgressLine(const scheduler::Progress& p, double seconds);
 
 class ProgressDisplay {
  public:
   explicit ProgressDisplay(bool enabled);
-  void Update(const Progress& p, double seconds);
-  void Finish(const Progress& p, double seconds);
+  void Update(const scheduler::Progress& p, double seconds);
+  void Finish(const scheduler::Progress& p, double seconds);
 
  private:
   bool enabled_;
@@ -30,6 +30,6 @@ class ProgressDisplay {
   double last_print_ = -1e9;
 };
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::runner
 
-#endif  // SHUFFLE_DRIVER_SCHEDULER_PROGRESS_H_
+#endif  // SHUFFLE_DRIVER_RUNNER_PROGRESS_H_

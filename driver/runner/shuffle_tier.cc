@@ -1,4 +1,4 @@
-#include "driver/scheduler/shuffle_tier.h"
+#include "driver/runner/shuffle_tier.h"
 
 #include <memory>
 
@@ -8,7 +8,7 @@
 #include "shuffle/core/status_macros.h"
 #include "shuffle/proto/control.grpc.pb.h"
 
-namespace shuffle::driver {
+namespace shuffle::runner {
 namespace {
 
 constexpr auto kCallTimeout = std::chrono::seconds(20);
@@ -104,4 +104,4 @@ absl::StatusOr<uint64_t> ShuffleTier::RemoveApplication(const std::string& contr
   return response.freed_bytes();
 }
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::runner

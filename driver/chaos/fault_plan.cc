@@ -1,4 +1,4 @@
-#include "driver/scheduler/chaos.h"
+#include "driver/chaos/fault_plan.h"
 
 #include <algorithm>
 #include <random>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "shuffle/core/strings.h"
 
-namespace shuffle::driver {
+namespace shuffle::chaos {
 namespace {
 
 constexpr FaultKind kKinds[] = {FaultKind::kEvictExecutor, FaultKind::kKillExecutor,
@@ -83,4 +83,4 @@ absl::StatusOr<std::vector<PlannedFault>> PlanFaults(std::string_view spec, uint
   return plan;
 }
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::chaos

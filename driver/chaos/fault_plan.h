@@ -2,8 +2,8 @@
 // cluster offers to inject the node-level ones. A plan says, for each fault, the stage (map or
 // reduce) and the fraction of that stage's tasks done at which it strikes. Plain values and pure
 // functions, thread-safe; FaultTarget implementations say their own.
-#ifndef SHUFFLE_DRIVER_SCHEDULER_CHAOS_H_
-#define SHUFFLE_DRIVER_SCHEDULER_CHAOS_H_
+#ifndef SHUFFLE_DRIVER_CHAOS_FAULT_PLAN_H_
+#define SHUFFLE_DRIVER_CHAOS_FAULT_PLAN_H_
 
 #include <cstdint>
 #include <string>
@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace shuffle::driver {
+namespace shuffle::chaos {
 
 enum class FaultKind {
   kEvictExecutor,  // eviction of a busy executor (SIGKILL locally, the Eviction API on Kubernetes)
@@ -50,6 +50,6 @@ class FaultTarget {
                                              uint64_t random) = 0;
 };
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::chaos
 
-#endif  // SHUFFLE_DRIVER_SCHEDULER_CHAOS_H_
+#endif  // SHUFFLE_DRIVER_CHAOS_FAULT_PLAN_H_

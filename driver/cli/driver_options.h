@@ -1,9 +1,9 @@
-// DriverOptions: the shuffle-driver command line (hand-parsed like shuffle-server's, so that
-// --help prints this program's flags only and every error names the flag), and what follows
-// from it: the job spec (records per map from --size) and the local cluster's layout.
+// DriverOptions: the shuffle-driver command line (a core::FlagTable, like every binary's: --help
+// prints this program's flags, every error names the flag), and what follows from it: the job
+// spec (records per map from --size) and the local cluster's layout.
 // Plain values and pure functions; thread-safe.
-#ifndef SHUFFLE_DRIVER_SCHEDULER_DRIVER_OPTIONS_H_
-#define SHUFFLE_DRIVER_SCHEDULER_DRIVER_OPTIONS_H_
+#ifndef SHUFFLE_DRIVER_CLI_DRIVER_OPTIONS_H_
+#define SHUFFLE_DRIVER_CLI_DRIVER_OPTIONS_H_
 
 #include <cstdint>
 #include <string>
@@ -11,9 +11,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "shuffle/core/flags.h"
 #include "shuffle/proto/driver.pb.h"
 
-namespace shuffle::driver {
+namespace shuffle::cli {
 
 struct DriverOptions {
   std::string job = "sort";
@@ -51,6 +52,8 @@ struct DriverOptions {
   bool help = false;
 };
 
+// The flag table, its setters writing into `*options`.
+core::FlagTable DriverFlags(DriverOptions* options);
 // INVALID_ARGUMENT naming the flag for an unknown flag or a bad value.
 absl::StatusOr<DriverOptions> ParseDriverOptions(const std::vector<std::string>& args);
 std::string DriverUsage();
@@ -61,6 +64,6 @@ absl::StatusOr<uint64_t> ParseSize(std::string_view text);
 // The job spec for the options: records per map so that the input is about --size.
 proto::JobSpec MakeJobSpec(const DriverOptions& options);
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::cli
 
-#endif  // SHUFFLE_DRIVER_SCHEDULER_DRIVER_OPTIONS_H_
+#endif  // SHUFFLE_DRIVER_CLI_DRIVER_OPTIONS_H_

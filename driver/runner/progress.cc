@@ -1,4 +1,4 @@
-#include "driver/scheduler/progress.h"
+#include "driver/runner/progress.h"
 
 #include <unistd.h>
 
@@ -7,9 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "driver/scheduler/job_runner.h"
+#include "driver/runner/job_runner.h"
 
-namespace shuffle::driver {
+namespace shuffle::runner {
 
 std::string FormatBytes(uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -22,7 +22,7 @@ std::string FormatBytes(uint64_t bytes) {
   return unit == 0 ? absl::StrCat(bytes, " B") : absl::StrFormat("%.2f %s", v, kUnits[unit]);
 }
 
-std::string ProgressLine(const Progress& p, double seconds) {
+std::string ProgressLine(const scheduler::Progress& p, double seconds) {
   const char* stage = p.done ? "done" : p.map_stage_complete ? "reduce" : "map";
   std::string line = absl::StrFormat(
       "[%6.1fs] %-6s | map %u/%u (%u running) | reduce %u/%u (%u running) | executors %u | "
@@ -40,7 +40,7 @@ std::string ProgressLine(const Progress& p, double seconds) {
 ProgressDisplay::ProgressDisplay(bool enabled)
     : enabled_(enabled), tty_(isatty(STDOUT_FILENO) == 1) {}
 
-void ProgressDisplay::Update(const Progress& p, double seconds) {
+void ProgressDisplay::Update(const scheduler::Progress& p, double seconds) {
   if (!enabled_) {
     return;
   }
@@ -54,7 +54,7 @@ void ProgressDisplay::Update(const Progress& p, double seconds) {
   }
 }
 
-void ProgressDisplay::Finish(const Progress& p, double seconds) {
+void ProgressDisplay::Finish(const scheduler::Progress& p, double seconds) {
   if (!enabled_) {
     return;
   }
@@ -128,4 +128,4 @@ std::string JobReport::Render() const {
   return out;
 }
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::runner

@@ -1,28 +1,28 @@
 // Clusters: the backends shuffle-driver can run a job on, started from its options: the local
 // cluster (simulated nodes on this machine, each with its own shuffle-server) or a Kubernetes
 // cluster (executor pods next to the shuffle-server DaemonSet). Not thread-safe; called once.
-#ifndef SHUFFLE_DRIVER_SCHEDULER_CLUSTERS_H_
-#define SHUFFLE_DRIVER_SCHEDULER_CLUSTERS_H_
+#ifndef SHUFFLE_DRIVER_CLI_CLUSTERS_H_
+#define SHUFFLE_DRIVER_CLI_CLUSTERS_H_
 
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "driver/chaos/fault_plan.h"
+#include "driver/cli/driver_options.h"
 #include "driver/kube/client.h"
 #include "driver/podmanager/backend.h"
-#include "driver/scheduler/chaos.h"
-#include "driver/scheduler/driver_options.h"
 
-namespace shuffle::driver {
+namespace shuffle::cli {
 
 struct Cluster {
   std::unique_ptr<kube::Client> client;  // Kubernetes only; outlives `backend`
   std::unique_ptr<podmanager::Backend> backend;
-  std::string operator_secret;          // registers the application with the servers
-  std::string listen;                   // the driver's gRPC service
-  std::string advertise_host;           // how executors reach it
-  std::string description;              // what to print about the cluster
-  std::unique_ptr<FaultTarget> faults;  // node-level faults; null where none can be injected
+  std::string operator_secret;                 // registers the application with the servers
+  std::string listen;                          // the driver's gRPC service
+  std::string advertise_host;                  // how executors reach it
+  std::string description;                     // what to print about the cluster
+  std::unique_ptr<chaos::FaultTarget> faults;  // node-level faults; null where none can be injected
 };
 
 // Starts the local cluster's servers under options.work_dir.
@@ -31,6 +31,6 @@ absl::StatusOr<Cluster> StartLocalCluster(const DriverOptions& options);
 // label `app_id`.
 absl::StatusOr<Cluster> ConnectKubernetes(const DriverOptions& options, const std::string& app_id);
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::cli
 
-#endif  // SHUFFLE_DRIVER_SCHEDULER_CLUSTERS_H_
+#endif  // SHUFFLE_DRIVER_CLI_CLUSTERS_H_

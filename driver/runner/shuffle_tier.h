@@ -4,8 +4,8 @@
 // Every call has a deadline; errors name the server.
 //
 // Thread-safe.
-#ifndef SHUFFLE_DRIVER_SCHEDULER_SHUFFLE_TIER_H_
-#define SHUFFLE_DRIVER_SCHEDULER_SHUFFLE_TIER_H_
+#ifndef SHUFFLE_DRIVER_RUNNER_SHUFFLE_TIER_H_
+#define SHUFFLE_DRIVER_RUNNER_SHUFFLE_TIER_H_
 
 #include <chrono>
 #include <cstdint>
@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "shuffle/core/ids.h"
 
-namespace shuffle::driver {
+namespace shuffle::runner {
 
 class ShuffleTier {
  public:
@@ -46,6 +46,6 @@ class ShuffleTier {
   const std::string operator_secret_;
 };
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::runner
 
-#endif  // SHUFFLE_DRIVER_SCHEDULER_SHUFFLE_TIER_H_
+#endif  // SHUFFLE_DRIVER_RUNNER_SHUFFLE_TIER_H_

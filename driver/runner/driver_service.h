@@ -1,11 +1,11 @@
 // DriverService: the driver's gRPC service for executors (proto/shuffle/proto/driver.proto),
-// a thin layer over the TaskScheduler. It checks the job secret at registration, hands out the
-// job, the application token and the shuffle id, and records heartbeats so the driver can
+// a thin layer over the scheduler::TaskScheduler. It checks the job secret at registration, hands
+// out the job, the application token and the shuffle id, and records heartbeats so the driver can
 // declare silent executors lost.
 //
 // Thread-safe (gRPC calls it from its thread pool).
-#ifndef SHUFFLE_DRIVER_SCHEDULER_DRIVER_SERVICE_H_
-#define SHUFFLE_DRIVER_SCHEDULER_DRIVER_SERVICE_H_
+#ifndef SHUFFLE_DRIVER_RUNNER_DRIVER_SERVICE_H_
+#define SHUFFLE_DRIVER_RUNNER_DRIVER_SERVICE_H_
 
 #include <chrono>
 #include <map>
@@ -17,7 +17,7 @@
 #include "driver/scheduler/task_scheduler.h"
 #include "shuffle/proto/driver.grpc.pb.h"
 
-namespace shuffle::driver {
+namespace shuffle::runner {
 
 struct ApplicationInfo {
   std::string app_id;
@@ -30,7 +30,7 @@ struct ApplicationInfo {
 class DriverService final : public proto::Driver::Service {
  public:
   // REQUIRES: `scheduler` outlives the service.
-  DriverService(ApplicationInfo app, TaskScheduler* scheduler)
+  DriverService(ApplicationInfo app, scheduler::TaskScheduler* scheduler)
       : app_(std::move(app)), scheduler_(scheduler) {}
 
   grpc::Status RegisterExecutor(grpc::ServerContext* context,
@@ -49,11 +49,11 @@ class DriverService final : public proto::Driver::Service {
 
  private:
   const ApplicationInfo app_;
-  TaskScheduler* const scheduler_;
+  scheduler::TaskScheduler* const scheduler_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_seen_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::runner
 
-#endif  // SHUFFLE_DRIVER_SCHEDULER_DRIVER_SERVICE_H_
+#endif  // SHUFFLE_DRIVER_RUNNER_DRIVER_SERVICE_H_

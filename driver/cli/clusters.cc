@@ -1,4 +1,4 @@
-#include "driver/scheduler/clusters.h"
+#include "driver/cli/clusters.h"
 
 #include <unistd.h>
 
@@ -20,7 +20,7 @@
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
 
-namespace shuffle::driver {
+namespace shuffle::cli {
 namespace {
 
 namespace fs = std::filesystem;
@@ -53,7 +53,7 @@ absl::StatusOr<kube::Config> LoadConfig(const DriverOptions& options) {
 // Node-level faults on the local cluster. Never takes the last node with a working server, so a
 // job can always finish. A partition heals after `partition`, on a thread of its own; the
 // destructor heals what is still cut.
-class LocalFaults : public FaultTarget {
+class LocalFaults : public chaos::FaultTarget {
  public:
   LocalFaults(podmanager::LocalBackend* backend, std::chrono::seconds partition,
               uint64_t slow_disk_bytes_per_second)
@@ -71,9 +71,9 @@ class LocalFaults : public FaultTarget {
     }
   }
 
-  absl::StatusOr<std::string> Inject(FaultKind kind, const std::string& executor_id,
+  absl::StatusOr<std::string> Inject(chaos::FaultKind kind, const std::string& executor_id,
                                      uint64_t random) override {
-    if (kind == FaultKind::kKillExecutor) {
+    if (kind == chaos::FaultKind::kKillExecutor) {
       SHUFFLE_RETURN_IF_ERROR(backend_->KillExecutor(executor_id));
       return absl::StrCat("kill-executor ", executor_id);
     }
@@ -86,40 +86,41 @@ class LocalFaults : public FaultTarget {
         }
       }
     }
-    const bool takes_node = kind == FaultKind::kNodeLoss || kind == FaultKind::kDiskFull ||
-                            kind == FaultKind::kPartition;
+    const bool takes_node = kind == chaos::FaultKind::kNodeLoss ||
+                            kind == chaos::FaultKind::kDiskFull ||
+                            kind == chaos::FaultKind::kPartition;
     if (up.empty() || (takes_node && up.size() < 2)) {
       return absl::FailedPreconditionError(
           "no node it can strike and leave the job a writable node");
     }
     const std::string node = up[random % up.size()];
     switch (kind) {
-      case FaultKind::kKillServer:
+      case chaos::FaultKind::kKillServer:
         SHUFFLE_RETURN_IF_ERROR(backend_->KillServer(node));
         break;
-      case FaultKind::kRestartServer:
+      case chaos::FaultKind::kRestartServer:
         SHUFFLE_RETURN_IF_ERROR(backend_->TerminateServer(node));
         break;
-      case FaultKind::kDiskFull:
+      case chaos::FaultKind::kDiskFull:
         SHUFFLE_RETURN_IF_ERROR(backend_->FillDisk(node));
         Strike(node);
         break;
-      case FaultKind::kNodeLoss:
+      case chaos::FaultKind::kNodeLoss:
         SHUFFLE_RETURN_IF_ERROR(backend_->StopServer(node, /*remove_data=*/true));
         break;
-      case FaultKind::kPartition:
+      case chaos::FaultKind::kPartition:
         SHUFFLE_RETURN_IF_ERROR(backend_->Partition(node, /*cut=*/true));
         Strike(node);
         HealLater(node);
         return absl::StrCat("partition of ", node, " for ", partition_.count(), " s");
-      case FaultKind::kSlowDisk:
+      case chaos::FaultKind::kSlowDisk:
         SHUFFLE_RETURN_IF_ERROR(backend_->SlowDisk(node, slow_disk_bytes_per_second_));
         return absl::StrCat("slow-disk on ", node, " (",
                             slow_disk_bytes_per_second_ / (1024 * 1024), " MiB/s)");
       default:
         return absl::InvalidArgumentError("not a node fault");
     }
-    return absl::StrCat(core::ToAbsl(FaultName(kind)), " on ", node);
+    return absl::StrCat(core::ToAbsl(chaos::FaultName(kind)), " on ", node);
   }
 
  private:
@@ -154,10 +155,10 @@ class LocalFaults : public FaultTarget {
 };
 
 // Whether the chaos plan needs a network namespace per node.
-bool NeedsNodeNetwork(const std::string& chaos) {
-  absl::StatusOr<std::vector<PlannedFault>> plan = PlanFaults(chaos, 0);
-  return plan.ok() && std::any_of(plan->begin(), plan->end(), [](const PlannedFault& f) {
-           return f.kind == FaultKind::kPartition;
+bool NeedsNodeNetwork(const std::string& spec) {
+  absl::StatusOr<std::vector<chaos::PlannedFault>> plan = chaos::PlanFaults(spec, 0);
+  return plan.ok() && std::any_of(plan->begin(), plan->end(), [](const chaos::PlannedFault& f) {
+           return f.kind == chaos::FaultKind::kPartition;
          });
 }
 
@@ -232,4 +233,4 @@ absl::StatusOr<Cluster> ConnectKubernetes(const DriverOptions& options, const st
   return cluster;
 }
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::cli

@@ -1,13 +1,15 @@
 // JobRunner: runs one job end to end on a Backend. It starts the driver's gRPC service, registers
 // the application and its shuffle on every node's shuffle server, starts executors through the
 // PodManager, and then watches: it seals the shuffle when the map stage is done, reacts to lost
-// executors and lost servers (through the TaskScheduler's failure semantics), evicts executors
-// when asked (the main job and the tests evict during the reduce stage at random instants),
-// shows progress, validates the output, removes the application's data, and reports.
+// executors and lost servers (through the TaskScheduler's failure semantics), scales executors,
+// shows progress, validates the output, removes the application's data, and reports. Faults are
+// injected from outside: the tick hook (set_tick) sees the progress every step, and Evict(),
+// LiveExecutors() and IsBusy() let a fault injector (driver/chaos) strike executors.
 //
-// One Run() per runner; not thread-safe apart from what Run() itself starts.
-#ifndef SHUFFLE_DRIVER_SCHEDULER_JOB_RUNNER_H_
-#define SHUFFLE_DRIVER_SCHEDULER_JOB_RUNNER_H_
+// One Run() per runner; not thread-safe apart from what Run() itself starts. The tick runs on
+// Run()'s thread; Evict(), LiveExecutors() and IsBusy() may be called from it.
+#ifndef SHUFFLE_DRIVER_RUNNER_JOB_RUNNER_H_
+#define SHUFFLE_DRIVER_RUNNER_JOB_RUNNER_H_
 
 #include <chrono>
 #include <cstdint>
@@ -21,12 +23,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "driver/podmanager/pod_manager.h"
-#include "driver/scheduler/chaos.h"
 #include "driver/scheduler/task_scheduler.h"
 #include "grpcpp/server.h"
 #include "shuffle/proto/driver.pb.h"
 
-namespace shuffle::driver {
+namespace shuffle::runner {
 
 struct JobOptions {
   proto::JobSpec job;
@@ -37,31 +38,24 @@ struct JobOptions {
   std::string listen = "127.0.0.1:0";  // the driver's gRPC service
   std::string advertise_host;          // how executors reach it; empty: the --listen host
   std::string app_id;                  // empty: a new random id
-  // Executors evicted at random instants (seeded) while that stage runs.
-  uint32_t evictions_during_map = 0;
-  uint32_t evictions_during_reduce = 0;
-  uint64_t chaos_seed = 1;
-  // More faults (see chaos.h); node-level ones need `fault_target`.
-  std::vector<PlannedFault> faults;
-  FaultTarget* fault_target = nullptr;
-  bool show_progress = false;                    // a live progress display on stdout
+  bool show_progress = false;          // a live progress display on stdout
   std::chrono::milliseconds step_interval{200};  // how often the runner looks at the job
   // Dynamic allocation: release idle executors at once when fewer tasks remain than slots (their
   // shuffle output lives in the servers), and scale back up to `executors` when work returns.
   bool dynamic_allocation = true;
   std::chrono::seconds timeout{3600};
   std::chrono::milliseconds executor_silence_timeout{30000};
-  SchedulerOptions scheduler;
+  scheduler::SchedulerOptions scheduler;
 };
 
 struct JobReport {
   proto::JobSpec job;
   absl::Status status;      // the job ran to the end (or why not)
   absl::Status validation;  // the output matched the regenerated input
-  Progress progress;
+  scheduler::Progress progress;
   podmanager::PodManager::Stats pods;
-  uint32_t evictions = 0;
-  std::vector<std::string> faults;  // what was injected, when
+  uint32_t evictions = 0;           // executors evicted through Evict()
+  std::vector<std::string> faults;  // what was injected, when (added by the injector)
   uint32_t nodes = 0;
   uint32_t executors = 0;
   uint32_t slots = 0;
@@ -88,9 +82,9 @@ std::string NewAppId();
 
 class JobRunner final : public podmanager::PodManager::Listener {
  public:
-  // Called every step_interval from Run()'s thread with the current progress; tests use it to
-  // inject faults at a chosen point of the job.
-  using Tick = std::function<void(const Progress&)>;
+  // Called every step_interval from Run()'s thread with the current progress: how tests and the
+  // fault injector (driver/chaos) act at a chosen point of the job.
+  using Tick = std::function<void(const scheduler::Progress&)>;
 
   // REQUIRES: `backend` outlives the runner; its servers are up.
   JobRunner(podmanager::Backend* backend, JobOptions options);
@@ -101,8 +95,11 @@ class JobRunner final : public podmanager::PodManager::Listener {
   // failures are in the report.
   absl::StatusOr<JobReport> Run();
 
-  // Evicts one executor that is running a task (any executor when none is busy); its id.
-  absl::StatusOr<std::string> EvictBusyExecutor();
+  // While Run() runs: the executors alive now, whether one is running a task, and an eviction
+  // (counted in JobReport::evictions).
+  std::vector<std::string> LiveExecutors() const;
+  bool IsBusy(const std::string& executor_id) const;
+  absl::Status Evict(const std::string& executor_id);
 
   // PodManager::Listener
   void OnExecutorEnded(const podmanager::BackendEvent& event) override;
@@ -120,26 +117,20 @@ class JobRunner final : public podmanager::PodManager::Listener {
   // Serves executors; the address they reach it at.
   absl::StatusOr<std::string> StartService(const ApplicationInfo& app,
                                            std::unique_ptr<grpc::Server>* server);
-  // The planned faults and evictions, by stage and instant.
-  std::vector<PlannedFault> FaultPlan() const;
   // After the job: stops the executors, validates, removes the application's data, reports.
   JobReport Finish(Watch& watch, uint32_t nodes);
   void Step(Watch& watch);
-  void SealWhenMapsDone(Watch& watch, const Progress& p);
-  void InjectDueFaults(Watch& watch, const Progress& p);
+  void SealWhenMapsDone(Watch& watch, const scheduler::Progress& p);
   void CheckSuspectsAndSilence(const Watch& watch);
-  void Allocate(const Progress& p);
+  void Allocate(const scheduler::Progress& p);
   void LoseServer(const std::string& node);
   bool IsLost(const std::string& node);
-  // An executor running a task (any one when none is), not already evicted or killed.
-  absl::StatusOr<std::string> PickVictim();
-  absl::StatusOr<std::string> Inject(const PlannedFault& fault, uint64_t random);
 
   podmanager::Backend* const backend_;
   const JobOptions options_;
   Tick tick_;
   std::unique_ptr<jobs::Job> job_;
-  std::unique_ptr<TaskScheduler> scheduler_;
+  std::unique_ptr<scheduler::TaskScheduler> scheduler_;
   std::unique_ptr<DriverService> service_;
   std::unique_ptr<podmanager::PodManager> pods_;
 
@@ -147,10 +138,8 @@ class JobRunner final : public podmanager::PodManager::Listener {
   std::set<std::string> lost_nodes_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> unreachable_nodes_ ABSL_GUARDED_BY(mu_);  // lost to a failed probe
   uint32_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
-  std::set<std::string> evicted_ ABSL_GUARDED_BY(mu_);  // struck; may not have ended yet
-  std::vector<std::string> faults_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::runner
 
-#endif  // SHUFFLE_DRIVER_SCHEDULER_JOB_RUNNER_H_
+#endif  // SHUFFLE_DRIVER_RUNNER_JOB_RUNNER_H_

@@ -1,10 +1,10 @@
-#include "driver/scheduler/driver_service.h"
+#include "driver/runner/driver_service.h"
 
 #include <algorithm>
 
 #include "shuffle/core/logging.h"
 
-namespace shuffle::driver {
+namespace shuffle::runner {
 
 using core::Kv;
 
@@ -54,7 +54,7 @@ grpc::Status DriverService::PollTask(grpc::ServerContext* /*context*/,
                                      const proto::PollTaskRequest* request,
                                      proto::PollTaskResponse* response) {
   const auto wait = std::min(kMaxPollWait, std::chrono::milliseconds(request->wait_ms()));
-  TaskScheduler::PollResult result = scheduler_->Poll(request->executor_id(), wait);
+  scheduler::TaskScheduler::PollResult result = scheduler_->Poll(request->executor_id(), wait);
   response->set_shutdown(result.shutdown);
   if (result.task.has_value()) {
     *response->mutable_task() = *std::move(result.task);
@@ -98,4 +98,4 @@ void DriverService::Forget(const std::string& executor_id) {
   last_seen_.erase(executor_id);
 }
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::runner

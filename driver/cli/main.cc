@@ -2,19 +2,21 @@
 // Kubernetes. Exit codes: 0 when the job succeeded and its output validated, 1 otherwise, 2 on a
 // usage error.
 #include <fcntl.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "driver/scheduler/clusters.h"
-#include "driver/scheduler/driver_options.h"
-#include "driver/scheduler/job_runner.h"
+#include "driver/chaos/chaos.h"
+#include "driver/cli/clusters.h"
+#include "driver/cli/driver_options.h"
+#include "driver/runner/job_runner.h"
+#include "shuffle/core/files.h"
+#include "shuffle/core/flags.h"
 #include "shuffle/core/logging.h"
 
-namespace shuffle::driver {
+namespace shuffle::cli {
 namespace {
 
 namespace fs = std::filesystem;
@@ -22,7 +24,7 @@ namespace fs = std::filesystem;
 // Runs the job on a started cluster; the process exit code.
 int RunJob(const DriverOptions& options, Cluster& cluster, const std::string& app_id) {
   std::cout << cluster.description;
-  JobOptions job;
+  runner::JobOptions job;
   job.job = MakeJobSpec(options);
   job.app_id = app_id;
   job.executors = options.executors;
@@ -30,15 +32,16 @@ int RunJob(const DriverOptions& options, Cluster& cluster, const std::string& ap
   job.operator_secret = cluster.operator_secret;
   job.listen = cluster.listen;
   job.advertise_host = cluster.advertise_host;
-  job.evictions_during_map = options.evict_during_map;
-  job.evictions_during_reduce = options.evict_during_reduce;
-  job.chaos_seed = options.seed;
-  job.faults = *PlanFaults(options.chaos, options.seed);  // validated by the parser
-  job.fault_target = cluster.faults.get();
   job.show_progress = options.progress;
   job.timeout = std::chrono::seconds(options.timeout_seconds);
-  JobRunner runner(cluster.backend.get(), job);
-  absl::StatusOr<JobReport> report = runner.Run();
+  runner::JobRunner runner(cluster.backend.get(), job);
+  const chaos::ChaosOptions faults{
+      .faults = *chaos::PlanFaults(options.chaos, options.seed),  // validated by the parser
+      .evictions_during_map = options.evict_during_map,
+      .evictions_during_reduce = options.evict_during_reduce,
+      .seed = options.seed,
+      .target = cluster.faults.get()};
+  absl::StatusOr<runner::JobReport> report = chaos::RunWithChaos(runner, faults);
   if (!report.ok()) {
     std::cerr << "shuffle-driver: " << report.status() << "\n";
     return 1;
@@ -51,28 +54,24 @@ int Main(int argc, char** argv) {
   absl::StatusOr<DriverOptions> parsed =
       ParseDriverOptions(std::vector<std::string>(argv + 1, argv + argc));
   if (!parsed.ok()) {
-    std::cerr << "shuffle-driver: " << parsed.status().message() << "\n";
-    return 2;
+    return core::ReportUsageError("shuffle-driver", parsed.status());
   }
   DriverOptions options = *std::move(parsed);
   if (options.help) {
     std::cout << DriverUsage();
     return 0;
   }
-  absl::StatusOr<core::LogLevel> level = core::ParseLogLevel(options.log_level);
-  if (!level.ok()) {
-    std::cerr << "shuffle-driver: --log-level: " << level.status().message() << "\n";
-    return 2;
-  }
+  const core::LogLevel level =
+      core::ParseLogLevel(options.log_level).value_or(core::LogLevel::kInfo);  // validated
   const bool temporary = options.work_dir.empty();
   if (temporary) {
-    std::string pattern = (fs::temp_directory_path() / "shuffle-job-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::cerr << "shuffle-driver: cannot create a work directory under "
-                << fs::temp_directory_path() << "; pass --work-dir\n";
+    absl::StatusOr<std::string> made = core::MakeTempDir("shuffle-job-");
+    if (!made.ok()) {
+      std::cerr << "shuffle-driver: cannot create a work directory: " << made.status().message()
+                << "; pass --work-dir\n";
       return 1;
     }
-    options.work_dir = pattern;
+    options.work_dir = *std::move(made);
   }
   fs::create_directories(options.work_dir);
   const std::string log_path = options.work_dir + "/driver.log";
@@ -80,9 +79,9 @@ int Main(int argc, char** argv) {
   if (log_fd >= 0) {
     core::SetLogFd(log_fd);
   }
-  core::SetLogLevel(*level);
+  core::SetLogLevel(level);
 
-  const std::string app_id = NewAppId();
+  const std::string app_id = runner::NewAppId();
   int code = 1;
   {
     absl::StatusOr<Cluster> cluster = options.backend == "kubernetes"
@@ -108,6 +107,6 @@ int Main(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace shuffle::driver
+}  // namespace shuffle::cli
 
-int main(int argc, char** argv) { return shuffle::driver::Main(argc, argv); }
+int main(int argc, char** argv) { return shuffle::cli::Main(argc, argv); }

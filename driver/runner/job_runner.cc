@@ -1,4 +1,4 @@
-#include "driver/scheduler/job_runner.h"
+#include "driver/runner/job_runner.h"
 
 #include <algorithm>
 #include <fstream>
@@ -7,15 +7,15 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "driver/scheduler/driver_service.h"
-#include "driver/scheduler/progress.h"
-#include "driver/scheduler/shuffle_tier.h"
+#include "driver/runner/driver_service.h"
+#include "driver/runner/progress.h"
+#include "driver/runner/shuffle_tier.h"
 #include "grpcpp/grpcpp.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
 
-namespace shuffle::driver {
+namespace shuffle::runner {
 namespace {
 
 using core::Kv;
@@ -27,16 +27,6 @@ std::string RandomHex(std::mt19937_64& rng, size_t bytes) {
     c = static_cast<char>(rng());
   }
   return absl::BytesToHexString(raw);
-}
-
-// `count` evictions at instants of a stage drawn from `rng`.
-void AddEvictions(uint32_t count, bool reduce_stage, std::mt19937_64& rng,
-                  std::vector<PlannedFault>* plan) {
-  std::uniform_real_distribution<double> at(0.1, 0.8);
-  for (uint32_t i = 0; i < count; ++i) {
-    plan->push_back(PlannedFault{
-        .kind = FaultKind::kEvictExecutor, .reduce_stage = reduce_stage, .at = at(rng)});
-  }
 }
 
 // How long the driver waits for a suspect server's health check.
@@ -62,8 +52,6 @@ struct JobRunner::Watch {
   Clock::time_point start;
   Clock::time_point map_done;
   bool sealed = false;
-  std::vector<PlannedFault> plan;  // faults still to inject, in order
-  std::mt19937_64 random;          // picks the nodes faults strike
   ProgressDisplay* display = nullptr;
 };
 
@@ -116,22 +104,11 @@ absl::StatusOr<std::string> JobRunner::StartService(const ApplicationInfo& app,
   return absl::StrCat(host, ":", port);
 }
 
-std::vector<PlannedFault> JobRunner::FaultPlan() const {
-  std::mt19937_64 rng(options_.chaos_seed);
-  std::vector<PlannedFault> plan = options_.faults;
-  AddEvictions(options_.evictions_during_map, false, rng, &plan);
-  AddEvictions(options_.evictions_during_reduce, true, rng, &plan);
-  std::stable_sort(plan.begin(), plan.end(), [](const PlannedFault& a, const PlannedFault& b) {
-    return a.reduce_stage != b.reduce_stage ? !a.reduce_stage : a.at < b.at;
-  });
-  return plan;
-}
-
 absl::StatusOr<JobReport> JobRunner::Run() {
   SHUFFLE_ASSIGN_OR_RETURN(job_, jobs::Job::FromSpec(options_.job));
   const std::string app_id = options_.app_id.empty() ? NewAppId() : options_.app_id;
   const core::ShuffleId shuffle(1);
-  scheduler_ = std::make_unique<TaskScheduler>(job_.get(), shuffle, options_.scheduler);
+  scheduler_ = std::make_unique<scheduler::TaskScheduler>(job_.get(), shuffle, options_.scheduler);
   ShuffleTier tier(app_id, options_.app_namespace, options_.operator_secret);
   SHUFFLE_ASSIGN_OR_RETURN(const Prepared prepared, PrepareServers(tier, shuffle));
 
@@ -154,8 +131,6 @@ absl::StatusOr<JobReport> JobRunner::Run() {
   watch.token = prepared.token;
   watch.shuffle = shuffle;
   watch.start = Clock::now();
-  watch.random.seed(options_.chaos_seed ^ 0x9e3779b97f4a7c15ULL);
-  watch.plan = FaultPlan();
   watch.display = &display;
   pods_ = std::make_unique<podmanager::PodManager>(
       backend_,
@@ -185,13 +160,7 @@ JobReport JobRunner::Finish(Watch& watch, uint32_t nodes) {
   JobReport report;
   {
     absl::MutexLock lock(&mu_);
-    for (const PlannedFault& f : watch.plan) {
-      faults_.push_back(absl::StrFormat("[%s %2.0f%%] %s not reached: the job ended first",
-                                        f.reduce_stage ? "reduce" : "map", f.at * 100,
-                                        core::ToAbsl(FaultName(f.kind))));
-    }
     report.evictions = evictions_;
-    report.faults = faults_;
   }
   report.job = options_.job;
   report.status = scheduler_->status();
@@ -221,7 +190,7 @@ JobReport JobRunner::Finish(Watch& watch, uint32_t nodes) {
   return report;
 }
 
-void JobRunner::SealWhenMapsDone(Watch& watch, const Progress& p) {
+void JobRunner::SealWhenMapsDone(Watch& watch, const scheduler::Progress& p) {
   if (!p.map_stage_complete) {
     watch.sealed = false;  // a lost server sent maps back: seal again when they are done
     return;
@@ -238,32 +207,6 @@ void JobRunner::SealWhenMapsDone(Watch& watch, const Progress& p) {
         SHUFFLE_LOG(WARNING) << "cannot seal the shuffle" << Kv("error", st.ToString());
       }
     }
-  }
-}
-
-void JobRunner::InjectDueFaults(Watch& watch, const Progress& p) {
-  // Every planned fault whose stage has reached its instant (a map-stage fault whose stage ended
-  // first strikes at once).
-  while (!watch.plan.empty()) {
-    const PlannedFault& next = watch.plan.front();
-    const double done = next.reduce_stage
-                            ? static_cast<double>(p.reduces_done) / std::max(1u, p.num_reduces)
-                            : static_cast<double>(p.maps_done) / std::max(1u, p.num_maps);
-    const bool due = next.reduce_stage ? p.map_stage_complete && done >= next.at
-                                       : p.map_stage_complete || done >= next.at;
-    if (!due) {
-      return;
-    }
-    absl::StatusOr<std::string> what = Inject(next, watch.random());
-    const std::string line =
-        absl::StrFormat("[%s %2.0f%%] %s", next.reduce_stage ? "reduce" : "map", done * 100,
-                        what.ok() ? *what
-                                  : absl::StrCat(core::ToAbsl(FaultName(next.kind)),
-                                                 " not injected: ", what.status().message()));
-    SHUFFLE_LOG(INFO) << "fault" << Kv("what", line);
-    absl::MutexLock lock(&mu_);
-    faults_.push_back(line);
-    watch.plan.erase(watch.plan.begin());
   }
 }
 
@@ -318,9 +261,8 @@ void JobRunner::CheckSuspectsAndSilence(const Watch& watch) {
 }
 
 void JobRunner::Step(Watch& watch) {
-  const Progress p = scheduler_->progress();
+  const scheduler::Progress p = scheduler_->progress();
   SealWhenMapsDone(watch, p);
-  InjectDueFaults(watch, p);
   CheckSuspectsAndSilence(watch);
   if (options_.dynamic_allocation) {
     Allocate(p);
@@ -331,7 +273,7 @@ void JobRunner::Step(Watch& watch) {
   }
 }
 
-void JobRunner::Allocate(const Progress& p) {
+void JobRunner::Allocate(const scheduler::Progress& p) {
   // The tasks still to run, the reduce stage's included while maps run: no executor is released
   // at the end of the map stage only to be launched again for the reduces.
   const uint32_t remaining =
@@ -349,54 +291,18 @@ void JobRunner::Allocate(const Progress& p) {
   }
 }
 
-absl::StatusOr<std::string> JobRunner::PickVictim() {
-  std::vector<std::string> live;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const std::string& id : pods_->Live()) {
-      if (evicted_.count(id) == 0) {
-        live.push_back(id);
-      }
-    }
-  }
-  std::vector<std::string> busy;
-  for (const std::string& id : live) {
-    if (!scheduler_->IsIdle(id)) {
-      busy.push_back(id);
-    }
-  }
-  std::vector<std::string>& pool = busy.empty() ? live : busy;
-  if (pool.empty()) {
-    return absl::FailedPreconditionError("no executor to strike");
-  }
-  std::string victim = pool[Clock::now().time_since_epoch().count() % pool.size()];
-  absl::MutexLock lock(&mu_);
-  evicted_.insert(victim);
-  return victim;
+std::vector<std::string> JobRunner::LiveExecutors() const { return pods_->Live(); }
+
+bool JobRunner::IsBusy(const std::string& executor_id) const {
+  return !scheduler_->IsIdle(executor_id);
 }
 
-absl::StatusOr<std::string> JobRunner::EvictBusyExecutor() {
-  SHUFFLE_ASSIGN_OR_RETURN(std::string victim, PickVictim());
-  SHUFFLE_LOG(INFO) << "evicting executor" << Kv("executor", victim);
-  SHUFFLE_RETURN_IF_ERROR(pods_->Evict(victim));
+absl::Status JobRunner::Evict(const std::string& executor_id) {
+  SHUFFLE_LOG(INFO) << "evicting executor" << Kv("executor", executor_id);
+  SHUFFLE_RETURN_IF_ERROR(pods_->Evict(executor_id));
   absl::MutexLock lock(&mu_);
   ++evictions_;
-  return victim;
-}
-
-absl::StatusOr<std::string> JobRunner::Inject(const PlannedFault& fault, uint64_t random) {
-  if (fault.kind == FaultKind::kEvictExecutor) {
-    SHUFFLE_ASSIGN_OR_RETURN(std::string victim, EvictBusyExecutor());
-    return absl::StrCat("evict ", victim);
-  }
-  if (options_.fault_target == nullptr) {
-    return absl::UnimplementedError("this cluster cannot inject it");
-  }
-  std::string victim;
-  if (fault.kind == FaultKind::kKillExecutor) {
-    SHUFFLE_ASSIGN_OR_RETURN(victim, PickVictim());
-  }
-  return options_.fault_target->Inject(fault.kind, victim, random);
+  return absl::OkStatus();
 }
 
 void JobRunner::OnExecutorEnded(const podmanager::BackendEvent& event) {
@@ -425,4 +331,4 @@ void JobRunner::LoseServer(const std::string& node) {
   scheduler_->LoseServerOnNode(node);
 }
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::runner
