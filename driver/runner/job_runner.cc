@@ -11,6 +11,7 @@
 #include "driver/runner/progress.h"
 #include "driver/runner/shuffle_tier.h"
 #include "grpcpp/grpcpp.h"
+#include "shuffle/core/endpoint.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
@@ -98,10 +99,14 @@ absl::StatusOr<std::string> JobRunner::StartService(const ApplicationInfo& app,
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.listen, " for executors (--listen)"));
   }
-  const std::string host = options_.advertise_host.empty()
-                               ? options_.listen.substr(0, options_.listen.rfind(':'))
-                               : options_.advertise_host;
-  return absl::StrCat(host, ":", port);
+  absl::StatusOr<core::Endpoint> listen = core::Endpoint::Parse(options_.listen);
+  if (!options_.advertise_host.empty()) {
+    return core::Endpoint::Tcp(options_.advertise_host, static_cast<uint16_t>(port)).ToString();
+  }
+  if (!listen.ok()) {
+    return core::Annotate(listen.status(), "the driver's --listen");
+  }
+  return listen->WithPort(static_cast<uint16_t>(port)).ToString();
 }
 
 absl::StatusOr<JobReport> JobRunner::Run() {

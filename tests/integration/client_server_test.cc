@@ -417,8 +417,8 @@ TEST_F(ClusterTest, CExampleWritesAndReadsThroughTheCAbi) {
   ASSERT_NO_FATAL_FAILURE(StartServers(1));
   ASSERT_TRUE(servers_[0]->RegisterShuffle("c-app", 4, 3).ok());
   absl::StatusOr<testsupport::ProgramResult> run = testsupport::RunProgram(
-      {SHUFFLE_C_EXAMPLE, servers_[0]->data_address(), "c-app", "4", "3", "20000"}, dir_.path(),
-      std::chrono::seconds(120));
+      {SHUFFLE_C_EXAMPLE_BINARY, servers_[0]->data_address(), "c-app", "4", "3", "20000"},
+      dir_.path(), std::chrono::seconds(120));
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->exit_code, 0) << run->out << run->err;
 }

@@ -1,8 +1,12 @@
 #include "tests/support/program.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "shuffle/core/files.h"
 #include "shuffle/core/status_macros.h"
 
@@ -19,13 +23,13 @@ absl::StatusOr<std::unique_ptr<core::Process>> StartProgram(const std::vector<st
 }
 
 absl::StatusOr<ProgramResult> RunProgram(const std::vector<std::string>& argv,
-                                         const std::string& dir,
-                                         std::chrono::milliseconds timeout) {
+                                         const std::string& dir, std::chrono::milliseconds timeout,
+                                         const std::string& name) {
   if (argv.empty()) {
     return absl::InvalidArgumentError("no program to run");
   }
-  const std::string base =
-      absl::StrCat(dir, "/", std::filesystem::path(argv[0]).filename().string());
+  const std::string base = absl::StrCat(
+      dir, "/", name.empty() ? std::filesystem::path(argv[0]).filename().string() : name);
   SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<core::Process> process,
                            StartProgram(argv, base + ".out", base + ".err"));
   std::optional<core::ExitInfo> exit = process->Wait(timeout);
@@ -39,6 +43,18 @@ absl::StatusOr<ProgramResult> RunProgram(const std::vector<std::string>& argv,
   result.out = core::ReadFileToString(base + ".out").value_or("");
   result.err = core::ReadFileToString(base + ".err").value_or("");
   return result;
+}
+
+absl::StatusOr<std::string> FindInPath(const std::string& program) {
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read-only use
+  for (absl::string_view dir :
+       absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':', absl::SkipEmpty())) {
+    const std::string candidate = absl::StrCat(dir, "/", program);
+    if (access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat(program, " is not on PATH"));
 }
 
 absl::StatusOr<core::ReadyFile> AwaitServerReady(core::Process& server, const std::string& path,

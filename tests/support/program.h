@@ -1,6 +1,7 @@
-// Running programs from tests and benchmarks, on core::Process (fork/exec, killed with the test
-// by PR_SET_PDEATHSIG, by PID when the object dies): one program to completion with its stdout
-// and stderr captured, and waiting for a started shuffle-server's ready file. Thread-compatible.
+// Running programs from tests and benchmarks (shufflectl, gnuplot, shuffle-driver...), on
+// core::Process (fork/exec, killed with the caller by PR_SET_PDEATHSIG, by PID when the object
+// dies): one program to completion with its stdout and stderr captured, and waiting for a started
+// shuffle-server's ready file. Functions; safe from any thread.
 #ifndef SHUFFLE_TESTS_SUPPORT_PROGRAM_H_
 #define SHUFFLE_TESTS_SUPPORT_PROGRAM_H_
 
@@ -20,11 +21,15 @@ struct ProgramResult {
   std::string err;
 };
 
-// Runs argv (argv[0] a path) with stdout and stderr in `dir`/<name>.out and .err (name: argv[0]'s
-// file name), waiting at most `timeout`: DEADLINE_EXCEEDED (the program is killed) after it.
+// Runs argv (argv[0] a path) with stdout and stderr in `dir`/<name>.out and .err (`name` ""
+// means argv[0]'s file name), waiting at most `timeout`: DEADLINE_EXCEEDED, naming the files,
+// after it (the program is killed).
 absl::StatusOr<ProgramResult> RunProgram(
     const std::vector<std::string>& argv, const std::string& dir,
-    std::chrono::milliseconds timeout = std::chrono::seconds(60));
+    std::chrono::milliseconds timeout = std::chrono::seconds(60), const std::string& name = "");
+
+// The absolute path of `program` found on $PATH, or NOT_FOUND.
+absl::StatusOr<std::string> FindInPath(const std::string& program);
 
 // Starts argv with stdout and stderr in files (core::ProcessSpec's stdout_path and stderr_path).
 absl::StatusOr<std::unique_ptr<core::Process>> StartProgram(const std::vector<std::string>& argv,
