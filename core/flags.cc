@@ -46,6 +46,17 @@ void AppendEntry(std::string_view head, std::string_view text, std::string* out)
   Wrap(text, kHelpColumn, kHelpColumn, out);
 }
 
+// The item of `items` whose `name` is `name`, or null.
+template <typename T>
+const T* FindNamed(const std::vector<T>& items, std::string_view name) {
+  for (const T& item : items) {
+    if (item.name == name) {
+      return &item;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 absl::Status BadFlagValue(std::string_view name, std::string_view value,
@@ -116,14 +127,7 @@ FlagTable& FlagTable::AddNumber(std::string name, std::string value_name, std::s
              });
 }
 
-const Flag* FlagTable::Find(std::string_view name) const {
-  for (const Flag& flag : flags_) {
-    if (flag.name == name) {
-      return &flag;
-    }
-  }
-  return nullptr;
-}
+const Flag* FlagTable::Find(std::string_view name) const { return FindNamed(flags_, name); }
 
 absl::StatusOr<CommandLine> FlagTable::Split(const std::vector<std::string>& args) const {
   CommandLine line;
@@ -228,12 +232,7 @@ int ReportUsageError(std::string_view program, const absl::Status& status) {
 }
 
 const CommandSpec* CommandTable::Find(std::string_view name) const {
-  for (const CommandSpec& spec : commands_) {
-    if (spec.name == name) {
-      return &spec;
-    }
-  }
-  return nullptr;
+  return FindNamed(commands_, name);
 }
 
 std::string CommandTable::Names() const {

@@ -256,14 +256,17 @@ ConfigSchema ServerConfigSchema() {
 
 std::string ServerUsage() {
   ServerOptions unused;
-  return absl::StrCat(
-      "Usage: shuffle-server --data-dir=DIR [--data-dir=DIR ...] [flags]\n\n"
-      "Node-local shuffle service: stores map output on local disks and serves it to reducers\n"
-      "over a framed TCP / Unix-socket data plane, with a gRPC control plane.\n"
-      "Settings come from these flags and, with --config=PATH, a YAML file with the same keys\n"
-      "(command-line flags win). SIGTERM or SIGINT drains (no new writes, commits in flight\n"
-      "finish, data synced; --drain-timeout-seconds) and stops.\n\n",
-      ServerFlags(&unused).Help());
+  constexpr std::string_view kAbout =
+      R"(Usage: shuffle-server --data-dir=DIR [--data-dir=DIR ...] [flags]
+
+Node-local shuffle service: stores map output on local disks and serves it to reducers
+over a framed TCP / Unix-socket data plane, with a gRPC control plane.
+Settings come from these flags and, with --config=PATH, a YAML file with the same keys
+(command-line flags win). SIGTERM or SIGINT drains (no new writes, commits in flight
+finish, data synced; --drain-timeout-seconds) and stops.
+
+)";
+  return absl::StrCat(ToAbsl(kAbout), ServerFlags(&unused).Help());
 }
 
 }  // namespace shuffle::server

@@ -206,14 +206,16 @@ proto::JobSpec MakeJobSpec(const DriverOptions& options) {
 
 std::string DriverUsage() {
   DriverOptions unused;
-  return absl::StrCat(
-      "Usage: shuffle-driver [flags]\n\n"
-      "Runs a reference job on a local cluster: N simulated nodes on this machine, each with its\n"
-      "own shuffle-server (data directory, Unix socket, loopback ports), and executor processes\n"
-      "placed on them by the executor pod manager. Map output lives in the shuffle servers, so an\n"
-      "evicted executor costs only its running tasks. Prints live progress and a final report;\n"
-      "exits 0 only when the job succeeded and its output validated.\n\n",
-      DriverFlags(&unused).Help());
+  constexpr std::string_view kAbout = R"(Usage: shuffle-driver [flags]
+
+Runs a reference job on a local cluster: N simulated nodes on this machine, each with its
+own shuffle-server (data directory, Unix socket, loopback ports), and executor processes
+placed on them by the executor pod manager. Map output lives in the shuffle servers, so an
+evicted executor costs only its running tasks. Prints live progress and a final report;
+exits 0 only when the job succeeded and its output validated.
+
+)";
+  return absl::StrCat(core::ToAbsl(kAbout), DriverFlags(&unused).Help());
 }
 
 }  // namespace shuffle::cli
