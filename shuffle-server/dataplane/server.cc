@@ -50,8 +50,11 @@ DataPlaneServer::DataPlaneServer(const DataPlaneOptions& options, storage::Stora
       .counters = &counters_,
       .on_closed =
           [this](uint64_t id) {
-            std::lock_guard<std::mutex> lock(mu_);
-            connections_.erase(id);
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              connections_.erase(id);
+            }
+            open_connections_.Leave();
           },
   };
 }
@@ -179,6 +182,7 @@ void DataPlaneServer::Adopt(Connection::Socket socket, std::string peer) {
     connection =
         std::make_shared<Connection>(std::move(socket), std::move(peer), id, connection_context_);
     connections_.emplace(id, connection);
+    open_connections_.Enter();  // left by on_closed
   }
   DataPlaneCounters::Add(counters_.connections_accepted);
   DataPlaneCounters::Add(counters_.connections_open);
@@ -225,16 +229,7 @@ void DataPlaneServer::Stop() {
   // Let the I/O threads close the sockets (bounded), then drain the workers: blocked fetch
   // streams were woken by Shutdown(), and queued requests of closed connections return at once
   // without calling the engine.
-  const auto deadline = std::chrono::steady_clock::now() + kCloseWait;
-  while (std::chrono::steady_clock::now() < deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (connections_.empty()) {
-        break;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  open_connections_.AwaitIdle(absl::Now() + absl::FromChrono(kCloseWait));
   workers_.join();
   const bool started = work_.has_value();
   work_.reset();
