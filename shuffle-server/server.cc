@@ -191,10 +191,10 @@ Server::~Server() { Stop(); }
 
 storage::StorageEngine& Server::engine() const { return *parts_->engine; }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
-                                                      std::vector<ListenerFactory> listeners) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerOptions& options, const std::vector<ListenerFactory>& listeners) {
   auto server = std::unique_ptr<Server>(new Server(options));
-  absl::Status started = server->StartAll(std::move(listeners));
+  absl::Status started = server->StartAll(listeners);
   if (!started.ok()) {
     server->parts_.reset();  // in reverse start order, nothing to drain
     return started;
@@ -202,7 +202,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   return server;
 }
 
-absl::Status Server::StartAll(std::vector<ListenerFactory> listeners) {
+absl::Status Server::StartAll(const std::vector<ListenerFactory>& listeners) {
   Parts& p = *parts_;
   SHUFFLE_RETURN_IF_ERROR(p.OpenEngine(options_));
   SHUFFLE_RETURN_IF_ERROR(p.StartControl(options_));

@@ -70,7 +70,8 @@ class Server {
   // what already started is stopped again (no drain: nothing was served) and the error names
   // what failed.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
-      const ServerOptions& options, std::vector<ListenerFactory> listeners = StandardListeners());
+      const ServerOptions& options,
+      const std::vector<ListenerFactory>& listeners = StandardListeners());
   // Stop().
   ~Server();
   Server(const Server&) = delete;
@@ -88,7 +89,7 @@ class Server {
   struct Parts;
 
   explicit Server(const ServerOptions& options);
-  absl::Status StartAll(std::vector<ListenerFactory> listeners);
+  absl::Status StartAll(const std::vector<ListenerFactory>& listeners);
 
   const ServerOptions options_;
   std::unique_ptr<Parts> parts_;

@@ -136,7 +136,7 @@ class RecordingListener final : public Listener {
   storage::StorageEngine* engine_;
 };
 
-ListenerFactory Recording(std::string name, Journal* journal) {
+ListenerFactory Recording(const std::string& name, Journal* journal) {
   return
       [name, journal](const ListenerContext& context) -> absl::StatusOr<std::unique_ptr<Listener>> {
         return std::make_unique<RecordingListener>(name, journal, context.engine);

@@ -27,7 +27,7 @@ constexpr int kSubnetSecondOctet = 213;          // 10.213.S.0/24
 
 std::string FindIp() {
   for (const char* dir : {"/usr/sbin", "/sbin", "/usr/bin", "/bin"}) {
-    const std::string path = absl::StrCat(dir, "/ip");
+    std::string path = absl::StrCat(dir, "/ip");
     if (access(path.c_str(), X_OK) == 0) {
       return path;
     }

@@ -53,7 +53,7 @@ std::string TempDir::Sub(std::string_view name) const {
 }
 
 std::string TempDir::Write(std::string_view name, std::string_view contents) const {
-  const std::string path = Sub(name);
+  std::string path = Sub(name);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
