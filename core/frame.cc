@@ -40,6 +40,10 @@ std::string_view FrameTypeName(FrameType type) {
       return "Ping";
     case FrameType::kPong:
       return "Pong";
+    case FrameType::kLookupRequest:
+      return "LookupRequest";
+    case FrameType::kLookupResponse:
+      return "LookupResponse";
   }
   return "Unknown";
 }

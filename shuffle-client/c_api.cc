@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "shuffle-client/c_api_status.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
 #include "shuffle/client/shuffle_client_c.h"
@@ -14,6 +15,7 @@ struct shuffle_writer {
 };
 struct shuffle_reader {
   std::unique_ptr<shuffle::client::PartitionReader> impl;
+  std::string failed_server;  // what shuffle_reader_failed_server() returned last
 };
 
 namespace {
@@ -22,13 +24,7 @@ using shuffle::client::ClientOptions;
 using shuffle::client::ShuffleHandle;
 
 int Report(const absl::Status& st, shuffle_error* err) {
-  if (err != nullptr) {
-    err->code = static_cast<int>(st.code());
-    const std::string message(st.message());
-    std::strncpy(err->message, message.c_str(), sizeof(err->message) - 1);
-    err->message[sizeof(err->message) - 1] = '\0';
-  }
-  return static_cast<int>(st.code());
+  return shuffle::client::ReportToC(st, err);
 }
 
 int Invalid(const char* what, shuffle_error* err) {
@@ -42,9 +38,21 @@ ShuffleHandle Handle(const shuffle_target& t) {
                        .num_partitions = t.num_partitions};
 }
 
-ClientOptions Options(const shuffle_target& t) {
+ClientOptions Options(const shuffle_target& t, const shuffle_options* o = nullptr) {
   ClientOptions options;
   options.server = t.server != nullptr ? t.server : "";
+  if (o != nullptr) {
+    options.compression_level = o->compression_level;
+    options.max_bytes_in_flight = o->max_bytes_in_flight;
+    options.max_parallel_servers = o->max_parallel_servers;
+    options.connect_timeout_ms = o->connect_timeout_ms;
+    options.io_timeout_ms = o->io_timeout_ms;
+    options.max_retries = o->max_retries;
+    options.initial_backoff_ms = o->initial_backoff_ms;
+    options.max_backoff_ms = o->max_backoff_ms;
+    options.register_shuffle_on_push = o->register_shuffle_on_push != 0;
+    options.writer_waits_for_server = o->writer_waits_for_server != 0;
+  }
   return options;
 }
 
@@ -52,12 +60,35 @@ ClientOptions Options(const shuffle_target& t) {
 
 extern "C" {
 
+void shuffle_options_init(shuffle_options* options) {
+  if (options == nullptr) {
+    return;
+  }
+  const ClientOptions d;
+  *options = shuffle_options{.compression_level = d.compression_level,
+                             .max_bytes_in_flight = d.max_bytes_in_flight,
+                             .max_parallel_servers = d.max_parallel_servers,
+                             .connect_timeout_ms = d.connect_timeout_ms,
+                             .io_timeout_ms = d.io_timeout_ms,
+                             .max_retries = d.max_retries,
+                             .initial_backoff_ms = d.initial_backoff_ms,
+                             .max_backoff_ms = d.max_backoff_ms,
+                             .register_shuffle_on_push = d.register_shuffle_on_push ? 1 : 0,
+                             .writer_waits_for_server = d.writer_waits_for_server ? 1 : 0};
+}
+
 int shuffle_writer_open(const shuffle_target* target, uint32_t map_id, uint32_t attempt,
                         shuffle_writer** out, shuffle_error* err) {
+  return shuffle_writer_open_with_options(target, nullptr, map_id, attempt, out, err);
+}
+
+int shuffle_writer_open_with_options(const shuffle_target* target, const shuffle_options* options,
+                                     uint32_t map_id, uint32_t attempt, shuffle_writer** out,
+                                     shuffle_error* err) {
   if (target == nullptr || target->app_id == nullptr || out == nullptr) {
     return Invalid("shuffle_writer_open: target, target->app_id and out are required", err);
   }
-  auto writer = shuffle::client::MapOutputWriter::Open(Options(*target), Handle(*target),
+  auto writer = shuffle::client::MapOutputWriter::Open(Options(*target, options), Handle(*target),
                                                        shuffle::core::MapId(map_id),
                                                        shuffle::core::AttemptId(attempt));
   if (!writer.ok()) {
@@ -76,6 +107,21 @@ int shuffle_writer_write(shuffle_writer* writer, uint32_t partition, const void*
                                     std::string_view(static_cast<const char*>(key), key_len),
                                     std::string_view(static_cast<const char*>(value), value_len)),
                 err);
+}
+
+int shuffle_writer_write_block(shuffle_writer* writer, uint32_t partition, const void* data,
+                               size_t len, uint32_t records, shuffle_error* err) {
+  if (writer == nullptr || (data == nullptr && len > 0)) {
+    return Invalid("shuffle_writer_write_block: null writer or buffer", err);
+  }
+  return Report(
+      writer->impl->WriteBlock(shuffle::core::PartitionId(partition),
+                               std::string_view(static_cast<const char*>(data), len), records),
+      err);
+}
+
+uint64_t shuffle_writer_encoded_bytes(const shuffle_writer* writer) {
+  return writer == nullptr ? 0 : writer->impl->encoded_bytes();
 }
 
 int shuffle_writer_commit(shuffle_writer* writer, uint8_t** status, size_t* status_len, int* won,
@@ -122,8 +168,70 @@ int shuffle_reader_open(const shuffle_target* target, uint32_t partition_begin,
   if (!reader.ok()) {
     return Report(reader.status(), err);
   }
-  *out = new shuffle_reader{std::move(*reader)};
+  *out = new shuffle_reader{.impl = std::move(*reader), .failed_server = {}};
   return 0;
+}
+
+int shuffle_reader_open_locations(const shuffle_target* target, const shuffle_options* options,
+                                  uint32_t partition_begin, uint32_t partition_end,
+                                  const shuffle_map_location* maps, size_t num_maps,
+                                  shuffle_reader** out, shuffle_error* err) {
+  if (target == nullptr || target->app_id == nullptr || out == nullptr ||
+      (num_maps > 0 && maps == nullptr)) {
+    return Invalid("shuffle_reader_open_locations: target, app_id, out and maps are required", err);
+  }
+  std::vector<shuffle::client::MapLocation> locations;
+  locations.reserve(num_maps);
+  for (size_t i = 0; i < num_maps; ++i) {
+    if (maps[i].address == nullptr) {
+      return Invalid("shuffle_reader_open_locations: a map location has no address", err);
+    }
+    locations.push_back(
+        shuffle::client::MapLocation{.address = maps[i].address,
+                                     .map = shuffle::core::MapId(maps[i].map_id),
+                                     .attempt = shuffle::core::AttemptId(maps[i].attempt)});
+  }
+  auto reader = shuffle::client::PartitionReader::Open(
+      Options(*target, options), Handle(*target), shuffle::core::PartitionId(partition_begin),
+      shuffle::core::PartitionId(partition_end), locations);
+  if (!reader.ok()) {
+    return Report(reader.status(), err);
+  }
+  *out = new shuffle_reader{.impl = std::move(*reader), .failed_server = {}};
+  return 0;
+}
+
+int shuffle_reader_next_block(shuffle_reader* reader, const void** data, size_t* len,
+                              int* has_block, shuffle_error* err) {
+  if (reader == nullptr || data == nullptr || len == nullptr || has_block == nullptr) {
+    return Invalid("shuffle_reader_next_block: null argument", err);
+  }
+  std::string_view raw;
+  auto next = reader->impl->NextBlock(&raw);
+  if (!next.ok()) {
+    return Report(next.status(), err);
+  }
+  *has_block = *next ? 1 : 0;
+  *data = raw.data();
+  *len = raw.size();
+  return 0;
+}
+
+const char* shuffle_reader_failed_server(shuffle_reader* reader) {
+  if (reader == nullptr) {
+    return "";
+  }
+  reader->failed_server = reader->impl->failed_server();
+  return reader->failed_server.c_str();
+}
+
+void shuffle_reader_get_stats(const shuffle_reader* reader, shuffle_reader_stats* out) {
+  if (reader == nullptr || out == nullptr) {
+    return;
+  }
+  const shuffle::client::PartitionReader::Stats s = reader->impl->stats();
+  *out = shuffle_reader_stats{
+      .blocks = s.blocks, .bytes = s.bytes, .records = s.records, .retries = s.retries};
 }
 
 int shuffle_reader_next(shuffle_reader* reader, const void** key, size_t* key_len,

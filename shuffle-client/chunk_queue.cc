@@ -42,6 +42,14 @@ void ChunkQueue::Close(absl::Status status) {
   }
 }
 
+bool ChunkQueue::WaitReady(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || !closed_.ok() || producers_done_ == producers_;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+}
+
 absl::StatusOr<std::unique_ptr<FetchChunk>> ChunkQueue::Next(std::unique_ptr<FetchChunk> finished) {
   pool_->Give(std::move(finished));
   absl::MutexLock lock(&mu_);

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "shuffle-client/chunk_pool.h"
 #include "shuffle-client/fetch_chunk.h"
 
@@ -50,6 +51,8 @@ class ChunkQueue {
   // Consumer: recycles `finished` (may be null), then waits for the next chunk. Null at the
   // end (every producer done, nothing queued); the Close() status after a Close().
   absl::StatusOr<std::unique_ptr<FetchChunk>> Next(std::unique_ptr<FetchChunk> finished);
+  // Consumer: waits up to `timeout` until Next() would not block; false when it still would.
+  bool WaitReady(absl::Duration timeout);
 
   struct Totals {
     uint64_t blocks = 0;

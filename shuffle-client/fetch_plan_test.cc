@@ -63,5 +63,59 @@ TEST(FetchPlanTest, RefusesRangesAndStatusesThatDoNotFit) {
   EXPECT_TRUE(none->empty());
 }
 
+proto::MapHolding Held(uint32_t map, uint32_t attempt, uint64_t blocks, bool committed = true) {
+  proto::MapHolding h;
+  h.set_map_id(map);
+  h.set_committed(committed);
+  h.set_attempt(attempt);
+  h.set_blocks(blocks);
+  h.set_bytes(blocks * 100);
+  h.set_attempt_blocks(blocks + 1);
+  return h;
+}
+
+TEST(FetchPlanTest, LookupPlansResolveToExactlyWhatTheServersHold) {
+  auto plans = PlanLookups(kHandle, 0, 2,
+                           {MapLocation{"b:1", core::MapId(3), core::AttemptId(7)},
+                            MapLocation{"a:1", core::MapId(1), core::AttemptId(2)},
+                            MapLocation{"b:1", core::MapId(5), core::AttemptId(9)}});
+  ASSERT_TRUE(plans.ok()) << plans.status();
+  ASSERT_EQ(plans->size(), 2u);
+  ServerPlan& b = (*plans)[1];
+  EXPECT_EQ(b.address, "b:1");
+  ASSERT_EQ(b.lookup.size(), 2u);
+  proto::LookupResponse response;
+  *response.add_maps() = Held(3, 7, 4);
+  *response.add_maps() = Held(5, 9, 0);  // nothing in the range: not fetched
+  ASSERT_TRUE(ResolveLookup(response, &b).ok());
+  EXPECT_TRUE(b.lookup.empty());
+  EXPECT_EQ(b.expected_blocks, 4u);
+  EXPECT_EQ(b.expected_bytes, 400u);
+  EXPECT_EQ(b.map_ids, std::vector<uint32_t>{3});
+  EXPECT_EQ(b.map_begin, 3u);
+  EXPECT_EQ(b.map_end, 4u);
+  EXPECT_NE(b.blocks.Find(3, 7), BlockTracker::kUnknown);
+  EXPECT_EQ(b.blocks.Find(5, 9), BlockTracker::kUnknown);
+}
+
+TEST(FetchPlanTest, ALookupThatFindsAnotherAttemptOrNothingIsNotFound) {
+  auto plans = PlanLookups(kHandle, 0, 1, {MapLocation{"a:1", core::MapId(1), core::AttemptId(2)}});
+  ASSERT_TRUE(plans.ok());
+  proto::LookupResponse other;
+  *other.add_maps() = Held(1, 3, 4);
+  absl::Status st = ResolveLookup(other, &(*plans)[0]);
+  EXPECT_TRUE(absl::IsNotFound(st)) << st;
+  EXPECT_NE(st.message().find("serves attempt 3"), std::string_view::npos) << st;
+  proto::LookupResponse none;
+  *none.add_maps() = Held(1, 0, 0, /*committed=*/false);
+  EXPECT_TRUE(absl::IsNotFound(ResolveLookup(none, &(*plans)[0])));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(PlanLookups(kHandle, 0, 1,
+                                          {MapLocation{"a:1", core::MapId(1), core::AttemptId(2)},
+                                           MapLocation{"b:1", core::MapId(1), core::AttemptId(3)}})
+                                  .status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(PlanLookups(kHandle, 2, 9, {}).status()));
+}
+
 }  // namespace
 }  // namespace shuffle::client

@@ -1,6 +1,8 @@
 #include "shuffle/client/map_output_writer.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +16,11 @@
 #include "shuffle/proto/data.pb.h"
 
 namespace shuffle::client {
+namespace {
+
+constexpr int kMaxPushBlocks = 2048;  // blocks per push request (its header lists each)
+
+}  // namespace
 
 struct MapOutputWriter::Impl {
   ClientOptions options;
@@ -79,6 +86,9 @@ struct MapOutputWriter::Impl {
     batch_header.set_shuffle_id(shuffle.shuffle.value());
     batch_header.set_map_id(map.value());
     batch_header.set_attempt(attempt.value());
+    if (options.register_shuffle_on_push) {
+      batch_header.set_num_partitions(shuffle.num_partitions);
+    }
     SHUFFLE_RETURN_IF_ERROR(
         conn->Send(core::FrameType::kPushRequest, conn->NextRequestId(), batch_header, batch));
     ++pushes_in_flight;
@@ -90,25 +100,33 @@ struct MapOutputWriter::Impl {
     return absl::OkStatus();
   }
 
-  absl::Status CutBlock(uint32_t partition) {
-    std::string& raw = buffers[partition];
-    if (raw.empty()) {
-      return absl::OkStatus();
-    }
+  // Encodes `raw` as one block of `partition` into the next push; sends the push when full.
+  absl::Status AddBlock(uint32_t partition, std::string_view raw, uint32_t record_count) {
     const size_t before = batch.size();
-    SHUFFLE_RETURN_IF_ERROR(core::EncodeBlock(raw, records[partition], compressor.get(), &batch));
+    SHUFFLE_RETURN_IF_ERROR(core::EncodeBlock(raw, record_count, compressor.get(), &batch));
     proto::BlockRef* ref = batch_header.add_blocks();
     ref->set_partition_id(partition);
     ref->set_length(static_cast<uint32_t>(batch.size() - before));
     pushed_blocks += 1;
     pushed_bytes += batch.size() - before;
-    buffered -= raw.size();
-    raw.clear();
-    records[partition] = 0;
-    if (batch.size() >= options.push_batch_bytes) {
+    // The server takes push headers of up to 64 KiB: about 6,000 block references.
+    if (batch.size() >= options.push_batch_bytes || batch_header.blocks_size() >= kMaxPushBlocks) {
       return SendBatch();
     }
     return absl::OkStatus();
+  }
+
+  absl::Status CutBlock(uint32_t partition) {
+    std::string& raw = buffers[partition];
+    if (raw.empty()) {
+      return absl::OkStatus();
+    }
+    const uint32_t count = records[partition];
+    buffered -= raw.size();
+    records[partition] = 0;
+    absl::Status st = AddBlock(partition, raw, count);
+    raw.clear();
+    return st;
   }
 
   // Cuts the largest buffers early when the writer holds too much.
@@ -138,6 +156,7 @@ struct MapOutputWriter::Impl {
     request.set_num_partitions(shuffle.num_partitions);
     request.set_expected_blocks(pushed_blocks);
     request.set_expected_bytes(pushed_bytes);
+    request.set_register_shuffle(options.register_shuffle_on_push);
     const uint64_t id = conn->NextRequestId();
     SHUFFLE_RETURN_IF_ERROR(conn->Send(core::FrameType::kCommitRequest, id, request));
     SHUFFLE_ASSIGN_OR_RETURN(core::Frame frame, conn->Receive());
@@ -178,9 +197,23 @@ absl::StatusOr<std::unique_ptr<MapOutputWriter>> MapOutputWriter::Open(const Cli
   if (address.empty()) {
     SHUFFLE_ASSIGN_OR_RETURN(address, DiscoverLocalServer());
   }
-  SHUFFLE_ASSIGN_OR_RETURN(
-      impl->conn, FrameConnection::Connect(address, options.connect_timeout_ms,
-                                           options.io_timeout_ms, options.max_frame_payload));
+  // A server that is restarting (a DaemonSet pod replaced, a crash) refuses connections for a
+  // while: wait for it, as readers do, rather than fail the task at once.
+  int64_t backoff_ms = options.initial_backoff_ms;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<std::unique_ptr<FrameConnection>> conn = FrameConnection::Connect(
+        address, options.connect_timeout_ms, options.io_timeout_ms, options.max_frame_payload);
+    if (conn.ok()) {
+      impl->conn = std::move(*conn);
+      break;
+    }
+    if (!options.writer_waits_for_server || !absl::IsUnavailable(conn.status()) ||
+        attempt >= options.max_retries) {
+      return conn.status();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, options.max_backoff_ms);
+  }
   if (options.compression_level != 0) {
     SHUFFLE_ASSIGN_OR_RETURN(impl->compressor, core::Compressor::Create(options.compression_level));
   }
@@ -229,6 +262,40 @@ absl::Status MapOutputWriter::Write(core::PartitionId partition, std::string_vie
   return w.failure;
 }
 
+absl::Status MapOutputWriter::WriteBlock(core::PartitionId partition, std::string_view raw,
+                                         uint32_t records) {
+  Impl& w = *impl_;
+  if (!w.failure.ok()) {
+    return w.failure;
+  }
+  if (w.committed) {
+    return absl::FailedPreconditionError(absl::StrCat(w.What(), ": already committed"));
+  }
+  if (partition.value() >= w.shuffle.num_partitions) {
+    return absl::InvalidArgumentError(absl::StrCat(w.What(), ": partition ", partition.value(),
+                                                   " out of range (", w.shuffle.num_partitions,
+                                                   " partitions)"));
+  }
+  if (raw.size() > core::kMaxBlockSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(w.What(), ": a block of ", raw.size(), " bytes for partition ",
+                     partition.value(), " is larger than the largest block (", core::kMaxBlockSize,
+                     " bytes); a single record must be smaller than that"));
+  }
+  w.bytes_written += raw.size();
+  if (w.superseded) {
+    return absl::OkStatus();  // another attempt's output is served; nothing to push
+  }
+  absl::Status st = w.CutBlock(partition.value());
+  if (st.ok()) {
+    st = w.AddBlock(partition.value(), raw, records);
+  }
+  if (!st.ok()) {
+    w.failure = core::Annotate(st, w.What());
+  }
+  return w.failure;
+}
+
 absl::StatusOr<MapOutputWriter::CommitResult> MapOutputWriter::Commit() {
   Impl& w = *impl_;
   if (!w.failure.ok()) {
@@ -247,5 +314,7 @@ absl::StatusOr<MapOutputWriter::CommitResult> MapOutputWriter::Commit() {
 }
 
 uint64_t MapOutputWriter::bytes_written() const { return impl_->bytes_written; }
+
+uint64_t MapOutputWriter::encoded_bytes() const { return impl_->pushed_bytes; }
 
 }  // namespace shuffle::client

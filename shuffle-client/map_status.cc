@@ -25,6 +25,7 @@ std::string MapStatus::Serialize() const {
   proto::MapStatus p;
   p.set_node(node);
   p.set_address(address);
+  p.set_control_address(control_address);
   p.set_shuffle_id(shuffle.value());
   p.set_map_id(map.value());
   p.set_attempt(attempt.value());
@@ -46,6 +47,7 @@ absl::StatusOr<MapStatus> MapStatus::Parse(std::string_view bytes) {
   MapStatus s;
   s.node = p.node();
   s.address = p.address();
+  s.control_address = p.control_address();
   s.shuffle = core::ShuffleId(p.shuffle_id());
   s.map = core::MapId(p.map_id());
   s.attempt = core::AttemptId(p.attempt());

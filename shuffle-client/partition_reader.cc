@@ -82,10 +82,25 @@ struct PartitionReader::Impl {
 absl::StatusOr<std::unique_ptr<PartitionReader>> PartitionReader::Open(
     const ClientOptions& options, const ShuffleHandle& shuffle, core::PartitionId partition_begin,
     core::PartitionId partition_end, const std::vector<MapStatus>& statuses) {
-  const uint32_t begin = partition_begin.value();
-  const uint32_t end = partition_end.value();
-  SHUFFLE_ASSIGN_OR_RETURN(std::vector<ServerPlan> plans, PlanFetch(shuffle, begin, end, statuses));
-  auto impl = std::make_unique<Impl>(options, shuffle, begin, end, std::move(plans));
+  SHUFFLE_ASSIGN_OR_RETURN(
+      std::vector<ServerPlan> plans,
+      PlanFetch(shuffle, partition_begin.value(), partition_end.value(), statuses));
+  return Start(std::make_unique<Impl>(options, shuffle, partition_begin.value(),
+                                      partition_end.value(), std::move(plans)));
+}
+
+absl::StatusOr<std::unique_ptr<PartitionReader>> PartitionReader::Open(
+    const ClientOptions& options, const ShuffleHandle& shuffle, core::PartitionId partition_begin,
+    core::PartitionId partition_end, const std::vector<MapLocation>& maps) {
+  SHUFFLE_ASSIGN_OR_RETURN(
+      std::vector<ServerPlan> plans,
+      PlanLookups(shuffle, partition_begin.value(), partition_end.value(), maps));
+  return Start(std::make_unique<Impl>(options, shuffle, partition_begin.value(),
+                                      partition_end.value(), std::move(plans)));
+}
+
+std::unique_ptr<PartitionReader> PartitionReader::Start(std::unique_ptr<Impl> impl) {
+  const ClientOptions& options = impl->options;
   const size_t threads =
       std::min<size_t>(impl->plans.size(), std::max<uint32_t>(1, options.max_parallel_servers));
   auto reader = std::unique_ptr<PartitionReader>(new PartitionReader(std::move(impl)));
@@ -124,6 +139,30 @@ absl::StatusOr<bool> PartitionReader::Next(std::string_view* key, std::string_vi
     }
     r.records = RecordIterator(r.current->block(r.next_block++));
   }
+}
+
+absl::StatusOr<bool> PartitionReader::NextBlock(std::string_view* raw) {
+  bool timed_out = false;
+  return NextBlock(raw, absl::InfiniteDuration(), &timed_out);
+}
+
+absl::StatusOr<bool> PartitionReader::NextBlock(std::string_view* raw, absl::Duration wait,
+                                                bool* timed_out) {
+  Impl& r = *impl_;
+  *timed_out = false;
+  while (r.current == nullptr || r.next_block == r.current->blocks()) {
+    if (wait != absl::InfiniteDuration() && !r.queue.WaitReady(wait)) {
+      *timed_out = true;
+      return false;
+    }
+    SHUFFLE_ASSIGN_OR_RETURN(r.current, r.queue.Next(std::move(r.current)));
+    r.next_block = 0;
+    if (r.current == nullptr) {
+      return false;  // every server delivered everything it promised
+    }
+  }
+  *raw = r.current->block(r.next_block++);
+  return true;
 }
 
 std::string PartitionReader::failed_server() const {

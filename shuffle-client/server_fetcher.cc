@@ -32,6 +32,8 @@ struct Fetcher {
 
   absl::Status WithRetries();
   absl::Status Once();
+  // Resolves a plan made from map locations (plan.lookup) with the server's answer.
+  absl::Status Lookup(FrameConnection& conn);
   absl::Status Receive(FrameConnection& conn);
 };
 
@@ -75,7 +77,36 @@ absl::Status Fetcher::Once() {
   return st;
 }
 
+absl::Status Fetcher::Lookup(FrameConnection& conn) {
+  proto::LookupRequest request;
+  request.mutable_credentials()->set_app_id(scope.shuffle->app_id);
+  request.mutable_credentials()->set_token(scope.shuffle->token);
+  request.set_shuffle_id(scope.shuffle->shuffle.value());
+  request.set_partition_start(scope.partition_begin);
+  request.set_partition_end(scope.partition_end);
+  request.mutable_maps()->Assign(plan.lookup.begin(), plan.lookup.end());
+  const uint64_t id = conn.NextRequestId();
+  SHUFFLE_RETURN_IF_ERROR(conn.Send(core::FrameType::kLookupRequest, id, request));
+  SHUFFLE_ASSIGN_OR_RETURN(core::Frame frame, conn.Receive());
+  if (frame.type == core::FrameType::kError) {
+    return ErrorFrameToStatus(frame, plan.address);
+  }
+  proto::LookupResponse response;
+  if (frame.type != core::FrameType::kLookupResponse || frame.request_id != id ||
+      !response.ParseFromString(frame.header)) {
+    return absl::InternalError(
+        absl::StrCat("shuffle server ", plan.address, " sent an unexpected answer to a lookup"));
+  }
+  return ResolveLookup(response, &plan);
+}
+
 absl::Status Fetcher::Receive(FrameConnection& conn) {
+  if (!plan.lookup.empty()) {
+    SHUFFLE_RETURN_IF_ERROR(Lookup(conn));
+    if (plan.expected_blocks == 0) {
+      return absl::OkStatus();  // the server holds nothing of these maps in the range
+    }
+  }
   proto::FetchRequest request;
   request.mutable_credentials()->set_app_id(scope.shuffle->app_id);
   request.mutable_credentials()->set_token(scope.shuffle->token);
@@ -84,6 +115,7 @@ absl::Status Fetcher::Receive(FrameConnection& conn) {
   request.set_partition_end(scope.partition_end);
   request.set_map_start(plan.map_begin);
   request.set_map_end(plan.map_end);
+  request.mutable_map_ids()->Assign(plan.map_ids.begin(), plan.map_ids.end());
   SHUFFLE_RETURN_IF_ERROR(conn.Send(core::FrameType::kFetchRequest, conn.NextRequestId(), request));
   for (;;) {
     if (chunk == nullptr) {

@@ -1,4 +1,5 @@
-// FetchFromServer: one server's share of a PartitionReader's fetch. Sends one request for the
+// FetchFromServer: one server's share of a PartitionReader's fetch. Resolves the plan with a
+// lookup first when it was made from map locations (fetch_plan.h), then sends one request for the
 // reader's partitions and the maps the plan names, receives each FetchData frame straight into
 // a recycled chunk, verifies and filters its blocks (fetch_chunk.h) and queues the chunk for
 // the consumer. Retryable failures (server restart, overload, broken connection, timeout) are

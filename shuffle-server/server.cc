@@ -48,6 +48,7 @@ class DataPlaneListener final : public Listener {
     SHUFFLE_ASSIGN_OR_RETURN(std::string advertise, AdvertiseAddress(options, ProcessEnv));
     dataplane::DataPlaneOptions data_options = ToDataPlaneOptions(options, advertise);
     data_options.token_authority = context.tokens;
+    data_options.control_port = context.control_port;
     SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<dataplane::DataPlaneServer> server,
                              dataplane::DataPlaneServer::Start(data_options, context.engine));
     auto listener = std::make_unique<DataPlaneListener>(std::move(server));
@@ -209,8 +210,10 @@ absl::Status Server::StartAll(const std::vector<ListenerFactory>& listeners) {
   SHUFFLE_ASSIGN_OR_RETURN(core::Endpoint control,
                            Bound("control-listen", options_.control_listen, p.control->port()));
   addresses_.Set(core::ReadyFile::kControl, control);
-  const ListenerContext context{
-      .options = &options_, .engine = p.engine.get(), .tokens = p.tokens.get()};
+  const ListenerContext context{.options = &options_,
+                                .engine = p.engine.get(),
+                                .tokens = p.tokens.get(),
+                                .control_port = p.control->port()};
   for (const ListenerFactory& start : listeners) {
     SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<Listener> listener, start(context));
     listener->Announce(&addresses_);

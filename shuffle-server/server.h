@@ -39,6 +39,7 @@ struct ListenerContext {
   const ServerOptions* options = nullptr;
   storage::StorageEngine* engine = nullptr;
   const security::TokenAuthority* tokens = nullptr;  // null: the server is unauthenticated
+  uint16_t control_port = 0;  // the control plane's bound port (map statuses carry it)
 };
 
 // A network service that serves requests from the storage engine: the data plane, and any other

@@ -22,7 +22,8 @@ using core::Kv;
 
 bool IsRequestType(FrameType type) {
   return type == FrameType::kPushRequest || type == FrameType::kCommitRequest ||
-         type == FrameType::kFetchRequest || type == FrameType::kPing;
+         type == FrameType::kFetchRequest || type == FrameType::kLookupRequest ||
+         type == FrameType::kPing;
 }
 
 std::chrono::steady_clock::duration WatchdogTick(const DataPlaneOptions& options) {

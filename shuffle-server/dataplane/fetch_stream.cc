@@ -15,6 +15,8 @@
 namespace shuffle::dataplane {
 namespace {
 
+constexpr size_t kMaxBlocksPerFrame = 16384;
+
 using core::FrameType;
 
 // Walks a plan's file ranges front to back, handing out the pieces that hold the next bytes.
@@ -82,7 +84,8 @@ absl::Status StreamFetch(uint64_t request_id, uint64_t frame_bytes, const storag
   uint64_t bytes = 0;  // its payload so far
   for (size_t i = 0; i < blocks.size(); ++i) {
     const uint64_t length = blocks[i].length;
-    if (i > first && bytes + length > frame_bytes) {
+    // A frame's header lists its blocks; clients take headers of up to 1 MiB.
+    if (i > first && (bytes + length > frame_bytes || i - first >= kMaxBlocksPerFrame)) {
       SHUFFLE_RETURN_IF_ERROR(
           SendFrame(request_id, blocks.subspan(first, i - first), bytes, plan, cursor, out));
       first = i;

@@ -29,6 +29,19 @@ absl::Status ParseHeader(const core::Frame& frame, const std::string& peer, Mess
   return absl::OkStatus();
 }
 
+// The namespace of the application the credentials prove (the token's); "default" on a server
+// without secrets. REQUIRES: the credentials were authorized.
+std::string NamespaceOf(const security::TokenAuthority* authority,
+                        const proto::Credentials& credentials) {
+  if (authority != nullptr) {
+    absl::StatusOr<std::string> ns = authority->Verify(credentials.app_id(), credentials.token());
+    if (ns.ok() && !ns->empty()) {
+      return *std::move(ns);
+    }
+  }
+  return "default";
+}
+
 // Checks the credentials and names the shuffle they address.
 absl::StatusOr<storage::ShuffleKey> KeyFor(const security::TokenAuthority* authority,
                                            const proto::Credentials& credentials,
@@ -81,6 +94,8 @@ absl::Status RequestHandler::Handle(const core::Frame& frame, ResponseWriter& ou
       return timed(latency_.commit, HandleCommit(frame, out));
     case FrameType::kFetchRequest:
       return timed(latency_.fetch, HandleFetch(frame, out));
+    case FrameType::kLookupRequest:
+      return timed(latency_.lookup, HandleLookup(frame, out));
     default:
       return absl::InternalError(absl::StrCat("no handler for frame type ",
                                               core::ToAbsl(core::FrameTypeName(frame.type))));
@@ -113,6 +128,13 @@ absl::Status RequestHandler::HandlePush(const core::Frame& frame, ResponseWriter
                                           .bytes = payload.substr(offset, ref.length())});
     offset += ref.length();
   }
+  if (req.num_partitions() != 0) {
+    // Idempotent; a shuffle this server already knows costs one lookup under the engine's lock.
+    SHUFFLE_RETURN_IF_ERROR(core::Annotate(
+        engine_->RegisterShuffle(key, NamespaceOf(token_authority_, req.credentials()),
+                                 req.num_partitions()),
+        what));
+  }
   SHUFFLE_RETURN_IF_ERROR(core::Annotate(
       engine_->Push(key, core::MapId(req.map_id()), core::AttemptId(req.attempt()), blocks), what));
   proto::PushResponse resp;
@@ -129,6 +151,12 @@ absl::Status RequestHandler::HandleCommit(const core::Frame& frame, ResponseWrit
                    req.map_id(), " attempt ", req.attempt(), " from ", out.peer());
   SHUFFLE_ASSIGN_OR_RETURN(storage::ShuffleKey key,
                            KeyFor(token_authority_, req.credentials(), req.shuffle_id(), what));
+  if (req.register_shuffle() && req.num_partitions() != 0) {
+    SHUFFLE_RETURN_IF_ERROR(core::Annotate(
+        engine_->RegisterShuffle(key, NamespaceOf(token_authority_, req.credentials()),
+                                 req.num_partitions()),
+        what));
+  }
   storage::CommitRequest commit{.map = core::MapId(req.map_id()),
                                 .attempt = core::AttemptId(req.attempt()),
                                 .num_partitions = req.num_partitions(),
@@ -146,6 +174,7 @@ absl::Status RequestHandler::HandleCommit(const core::Frame& frame, ResponseWrit
   proto::MapStatus* status = resp.mutable_status();
   status->set_node(node_name_);
   status->set_address(advertise_address_);
+  status->set_control_address(control_address_);
   status->set_shuffle_id(req.shuffle_id());
   status->set_map_id(req.map_id());
   status->set_attempt(winner.attempt);
@@ -173,16 +202,54 @@ absl::Status RequestHandler::HandleFetch(const core::Frame& frame, ResponseWrite
       req.map_end() == 0 ? std::string("all") : absl::StrCat(req.map_end()), ") for ", out.peer());
   SHUFFLE_ASSIGN_OR_RETURN(storage::ShuffleKey key,
                            KeyFor(token_authority_, req.credentials(), req.shuffle_id(), what));
-  storage::ReadRequest read{
-      .partition_begin = core::PartitionId(req.partition_start()),
-      .partition_end = core::PartitionId(req.partition_end()),
-      .map_begin = core::MapId(req.map_start()),
-      .map_end = core::MapId(req.map_end() == 0 ? UINT32_MAX : req.map_end())};
+  storage::ReadRequest read{.partition_begin = core::PartitionId(req.partition_start()),
+                            .partition_end = core::PartitionId(req.partition_end()),
+                            .map_begin = core::MapId(req.map_start()),
+                            .map_end = core::MapId(req.map_end() == 0 ? UINT32_MAX : req.map_end()),
+                            .maps = {}};
+  read.maps.reserve(req.map_ids_size());
+  for (uint32_t map : req.map_ids()) {
+    read.maps.push_back(core::MapId(map));
+  }
   absl::StatusOr<storage::FetchPlan> plan = engine_->PlanFetch(key, read);
   if (!plan.ok()) {
     return core::Annotate(plan.status(), what);
   }
   return core::Annotate(StreamFetch(frame.request_id, fetch_frame_bytes_, *plan, out), what);
+}
+
+absl::Status RequestHandler::HandleLookup(const core::Frame& frame, ResponseWriter& out) const {
+  proto::LookupRequest req;
+  SHUFFLE_RETURN_IF_ERROR(ParseHeader(frame, out.peer(), &req));
+  const std::string what =
+      absl::StrCat("lookup of ", req.maps_size(), " maps of shuffle ", req.credentials().app_id(),
+                   "/", req.shuffle_id(), " partitions [", req.partition_start(), ", ",
+                   req.partition_end(), ") for ", out.peer());
+  SHUFFLE_ASSIGN_OR_RETURN(storage::ShuffleKey key,
+                           KeyFor(token_authority_, req.credentials(), req.shuffle_id(), what));
+  std::vector<core::MapId> maps;
+  maps.reserve(req.maps_size());
+  for (const proto::MapAttempt& m : req.maps()) {
+    maps.push_back(core::MapId(m.map_id()));
+  }
+  absl::StatusOr<std::vector<storage::MapHolding>> holdings = engine_->Lookup(
+      key, core::PartitionId(req.partition_start()), core::PartitionId(req.partition_end()), maps);
+  if (!holdings.ok()) {
+    return core::Annotate(holdings.status(), what);
+  }
+  proto::LookupResponse resp;
+  resp.mutable_maps()->Reserve(static_cast<int>(holdings->size()));
+  for (const storage::MapHolding& h : *holdings) {
+    proto::MapHolding* m = resp.add_maps();
+    m->set_map_id(h.map.value());
+    m->set_committed(h.committed);
+    m->set_attempt(h.attempt.value());
+    m->set_blocks(h.blocks);
+    m->set_bytes(h.bytes);
+    m->set_attempt_blocks(h.attempt_blocks);
+  }
+  return out.Send(OutFrame(core::EncodeFrame(FrameType::kLookupResponse, frame.request_id,
+                                             resp.SerializeAsString(), /*payload=*/{})));
 }
 
 }  // namespace shuffle::dataplane

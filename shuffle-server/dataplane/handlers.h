@@ -1,6 +1,6 @@
-// RequestHandler: turns one decoded request frame (push, commit, fetch) into storage-engine calls
-// and response frames. Runs on the server's worker threads, never on I/O threads, because engine
-// calls block (Push waits for memory, Commit for durability, fetches read the disk).
+// RequestHandler: turns one decoded request frame (push, commit, fetch, lookup) into storage-engine
+// calls and response frames. Runs on the server's worker threads, never on I/O threads, because
+// engine calls block (Push waits for memory, Commit for durability, fetches read the disk).
 //
 // Thread-safe: one handler serves every connection concurrently; it holds no per-request state.
 // ResponseWriter is implemented by the connection and is safe to call from any thread.
@@ -47,7 +47,8 @@ class RequestHandler {
   // `engine` must outlive the handler.
   RequestHandler(storage::StorageEngine* engine, const DataPlaneOptions& options);
 
-  // Handles a kPushRequest, kCommitRequest or kFetchRequest, writing its responses to `out`.
+  // Handles a kPushRequest, kCommitRequest, kFetchRequest or kLookupRequest, writing its responses
+  // to `out`.
   // A non-OK status is the request's failure; the caller answers it with a kError frame.
   absl::Status Handle(const core::Frame& frame, ResponseWriter& out) const;
 
@@ -56,20 +57,25 @@ class RequestHandler {
     core::LatencyHistogram push;
     core::LatencyHistogram commit;
     core::LatencyHistogram fetch;
+    core::LatencyHistogram lookup;
   };
   const Latencies& latencies() const { return latency_; }
 
   // The address MapStatus advertises (set once the server knows its bound port).
   void set_advertise_address(std::string address) { advertise_address_ = std::move(address); }
+  // The control-plane address MapStatus advertises (empty: none).
+  void set_control_address(std::string address) { control_address_ = std::move(address); }
 
  private:
   absl::Status HandlePush(const core::Frame& frame, ResponseWriter& out) const;
   absl::Status HandleCommit(const core::Frame& frame, ResponseWriter& out) const;
   absl::Status HandleFetch(const core::Frame& frame, ResponseWriter& out) const;
+  absl::Status HandleLookup(const core::Frame& frame, ResponseWriter& out) const;
 
   storage::StorageEngine* engine_;
   std::string node_name_;
   std::string advertise_address_;
+  std::string control_address_;
   uint64_t fetch_frame_bytes_;
   const security::TokenAuthority* token_authority_;
   mutable Latencies latency_;

@@ -49,6 +49,9 @@ struct DataPlaneOptions {
   // readers should connect to (default: listen_address with the bound port).
   std::string node_name;
   std::string advertise_address;
+  // The control plane's port, advertised in map statuses with the data plane's advertised host
+  // (0: map statuses carry no control address).
+  uint16_t control_port = 0;
 
   // Checks every request's application token. Null: the server is unauthenticated (it says so
   // loudly at start). Must outlive the server.

@@ -76,10 +76,16 @@ absl::StatusOr<std::unique_ptr<DataPlaneServer>> DataPlaneServer::Start(
   if (server->advertise_address_.empty()) {
     server->advertise_address_ =
         options.listen_address.empty()
-            ? absl::StrCat("unix:", options.socket_path)
+            ? core::Endpoint::Unix(options.socket_path).ToString()
             : core::Endpoint::Parse(options.listen_address)->WithPort(server->tcp_port_).ToString();
   }
   server->handler_.set_advertise_address(server->advertise_address_);
+  if (options.control_port != 0) {  // the advertised host, at the control plane's port
+    absl::StatusOr<core::Endpoint> advertised = core::Endpoint::Parse(server->advertise_address_);
+    if (advertised.ok() && !advertised->is_unix()) {
+      server->handler_.set_control_address(advertised->WithPort(options.control_port).ToString());
+    }
+  }
   server->work_.emplace(server->io_.get_executor());
   if (server->tcp_acceptor_.is_open()) {
     boost::asio::post(server->accept_strand_, [s = server.get()] { s->AcceptTcp(); });
@@ -276,6 +282,7 @@ DataPlaneStats DataPlaneServer::stats() const {
   stats.push_latency = handler_.latencies().push.Take();
   stats.commit_latency = handler_.latencies().commit.Take();
   stats.fetch_latency = handler_.latencies().fetch.Take();
+  stats.lookup_latency = handler_.latencies().lookup.Take();
   return stats;
 }
 

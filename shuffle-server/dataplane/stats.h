@@ -58,6 +58,7 @@ struct DataPlaneStats {
   core::LatencyHistogram::Snapshot push_latency;
   core::LatencyHistogram::Snapshot commit_latency;
   core::LatencyHistogram::Snapshot fetch_latency;
+  core::LatencyHistogram::Snapshot lookup_latency;
 };
 
 struct DataPlaneCounters {

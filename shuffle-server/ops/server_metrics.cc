@@ -15,6 +15,9 @@ void StorageMetrics(const storage::StorageEngine& engine, PrometheusText& page) 
                static_cast<double>(s.blocks_pushed));
   page.Counter("shuffle_pushed_bytes_total", "Block bytes accepted from map tasks.",
                static_cast<double>(s.bytes_pushed));
+  page.Counter("shuffle_pushed_records_total",
+               "Records in the blocks accepted from map tasks (from the blocks' headers).",
+               static_cast<double>(s.records_pushed));
   page.Counter("shuffle_commits_total", "Map attempts committed durably.",
                static_cast<double>(s.commits));
   page.Counter("shuffle_commit_rounds_total",
@@ -145,7 +148,10 @@ void DataPlaneMetrics(const dataplane::DataPlaneStats& s, PrometheusText& page) 
   page.Gauge("shuffle_request_buffer_bytes", "Request bytes buffered across connections.",
              static_cast<double>(s.request_buffer_bytes));
   const std::pair<const char*, const core::LatencyHistogram::Snapshot*> latencies[] = {
-      {"push", &s.push_latency}, {"commit", &s.commit_latency}, {"fetch", &s.fetch_latency}};
+      {"push", &s.push_latency},
+      {"commit", &s.commit_latency},
+      {"fetch", &s.fetch_latency},
+      {"lookup", &s.lookup_latency}};
   for (const auto& [kind, snapshot] : latencies) {
     page.Histogram("shuffle_request_duration_seconds",
                    "Time to handle a data-plane request, by kind (fetch: until its last frame "

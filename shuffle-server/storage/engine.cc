@@ -205,6 +205,7 @@ void StorageEngine::Impl::DropBlock(PendingBlock& block) {
 absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::AttemptId attempt,
                                  const std::vector<PushedBlock>& blocks) {
   uint64_t total = 0;
+  uint64_t records = 0;
   for (const PushedBlock& block : blocks) {
     if (absl::Status st = core::VerifyBlock(block.bytes); !st.ok()) {
       return core::Annotate(
@@ -212,6 +213,7 @@ absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::A
                            attempt.value(), " partition ", block.partition.value()));
     }
     total += block.bytes.size();
+    records += core::ParseBlockHeader(block.bytes)->record_count;  // verified just above
   }
   Impl& impl = *impl_;
   absl::MutexLock lock(&impl.mu);
@@ -302,6 +304,7 @@ absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::A
   }
   impl.stats.blocks_pushed += blocks.size();
   impl.stats.bytes_pushed += total;
+  impl.stats.records_pushed += records;
   shuffle->stored_bytes += total;
   impl.namespace_bytes[shuffle->record.namespace_name] += total;
   shuffle->last_activity = absl::Now();

@@ -100,6 +100,18 @@ struct ReadRequest {
   core::PartitionId partition_end;  // exclusive
   core::MapId map_begin{0};
   core::MapId map_end{UINT32_MAX};  // exclusive
+  // When not empty: only these maps (still within [map_begin, map_end)); any order.
+  std::vector<core::MapId> maps;
+};
+
+// What the engine holds of one map in a range of partitions (Lookup).
+struct MapHolding {
+  core::MapId map{0};
+  bool committed = false;
+  core::AttemptId attempt{0};   // the committed attempt, when committed
+  uint64_t blocks = 0;          // its blocks in the range
+  uint64_t bytes = 0;           // their encoded bytes
+  uint64_t attempt_blocks = 0;  // its blocks over all partitions
 };
 
 // A block served to a reader: where it came from and its encoded bytes.
@@ -126,6 +138,7 @@ struct RecoveryReport {
 struct EngineStats {
   uint64_t blocks_pushed = 0;
   uint64_t bytes_pushed = 0;
+  uint64_t records_pushed = 0;  // the record counts of the pushed blocks' headers
   uint64_t commits = 0;
   uint64_t commit_rounds = 0;  // group-commit rounds (one fdatasync set and one WAL sync each)
   uint64_t extents_written = 0;
@@ -229,6 +242,13 @@ class StorageEngine {
   // partitions' committed blocks still in memory. The plan keeps the files open while it lives,
   // also across a removal of the shuffle. Counts one disk read per file range.
   absl::StatusOr<FetchPlan> PlanFetch(const ShuffleKey& key, const ReadRequest& request);
+
+  // For each of `maps`, in that order: its committed attempt and that attempt's blocks and bytes
+  // in partitions [begin, end), from the commit records (nothing is read or flushed). NOT_FOUND
+  // for an unknown shuffle; INVALID_ARGUMENT for a range outside it.
+  absl::StatusOr<std::vector<MapHolding>> Lookup(const ShuffleKey& key, core::PartitionId begin,
+                                                 core::PartitionId end,
+                                                 const std::vector<core::MapId>& maps);
 
   // Deletes a shuffle's files and index entries. Returns the bytes freed.
   absl::StatusOr<uint64_t> RemoveShuffle(const ShuffleKey& key);

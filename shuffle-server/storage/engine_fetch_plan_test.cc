@@ -215,5 +215,47 @@ TEST_F(EngineFetchPlanTest, InjectedReadFaultsDoNotApplyToPlans) {
   engine_.reset();  // before `env`
 }
 
+TEST_F(EngineFetchPlanTest, NamedMapsOnlyAndLookupFromCommitRecords) {
+  ASSERT_TRUE(WriteMap(*engine_, 0, 4, 2, 1000).ok());
+  ASSERT_TRUE(WriteMap(*engine_, 1, 5, 3, 1000).ok());
+  // A later attempt of map 1 is refused: the first one won.
+  EXPECT_TRUE(absl::IsAlreadyExists(WriteMap(*engine_, 1, 6, 3, 1000)));
+  ASSERT_TRUE(WriteMap(*engine_, 2, 7, 1, 1000).ok());
+  ReadRequest only = Partitions(1, kPartitions);
+  only.maps = {MapId(2), MapId(0)};
+  auto plan = engine_->PlanFetch(kKey, only);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->blocks.size(), 2u * 2 + 2u * 1);
+  for (const BlockEntry& block : plan->blocks) {
+    EXPECT_NE(block.map, 1u);
+    EXPECT_GE(block.partition, 1u);
+  }
+  auto holdings = engine_->Lookup(kKey, PartitionId(1), PartitionId(kPartitions),
+                                  {MapId(1), MapId(9), MapId(0)});
+  ASSERT_TRUE(holdings.ok()) << holdings.status();
+  ASSERT_EQ(holdings->size(), 3u);
+  EXPECT_TRUE((*holdings)[0].committed);
+  EXPECT_EQ((*holdings)[0].attempt.value(), 5u);
+  EXPECT_EQ((*holdings)[0].blocks, 6u);  // 3 per partition in [1, 3)
+  EXPECT_EQ((*holdings)[0].attempt_blocks, 9u);
+  EXPECT_EQ((*holdings)[0].bytes, 6 * MakeBlock(kKey.shuffle.value(), 1, 5, 1, 3, 1000).size());
+  EXPECT_FALSE((*holdings)[1].committed);
+  EXPECT_EQ((*holdings)[2].blocks, 4u);
+  EXPECT_TRUE(absl::IsNotFound(
+      engine_->Lookup({AppId("other"), ShuffleId(4)}, PartitionId(0), PartitionId(1), {MapId(0)})
+          .status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      engine_->Lookup(kKey, PartitionId(2), PartitionId(kPartitions + 1), {MapId(0)}).status()));
+}
+
+TEST_F(EngineFetchPlanTest, CountsTheRecordsOfPushedBlocks) {
+  const uint64_t before = engine_->stats().records_pushed;
+  ASSERT_TRUE(WriteMap(*engine_, 0, 0, 2, 1000).ok());
+  const core::BlockHeader header =
+      *core::ParseBlockHeader(MakeBlock(kKey.shuffle.value(), 0, 0, 0, 0, 1000));
+  EXPECT_EQ(engine_->stats().records_pushed - before, 2u * kPartitions * header.record_count);
+  EXPECT_GT(header.record_count, 0u);
+}
+
 }  // namespace
 }  // namespace shuffle::storage

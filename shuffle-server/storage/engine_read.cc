@@ -94,6 +94,15 @@ absl::StatusOr<StorageEngine::Impl::PreparedRead> StorageEngine::Impl::PrepareRe
   SHUFFLE_RETURN_IF_ERROR(FlushAndWait(shuffle, begin, end, /*everything=*/false));
   WinnerMap winners;
   SnapshotWinners(*shuffle, request.map_begin.value(), request.map_end.value(), &winners);
+  if (!request.maps.empty()) {
+    WinnerMap wanted;
+    for (core::MapId map : request.maps) {
+      if (auto it = winners.find(map.value()); it != winners.end()) {
+        wanted.insert(*it);
+      }
+    }
+    winners = std::move(wanted);
+  }
   SHUFFLE_ASSIGN_OR_RETURN(std::vector<ExtentRecord> extents,
                            index->ScanExtents(shuffle->record.handle, begin, end));
   prepared.ranges = PlanReads(extents, winners, options.max_read_bytes);
@@ -144,6 +153,44 @@ absl::StatusOr<FetchPlan> StorageEngine::Impl::PlanFetch(const ShuffleKey& key,
   stats.disk_reads += plan.ranges.size();
   stats.bytes_read += plan.bytes;
   return plan;
+}
+
+absl::StatusOr<std::vector<MapHolding>> StorageEngine::Lookup(
+    const ShuffleKey& key, core::PartitionId begin, core::PartitionId end,
+    const std::vector<core::MapId>& maps) {
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.mu);
+  ShufflePtr shuffle = impl.FindShuffle(key);
+  if (shuffle == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("shuffle ", key.app.value(), "/", key.shuffle.value(), " is not registered"));
+  }
+  if (begin.value() >= end.value() || end.value() > shuffle->record.num_partitions) {
+    return absl::InvalidArgumentError(absl::StrCat("partition range [", begin.value(), ", ",
+                                                   end.value(), ") is not within the shuffle's ",
+                                                   shuffle->record.num_partitions, " partitions"));
+  }
+  shuffle->last_activity = absl::Now();
+  std::vector<MapHolding> holdings;
+  holdings.reserve(maps.size());
+  for (core::MapId map : maps) {
+    MapHolding& holding = holdings.emplace_back(MapHolding{.map = map});
+    auto it = shuffle->winners.find(map.value());
+    if (it == shuffle->winners.end()) {
+      continue;
+    }
+    const CommitRecord& record = it->second;
+    holding.committed = true;
+    holding.attempt = core::AttemptId(record.attempt);
+    for (const PartitionTotal& total : record.partitions) {
+      holding.attempt_blocks += total.blocks;
+      if (total.partition >= begin.value() && total.partition < end.value()) {
+        holding.blocks += total.blocks;
+        holding.bytes += total.bytes;
+      }
+    }
+  }
+  return holdings;
 }
 
 void StorageEngine::Impl::SnapshotWinners(const ShuffleState& shuffle, uint32_t map_begin,

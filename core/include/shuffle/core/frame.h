@@ -38,8 +38,10 @@ enum class FrameType : uint8_t {
   kError = 8,
   kPing = 9,
   kPong = 10,
+  kLookupRequest = 11,
+  kLookupResponse = 12,
 };
-inline constexpr uint8_t kMaxFrameType = 10;
+inline constexpr uint8_t kMaxFrameType = 12;
 
 std::string_view FrameTypeName(FrameType type);
 

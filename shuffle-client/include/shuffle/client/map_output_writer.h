@@ -23,7 +23,9 @@ namespace shuffle::client {
 
 class MapOutputWriter {
  public:
-  /// Connects to the server (options.server, or the discovered node-local one).
+  /// Connects to the server (options.server, or the discovered node-local one); with
+  /// options.writer_waits_for_server, waits with the retries and backoff while it refuses
+  /// connections (restarting).
   static absl::StatusOr<std::unique_ptr<MapOutputWriter>> Open(const ClientOptions& options,
                                                                const ShuffleHandle& shuffle,
                                                                core::MapId map,
@@ -35,6 +37,13 @@ class MapOutputWriter {
   /// Appends one record to `partition`. REQUIRES: partition < num_partitions; not committed.
   absl::Status Write(core::PartitionId partition, std::string_view key, std::string_view value);
 
+  /// Appends one block whose record bytes the caller made (`raw`, holding `records` records in
+  /// the engine's own format; a reader gets them back whole from PartitionReader::NextBlock): it
+  /// is compressed, checksummed and pushed like a block Write() cut. Records of the partition
+  /// buffered by Write() go first. INVALID_ARGUMENT when raw is larger than core::kMaxBlockSize.
+  /// REQUIRES: partition < num_partitions; not committed.
+  absl::Status WriteBlock(core::PartitionId partition, std::string_view raw, uint32_t records);
+
   /// Makes the attempt's output durable on the server. If another attempt of the map committed
   /// first, returns that attempt's status (its output is the one served) with `won` false.
   struct CommitResult {
@@ -45,6 +54,9 @@ class MapOutputWriter {
 
   /// Bytes of records written so far (before compression).
   uint64_t bytes_written() const;
+  /// Encoded bytes of the blocks cut so far (after compression, block headers included): what
+  /// the server stores and a reader receives.
+  uint64_t encoded_bytes() const;
 
   struct Impl;
 

@@ -31,6 +31,14 @@ struct ClientOptions {
   uint32_t max_pushes_in_flight = 4;
   /// Record bytes a writer buffers across partitions before it cuts blocks early.
   uint64_t max_buffered_bytes = 64u << 20;
+  /// Pushes carry the partition count, so a server that does not know the shuffle registers it
+  /// (the application's token authorizes that). For engines whose driver does not register each
+  /// shuffle with every node's server (the Spark plugin); off for drivers that do.
+  bool register_shuffle_on_push = false;
+  /// A writer whose server refuses connections (restarting) waits for it, with the retries and
+  /// backoff below, instead of failing at once. For engines whose task retries are few and fast
+  /// (Spark); the reference driver reschedules the task instead.
+  bool writer_waits_for_server = false;
 
   // --- reader
   uint64_t max_bytes_in_flight = 64u << 20;  ///< decoded bytes fetched but not yet consumed

@@ -20,11 +20,22 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "shuffle/client/map_status.h"
 #include "shuffle/client/options.h"
 #include "shuffle/core/ids.h"
 
 namespace shuffle::client {
+
+/// Where one map's output lies and which of its attempts to read: for engines whose driver keeps
+/// its own record of map outputs (Spark's map output tracker) rather than this library's
+/// MapStatus. The reader first asks each server what it holds of these attempts (one lookup per
+/// server) and so learns exactly how many blocks and bytes to expect.
+struct MapLocation {
+  std::string address;  ///< the server's data-plane address ("host:port" or "unix:/path")
+  core::MapId map{0};
+  core::AttemptId attempt{0};
+};
 
 class PartitionReader {
  public:
@@ -33,6 +44,12 @@ class PartitionReader {
   static absl::StatusOr<std::unique_ptr<PartitionReader>> Open(
       const ClientOptions& options, const ShuffleHandle& shuffle, core::PartitionId partition_begin,
       core::PartitionId partition_end, const std::vector<MapStatus>& statuses);
+  /// The same from map locations. A server that does not hold the named attempt of a map (lost
+  /// data, another attempt committed there) fails the reader with NOT_FOUND naming the map, and
+  /// failed_server() names that server.
+  static absl::StatusOr<std::unique_ptr<PartitionReader>> Open(
+      const ClientOptions& options, const ShuffleHandle& shuffle, core::PartitionId partition_begin,
+      core::PartitionId partition_end, const std::vector<MapLocation>& maps);
   ~PartitionReader();
   PartitionReader(const PartitionReader&) = delete;
   PartitionReader& operator=(const PartitionReader&) = delete;
@@ -40,6 +57,14 @@ class PartitionReader {
   /// Advances to the next record: true with key and value set (valid until the next call),
   /// false at the end, or an error.
   absl::StatusOr<bool> Next(std::string_view* key, std::string_view* value);
+
+  /// Advances to the next block instead: true with `raw` set to the block's record bytes as the
+  /// writer gave them (MapOutputWriter::WriteBlock; valid until the next call), false at the end,
+  /// or an error. Use either Next() or NextBlock() on a reader, not both.
+  absl::StatusOr<bool> NextBlock(std::string_view* raw);
+  /// The same, but waits at most `wait` for data: then *timed_out is set and false returned, and
+  /// the caller may check for cancellation and call again (nothing is lost).
+  absl::StatusOr<bool> NextBlock(std::string_view* raw, absl::Duration wait, bool* timed_out);
 
   struct Stats {
     uint64_t blocks = 0;
@@ -58,6 +83,8 @@ class PartitionReader {
 
  private:
   explicit PartitionReader(std::unique_ptr<Impl> impl);
+  // Starts the fetching threads of a reader whose plans are made.
+  static std::unique_ptr<PartitionReader> Start(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

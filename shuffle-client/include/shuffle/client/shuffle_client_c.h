@@ -57,6 +57,90 @@ int shuffle_reader_next(shuffle_reader* reader, const void** key, size_t* key_le
                         const void** value, size_t* value_len, int* has_record, shuffle_error* err);
 void shuffle_reader_close(shuffle_reader* reader);
 
+/* ---- Tuning, and block-level I/O for engines that serialize their own records (the Spark
+ * plugin): the engine hands whole blocks of its record bytes to the writer and gets them back
+ * whole from the reader; the library compresses, checksums, pushes, commits, fetches, verifies
+ * and delivers every block exactly once. */
+
+/* Client options; shuffle_options_init() fills the library's defaults. */
+typedef struct shuffle_options { /* NOLINT(readability-identifier-naming) */
+  int compression_level;         /* zstd level; 0: blocks stored uncompressed */
+  uint64_t max_bytes_in_flight;  /* reader: decoded bytes fetched but not yet consumed */
+  uint32_t max_parallel_servers; /* reader: servers fetched from at once */
+  int64_t connect_timeout_ms;
+  int64_t io_timeout_ms;
+  int32_t max_retries; /* per server, for retryable errors (a server restarting, overload) */
+  int64_t initial_backoff_ms;
+  int64_t max_backoff_ms;
+  /* Writer: pushes carry the partition count, so a server that does not know the shuffle
+   * registers it (authorized by the application's token). */
+  int register_shuffle_on_push;
+  /* Writer: wait (retries, backoff) for a server that refuses connections (restarting). */
+  int writer_waits_for_server;
+} shuffle_options;
+
+void shuffle_options_init(shuffle_options* options);
+
+/* shuffle_writer_open with options (NULL: the defaults). */
+int shuffle_writer_open_with_options(const shuffle_target* target, const shuffle_options* options,
+                                     uint32_t map_id, uint32_t attempt, shuffle_writer** out,
+                                     shuffle_error* err);
+/* Appends one block: `len` bytes holding `records` records in the engine's own format. */
+int shuffle_writer_write_block(shuffle_writer* writer, uint32_t partition, const void* data,
+                               size_t len, uint32_t records, shuffle_error* err);
+/* Encoded bytes of the blocks made so far (compressed, block headers included). */
+uint64_t shuffle_writer_encoded_bytes(const shuffle_writer* writer);
+
+/* One map to read: the server that holds it and the attempt to read. */
+typedef struct shuffle_map_location { /* NOLINT(readability-identifier-naming) */
+  const char* address;
+  uint32_t map_id;
+  uint32_t attempt;
+} shuffle_map_location;
+
+/* Opens a reader of partitions [partition_begin, partition_end) of the listed maps. It asks each
+ * server what it holds of them first; a server that lacks a listed attempt fails the reader with
+ * code 5 (not found) and shuffle_reader_failed_server() names it. `options` may be NULL. */
+int shuffle_reader_open_locations(const shuffle_target* target, const shuffle_options* options,
+                                  uint32_t partition_begin, uint32_t partition_end,
+                                  const shuffle_map_location* maps, size_t num_maps,
+                                  shuffle_reader** out, shuffle_error* err);
+/* *has_block is 1 with *data / *len the next block's record bytes (valid until the next call),
+ * or 0 at the end. Use either shuffle_reader_next or shuffle_reader_next_block on a reader. */
+int shuffle_reader_next_block(shuffle_reader* reader, const void** data, size_t* len,
+                              int* has_block, shuffle_error* err);
+/* After a failed call: the address of the server whose blocks could not be had, or "" when the
+ * failure was not one server's. The string lives as long as the reader. */
+const char* shuffle_reader_failed_server(shuffle_reader* reader);
+
+typedef struct shuffle_reader_stats { /* NOLINT(readability-identifier-naming) */
+  uint64_t blocks;
+  uint64_t bytes; /* encoded block bytes received */
+  uint64_t records;
+  uint64_t retries;
+} shuffle_reader_stats;
+void shuffle_reader_get_stats(const shuffle_reader* reader, shuffle_reader_stats* out);
+
+/* ---- The driver's calls to one server's control plane ("host:port"); each waits up to
+ * timeout_ms (a restarting server is waited for). */
+
+/* On success *token is the application's token (free with shuffle_free). */
+int shuffle_control_register_application(const char* control_address, const char* app_id,
+                                         const char* namespace_name, const char* identity_token,
+                                         int64_t timeout_ms, char** token, shuffle_error* err);
+int shuffle_control_register_shuffle(const char* control_address, const char* app_id,
+                                     const char* token, uint32_t shuffle_id, uint32_t num_maps,
+                                     uint32_t num_partitions, int64_t timeout_ms,
+                                     shuffle_error* err);
+int shuffle_control_seal_shuffle(const char* control_address, const char* app_id, const char* token,
+                                 uint32_t shuffle_id, int64_t timeout_ms, shuffle_error* err);
+int shuffle_control_remove_shuffle(const char* control_address, const char* app_id,
+                                   const char* token, uint32_t shuffle_id, int64_t timeout_ms,
+                                   uint64_t* freed_bytes, shuffle_error* err);
+int shuffle_control_remove_application(const char* control_address, const char* app_id,
+                                       const char* token, int64_t timeout_ms, uint64_t* freed_bytes,
+                                       shuffle_error* err);
+
 void shuffle_free(void* p);
 
 #ifdef __cplusplus

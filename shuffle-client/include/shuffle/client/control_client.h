@@ -1,0 +1,66 @@
+/// ControlClient: the calls a driver makes to one shuffle server's control plane (gRPC):
+/// register the application (receiving its token) and its shuffles, seal a shuffle whose map
+/// stage is done, remove shuffles and the application, and probe the server's health. Every call
+/// has a deadline and waits for a server that is restarting, up to it; errors name the server.
+///
+/// Thread-safe: one client may be shared; each call opens its own context.
+#ifndef SHUFFLE_CLIENT_CONTROL_CLIENT_H_
+#define SHUFFLE_CLIENT_CONTROL_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shuffle/core/ids.h"
+
+namespace shuffle::client {
+
+class ControlClient {
+ public:
+  /// `address`: the server's control plane, "host:port". Connecting is lazy: a server that is
+  /// down fails the first call, not this.
+  explicit ControlClient(std::string address,
+                         std::chrono::milliseconds call_timeout = std::chrono::seconds(20));
+  ~ControlClient();
+  ControlClient(const ControlClient&) = delete;
+  ControlClient& operator=(const ControlClient&) = delete;
+
+  /// Registers the application in `namespace_name` and returns its token (empty on a server
+  /// without secrets). `identity_token` proves the driver: the operator secret locally, its
+  /// service-account token on Kubernetes. Idempotent for the same app id and namespace.
+  absl::StatusOr<std::string> RegisterApplication(const std::string& app_id,
+                                                  const std::string& namespace_name,
+                                                  const std::string& identity_token) const;
+  absl::Status RegisterShuffle(const std::string& app_id, const std::string& token,
+                               core::ShuffleId shuffle, uint32_t num_maps,
+                               uint32_t num_partitions) const;
+  absl::Status SealShuffle(const std::string& app_id, const std::string& token,
+                           core::ShuffleId shuffle) const;
+  /// Returns the bytes freed.
+  absl::StatusOr<uint64_t> RemoveShuffle(const std::string& app_id, const std::string& token,
+                                         core::ShuffleId shuffle) const;
+  absl::StatusOr<uint64_t> RemoveApplication(const std::string& app_id,
+                                             const std::string& token) const;
+
+  /// Whether the server answers: OK when its gRPC health check answers within `timeout`,
+  /// serving or not (a draining server answers NOT_SERVING); DEADLINE_EXCEEDED when nothing
+  /// answers (a partition, a hung host); UNAVAILABLE when the connection is refused (the host
+  /// answers, the process is down or restarting).
+  absl::Status Probe(std::chrono::milliseconds timeout) const;
+
+  const std::string& address() const { return address_; }
+
+  struct Stubs;
+
+ private:
+  const std::string address_;
+  const std::chrono::milliseconds call_timeout_;
+  std::unique_ptr<Stubs> stubs_;
+};
+
+}  // namespace shuffle::client
+
+#endif  // SHUFFLE_CLIENT_CONTROL_CLIENT_H_

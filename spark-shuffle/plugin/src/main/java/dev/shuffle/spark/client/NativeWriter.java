@@ -1,0 +1,89 @@
+package dev.shuffle.spark.client;
+
+/**
+ * The output of one map attempt, written through the client library to the node-local shuffle
+ * server: blocks of serialized records are compressed, checksummed and pushed; {@link #commit()}
+ * returns once the server made the attempt durable. Closing without a commit leaves nothing that
+ * will ever be served. Not thread-safe: one writer per map task.
+ */
+public final class NativeWriter implements AutoCloseable {
+  /** What a commit returned: where the output lives and its per-partition sizes. */
+  public record CommitResult(
+      boolean won,
+      String node,
+      String address,
+      String controlAddress,
+      int attempt,
+      long[] partitionBytes) {}
+
+  private long handle;
+
+  private NativeWriter(long handle) {
+    this.handle = handle;
+  }
+
+  /**
+   * Connects to {@code server} ("host:port", "unix:/path", or "" to discover the node-local
+   * server from the environment).
+   */
+  public static NativeWriter open(
+      String server,
+      String appId,
+      String token,
+      int shuffleId,
+      int numPartitions,
+      int mapId,
+      int attempt,
+      NativeOptions options) {
+    return new NativeWriter(
+        open(server, appId, token, shuffleId, numPartitions, mapId, attempt, options.toArray()));
+  }
+
+  /** Appends one block: {@code length} bytes holding {@code records} serialized records. */
+  public void writeBlock(int partition, byte[] data, int offset, int length, int records) {
+    writeBlock(live(), partition, data, offset, length, records);
+  }
+
+  /** Encoded bytes of the blocks made so far (compressed, block headers included). */
+  public long encodedBytes() {
+    return encodedBytes(live());
+  }
+
+  public CommitResult commit() {
+    return commit(live());
+  }
+
+  @Override
+  public void close() {
+    if (handle != 0) {
+      close(handle);
+      handle = 0;
+    }
+  }
+
+  private long live() {
+    if (handle == 0) {
+      throw new IllegalStateException("the shuffle writer is closed");
+    }
+    return handle;
+  }
+
+  private static native long open(
+      String server,
+      String appId,
+      String token,
+      int shuffleId,
+      int numPartitions,
+      int mapId,
+      int attempt,
+      long[] options);
+
+  private static native void writeBlock(
+      long handle, int partition, byte[] data, int offset, int length, int records);
+
+  private static native long encodedBytes(long handle);
+
+  private static native CommitResult commit(long handle);
+
+  private static native void close(long handle);
+}

@@ -1,0 +1,71 @@
+package dev.shuffle.spark.read;
+
+import dev.shuffle.spark.ServerLocations;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.storage.BlockId;
+import org.apache.spark.storage.BlockManagerId;
+import org.apache.spark.storage.ShuffleBlockId;
+import scala.Tuple2;
+import scala.Tuple3;
+import scala.collection.Iterator;
+import scala.collection.Seq;
+
+/**
+ * The maps a reduce task reads, as Spark's map output tracker registered them: for each map
+ * (index) the server holding it and the task attempt whose output Spark chose. Spark lists only
+ * maps with data in the task's partitions. A plain value; not thread-safe while being built.
+ */
+final class MapRefs {
+  /** One map: where it is and which attempt to read. */
+  record MapRef(int mapIndex, long mapTaskId, BlockManagerId location) {
+    /** The attempt as the service stores it (the low 32 bits of Spark's task attempt id). */
+    int attempt() {
+      return (int) mapTaskId;
+    }
+  }
+
+  private final Map<Integer, MapRef> byMap = new LinkedHashMap<>();
+
+  /** From getMapSizesByExecutorId's answer. */
+  static MapRefs from(Iterator<Tuple2<BlockManagerId, Seq<Tuple3<BlockId, Object, Object>>>> it) {
+    MapRefs refs = new MapRefs();
+    while (it.hasNext()) {
+      Tuple2<BlockManagerId, Seq<Tuple3<BlockId, Object, Object>>> byLocation = it.next();
+      BlockManagerId location = byLocation._1();
+      if (!ServerLocations.isServer(location)) {
+        throw new IllegalStateException(
+            "map output at " + location + " was not written by the node shuffle service: every"
+                + " executor of the application must use dev.shuffle.spark.NodeShuffleManager");
+      }
+      Iterator<Tuple3<BlockId, Object, Object>> blocks = byLocation._2().iterator();
+      while (blocks.hasNext()) {
+        Tuple3<BlockId, Object, Object> block = blocks.next();
+        ShuffleBlockId id = (ShuffleBlockId) block._1();
+        int mapIndex = (Integer) block._3();
+        refs.byMap.putIfAbsent(mapIndex, new MapRef(mapIndex, id.mapId(), location));
+      }
+    }
+    return refs;
+  }
+
+  List<MapRef> all() {
+    return new ArrayList<>(byMap.values());
+  }
+
+  boolean isEmpty() {
+    return byMap.isEmpty();
+  }
+
+  /** The first map held at data-plane {@code address}, if any. */
+  MapRef firstAt(String address) {
+    for (MapRef ref : byMap.values()) {
+      if (ServerLocations.dataAddress(ref.location()).equals(address)) {
+        return ref;
+      }
+    }
+    return null;
+  }
+}

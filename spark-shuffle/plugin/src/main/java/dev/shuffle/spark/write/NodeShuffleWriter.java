@@ -1,0 +1,206 @@
+package dev.shuffle.spark.write;
+
+import dev.shuffle.spark.NodeShuffleConf;
+import dev.shuffle.spark.NodeShuffleHandle;
+import dev.shuffle.spark.ServerLocations;
+import dev.shuffle.spark.client.NativeWriter;
+import dev.shuffle.spark.shim.SparkShim;
+import org.apache.spark.Partitioner;
+import org.apache.spark.ShuffleDependency;
+import org.apache.spark.TaskContext;
+import org.apache.spark.scheduler.MapStatus;
+import org.apache.spark.serializer.SerializationStream;
+import org.apache.spark.serializer.Serializer;
+import org.apache.spark.shuffle.ShuffleWriteMetricsReporter;
+import org.apache.spark.shuffle.ShuffleWriter;
+import org.apache.spark.util.collection.ExternalSorter;
+import scala.Option;
+import scala.Product2;
+import scala.Tuple2;
+import scala.collection.Iterator;
+import scala.reflect.ClassTag;
+import scala.reflect.ClassTag$;
+
+/**
+ * Writes one map attempt's output to the node-local shuffle server through the client library.
+ *
+ * <p>Records are partitioned with the dependency's partitioner and serialized with its
+ * serializer into blocks of about spark.nodeshuffle.writer.blockSize; the library compresses,
+ * checksums and pushes them, and the attempt is committed (durable on the server) before
+ * {@link #write} returns. Two ways:
+ *
+ * <ul>
+ *   <li>records of a serializer whose records can be concatenated, with no map-side combine,
+ *       go through one serialization stream straight into per-partition buffers (no sort);
+ *   <li>otherwise Spark's own ExternalSorter partitions (and, when the dependency asks for it,
+ *       combines) them, spilling as Spark does, and each block is a serialization stream of
+ *       its own.
+ * </ul>
+ *
+ * <p>The MapStatus names the node's server (ServerLocations) and carries the exact encoded size
+ * of every partition, as the server counted it: AQE plans from these. When another attempt of
+ * the map committed first on that server, its output is the one served: the status then
+ * describes that attempt (its sizes, and its task attempt id as the map id), so what Spark
+ * registers is exactly what readers get. Not thread-safe: one per map task.
+ */
+public final class NodeShuffleWriter<K, V, C> extends ShuffleWriter<K, V> {
+  private static final ClassTag<Object> ANY = ClassTag$.MODULE$.Any();
+
+  private final NodeShuffleHandle<K, V, C> handle;
+  private final ShuffleDependency<K, V, C> dep;
+  private final NodeShuffleConf conf;
+  private final TaskContext context;
+  private final ShuffleWriteMetricsReporter metrics;
+  private final long taskAttemptId;
+  private final int mapIndex;
+  private NativeWriter writer;
+  private long writeNanos;
+  private MapStatus status;
+  private long[] partitionLengths;
+
+  public NodeShuffleWriter(
+      NodeShuffleHandle<K, V, C> handle,
+      long taskAttemptId,
+      TaskContext context,
+      NodeShuffleConf conf,
+      ShuffleWriteMetricsReporter metrics) {
+    this.handle = handle;
+    this.dep = handle.dependency();
+    this.conf = conf;
+    this.context = context;
+    this.metrics = metrics;
+    this.taskAttemptId = taskAttemptId;
+    this.mapIndex = context.partitionId();
+  }
+
+  @Override
+  public void write(Iterator<Product2<K, V>> records) {
+    long start = System.nanoTime();
+    writer =
+        NativeWriter.open(
+            conf.server(),
+            handle.appId(),
+            handle.token(),
+            handle.shuffleId(),
+            handle.numPartitions(),
+            mapIndex,
+            (int) taskAttemptId,
+            conf.nativeOptions());
+    writeNanos += System.nanoTime() - start;
+    Serializer serializer = dep.serializer();
+    if (dep.mapSideCombine() || !serializer.supportsRelocationOfSerializedObjects()) {
+      writeSorted(records);
+    } else {
+      writeDirect(records);
+    }
+    start = System.nanoTime();
+    NativeWriter.CommitResult result = writer.commit();
+    metrics.incBytesWritten(writer.encodedBytes());
+    writer.close();
+    writer = null;
+    writeNanos += System.nanoTime() - start;
+    metrics.incWriteTime(writeNanos);
+    partitionLengths = result.partitionBytes();
+    long mapTaskId = result.won() ? taskAttemptId : winnerTaskId(taskAttemptId, result.attempt());
+    status =
+        SparkShim.mapStatus(
+            ServerLocations.of(result.node(), result.address(), result.controlAddress()),
+            partitionLengths,
+            mapTaskId);
+  }
+
+  // Partitions and serializes records through one stream into per-partition buffers.
+  private void writeDirect(Iterator<Product2<K, V>> records) {
+    Partitioner partitioner = dep.partitioner();
+    PartitionBuffers buffers =
+        new PartitionBuffers(
+            handle.numPartitions(), conf.blockSize(), conf.bufferSize(), this::pushBlock);
+    SerializationStream stream = dep.serializer().newInstance().serializeStream(buffers);
+    long count = 0;
+    while (records.hasNext()) {
+      Product2<K, V> record = records.next();
+      buffers.select(partitioner.getPartition(record._1()));
+      stream.writeKey(record._1(), ANY);
+      stream.writeValue(record._2(), ANY);
+      stream.flush();
+      buffers.endRecord();
+      if ((++count & 0xff) == 0) {
+        metrics.incRecordsWritten(256);
+      }
+    }
+    metrics.incRecordsWritten(count & 0xff);
+    buffers.flushAll();
+  }
+
+  // Spark's ExternalSorter groups the records by partition (combining them when the dependency
+  // asks for it), then each partition's records are cut into self-contained serialized blocks.
+  private void writeSorted(Iterator<Product2<K, V>> records) {
+    Option<org.apache.spark.Aggregator<K, V, C>> aggregator =
+        dep.mapSideCombine() ? dep.aggregator() : Option.empty();
+    ExternalSorter<K, V, C> sorter =
+        SparkShim.sorter(
+            context, aggregator, Option.apply(dep.partitioner()), Option.empty(), dep.serializer());
+    try {
+      sorter.insertAll(records);
+      BlockBuilder block = new BlockBuilder(dep.serializer(), conf.blockSize());
+      Iterator<Tuple2<Object, Iterator<Product2<K, C>>>> partitions = sorter.partitionedIterator();
+      while (partitions.hasNext()) {
+        Tuple2<Object, Iterator<Product2<K, C>>> next = partitions.next();
+        int partition = (Integer) next._1();
+        Iterator<Product2<K, C>> it = next._2();
+        while (it.hasNext()) {
+          Product2<K, C> record = it.next();
+          block.add(record._1(), record._2());
+          if (block.size() >= conf.blockSize()) {
+            block.finish((data, length, count) -> pushBlock(partition, data, length, count));
+          }
+        }
+        block.finish((data, length, count) -> pushBlock(partition, data, length, count));
+      }
+      metrics.incRecordsWritten(block.totalRecords());
+      context.taskMetrics().incMemoryBytesSpilled(sorter.memoryBytesSpilled());
+      context.taskMetrics().incDiskBytesSpilled(sorter.diskBytesSpilled());
+      context.taskMetrics().incPeakExecutionMemory(sorter.peakMemoryUsedBytes());
+    } finally {
+      sorter.stop();
+    }
+  }
+
+  private void pushBlock(int partition, byte[] data, int length, int records) {
+    if (length > NodeShuffleConf.MAX_BLOCK_BYTES) {
+      throw new IllegalStateException(
+          "a record of shuffle " + handle.shuffleId() + " partition " + partition + " is "
+              + length + " bytes serialized; the node shuffle service takes blocks of at most "
+              + NodeShuffleConf.MAX_BLOCK_BYTES + " bytes");
+    }
+    long start = System.nanoTime();
+    writer.writeBlock(partition, data, 0, length, records);
+    writeNanos += System.nanoTime() - start;
+  }
+
+  // The task attempt id of the attempt the server serves, from the low 32 bits it stores: the
+  // one nearest to ours (task attempt ids of one map are far less than 2^31 apart).
+  static long winnerTaskId(long ownTaskId, int winnerAttempt) {
+    long candidate = (ownTaskId & ~0xffffffffL) | (winnerAttempt & 0xffffffffL);
+    if (candidate - ownTaskId > (1L << 31)) {
+      candidate -= 1L << 32;
+    } else if (ownTaskId - candidate > (1L << 31)) {
+      candidate += 1L << 32;
+    }
+    return candidate;
+  }
+
+  @Override
+  public Option<MapStatus> stop(boolean success) {
+    if (writer != null) {
+      writer.close(); // never committed: nothing of this attempt will be served
+      writer = null;
+    }
+    return success && status != null ? Option.apply(status) : Option.empty();
+  }
+
+  @Override
+  public long[] getPartitionLengths() {
+    return partitionLengths;
+  }
+}

@@ -1,0 +1,82 @@
+package dev.shuffle.spark;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.apache.spark.SparkConf;
+import org.junit.jupiter.api.Test;
+
+class NodeShuffleConfTest {
+  @Test
+  void defaults() {
+    NodeShuffleConf c = NodeShuffleConf.from(new SparkConf(false));
+    assertEquals(256 << 10, c.blockSize());
+    assertEquals(32L << 20, c.bufferSize());
+    assertEquals(List.of(), c.servers());
+    assertEquals("default", c.namespace());
+    assertEquals(20_000, c.controlTimeoutMs());
+    assertTrue(c.nativeOptions().registerShuffleOnPush());
+    assertEquals(48L << 20, c.nativeOptions().maxBytesInFlight());
+  }
+
+  @Test
+  void readsEveryKey() {
+    SparkConf conf =
+        new SparkConf(false)
+            .set("spark.kubernetes.namespace", "team-a")
+            .set(NodeShuffleConf.SERVERS, " a:1, ,b:2 ")
+            .set(NodeShuffleConf.BLOCK_SIZE, "1m")
+            .set(NodeShuffleConf.IO_TIMEOUT, "2min")
+            .set(NodeShuffleConf.COMPRESSION_LEVEL, "0");
+    NodeShuffleConf c = NodeShuffleConf.from(conf);
+    assertEquals(List.of("a:1", "b:2"), c.servers());
+    assertEquals("team-a", c.namespace());
+    assertEquals(1 << 20, c.blockSize());
+    assertEquals(120_000, c.nativeOptions().ioTimeoutMs());
+    assertEquals(0, c.nativeOptions().compressionLevel());
+  }
+
+  @Test
+  void badValuesNameTheKeyAndWhatItTakes() {
+    for (String[] bad :
+        new String[][] {
+          {NodeShuffleConf.BLOCK_SIZE, "lots", "expected a size"},
+          {NodeShuffleConf.BLOCK_SIZE, "64m", "expected a size from 1024 to 16777216"},
+          {NodeShuffleConf.COMPRESSION_LEVEL, "30", "whole number from 0 to 19"},
+          {NodeShuffleConf.MAX_RETRIES, "x", "whole number"},
+          {NodeShuffleConf.IO_TIMEOUT, "soon", "expected a duration"},
+          {NodeShuffleConf.NAMESPACE, " ", "must not be empty"},
+        }) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> NodeShuffleConf.from(new SparkConf(false).set(bad[0], bad[1])),
+              bad[0]);
+      assertTrue(e.getMessage().contains(bad[0]) || bad[0].equals(NodeShuffleConf.NAMESPACE),
+          e.getMessage());
+      assertTrue(e.getMessage().contains(bad[2]), e.getMessage());
+    }
+    IllegalArgumentException waits =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                NodeShuffleConf.from(
+                    new SparkConf(false)
+                        .set(NodeShuffleConf.RETRY_WAIT, "5s")
+                        .set(NodeShuffleConf.RETRY_MAX_WAIT, "1s")));
+    assertTrue(waits.getMessage().contains(NodeShuffleConf.RETRY_MAX_WAIT), waits.getMessage());
+  }
+
+  @Test
+  void ioEncryptionIsRefusedAtStart() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                NodeShuffleConf.from(
+                    new SparkConf(false).set("spark.io.encryption.enabled", "true")));
+    assertTrue(e.getMessage().contains("not supported"), e.getMessage());
+  }
+}

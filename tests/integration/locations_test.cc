@@ -1,0 +1,271 @@
+// The protocol the Spark plugin uses, against real shuffle-server processes: writers that make
+// their own blocks and register the shuffle with their pushes (no control call), readers that
+// know only which attempt of each map to read (a lookup per server, then a fetch of just those
+// maps), the control client, and the record counter.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "shuffle/client/control_client.h"
+#include "shuffle/client/map_output_writer.h"
+#include "shuffle/client/partition_reader.h"
+#include "tests/support/program.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace shuffle::client {
+namespace {
+
+using testsupport::ServerProcess;
+
+constexpr uint32_t kPartitions = 5;
+constexpr char kApp[] = "loc-app";
+
+// The raw bytes of block b of map m in partition p: self-describing, so a reader can check them.
+std::string BlockBytes(uint32_t m, uint32_t attempt, uint32_t p, uint32_t b) {
+  std::string s = "map" + std::to_string(m) + "/a" + std::to_string(attempt) + "/p" +
+                  std::to_string(p) + "/b" + std::to_string(b) + ";";
+  while (s.size() < 700 + (m * 131 + p * 17 + b) % 900) {
+    s += s.substr(0, 13);
+  }
+  return s;
+}
+
+class LocationsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 2; ++i) {
+      auto server = ServerProcess::Start(
+          SHUFFLE_SERVER_BINARY, dir_.path() + "/n" + std::to_string(i), "n" + std::to_string(i));
+      ASSERT_TRUE(server.ok()) << server.status();
+      servers_.push_back(std::move(*server));
+    }
+  }
+  void TearDown() override {
+    servers_.clear();  // kills them; dir_ is removed after
+  }
+
+  static ShuffleHandle Handle() {
+    return ShuffleHandle{
+        .app_id = kApp, .token = "", .shuffle = core::ShuffleId(3), .num_partitions = kPartitions};
+  }
+  static ClientOptions Options(const std::string& server) {
+    ClientOptions o;
+    o.server = server;
+    o.register_shuffle_on_push = true;
+    o.max_retries = 2;
+    o.initial_backoff_ms = 20;
+    return o;
+  }
+
+  // Writes map m as attempt `attempt` with 2 blocks per partition (none in partition 4 for odd
+  // maps); returns the commit result.
+  MapOutputWriter::CommitResult Write(int server, uint32_t m, uint32_t attempt) {
+    auto writer = MapOutputWriter::Open(Options(servers_[server]->data_address()), Handle(),
+                                        core::MapId(m), core::AttemptId(attempt));
+    EXPECT_TRUE(writer.ok()) << writer.status();
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      if (p == 4 && m % 2 == 1) {
+        continue;
+      }
+      for (uint32_t b = 0; b < 2; ++b) {
+        absl::Status st =
+            (*writer)->WriteBlock(core::PartitionId(p), BlockBytes(m, attempt, p, b), 3);
+        EXPECT_TRUE(st.ok()) << st;
+      }
+    }
+    auto result = (*writer)->Commit();
+    EXPECT_TRUE(result.ok()) << result.status();
+    return *result;
+  }
+
+  // Reads [begin, end) of `maps` block by block; returns the blocks by content.
+  absl::StatusOr<std::multiset<std::string>> Read(uint32_t begin, uint32_t end,
+                                                  const std::vector<MapLocation>& maps,
+                                                  std::string* failed_server = nullptr) {
+    auto reader = PartitionReader::Open(Options(""), Handle(), core::PartitionId(begin),
+                                        core::PartitionId(end), maps);
+    if (!reader.ok()) {
+      return reader.status();
+    }
+    std::multiset<std::string> blocks;
+    for (;;) {
+      std::string_view raw;
+      absl::StatusOr<bool> next = (*reader)->NextBlock(&raw);
+      if (!next.ok()) {
+        if (failed_server != nullptr) {
+          *failed_server = (*reader)->failed_server();
+        }
+        return next.status();
+      }
+      if (!*next) {
+        return blocks;
+      }
+      blocks.emplace(raw);
+    }
+  }
+
+  testsupport::TempDir dir_{"shuffle-loc-"};
+  std::vector<std::unique_ptr<ServerProcess>> servers_;
+};
+
+TEST_F(LocationsTest, BlocksWrittenWithoutRegistrationReadBackByLocation) {
+  // Maps 0-3 on server 0, 4-5 on server 1; the shuffle was never registered by a control call.
+  std::vector<MapLocation> maps;
+  for (uint32_t m = 0; m < 6; ++m) {
+    const int server = m < 4 ? 0 : 1;
+    MapOutputWriter::CommitResult result = Write(server, m, 100 + m);
+    ASSERT_TRUE(result.won);
+    EXPECT_EQ(result.status.address, servers_[server]->data_address());
+    EXPECT_EQ(result.status.control_address, servers_[server]->control_address());
+    maps.push_back(MapLocation{.address = result.status.address,
+                               .map = core::MapId(m),
+                               .attempt = core::AttemptId(100 + m)});
+  }
+  auto blocks = Read(2, 5, maps);
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  std::multiset<std::string> expected;
+  for (uint32_t m = 0; m < 6; ++m) {
+    for (uint32_t p = 2; p < 5; ++p) {
+      if (p == 4 && m % 2 == 1) {
+        continue;
+      }
+      expected.insert(BlockBytes(m, 100 + m, p, 0));
+      expected.insert(BlockBytes(m, 100 + m, p, 1));
+    }
+  }
+  EXPECT_EQ(*blocks, expected);
+}
+
+TEST_F(LocationsTest, OnlyTheNamedMapsAreFetched) {
+  std::vector<MapLocation> all;
+  for (uint32_t m = 0; m < 6; ++m) {
+    Write(0, m, m);
+    all.push_back(MapLocation{.address = servers_[0]->data_address(),
+                              .map = core::MapId(m),
+                              .attempt = core::AttemptId(m)});
+  }
+  // A skew split: maps 1 and 4 of partition 0 only.
+  auto blocks = Read(0, 1, {all[1], all[4]});
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  EXPECT_EQ(*blocks, (std::multiset<std::string>{BlockBytes(1, 1, 0, 0), BlockBytes(1, 1, 0, 1),
+                                                 BlockBytes(4, 4, 0, 0), BlockBytes(4, 4, 0, 1)}));
+}
+
+TEST_F(LocationsTest, ASecondAttemptOfAMapLosesAndTheNamedAttemptIsServed) {
+  MapOutputWriter::CommitResult first = Write(0, 7, 11);
+  MapOutputWriter::CommitResult second = Write(0, 7, 12);  // a speculative copy, later
+  EXPECT_TRUE(first.won);
+  EXPECT_FALSE(second.won);
+  EXPECT_EQ(second.status.attempt.value(), 11u);  // the status describes the winner
+  EXPECT_EQ(second.status.partition_bytes, first.status.partition_bytes);
+  auto blocks =
+      Read(0, kPartitions,
+           {MapLocation{servers_[0]->data_address(), core::MapId(7), core::AttemptId(11)}});
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  EXPECT_EQ(blocks->size(), 2u * kPartitions - 2);  // map 7 is odd: nothing in partition 4
+  EXPECT_EQ(blocks->count(BlockBytes(7, 11, 0, 0)), 1u);
+  EXPECT_EQ(blocks->count(BlockBytes(7, 12, 0, 0)), 0u);
+}
+
+TEST_F(LocationsTest, AnAttemptTheServerDoesNotHoldFailsNamingTheServer) {
+  Write(1, 2, 5);
+  std::string failed;
+  auto wrong =
+      Read(0, 2, {MapLocation{servers_[1]->data_address(), core::MapId(2), core::AttemptId(6)}},
+           &failed);
+  EXPECT_TRUE(absl::IsNotFound(wrong.status())) << wrong.status();
+  EXPECT_NE(wrong.status().message().find("attempt 6 of map 2"), std::string_view::npos)
+      << wrong.status();
+  EXPECT_EQ(failed, servers_[1]->data_address());
+  // A map the other server never saw, of a shuffle it does not know: the same.
+  auto missing =
+      Read(0, 2, {MapLocation{servers_[0]->data_address(), core::MapId(2), core::AttemptId(5)}},
+           &failed);
+  EXPECT_TRUE(absl::IsNotFound(missing.status())) << missing.status();
+  EXPECT_EQ(failed, servers_[0]->data_address());
+}
+
+TEST_F(LocationsTest, AMapWithNoOutputCommitsOnAServerThatNeverSawTheShuffle) {
+  auto writer = MapOutputWriter::Open(Options(servers_[1]->data_address()), Handle(),
+                                      core::MapId(0), core::AttemptId(1));
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  auto result = (*writer)->Commit();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->won);
+  EXPECT_EQ(result->status.total_bytes(), 0u);
+  auto blocks =
+      Read(0, kPartitions,
+           {MapLocation{servers_[1]->data_address(), core::MapId(0), core::AttemptId(1)}});
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  EXPECT_TRUE(blocks->empty());
+}
+
+TEST_F(LocationsTest, ControlClientSealsAndRemoves) {
+  ControlClient control(servers_[0]->control_address());
+  auto token = control.RegisterApplication(kApp, "default", "");
+  ASSERT_TRUE(token.ok()) << token.status();
+  Write(0, 1, 1);
+  EXPECT_TRUE(control.SealShuffle(kApp, *token, core::ShuffleId(3)).ok());
+  EXPECT_TRUE(control.Probe(std::chrono::seconds(2)).ok());
+  auto freed = control.RemoveShuffle(kApp, *token, core::ShuffleId(3));
+  ASSERT_TRUE(freed.ok()) << freed.status();
+  EXPECT_GT(*freed, 0u);
+  auto gone =
+      Read(0, 1, {MapLocation{servers_[0]->data_address(), core::MapId(1), core::AttemptId(1)}});
+  EXPECT_TRUE(absl::IsNotFound(gone.status())) << gone.status();
+  auto app = control.RemoveApplication(kApp, *token);
+  EXPECT_TRUE(app.ok()) << app.status();
+  ControlClient nobody("127.0.0.1:1", std::chrono::milliseconds(300));
+  EXPECT_FALSE(nobody.RegisterApplication(kApp, "", "").ok());
+}
+
+TEST_F(LocationsTest, AWriterWaitsForItsServerToComeBack) {
+  const std::string listen = "127.0.0.1:" + std::to_string(ServerProcess::FreePort());
+  auto server =
+      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/restarting", "r", "", listen);
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Kill();
+  ClientOptions options = Options(listen);
+  options.writer_waits_for_server = true;
+  options.max_retries = 40;  // up to 20 s: a server starts in a second or two, more under load
+  options.initial_backoff_ms = 100;
+  options.max_backoff_ms = 500;
+  // The writer waits in a thread of its own; the server restarts from this thread (a child
+  // forked from a thread that then ends would get its parent-death signal).
+  absl::StatusOr<std::unique_ptr<MapOutputWriter>> writer = absl::UnknownError("not run");
+  std::thread waiting([&] {
+    writer = MapOutputWriter::Open(options, Handle(), core::MapId(0), core::AttemptId(1));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  server =
+      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/restarting", "r", "", listen);
+  waiting.join();
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*writer)->WriteBlock(core::PartitionId(1), "late but there", 1).ok());
+  ASSERT_TRUE((*writer)->Commit().ok());
+  // Without waiting, the same situation fails at once.
+  (*server)->Kill();
+  EXPECT_TRUE(absl::IsUnavailable(
+      MapOutputWriter::Open(Options(listen), Handle(), core::MapId(1), core::AttemptId(1))
+          .status()));
+}
+
+TEST_F(LocationsTest, TheCAbiWritesBlocksAndReadsThemByLocation) {
+  absl::StatusOr<testsupport::ProgramResult> run =
+      testsupport::RunProgram({SHUFFLE_C_BLOCKS_EXAMPLE_BINARY, servers_[0]->data_address(),
+                               servers_[0]->control_address(), "c-blocks", "6", "9"},
+                              dir_.path(), std::chrono::seconds(120));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 0) << run->out << run->err;
+}
+
+}  // namespace
+}  // namespace shuffle::client
