@@ -16,6 +16,16 @@ find_package(Protobuf QUIET)  # module mode: Debian's protobuf ships no CMake co
 shuffle_require(Protobuf_FOUND "Protobuf" "libprotobuf-dev protobuf-compiler")
 find_package(gRPC CONFIG QUIET)
 shuffle_require(gRPC_FOUND "gRPC" "libgrpc++-dev protobuf-compiler-grpc")
+# The Spark listener: zlib (Spark's ADLER32 and CRC32 checksums) and Cyrus SASL (DIGEST-MD5 of
+# spark.authenticate; its mechanism plugins come with libsasl2-modules).
+find_package(ZLIB QUIET)
+shuffle_require(ZLIB_FOUND "zlib" zlib1g-dev)
+find_library(SASL2_LIBRARY sasl2)
+find_path(SASL2_INCLUDE_DIR sasl/sasl.h)
+if(SASL2_LIBRARY AND SASL2_INCLUDE_DIR)
+  set(SASL2_FOUND TRUE)
+endif()
+shuffle_require(SASL2_FOUND "Cyrus SASL" "libsasl2-dev libsasl2-modules")
 find_package(RocksDB CONFIG QUIET)
 shuffle_require(RocksDB_FOUND "RocksDB" librocksdb-dev)
 find_package(zstd CONFIG QUIET)

@@ -29,7 +29,7 @@ bool ValidKey(std::string_view key) {
 
 bool KnownKey(std::string_view key) {
   return key == ReadyFile::kData || key == ReadyFile::kSocket || key == ReadyFile::kControl ||
-         key == ReadyFile::kMetrics;
+         key == ReadyFile::kMetrics || key == ReadyFile::kSpark;
 }
 
 absl::Status Bad(std::string_view origin, size_t line, std::string_view problem) {

@@ -28,7 +28,7 @@ TEST_F(DiscoveryTest, NothingConfiguredNamesTheVariables) {
 
 TEST_F(DiscoveryTest, PrecedenceSocketThenAddressThenNodeIp) {
   setenv("SHUFFLE_NODE_IP", "10.1.2.3", 1);
-  EXPECT_EQ(*DiscoverLocalServer(), "10.1.2.3:7337");
+  EXPECT_EQ(*DiscoverLocalServer(), "10.1.2.3:7340");
   setenv("SHUFFLE_SERVER_PORT", "9000", 1);
   EXPECT_EQ(*DiscoverLocalServer(), "10.1.2.3:9000");
   setenv("SHUFFLE_NODE_IP", "fd00::1", 1);

@@ -7,7 +7,7 @@ namespace {
 
 TEST(MapStatusTest, SerializeParseRoundTrip) {
   MapStatus s{.node = "node-1",
-              .address = "10.0.0.1:7337",
+              .address = "10.0.0.1:7340",
               .shuffle = core::ShuffleId(3),
               .map = core::MapId(17),
               .attempt = core::AttemptId(2),
@@ -16,7 +16,7 @@ TEST(MapStatusTest, SerializeParseRoundTrip) {
   auto parsed = MapStatus::Parse(s.Serialize());
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->node, "node-1");
-  EXPECT_EQ(parsed->address, "10.0.0.1:7337");
+  EXPECT_EQ(parsed->address, "10.0.0.1:7340");
   EXPECT_EQ(parsed->map, core::MapId(17));
   EXPECT_EQ(parsed->attempt, core::AttemptId(2));
   EXPECT_EQ(parsed->partition_bytes, (std::vector<uint64_t>{10, 0, 30}));

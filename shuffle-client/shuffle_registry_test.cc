@@ -8,7 +8,7 @@ namespace {
 MapStatus Status(uint32_t map, const std::string& node, uint32_t attempt = 0) {
   MapStatus s;
   s.node = node;
-  s.address = node + ":7337";
+  s.address = node + ":7340";
   s.shuffle = core::ShuffleId(1);
   s.map = core::MapId(map);
   s.attempt = core::AttemptId(attempt);
@@ -41,7 +41,7 @@ TEST(ShuffleRegistryTest, LosingANodeForgetsExactlyItsOutputs) {
   EXPECT_EQ(registry.registered(), 2u);
   EXPECT_FALSE(registry.IsRegistered(core::MapId(1)));
   EXPECT_TRUE(registry.IsRegistered(core::MapId(2)));
-  EXPECT_EQ(registry.RemoveOutputsAt("a:7337").size(), 2u);
+  EXPECT_EQ(registry.RemoveOutputsAt("a:7340").size(), 2u);
   EXPECT_EQ(registry.registered(), 0u);
 }
 

@@ -13,6 +13,7 @@
 #include "shuffle-server/dataplane/server.h"
 #include "shuffle-server/idle_reaper.h"
 #include "shuffle-server/ops/metrics_http_server.h"
+#include "shuffle-server/sparkess/server.h"
 #include "shuffle/core/endpoint.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
@@ -89,6 +90,41 @@ class DataPlaneListener final : public Listener {
   std::optional<core::Endpoint> unix_;
 };
 
+// Spark's external shuffle service protocol (sparkess/server.h) as a Listener; on only with
+// --spark-local-dirs-root. Its executor registry lives in the engine's index.
+class SparkEssListener final : public Listener {
+ public:
+  static absl::StatusOr<std::unique_ptr<Listener>> Start(const ListenerContext& context) {
+    std::optional<sparkess::SparkEssOptions> options = ToSparkEssOptions(*context.options);
+    if (!options.has_value()) {
+      return nullptr;  // off
+    }
+    SHUFFLE_ASSIGN_OR_RETURN(
+        std::unique_ptr<sparkess::SparkEssServer> server,
+        sparkess::SparkEssServer::Start(*options, context.engine->side_index()));
+    SHUFFLE_ASSIGN_OR_RETURN(core::Endpoint bound,
+                             Bound("spark-listen", options->listen_address, server->port()));
+    return std::make_unique<SparkEssListener>(std::move(server), std::move(bound));
+  }
+
+  SparkEssListener(std::unique_ptr<sparkess::SparkEssServer> server, core::Endpoint bound)
+      : server_(std::move(server)), bound_(std::move(bound)) {}
+
+  void Announce(core::ReadyFile* ready) const override {
+    ready->Set(core::ReadyFile::kSpark, bound_);
+  }
+  void AddMetricsSources(ops::MetricsSources* sources) const override {
+    sources->spark = [server = server_.get()] { return server->stats(); };
+  }
+  // Spark's requests are reads of Spark's own files: nothing to finish before the engine stops.
+  absl::Status Drain(absl::Time /*deadline*/) override { return absl::OkStatus(); }
+  void Stop() override { server_->Stop(); }  // fetches in flight are cut; Spark's readers retry
+
+ private:
+  std::unique_ptr<sparkess::SparkEssServer> server_;
+  core::Endpoint bound_;
+};
+
 void LogRecovery(const storage::RecoveryReport& r) {
   SHUFFLE_LOG(INFO) << "storage engine open" << Kv("epoch", r.epoch) << Kv("shuffles", r.shuffles)
                     << Kv("commits", r.commits) << Kv("extents", r.extents)
@@ -108,7 +144,9 @@ void LogRecovery(const storage::RecoveryReport& r) {
 
 }  // namespace
 
-std::vector<ListenerFactory> StandardListeners() { return {DataPlaneListener::Start}; }
+std::vector<ListenerFactory> StandardListeners() {
+  return {DataPlaneListener::Start, SparkEssListener::Start};
+}
 
 // The running parts, in start order; destroyed in reverse.
 struct Server::Parts {
@@ -168,7 +206,8 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
     ops::MetricsSources sources{.engine = engine.get(),
                                 .data_dirs = options.data_dirs,
                                 .env = storage::Env::Default(),
-                                .dataplane = nullptr};
+                                .dataplane = nullptr,
+                                .spark = nullptr};
     for (const std::unique_ptr<Listener>& listener : listeners) {
       listener->AddMetricsSources(&sources);
     }
@@ -216,6 +255,9 @@ absl::Status Server::StartAll(const std::vector<ListenerFactory>& listeners) {
                                 .control_port = p.control->port()};
   for (const ListenerFactory& start : listeners) {
     SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<Listener> listener, start(context));
+    if (listener == nullptr) {
+      continue;  // not configured
+    }
     listener->Announce(&addresses_);
     p.listeners.push_back(std::move(listener));
   }

@@ -59,10 +59,12 @@ class Listener {
   virtual void Stop() = 0;
 };
 
+// Starts a listener; a null listener (not an error) means it is not configured.
 using ListenerFactory =
     std::function<absl::StatusOr<std::unique_ptr<Listener>>(const ListenerContext& context)>;
 
-// The listeners a shuffle-server runs, in start order: the data plane (TCP and Unix socket).
+// The listeners a shuffle-server runs, in start order: the data plane (TCP and Unix socket), then
+// Spark's shuffle-service protocol (with --spark-local-dirs-root).
 std::vector<ListenerFactory> StandardListeners();
 
 class Server {

@@ -2,7 +2,7 @@
 // flags, e.g.
 //
 //   data-dirs: [/mnt/disk1/shuffle, /mnt/disk2/shuffle]
-//   listen: 0.0.0.0:7337
+//   listen: 0.0.0.0:7340
 //   memory-budget-mib: 512
 //   namespace-quotas: {team-a: 10240, team-b: 2048}   # MiB
 //

@@ -249,7 +249,7 @@ TEST(ServerOptionsTest, ParsesRepeatedAndCommaSeparatedDirs) {
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_THAT(o->data_dirs, ::testing::ElementsAre("/a", "/b", "/c"));
   EXPECT_EQ(o->node_name, "host-1");
-  EXPECT_EQ(o->listen, "0.0.0.0:7337");
+  EXPECT_EQ(o->listen, "0.0.0.0:7340");
   EXPECT_EQ(o->control_listen, "0.0.0.0:7338");
   EXPECT_EQ(ToEngineOptions(*o).extent_bytes, 64u << 10);
   EXPECT_EQ(ToEngineOptions(*o).memory_budget_bytes, 256u << 20);

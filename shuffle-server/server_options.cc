@@ -70,8 +70,9 @@ void AddStorageFlags(ServerOptions* o, core::FlagTable& t) {
                         "Disk quota of every namespace without its own (default 0: unlimited).",
                         &o->default_namespace_quota_mib, 0, kMaxMib)
       .Number<uint64_t>("app-ttl-minutes", "N",
-                        "Remove applications idle (no push, commit, read or seal) this long "
-                        "(default 1440; 0: never).",
+                        "Remove applications idle (no push, commit, read or seal; for Spark's "
+                        "protocol no registration or fetch, and their registered local dirs are "
+                        "deleted) this long (default 1440; 0: never).",
                         &o->app_ttl_minutes, 0, uint64_t{1} << 32);
 }
 
@@ -79,7 +80,7 @@ void AddStorageFlags(ServerOptions* o, core::FlagTable& t) {
 void AddListenerFlags(ServerOptions* o, core::FlagTable& t) {
   t.Section("Listeners")
       .String("listen", "HOST:PORT",
-              "Data-plane TCP address (default 0.0.0.0:7337; port 0 picks a free port; empty: no "
+              "Data-plane TCP address (default 0.0.0.0:7340; port 0 picks a free port; empty: no "
               "TCP).",
               &o->listen)
       .String("socket", "PATH",
@@ -103,6 +104,37 @@ void AddListenerFlags(ServerOptions* o, core::FlagTable& t) {
               "When serving, write the bound addresses here (atomically; one KEY=HOST:PORT a "
               "line, see docs/ready-file.md); removed on a clean stop.",
               &o->ready_file);
+}
+
+// Spark's external shuffle service protocol (shuffle-server/sparkess, docs/spark-ess.md).
+void AddSparkFlags(ServerOptions* o, core::FlagTable& t) {
+  t.Section("Spark's shuffle service protocol")
+      .String("spark-local-dirs-root", "DIR",
+              "Serve Spark's own external shuffle service protocol (docs/spark-ess.md) for "
+              "executors whose spark.local.dir lies under DIR (the hostPath mounted at the same "
+              "path in executor pods); registrations of dirs outside it are refused. Default: "
+              "none, the Spark listener is off.",
+              &o->spark_local_dirs_root)
+      .String("spark-listen", "HOST:PORT",
+              "Address of the Spark listener (default 0.0.0.0:7337, Spark's "
+              "spark.shuffle.service.port; port 0 picks a free port). Used only with "
+              "--spark-local-dirs-root.",
+              &o->spark_listen)
+      .String("spark-secret-file", "PATH",
+              "spark.authenticate: Spark clients must authenticate (SASL DIGEST-MD5, or the "
+              "AES-based protocol of spark.network.crypto.enabled) with the secret in this file "
+              "(spark.authenticate.secret of every application). Without it and "
+              "--spark-secrets-dir, Spark clients are not authenticated.",
+              &o->spark_secret_file)
+      .String("spark-secrets-dir", "DIR",
+              "spark.authenticate with one secret per application: the file DIR/<application "
+              "id> (checked before --spark-secret-file).",
+              &o->spark_secrets_dir)
+      .Number<uint64_t>("spark-auth-engine-version", "N",
+                        "spark.network.crypto.authEngineVersion of the Spark clients that "
+                        "authenticate with the AES-based protocol (spark.network.crypto.enabled): "
+                        "1 (Spark's default) or 2.",
+                        &o->spark_auth_engine_version, 1, 2);
 }
 
 void AddOperationFlags(ServerOptions* o, core::FlagTable& t) {
@@ -195,6 +227,7 @@ core::FlagTable ServerFlags(ServerOptions* options) {
   core::FlagTable flags;
   AddStorageFlags(options, flags);
   AddListenerFlags(options, flags);
+  AddSparkFlags(options, flags);
   AddOperationFlags(options, flags);
   return flags;
 }

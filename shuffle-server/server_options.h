@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "shuffle-server/dataplane/options.h"
 #include "shuffle-server/server_config.h"
+#include "shuffle-server/sparkess/server.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle/core/flags.h"
 
@@ -26,7 +27,7 @@ namespace shuffle::server {
 struct ServerOptions {
   std::vector<std::string> data_dirs;  // required
   std::string index_dir;               // default: <data_dirs[0]>/index
-  std::string listen = "0.0.0.0:7337";
+  std::string listen = "0.0.0.0:7340";
   std::string socket_path;
   std::string control_listen = "0.0.0.0:7338";
   std::string node_name;          // default: $NODE_NAME, else the host name
@@ -49,6 +50,13 @@ struct ServerOptions {
   // SIGTERM (and a Drain call without its own timeout) waits this long for commits and requests
   // in flight before stopping anyway.
   uint64_t drain_timeout_seconds = 30;
+  // Spark's external shuffle service protocol (shuffle-server/sparkess): on when
+  // spark_local_dirs_root is set (the hostPath executors keep spark.local.dir on).
+  std::string spark_listen = "0.0.0.0:7337";
+  std::string spark_local_dirs_root;
+  std::string spark_secret_file;           // spark.authenticate: one secret for every application
+  std::string spark_secrets_dir;           // or one file per application id
+  uint64_t spark_auth_engine_version = 1;  // spark.network.crypto.authEngineVersion
   // The YAML file the settings were read from first (server_config.h); "" for none.
   std::string config_file;
 
@@ -89,6 +97,9 @@ absl::StatusOr<std::string> AdvertiseAddress(const ServerOptions& options, const
 storage::EngineOptions ToEngineOptions(const ServerOptions& options);
 dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
                                                std::string advertise_address);
+
+// The Spark listener's options; nullopt when it is off (no --spark-local-dirs-root).
+std::optional<sparkess::SparkEssOptions> ToSparkEssOptions(const ServerOptions& options);
 
 }  // namespace shuffle::server
 

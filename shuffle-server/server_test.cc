@@ -99,6 +99,30 @@ TEST(ServerTest, AnnouncesEveryBoundAddressAndRemovesTheReadyFileOnStop) {
   (*server)->Stop();  // idempotent
 }
 
+TEST(ServerTest, TheSparkListenerIsAnnouncedAndMeasuredWhenConfigured) {
+  testsupport::TempDir dir("server-test-");
+  ServerOptions options = Options(dir);
+  {
+    absl::StatusOr<std::unique_ptr<Server>> off = Server::Start(options);
+    ASSERT_TRUE(off.ok()) << off.status();
+    EXPECT_FALSE((*off)->addresses().Find(core::ReadyFile::kSpark).has_value());
+  }
+  std::filesystem::create_directories(dir.Sub("spark-local"));
+  options.spark_local_dirs_root = dir.Sub("spark-local");
+  options.spark_listen = "127.0.0.1:0";
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::optional<core::Endpoint> spark = (*server)->addresses().Find(core::ReadyFile::kSpark);
+  ASSERT_TRUE(spark.has_value());
+  EXPECT_EQ(spark->host(), "127.0.0.1");
+  EXPECT_NE(spark->port(), 0);
+  EXPECT_THAT(*core::ReadFileToString(options.ready_file),
+              HasSubstr("spark=127.0.0.1:" + std::to_string(spark->port()) + "\n"));
+  EXPECT_THAT(
+      *testsupport::HttpGetOk(*(*server)->addresses().Find(core::ReadyFile::kMetrics), "/metrics"),
+      HasSubstr("shuffle_spark_connections_open 0\n"));
+}
+
 // A listener that records when it is drained and stopped, and what it saw then.
 struct Journal {
   std::mutex mu;

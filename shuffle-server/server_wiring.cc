@@ -74,4 +74,18 @@ dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
   return data;
 }
 
+std::optional<sparkess::SparkEssOptions> ToSparkEssOptions(const ServerOptions& options) {
+  if (options.spark_local_dirs_root.empty()) {
+    return std::nullopt;
+  }
+  sparkess::SparkEssOptions spark;
+  spark.listen_address = options.spark_listen;
+  spark.local_dirs_root = options.spark_local_dirs_root;
+  spark.app_ttl_minutes = options.app_ttl_minutes;
+  spark.secret_file = options.spark_secret_file;
+  spark.secrets_dir = options.spark_secrets_dir;
+  spark.aes_engine_version = static_cast<int>(options.spark_auth_engine_version);
+  return spark;
+}
+
 }  // namespace shuffle::server

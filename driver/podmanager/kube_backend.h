@@ -4,7 +4,7 @@
 // resync, DELETED authoritative) turns their changes into backend events; releasing deletes a
 // pod with its grace period, evicting goes through the Eviction API. Nodes are where the
 // shuffle-server DaemonSet has a pod: the server of a node is reached at the node's IP
-// (hostPorts 7337 and 7338).
+// (hostPorts 7340 and 7338).
 //
 // Start() checks the permissions the driver needs (SelfSubjectAccessReview) and fails fast with
 // the missing verb and resource. Pod creation runs on a launcher thread: 403 and quota refusals
@@ -39,7 +39,7 @@ struct KubeBackendOptions {
   ExecutorPodTemplate pod;
   std::string server_namespace = "shuffle-system";
   std::string server_selector = "app.kubernetes.io/name=shuffle,app.kubernetes.io/component=server";
-  uint16_t data_port = 7337;
+  uint16_t data_port = 7340;
   uint16_t control_port = 7338;
   std::chrono::milliseconds resync{std::chrono::minutes(5)};
   // Pod creation: retries of refusals (403, quota, 429, 5xx) before the launch counts as failed.

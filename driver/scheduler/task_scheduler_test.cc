@@ -42,7 +42,7 @@ class TaskSchedulerTest : public ::testing::Test {
     if (task.kind() == proto::TASK_KIND_MAP) {
       client::MapStatus s;
       s.node = node;
-      s.address = node + ":7337";
+      s.address = node + ":7340";
       s.shuffle = core::ShuffleId(1);
       s.map = core::MapId(task.index());
       s.attempt = core::AttemptId(task.attempt());
@@ -65,7 +65,7 @@ class TaskSchedulerTest : public ::testing::Test {
     report.set_error("boom");
     report.set_error_code(static_cast<int32_t>(absl::StatusCode::kInternal));
     if (outcome == proto::TASK_OUTCOME_FETCH_FAILED) {
-      report.set_failed_server("b:7337");
+      report.set_failed_server("b:7340");
     }
     return report;
   }
@@ -147,7 +147,7 @@ TEST_F(TaskSchedulerTest, ALostServerSendsBackExactlyTheMapsItHeld) {
   ASSERT_EQ(lost.size(), 3u);
   EXPECT_FALSE(scheduler_.progress().map_stage_complete);
   scheduler_.Report(Failure(reduce, proto::TASK_OUTCOME_FETCH_FAILED));
-  EXPECT_THAT(scheduler_.TakeSuspectServers(), ::testing::ElementsAre("b:7337"));
+  EXPECT_THAT(scheduler_.TakeSuspectServers(), ::testing::ElementsAre("b:7340"));
   for (int i = 0; i < 3; ++i) {
     proto::TaskSpec t = Take("e1");
     ASSERT_EQ(t.kind(), proto::TASK_KIND_MAP);

@@ -53,7 +53,7 @@ absl::StatusOr<tcp::endpoint> ResolveListenAddress(boost::asio::io_context& io,
   if (!parsed.ok() || parsed->is_unix()) {
     return absl::InvalidArgumentError(absl::StrCat("data-plane listen address \"", address,
                                                    "\" is not host:port; write e.g. "
-                                                   "0.0.0.0:7337 (port 0 picks a free port)"));
+                                                   "0.0.0.0:7340 (port 0 picks a free port)"));
   }
   const std::string host = parsed->host().empty() ? "0.0.0.0" : parsed->host();
   const uint16_t port = parsed->port();

@@ -91,7 +91,15 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
   MetricsSources sources{.engine = engine->get(),
                          .data_dirs = {dir.path() + "/d0", dir.path() + "/d1"},
                          .env = storage::Env::Default(),
-                         .dataplane = [&] { return (*server)->stats(); }};
+                         .dataplane = [&] { return (*server)->stats(); },
+                         // The Spark listener's figures (its own suites drive them for real).
+                         .spark =
+                             [] {
+                               sparkess::SparkEssStats s;
+                               s.registered_executors = 3;
+                               s.blocks_served = 42;
+                               return s;
+                             }};
   auto http = MetricsHttpServer::Start("127.0.0.1:0", [&] { return RenderServerMetrics(sources); });
   ASSERT_TRUE(http.ok()) << http.status();
   const testsupport::HttpResponse response = HttpGet((*http)->port(), "/metrics");
@@ -113,6 +121,8 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
             std::string::npos);
   EXPECT_NE(body.find("shuffle_scrub_corrupt_blocks_total 0\n"), std::string::npos);
   EXPECT_NE(body.find("shuffle_draining 0\n"), std::string::npos);
+  EXPECT_NE(body.find("shuffle_spark_registered_executors 3\n"), std::string::npos);
+  EXPECT_NE(body.find("shuffle_spark_blocks_served_total 42\n"), std::string::npos);
   EXPECT_NE(HttpGet((*http)->port(), "/healthz").body.find("ok"), std::string::npos);
   EXPECT_EQ(HttpGet((*http)->port(), "/nope").status, 404);
 

@@ -160,6 +160,56 @@ void DataPlaneMetrics(const dataplane::DataPlaneStats& s, PrometheusText& page) 
   }
 }
 
+void SparkEssMetrics(const sparkess::SparkEssStats& s, PrometheusText& page) {
+  const auto counter = [&page](const char* name, const char* help, uint64_t v) {
+    page.Counter(name, help, static_cast<double>(v));
+  };
+  const auto gauge = [&page](const char* name, const char* help, uint64_t v) {
+    page.Gauge(name, help, static_cast<double>(v));
+  };
+  counter("shuffle_spark_connections_accepted_total",
+          "Connections accepted by the Spark shuffle-service listener.", s.connections_accepted);
+  gauge("shuffle_spark_connections_open", "Spark shuffle-service connections open.",
+        s.connections_open);
+  gauge("shuffle_spark_registered_executors", "Spark executors registered (persisted).",
+        s.registered_executors);
+  gauge("shuffle_spark_registered_applications", "Spark applications with registered executors.",
+        s.registered_applications);
+  counter("shuffle_spark_registrations_total", "Spark executor registrations accepted.",
+          s.registrations);
+  counter("shuffle_spark_registrations_refused_total",
+          "Spark executor registrations refused (dirs outside --spark-local-dirs-root...).",
+          s.registrations_refused);
+  counter("shuffle_spark_rpcs_total", "Spark RPC requests received.", s.rpcs);
+  counter("shuffle_spark_rpc_failures_total", "Spark RPC requests answered with a failure.",
+          s.rpc_failures);
+  counter("shuffle_spark_streams_opened_total",
+          "Block streams opened (OpenBlocks, FetchShuffleBlocks).", s.streams_opened);
+  counter("shuffle_spark_chunks_served_total", "Chunks and streams served (one per fetched range).",
+          s.chunks_served);
+  counter("shuffle_spark_chunk_failures_total", "Chunk and stream fetches answered with a failure.",
+          s.chunk_failures);
+  counter("shuffle_spark_blocks_served_total",
+          "Shuffle blocks served (a batched range counts each reduce partition).", s.blocks_served);
+  counter("shuffle_spark_served_bytes_total", "Block bytes served to Spark clients.",
+          s.bytes_served);
+  counter("shuffle_spark_sendfile_bytes_total", "Block bytes of them sent with sendfile.",
+          s.sendfile_bytes);
+  counter("shuffle_spark_auth_successes_total", "Spark clients authenticated.", s.auth_successes);
+  counter("shuffle_spark_auth_failures_total", "Spark client authentications refused.",
+          s.auth_failures);
+  counter("shuffle_spark_protocol_errors_total",
+          "Malformed, truncated or oversized Spark frames (the connection is closed).",
+          s.protocol_errors);
+  counter("shuffle_spark_blocks_removed_total", "Block files deleted by RemoveBlocks.",
+          s.blocks_removed);
+  counter("shuffle_spark_applications_expired_total",
+          "Idle Spark applications forgotten, with their local dirs deleted.",
+          s.applications_expired);
+  counter("shuffle_spark_corruption_diagnoses_total", "DiagnoseCorruption requests handled.",
+          s.corruption_diagnoses);
+}
+
 }  // namespace
 
 std::string RenderServerMetrics(const MetricsSources& sources) {
@@ -168,6 +218,9 @@ std::string RenderServerMetrics(const MetricsSources& sources) {
   DirectoryMetrics(sources, page);
   if (sources.dataplane) {
     DataPlaneMetrics(sources.dataplane(), page);
+  }
+  if (sources.spark) {
+    SparkEssMetrics(sources.spark(), page);
   }
   return page.Render();
 }

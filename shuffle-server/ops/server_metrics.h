@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shuffle-server/dataplane/stats.h"
+#include "shuffle-server/sparkess/stats.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle-server/storage/env.h"
 
@@ -19,6 +20,8 @@ struct MetricsSources {
   storage::Env* env = storage::Env::Default();
   // Called at scrape time; empty when the server has no data plane (tests).
   std::function<dataplane::DataPlaneStats()> dataplane;
+  // Empty when the Spark listener is off.
+  std::function<sparkess::SparkEssStats()> spark;
 };
 
 std::string RenderServerMetrics(const MetricsSources& sources);

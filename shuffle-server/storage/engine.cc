@@ -58,6 +58,8 @@ absl::StatusOr<std::unique_ptr<StorageEngine>> StorageEngine::Open(const EngineO
 
 StorageEngine::StorageEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
+Index* StorageEngine::side_index() { return impl_->index.get(); }
+
 StorageEngine::~StorageEngine() {
   {
     absl::MutexLock lock(&impl_->mu);

@@ -214,6 +214,8 @@ class StorageEngine {
   StorageEngine& operator=(const StorageEngine&) = delete;
 
   const RecoveryReport& recovery_report() const { return recovery_; }
+  // The engine's RocksDB index, for other components' side records (Index::PutSideRecord) only.
+  Index* side_index();
   uint32_t epoch() const { return epoch_; }
 
   // Registers a shuffle; idempotent for the same key and partition count.

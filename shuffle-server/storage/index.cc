@@ -216,6 +216,43 @@ absl::StatusOr<uint64_t> Index::LoadNextHandle() {
   return codec::DecodeNextHandle(value);
 }
 
+namespace {
+std::string SideKey(std::string_view table, std::string_view key) {
+  std::string out(1, 'X');
+  out.append(table.data(), table.size());
+  out.push_back('\0');
+  out.append(key.data(), key.size());
+  return out;
+}
+}  // namespace
+
+absl::Status Index::PutSideRecord(std::string_view table, std::string_view key,
+                                  std::string_view value, bool sync) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  return FromRocks(db_->Put(write_options, ToSlice(SideKey(table, key)),
+                            rocksdb::Slice(value.data(), value.size())),
+                   absl::StrCat("put of a ", ToAbsl(table), " record"), db_->GetName());
+}
+
+absl::Status Index::DeleteSideRecord(std::string_view table, std::string_view key, bool sync) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  return FromRocks(db_->Delete(write_options, ToSlice(SideKey(table, key))),
+                   absl::StrCat("delete of a ", ToAbsl(table), " record"), db_->GetName());
+}
+
+absl::Status Index::ForEachSideRecord(
+    std::string_view table,
+    const std::function<absl::Status(std::string_view key, std::string_view value)>& fn) {
+  const std::string begin = SideKey(table, "");
+  return Scan(db_.get(), begin, codec::PrefixSuccessor(begin),
+              absl::StrCat("scan of ", ToAbsl(table), " records"),
+              [&](std::string_view key, std::string_view value) {
+                return fn(key.substr(begin.size()), value);
+              });
+}
+
 absl::Status Index::ForEachShuffle(const std::function<absl::Status(const ShuffleRecord&)>& fn) {
   const std::string begin = codec::TagPrefix(codec::kShuffleTag);
   return Scan(db_.get(), begin, codec::PrefixSuccessor(begin), "scan of shuffle records",

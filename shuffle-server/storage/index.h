@@ -10,6 +10,8 @@
 //   'C' handle map                      -> CommitRecord   (the first committed attempt wins)
 //   'L' handle dir log_no offset        -> LogRecord
 //   'M' name                            -> metadata (epoch, next shuffle handle)
+//   'X' table '\0' key                  -> a side record of another server component (the
+//                                          engine never reads them; see PutSideRecord)
 //
 // Thread-safety: an Index is safe to use from many threads; a Batch is not.
 #ifndef SHUFFLE_SERVER_STORAGE_INDEX_H_
@@ -19,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -158,6 +161,16 @@ class Index {
   // one prefix scan per call.
   absl::StatusOr<std::vector<ExtentRecord>> ScanExtents(uint64_t handle, uint32_t partition_begin,
                                                         uint32_t partition_end);
+
+  // Side records: other server components (the Spark listener's executor registry) keep their
+  // own records in this database, under their `table` name (no '\0'), with values in a format
+  // of their own (version it). The engine neither reads nor removes them.
+  absl::Status PutSideRecord(std::string_view table, std::string_view key, std::string_view value,
+                             bool sync);
+  absl::Status DeleteSideRecord(std::string_view table, std::string_view key, bool sync);
+  absl::Status ForEachSideRecord(
+      std::string_view table,
+      const std::function<absl::Status(std::string_view key, std::string_view value)>& fn);
 
   // Flushes memtables so the next Open does not replay the WAL (used on graceful shutdown).
   absl::Status Flush();

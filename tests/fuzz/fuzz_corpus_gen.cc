@@ -163,7 +163,7 @@ Seeds RecordFormatSeeds() {
 Seeds MapStatusSeeds() {
   client::MapStatus status;
   status.node = "node-a";
-  status.address = "10.0.0.5:7337";
+  status.address = "10.0.0.5:7340";
   status.shuffle = core::ShuffleId(3);
   status.map = core::MapId(17);
   status.attempt = core::AttemptId(1);

@@ -100,7 +100,7 @@ void SetUp() {
   SHUFFLE_FUZZ_CHECK(fixture->engine->RegisterShuffle(Key(), "default", kPartitions).ok());
   dataplane::DataPlaneOptions dataplane;
   dataplane.node_name = "fuzz-node";
-  dataplane.advertise_address = "127.0.0.1:7337";
+  dataplane.advertise_address = "127.0.0.1:7340";
   dataplane.fetch_frame_bytes = 16 << 10;
   fixture->handler = std::make_unique<dataplane::RequestHandler>(fixture->engine.get(), dataplane);
   // Registered after Open, so that it runs before the destructors of the statics RocksDB creates

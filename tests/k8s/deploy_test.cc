@@ -146,7 +146,7 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
   // The one change for this machine: its fake nodes share one network namespace, so each server
   // listens on its node's IP instead of 0.0.0.0 (a real node has its own).
   applied += ApplyFile(admin, base + "daemonset.yaml", [](std::string text) {
-    for (const char* port : {"7337", "7338", "7339"}) {
+    for (const char* port : {"7340", "7337", "7338", "7339"}) {
       const std::string from = std::string("0.0.0.0:") + port;
       text.replace(text.find(from), from.size(), std::string("$(HOST_IP):") + port);
     }
@@ -173,8 +173,9 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
   // The node agents run them: each node's server serves its data and control planes, with the
   // configuration file from the ConfigMap and the secrets from the Secret.
   for (const char* host : {"127.0.0.21", "127.0.0.22", "127.0.0.23"}) {
-    EXPECT_TRUE(
-        Eventually([&] { return Connects(host, 7337) && Connects(host, 7338); }, absl::Seconds(60)))
+    EXPECT_TRUE(Eventually(
+        [&] { return Connects(host, 7340) && Connects(host, 7337) && Connects(host, 7338); },
+        absl::Seconds(60)))
         << "no shuffle-server on " << host;
   }
 

@@ -204,7 +204,7 @@ TEST_F(KubeBackendTest, NodesAreWhereTheServerPodsRun) {
   std::vector<NodeInfo> nodes = backend_->Nodes();
   ASSERT_EQ(nodes.size(), 1u);
   EXPECT_EQ(nodes[0].name, "n1");
-  EXPECT_EQ(nodes[0].data_address, "127.0.0.11:7337");
+  EXPECT_EQ(nodes[0].data_address, "127.0.0.11:7340");
   EXPECT_EQ(nodes[0].control_address, "127.0.0.11:7338");
   EXPECT_TRUE(nodes[0].server_up);
 }

@@ -34,7 +34,7 @@ const Json kPod = Json::parse(R"({
         {"name": "scratch", "mountPath": "/scratch"}
       ],
       "readinessProbe": {"tcpSocket": {"port": "data"}},
-      "ports": [{"name": "data", "containerPort": 7337}]
+      "ports": [{"name": "data", "containerPort": 7340}]
     }]
   }
 })");
@@ -86,7 +86,7 @@ TEST(PodPlanTest, ImageMapEnvVolumesAndRewrites) {
   EXPECT_EQ(EnvOf(c, "DATA"), "/root/n1/hostpath/var/lib/shuffle");
   EXPECT_EQ(EnvOf(c, "SOCK"), "/root/n1/hostpath/var/lib/shuffle/data.sock");
   EXPECT_EQ(EnvOf(c, "TOKEN"), "t0k");
-  EXPECT_EQ(c.ready_port, 7337);
+  EXPECT_EQ(c.ready_port, 7340);
   EXPECT_NE(std::find(plan->directories.begin(), plan->directories.end(), scratch),
             plan->directories.end());
 }

@@ -9,6 +9,7 @@
 //   control=127.0.0.1:40112
 //   metrics=127.0.0.1:40113
 //   socket=unix:/run/shuffle/data.sock
+//   spark=127.0.0.1:7337
 //
 // one KEY=VALUE a line, VALUE an Endpoint (endpoint.h) for the keys below; a listener that is off
 // has no line; readers ignore keys they do not know, so a new listener is a new key, not a new
@@ -41,6 +42,7 @@ class ReadyFile {
   static constexpr std::string_view kSocket = "socket";    // data plane over a Unix socket
   static constexpr std::string_view kControl = "control";  // gRPC control plane
   static constexpr std::string_view kMetrics = "metrics";  // Prometheus /metrics, /healthz
+  static constexpr std::string_view kSpark = "spark";      // Spark's shuffle-service protocol
 
   // Sets `key` (lower-case letters, digits and '-') to `endpoint`, replacing an earlier value.
   void Set(std::string_view key, const Endpoint& endpoint);

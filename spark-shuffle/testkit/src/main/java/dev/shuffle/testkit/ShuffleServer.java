@@ -37,6 +37,7 @@ public final class ShuffleServer implements AutoCloseable {
   private int dataPort;
   private int controlPort;
   private int metricsPort;
+  private int sparkPort;
   private int starts;
 
   private ShuffleServer(Path binary, Path root, String node, String host, List<String> extra) {
@@ -79,6 +80,8 @@ public final class ShuffleServer implements AutoCloseable {
     command.add("--listen=" + host + ":" + dataPort);
     command.add("--control-listen=" + host + ":" + controlPort);
     command.add("--metrics-listen=" + host + ":" + metricsPort);
+    // Spark's shuffle-service protocol; on only with --spark-local-dirs-root among the flags.
+    command.add("--spark-listen=" + host + ":" + sparkPort);
     command.add("--socket=" + root.resolve("data.sock"));
     command.add("--ready-file=" + readyFile);
     command.addAll(extraFlags);
@@ -105,6 +108,7 @@ public final class ShuffleServer implements AutoCloseable {
     dataPort = ready.port("data");
     controlPort = ready.port("control");
     metricsPort = ready.port("metrics");
+    sparkPort = ready.get("spark").isEmpty() ? 0 : ready.port("spark");
   }
 
   public Path dataDir() {
@@ -125,9 +129,24 @@ public final class ShuffleServer implements AutoCloseable {
     return host + ":" + controlPort;
   }
 
-  /** The Unix socket, "unix:/path". */
+  /** The address every listener is on, e.g. 127.0.0.2. */
+  public String host() {
+    return host;
+  }
+
+  /** The port of Spark's shuffle-service protocol (0 unless --spark-local-dirs-root is given). */
+  public int sparkPort() {
+    return sparkPort;
+  }
+
+  /** The server process's id (for its CPU time). */
+  public long pid() {
+    return process.pid();
+  }
+
+  /** The Unix socket, "unix:/path" (the ready file's socket entry). */
   public String socketAddress() {
-    return "unix:" + ready.get("socket");
+    return ready.get("socket");
   }
 
   public boolean isRunning() {
@@ -180,6 +199,11 @@ public final class ShuffleServer implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
     }
+  }
+
+  /** One unlabelled sample of /metrics, 0 when the page has none. */
+  public double metric(String name) {
+    return metrics().getOrDefault(name, 0.0);
   }
 
   @Override
