@@ -1,7 +1,8 @@
 // ShuffleTier: the driver's calls to the control plane of every node's shuffle server: register
 // the application (with the operator secret, receiving the application token) and its shuffle,
 // seal the shuffle when the map stage is done, and remove the application when the job ends.
-// Every call has a deadline; errors name the server.
+// Every call has a deadline; errors name the server. The calls are the client library's
+// ControlClient (shuffle/client/control_client.h), which the Spark plugin's driver uses too.
 //
 // Thread-safe.
 #ifndef SHUFFLE_DRIVER_RUNNER_SHUFFLE_TIER_H_

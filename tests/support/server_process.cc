@@ -11,28 +11,11 @@
 #include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
-#include "grpcpp/grpcpp.h"
+#include "shuffle/client/control_client.h"
 #include "shuffle/core/status_macros.h"
-#include "shuffle/proto/control.grpc.pb.h"
 #include "tests/support/program.h"
 
 namespace shuffle::testsupport {
-namespace {
-
-absl::Status FromGrpc(const grpc::Status& st, const std::string& what) {
-  if (st.ok()) {
-    return absl::OkStatus();
-  }
-  return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
-                      absl::StrCat(what, ": ", st.error_message()));
-}
-
-std::unique_ptr<proto::ShuffleControl::Stub> Stub(const std::string& address) {
-  return proto::ShuffleControl::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::string& binary, const std::string& dir, const std::string& node_name,
@@ -118,20 +101,7 @@ absl::Status ServerProcess::Terminate(int timeout_ms) {
 absl::StatusOr<std::string> ServerProcess::RegisterApplication(const std::string& app,
                                                                const std::string& ns,
                                                                const std::string& identity_token) {
-  proto::RegisterApplicationRequest request;
-  request.set_app_id(app);
-  request.set_namespace_(ns);
-  request.set_identity_token(identity_token);
-  proto::RegisterApplicationResponse response;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  absl::Status st =
-      FromGrpc(Stub(control_address_)->RegisterApplication(&context, request, &response),
-               "RegisterApplication");
-  if (!st.ok()) {
-    return st;
-  }
-  return response.token();
+  return Control().RegisterApplication(app, ns, identity_token);
 }
 
 absl::Status ServerProcess::RegisterShuffle(const std::string& app, uint32_t shuffle,
@@ -141,16 +111,8 @@ absl::Status ServerProcess::RegisterShuffle(const std::string& app, uint32_t shu
 
 absl::Status ServerProcess::RegisterShuffle(const std::string& app, const std::string& token,
                                             uint32_t shuffle, uint32_t partitions) {
-  proto::RegisterShuffleRequest request;
-  request.mutable_credentials()->set_app_id(app);
-  request.mutable_credentials()->set_token(token);
-  request.set_shuffle_id(shuffle);
-  request.set_num_partitions(partitions);
-  proto::RegisterShuffleResponse response;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return FromGrpc(Stub(control_address_)->RegisterShuffle(&context, request, &response),
-                  "RegisterShuffle");
+  return Control().RegisterShuffle(app, token, core::ShuffleId(shuffle), /*num_maps=*/0,
+                                   partitions);
 }
 
 absl::Status ServerProcess::SealShuffle(const std::string& app, uint32_t shuffle) {
@@ -159,14 +121,11 @@ absl::Status ServerProcess::SealShuffle(const std::string& app, uint32_t shuffle
 
 absl::Status ServerProcess::SealShuffle(const std::string& app, const std::string& token,
                                         uint32_t shuffle) {
-  proto::SealShuffleRequest request;
-  request.mutable_credentials()->set_app_id(app);
-  request.mutable_credentials()->set_token(token);
-  request.set_shuffle_id(shuffle);
-  proto::SealShuffleResponse response;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  return FromGrpc(Stub(control_address_)->SealShuffle(&context, request, &response), "SealShuffle");
+  return Control().SealShuffle(app, token, core::ShuffleId(shuffle));
+}
+
+client::ControlClient ServerProcess::Control() const {
+  return client::ControlClient(control_address_, std::chrono::seconds(30));
 }
 
 }  // namespace shuffle::testsupport

@@ -1,7 +1,7 @@
 // ServerProcess: a real `shuffle-server` process on loopback for tests and benchmarks, started
 // with port 0 (or a given Unix socket) through core::Process and discovered through its
-// --ready-file (core::ReadyFile); SIGKILLed by PID, always, when the object dies. Also a gRPC
-// control client to register shuffles. Not thread-safe.
+// --ready-file (core::ReadyFile); SIGKILLed by PID, always, when the object dies. Also control
+// calls to register and seal shuffles (the client library's ControlClient). Not thread-safe.
 #ifndef SHUFFLE_TESTS_SUPPORT_SERVER_PROCESS_H_
 #define SHUFFLE_TESTS_SUPPORT_SERVER_PROCESS_H_
 
@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "shuffle/client/control_client.h"
 #include "shuffle/core/process.h"
 #include "shuffle/core/ready_file.h"
 
@@ -56,6 +57,8 @@ class ServerProcess {
 
  private:
   ServerProcess() = default;
+  // A client of the control plane with a 30 s deadline per call (a fresh channel each time).
+  client::ControlClient Control() const;
   std::unique_ptr<core::Process> process_;
   core::ReadyFile ready_;
   std::string data_address_;
