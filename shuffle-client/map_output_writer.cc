@@ -129,6 +129,23 @@ struct MapOutputWriter::Impl {
     return st;
   }
 
+  // Whether the writer takes data for `partition` now: the sticky failure, if any; not after
+  // the commit; only partitions of the shuffle.
+  absl::Status CheckWritable(uint32_t partition) const {
+    if (!failure.ok()) {
+      return failure;
+    }
+    if (committed) {
+      return absl::FailedPreconditionError(absl::StrCat(What(), ": already committed"));
+    }
+    if (partition >= shuffle.num_partitions) {
+      return absl::InvalidArgumentError(absl::StrCat(What(), ": partition ", partition,
+                                                     " out of range (", shuffle.num_partitions,
+                                                     " partitions)"));
+    }
+    return absl::OkStatus();
+  }
+
   // Cuts the largest buffers early when the writer holds too much.
   absl::Status RelieveMemory() {
     while (buffered > options.max_buffered_bytes / 2) {
@@ -228,17 +245,7 @@ MapOutputWriter::~MapOutputWriter() = default;
 absl::Status MapOutputWriter::Write(core::PartitionId partition, std::string_view key,
                                     std::string_view value) {
   Impl& w = *impl_;
-  if (!w.failure.ok()) {
-    return w.failure;
-  }
-  if (w.committed) {
-    return absl::FailedPreconditionError(absl::StrCat(w.What(), ": already committed"));
-  }
-  if (partition.value() >= w.shuffle.num_partitions) {
-    return absl::InvalidArgumentError(absl::StrCat(w.What(), ": partition ", partition.value(),
-                                                   " out of range (", w.shuffle.num_partitions,
-                                                   " partitions)"));
-  }
+  SHUFFLE_RETURN_IF_ERROR(w.CheckWritable(partition.value()));
   if (w.superseded) {
     w.bytes_written += key.size() + value.size();
     return absl::OkStatus();  // another attempt's output is served; nothing to push
@@ -265,17 +272,7 @@ absl::Status MapOutputWriter::Write(core::PartitionId partition, std::string_vie
 absl::Status MapOutputWriter::WriteBlock(core::PartitionId partition, std::string_view raw,
                                          uint32_t records) {
   Impl& w = *impl_;
-  if (!w.failure.ok()) {
-    return w.failure;
-  }
-  if (w.committed) {
-    return absl::FailedPreconditionError(absl::StrCat(w.What(), ": already committed"));
-  }
-  if (partition.value() >= w.shuffle.num_partitions) {
-    return absl::InvalidArgumentError(absl::StrCat(w.What(), ": partition ", partition.value(),
-                                                   " out of range (", w.shuffle.num_partitions,
-                                                   " partitions)"));
-  }
+  SHUFFLE_RETURN_IF_ERROR(w.CheckWritable(partition.value()));
   if (raw.size() > core::kMaxBlockSize) {
     return absl::InvalidArgumentError(
         absl::StrCat(w.What(), ": a block of ", raw.size(), " bytes for partition ",

@@ -9,11 +9,9 @@ import java.nio.ByteBuffer;
  * the reader with a {@link ShuffleServiceException} naming it. Not thread-safe: one reader per
  * reduce task.
  */
-public final class NativeReader implements AutoCloseable {
-  private long handle;
-
+public final class NativeReader extends NativeHandle {
   private NativeReader(long handle) {
-    this.handle = handle;
+    super(handle);
   }
 
   /**
@@ -61,18 +59,13 @@ public final class NativeReader implements AutoCloseable {
   }
 
   @Override
-  public void close() {
-    if (handle != 0) {
-      close(handle);
-      handle = 0;
-    }
+  String kind() {
+    return "reader";
   }
 
-  private long live() {
-    if (handle == 0) {
-      throw new IllegalStateException("the shuffle reader is closed");
-    }
-    return handle;
+  @Override
+  void release(long handle) {
+    close(handle);
   }
 
   private static native long open(

@@ -6,7 +6,7 @@ package dev.shuffle.spark.client;
  * returns once the server made the attempt durable. Closing without a commit leaves nothing that
  * will ever be served. Not thread-safe: one writer per map task.
  */
-public final class NativeWriter implements AutoCloseable {
+public final class NativeWriter extends NativeHandle {
   /** What a commit returned: where the output lives and its per-partition sizes. */
   public record CommitResult(
       boolean won,
@@ -16,10 +16,8 @@ public final class NativeWriter implements AutoCloseable {
       int attempt,
       long[] partitionBytes) {}
 
-  private long handle;
-
   private NativeWriter(long handle) {
-    this.handle = handle;
+    super(handle);
   }
 
   /**
@@ -54,18 +52,13 @@ public final class NativeWriter implements AutoCloseable {
   }
 
   @Override
-  public void close() {
-    if (handle != 0) {
-      close(handle);
-      handle = 0;
-    }
+  String kind() {
+    return "writer";
   }
 
-  private long live() {
-    if (handle == 0) {
-      throw new IllegalStateException("the shuffle writer is closed");
-    }
-    return handle;
+  @Override
+  void release(long handle) {
+    close(handle);
   }
 
   private static native long open(
