@@ -3,6 +3,9 @@
 #
 #   shuffle_cc_library(NAME core SRCS a.cc HDRS_DIR include DEPS absl::status)
 #   shuffle_cc_test(NAME frame_test SRCS frame_test.cc DEPS shuffle::core LABELS unit)
+#   shuffle_cc_test(NAME cli_test SRCS cli_test.cc RUNS shuffle-server shufflectl)
+# RUNS: programs the test starts; each is built first and its path is the macro
+# <NAME>_BINARY (upper case, '-' as '_'): SHUFFLE_SERVER_BINARY, SHUFFLECTL_BINARY.
 
 function(shuffle_cc_library)
   cmake_parse_arguments(ARG "" "NAME;PUBLIC_INCLUDE_DIR" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
@@ -18,9 +21,9 @@ function(shuffle_cc_library)
 endfunction()
 
 # Test executables by label, so sanitizer builds can build just the unit tests
-# (`ninja unit_tests`).
+# (`ninja unit_tests`). Each links shuffle::testsupport.
 function(shuffle_cc_test)
-  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS;RUNS" ${ARGN})
   if(NOT SHUFFLE_BUILD_TESTS)
     return()
   endif()
@@ -31,7 +34,15 @@ function(shuffle_cc_test)
     set(ARG_TIMEOUT 300)
   endif()
   add_executable(${ARG_NAME} ${ARG_SRCS})
-  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # Every suite has the test support (tests/support: TempDir, ServerProcess, HttpGet...).
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} shuffle::testsupport GTest::gtest
+                                            GTest::gmock GTest::gtest_main)
+  foreach(_program IN LISTS ARG_RUNS)
+    string(TOUPPER "${_program}_BINARY" _macro)
+    string(REPLACE "-" "_" _macro "${_macro}")
+    target_compile_definitions(${ARG_NAME} PRIVATE ${_macro}="$<TARGET_FILE:${_program}>")
+    add_dependencies(${ARG_NAME} ${_program})
+  endforeach()
   gtest_discover_tests(${ARG_NAME} DISCOVERY_MODE PRE_TEST
                        PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
   foreach(_label IN LISTS ARG_LABELS)

@@ -5,13 +5,14 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "shuffle/core/endpoint.h"
 
 namespace shuffle::client {
 
 absl::StatusOr<std::string> DiscoverLocalServer() {
   const char* socket = std::getenv("SHUFFLE_SERVER_SOCKET");
   if (socket != nullptr && *socket != '\0') {
-    return absl::StrCat("unix:", socket);
+    return core::Endpoint::Unix(socket).ToString();
   }
   const char* address = std::getenv("SHUFFLE_SERVER_ADDRESS");
   if (address != nullptr && *address != '\0') {
@@ -20,11 +21,9 @@ absl::StatusOr<std::string> DiscoverLocalServer() {
   const char* node_ip = std::getenv("SHUFFLE_NODE_IP");
   if (node_ip != nullptr && *node_ip != '\0') {
     const char* port = std::getenv("SHUFFLE_SERVER_PORT");
-    const std::string host = std::string(node_ip).find(':') != std::string::npos
-                                 ? absl::StrCat("[", node_ip, "]")
-                                 : std::string(node_ip);
     return absl::StrCat(
-        host, ":", port != nullptr && *port != '\0' ? port : std::to_string(kDefaultServerPort));
+        core::BracketHost(node_ip), ":",
+        port != nullptr && *port != '\0' ? port : std::to_string(kDefaultServerPort));
   }
   return absl::NotFoundError(
       "no node-local shuffle server configured: set SHUFFLE_SERVER_SOCKET (Unix socket on the "

@@ -17,6 +17,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "shuffle/core/endpoint.h"
 #include "shuffle/core/errno_status.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
@@ -63,39 +64,38 @@ absl::Status ConnectWithTimeout(int fd, const sockaddr* addr, socklen_t len,
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> DialUnix(const std::string& address, const std::string& path,
+                             int64_t timeout_ms) {
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::memcpy(sun.sun_path, path.data(), path.size());  // Endpoint bounds the length
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return core::ErrnoToStatus(errno, "socket", address);
+  }
+  absl::Status st = ConnectWithTimeout(fd, reinterpret_cast<const sockaddr*>(&sun), sizeof(sun),
+                                       address, timeout_ms);
+  if (!st.ok()) {
+    close(fd);
+    return st;
+  }
+  return fd;
+}
+
 absl::StatusOr<int> Dial(const std::string& address, int64_t timeout_ms) {
-  if (address.rfind("unix:", 0) == 0) {
-    const std::string path = address.substr(5);
-    sockaddr_un sun{};
-    if (path.empty() || path.size() >= sizeof(sun.sun_path)) {
-      return absl::InvalidArgumentError(absl::StrCat("bad Unix socket path in '", address, "'"));
-    }
-    sun.sun_family = AF_UNIX;
-    std::memcpy(sun.sun_path, path.data(), path.size());
-    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      return core::ErrnoToStatus(errno, "socket", address);
-    }
-    absl::Status st = ConnectWithTimeout(fd, reinterpret_cast<const sockaddr*>(&sun), sizeof(sun),
-                                         address, timeout_ms);
-    if (!st.ok()) {
-      close(fd);
-      return st;
-    }
-    return fd;
+  absl::StatusOr<core::Endpoint> endpoint = core::Endpoint::Parse(address);
+  if (!endpoint.ok()) {
+    return core::Annotate(endpoint.status(), "shuffle server");
   }
-  const size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(core::ToAbsl(std::string_view(address).substr(colon + 1)), &port) ||
-      port <= 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("bad shuffle server address '", address,
-                                                   "': expected host:port or unix:/path"));
+  if (endpoint->is_unix()) {
+    return DialUnix(address, endpoint->path(), timeout_ms);
   }
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
+  if (endpoint->port() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shuffle server address \"", address, "\" has port 0"));
   }
+  const std::string& host = endpoint->host();
+  const uint16_t port = endpoint->port();
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* result = nullptr;

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::client {
 namespace {
@@ -19,10 +20,7 @@ namespace {
 class Peer {
  public:
   Peer() {
-    std::string pattern = ::testing::TempDir() + "/frame-conn-XXXXXX";
-    EXPECT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    path_ = dir_ + "/s";
+    path_ = dir_.Sub("s");
     listener_ = socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
@@ -35,8 +33,6 @@ class Peer {
       close(fd_);
     }
     close(listener_);
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
   }
   Peer(const Peer&) = delete;
   Peer& operator=(const Peer&) = delete;
@@ -61,7 +57,7 @@ class Peer {
   }
 
  private:
-  std::string dir_;
+  testsupport::TempDir dir_{"frame-conn-"};
   std::string path_;
   int listener_ = -1;
   int fd_ = -1;

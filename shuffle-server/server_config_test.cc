@@ -12,15 +12,16 @@
 
 #include "shuffle-server/server_options.h"
 #include "shuffle-server/storage/engine_test_util.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::server {
 namespace {
 
-using storage::testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
+using testsupport::TempDir;
 
 std::optional<std::string> NoEnv(const char* /*name*/) { return std::nullopt; }
 

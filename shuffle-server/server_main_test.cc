@@ -2,7 +2,6 @@
 // it through --ready-file, use its control plane over gRPC, stop it with SIGTERM / SIGINT and
 // expect exit code 0; restart it on the same data; --help and command-line errors. Also the flag
 // parsing itself. Children are killed by PID (SIGKILL) and reaped whatever happens.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -10,9 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -20,93 +17,56 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/server_options.h"
-#include "shuffle-server/storage/engine_test_util.h"
+#include "shuffle/core/endpoint.h"
+#include "shuffle/core/files.h"
+#include "shuffle/core/ready_file.h"
 #include "shuffle/proto/control.grpc.pb.h"
+#include "tests/support/program.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::server {
 namespace {
 
-using storage::testing::TempDir;
 using ::testing::HasSubstr;
+using testsupport::TempDir;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+constexpr std::chrono::seconds kTimeout(20);
 
-// A child running the server binary with stdout and stderr in files; SIGKILLed and reaped when
-// the object dies unless it already exited.
+// The server binary as a child with stdout and stderr in files of `dir`; SIGKILLed and reaped
+// when the object dies unless it already exited.
 class Child {
  public:
   Child(const std::string& dir, std::vector<std::string> args)
       : out_(dir + "/stdout"), err_(dir + "/stderr") {
     args.insert(args.begin(), SHUFFLE_SERVER_BINARY);
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int out = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
-        _exit(126);
-      }
-      std::vector<char*> argv;
-      argv.reserve(args.size() + 1);
-      for (std::string& a : args) {
-        argv.push_back(a.data());
-      }
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
+    absl::StatusOr<std::unique_ptr<core::Process>> process =
+        testsupport::StartProgram(args, out_, err_);
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (process.ok()) {
+      process_ = *std::move(process);
     }
   }
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
 
-  pid_t pid() const { return pid_; }
-  std::string out() const { return ReadAll(out_); }
-  std::string err() const { return ReadAll(err_); }
-
-  // The wait status once the child exits, or nullopt after `timeout`.
-  std::optional<int> Wait(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (pid_ > 0) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      if (std::chrono::steady_clock::now() > deadline) {
-        return std::nullopt;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return std::nullopt;
-  }
+  pid_t pid() const { return process_ != nullptr ? process_->pid() : -1; }
+  std::string out() const { return core::ReadFileToString(out_).value_or(""); }
+  std::string err() const { return core::ReadFileToString(err_).value_or(""); }
+  core::Process& process() { return *process_; }
 
   // Exit code, or -1 for a signal or a timeout.
   int ExitCode(std::chrono::milliseconds timeout) {
-    std::optional<int> status = Wait(timeout);
-    return status.has_value() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+    std::optional<core::ExitInfo> exit =
+        process_ != nullptr ? process_->Wait(timeout) : std::nullopt;
+    return exit.has_value() && exit->signal == 0 ? exit->exit_code : -1;
   }
 
  private:
-  pid_t pid_ = -1;
   std::string out_;
   std::string err_;
+  std::unique_ptr<core::Process> process_;
 };
-
-constexpr std::chrono::seconds kTimeout(20);
 
 struct Ready {
   std::string data;
@@ -116,28 +76,17 @@ struct Ready {
 
 // Waits (bounded) for the ready file; nullopt if the child exits first or time runs out.
 std::optional<Ready> WaitReady(Child& child, const std::string& path) {
-  const auto deadline = std::chrono::steady_clock::now() + kTimeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(path);
-    std::string field;
-    Ready ready;
-    while (in >> field) {
-      if (field.rfind("data=", 0) == 0) {
-        ready.data = field.substr(5);
-      } else if (field.rfind("control=", 0) == 0) {
-        ready.control = field.substr(8);
-      } else if (field.rfind("metrics=", 0) == 0) {
-        ready.metrics = field.substr(8);
-      }
-    }
-    if (!ready.data.empty() && !ready.control.empty()) {
-      return ready;
-    }
-    if (child.Wait(std::chrono::milliseconds(20)).has_value()) {
-      return std::nullopt;
-    }
+  absl::StatusOr<core::ReadyFile> file = testsupport::AwaitServerReady(child.process(), path);
+  if (!file.ok()) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  auto address = [&](std::string_view key) {
+    std::optional<core::Endpoint> e = file->Find(key);
+    return e.has_value() ? e->ToString() : "";
+  };
+  return Ready{.data = address(core::ReadyFile::kData),
+               .control = address(core::ReadyFile::kControl),
+               .metrics = address(core::ReadyFile::kMetrics)};
 }
 
 std::unique_ptr<proto::ShuffleControl::Stub> Connect(const std::string& address) {
@@ -162,8 +111,7 @@ proto::GetStatusResponse Status(proto::ShuffleControl::Stub& stub) {
 }
 
 bool CanConnect(const std::string& host_port) {
-  const uint16_t port =
-      static_cast<uint16_t>(std::stoi(host_port.substr(host_port.rfind(':') + 1)));
+  const uint16_t port = core::Endpoint::Parse(host_port)->port();
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -343,26 +291,6 @@ TEST(ServerOptionsTest, NodeNameAndAdvertiseAddressDefaults) {
   EXPECT_EQ(*AdvertiseAddress(*o, FakeEnv), "");  // port known only after binding
   o->advertise_address = "shuffle.local";
   EXPECT_FALSE(AdvertiseAddress(*o, FakeEnv).ok());
-}
-
-TEST(ServerOptionsTest, ReadyLine) {
-  ServerOptions o;
-  o.listen = "127.0.0.1:0";
-  o.control_listen = "[::1]:0";
-  o.socket_path = "/run/shuffle.sock";
-  EXPECT_EQ(ReadyLine(o, 4000, 5000, 6000),
-            "data=127.0.0.1:4000 control=[::1]:5000 metrics=0.0.0.0:6000 "
-            "socket=/run/shuffle.sock spark=\n");
-  o.metrics_listen = "";
-  EXPECT_EQ(ReadyLine(o, 4000, 5000, 0),
-            "data=127.0.0.1:4000 control=[::1]:5000 metrics= socket=/run/shuffle.sock spark=\n");
-  o.spark_local_dirs_root = "/var/lib/spark-local";
-  o.spark_listen = "127.0.0.1:0";
-  EXPECT_EQ(ReadyLine(o, 4000, 5000, 0, 7000),
-            "data=127.0.0.1:4000 control=[::1]:5000 metrics= socket=/run/shuffle.sock "
-            "spark=127.0.0.1:7000\n");
-  EXPECT_EQ(HostOf("[::1]:80"), "[::1]");
-  EXPECT_EQ(HostOf("example"), "example");
 }
 
 }  // namespace

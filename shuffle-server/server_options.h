@@ -1,9 +1,9 @@
-// ServerOptions: the shuffle-server daemon's command line and configuration file. Parsing is by
-// hand (not absl flags) so that --help exits 0 with a page of this program's flags only,
-// --data-dir may repeat, a YAML file can give the same settings, and every error names the flag
-// (or the file, line and key) and says what is expected. Also: the defaults taken from the
-// environment (node name, advertised address), the options handed to the engine and the data plane,
-// and the ready-file line. Plain values and pure functions; thread-safe.
+// ServerOptions: the shuffle-server daemon's command line and configuration file. The flags are one
+// core::FlagTable (ServerFlags): it parses the command line, renders --help, and takes the YAML
+// file's settings through the same setters, so every error names the flag (or the file, line and
+// key) and says what is expected. A new flag is one entry there and one field here (its YAML key
+// follows). Also: the defaults taken from the environment (node name, advertised address) and the
+// options handed to the engine and the data plane. Plain values and pure functions; thread-safe.
 #ifndef SHUFFLE_SERVER_SERVER_OPTIONS_H_
 #define SHUFFLE_SERVER_SERVER_OPTIONS_H_
 
@@ -20,6 +20,7 @@
 #include "shuffle-server/server_config.h"
 #include "shuffle-server/sparkess/server.h"
 #include "shuffle-server/storage/engine.h"
+#include "shuffle/core/flags.h"
 
 namespace shuffle::server {
 
@@ -68,6 +69,9 @@ using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
 // getenv(3).
 std::optional<std::string> ProcessEnv(const char* name);
 
+// The flag table, its setters writing into `*options`.
+core::FlagTable ServerFlags(ServerOptions* options);
+
 // Parses the arguments after the program name: "--flag=value" or "--flag value". With
 // --config=PATH, the file's settings (server_config.h) are applied first and the command line's
 // flags override them; a list flag (--data-dir) given on the command line replaces the file's
@@ -93,14 +97,6 @@ absl::StatusOr<std::string> AdvertiseAddress(const ServerOptions& options, const
 storage::EngineOptions ToEngineOptions(const ServerOptions& options);
 dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
                                                std::string advertise_address);
-
-// "HOST" of "HOST:PORT" ("[v6]:PORT" keeps its brackets); the whole string when it has no port.
-std::string HostOf(std::string_view address);
-
-// The ready file's one line: "data=HOST:PORT control=HOST:PORT metrics=HOST:PORT socket=PATH
-// spark=HOST:PORT" (empty values for a listener that is off), with the bound ports.
-std::string ReadyLine(const ServerOptions& options, uint16_t data_port, uint16_t control_port,
-                      uint16_t metrics_port, uint16_t spark_port = 0);
 
 // The Spark listener's options; nullopt when it is off (no --spark-local-dirs-root).
 std::optional<sparkess::SparkEssOptions> ToSparkEssOptions(const ServerOptions& options);

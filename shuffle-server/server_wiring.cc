@@ -1,47 +1,31 @@
-// What the parsed server options turn into: the advertised data-plane address, the engine's and
-// the data plane's options, and the ready-file line.
+// What the parsed server options turn into: the advertised data-plane address, and the engine's
+// and the data plane's options.
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/server_options.h"
-#include "shuffle/core/strings.h"
+#include "shuffle/core/endpoint.h"
+#include "shuffle/core/status_macros.h"
 
 namespace shuffle::server {
 namespace {
 
-using core::ToAbsl;
-
-// The port of "HOST:PORT", or nullopt when there is none.
-std::optional<uint32_t> PortOf(std::string_view address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos || address.find(']', colon) != std::string_view::npos) {
-    return std::nullopt;
-  }
-  const std::string_view host = address.substr(0, colon);
-  if (host.find(':') != std::string_view::npos && host.front() != '[') {
-    return std::nullopt;  // a bare IPv6 address
-  }
-  uint32_t port = 0;
-  if (!absl::SimpleAtoi(ToAbsl(address.substr(colon + 1)), &port) || port > 65535) {
-    return std::nullopt;
-  }
-  return port;
-}
-
-std::string BracketIfV6(const std::string& host) {
-  return host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]" : host;
+// The port of --listen, or 0 when it has none fixed (port 0, empty, or not HOST:PORT: the data
+// plane reports that when it starts).
+uint16_t ListenPort(const ServerOptions& options) {
+  absl::StatusOr<core::Endpoint> listen = core::Endpoint::Parse(options.listen);
+  return listen.ok() && !listen->is_unix() ? listen->port() : 0;
 }
 
 }  // namespace
 
 absl::StatusOr<std::string> AdvertiseAddress(const ServerOptions& options, const EnvLookup& env) {
-  const uint32_t listen_port = PortOf(options.listen).value_or(0);
+  const uint16_t listen_port = ListenPort(options);
   if (!options.advertise_address.empty()) {
-    if (PortOf(options.advertise_address).has_value()) {
+    if (core::Endpoint::Parse(options.advertise_address).ok()) {
       return options.advertise_address;
     }
     if (listen_port == 0) {
@@ -49,7 +33,12 @@ absl::StatusOr<std::string> AdvertiseAddress(const ServerOptions& options, const
           "--advertise-address=", options.advertise_address,
           " has no port and --listen has none fixed: give --advertise-address=HOST:PORT"));
     }
-    return absl::StrCat(BracketIfV6(options.advertise_address), ":", listen_port);
+    absl::StatusOr<core::Endpoint> host =
+        core::Endpoint::ParseWithDefaultPort(options.advertise_address, listen_port);
+    if (!host.ok()) {
+      return core::Annotate(host.status(), "--advertise-address");
+    }
+    return host->ToString();
   }
   std::optional<std::string> ip = env("POD_IP");
   if (!ip.has_value()) {
@@ -58,7 +47,7 @@ absl::StatusOr<std::string> AdvertiseAddress(const ServerOptions& options, const
   if (!ip.has_value() || listen_port == 0) {
     return std::string();
   }
-  return absl::StrCat(BracketIfV6(*ip), ":", listen_port);
+  return core::Endpoint::Tcp(*ip, listen_port).ToString();
 }
 
 storage::EngineOptions ToEngineOptions(const ServerOptions& options) {
@@ -83,28 +72,6 @@ dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
   data.node_name = options.node_name;
   data.advertise_address = std::move(advertise_address);
   return data;
-}
-
-std::string HostOf(std::string_view address) {
-  if (!PortOf(address).has_value()) {
-    return std::string(address);
-  }
-  return std::string(address.substr(0, address.rfind(':')));
-}
-
-std::string ReadyLine(const ServerOptions& options, uint16_t data_port, uint16_t control_port,
-                      uint16_t metrics_port, uint16_t spark_port) {
-  const std::string data =
-      options.listen.empty() ? "" : absl::StrCat(HostOf(options.listen), ":", data_port);
-  const std::string metrics = options.metrics_listen.empty()
-                                  ? ""
-                                  : absl::StrCat(HostOf(options.metrics_listen), ":", metrics_port);
-  const std::string spark = options.spark_local_dirs_root.empty()
-                                ? ""
-                                : absl::StrCat(HostOf(options.spark_listen), ":", spark_port);
-  return absl::StrCat("data=", data, " control=", HostOf(options.control_listen), ":", control_port,
-                      " metrics=", metrics, " socket=", options.socket_path, " spark=", spark,
-                      "\n");
 }
 
 std::optional<sparkess::SparkEssOptions> ToSparkEssOptions(const ServerOptions& options) {

@@ -2,71 +2,17 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <sstream>
 #include <utility>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "bench/harness/scoped_fd.h"
 #include "shuffle/core/errno_status.h"
 #include "shuffle/core/status_macros.h"
+#include "tests/support/http.h"
 
 namespace shuffle::bench {
-namespace {
-
-constexpr size_t kMaxMetricsPage = 16u << 20;
-
-// GET http://HOST:PORT/path over a plain socket (the server answers and closes), bounded by a
-// 10 s socket timeout and kMaxMetricsPage bytes.
-absl::StatusOr<std::string> HttpGet(const std::string& host_port, const std::string& path) {
-  const size_t colon = host_port.rfind(':');
-  uint32_t port = 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  if (colon == std::string::npos || !absl::SimpleAtoi(host_port.substr(colon + 1), &port) ||
-      inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("bad metrics address '", host_port, "'"));
-  }
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ScopedFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  timeval timeout{.tv_sec = 10, .tv_usec = 0};
-  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return core::ErrnoToStatus(errno, "connect", host_port);
-  }
-  const std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
-  if (send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    return core::ErrnoToStatus(errno, "send", host_port);
-  }
-  std::string response;
-  char buf[65536];
-  while (response.size() < kMaxMetricsPage) {
-    const ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
-    if (n < 0) {
-      return core::ErrnoToStatus(errno, "recv", host_port);
-    }
-    if (n == 0) {
-      break;
-    }
-    response.append(buf, static_cast<size_t>(n));
-  }
-  const size_t body = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.1 200", 0) != 0 || body == std::string::npos) {
-    return absl::UnavailableError(
-        absl::StrCat("GET http://", host_port, path, " did not answer 200 OK"));
-  }
-  return response.substr(body + 4);
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::Start(const BenchServerSpec& spec) {
   auto server = std::unique_ptr<BenchServer>(new BenchServer(spec));
@@ -93,27 +39,22 @@ absl::Status BenchServer::Launch() {
                                    "--log-level=error"};
   args.insert(args.end(), spec_.extra_args.begin(), spec_.extra_args.end());
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::unique_ptr<testing::ServerProcess>> process = testing::ServerProcess::Start(
-      spec_.binary, spec_.dir, "bench-node", socket, "127.0.0.1:0", args);
+  absl::StatusOr<std::unique_ptr<testsupport::ServerProcess>> process =
+      testsupport::ServerProcess::Start(spec_.binary, spec_.dir, "bench-node", socket,
+                                        "127.0.0.1:0", args);
   if (!process.ok()) {
     return core::Annotate(process.status(),
                           absl::StrCat("starting ", spec_.binary, " in ", spec_.dir));
   }
   start_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   process_ = std::move(*process);
-  // ServerProcess names the socket when there is one; the TCP address is in the ready file.
-  std::ifstream in(spec_.dir + "/ready");
-  std::string field;
-  tcp_address_.clear();
-  while (in >> field) {
-    if (field.rfind("data=", 0) == 0) {
-      tcp_address_ = field.substr(5);
-    }
+  const std::optional<core::Endpoint> tcp = process_->ready().Find(core::ReadyFile::kData);
+  const std::optional<core::Endpoint> unix = process_->ready().Find(core::ReadyFile::kSocket);
+  if (!tcp.has_value()) {
+    return absl::InternalError(absl::StrCat("no data address in ", spec_.dir, "/ready"));
   }
-  unix_address_ = socket.empty() ? "" : "unix:" + socket;
-  if (tcp_address_.empty()) {
-    return absl::InternalError(absl::StrCat("no data= address in ", spec_.dir, "/ready"));
-  }
+  tcp_address_ = tcp->ToString();
+  unix_address_ = unix.has_value() ? unix->ToString() : "";
   return absl::OkStatus();
 }
 
@@ -137,7 +78,11 @@ absl::Status BenchServer::Seal(const client::ShuffleHandle& handle) {
 }
 
 absl::StatusOr<std::map<std::string, double>> BenchServer::ScrapeMetrics() const {
-  SHUFFLE_ASSIGN_OR_RETURN(std::string page, HttpGet(process_->metrics_address(), "/metrics"));
+  const std::optional<core::Endpoint> endpoint = process_->ready().Find(core::ReadyFile::kMetrics);
+  if (!endpoint.has_value()) {
+    return absl::FailedPreconditionError("the server has no metrics endpoint");
+  }
+  SHUFFLE_ASSIGN_OR_RETURN(std::string page, testsupport::HttpGetOk(*endpoint, "/metrics"));
   std::map<std::string, double> metrics;
   std::istringstream lines(page);
   std::string line;

@@ -1,6 +1,6 @@
 // BenchServer: one real shuffle-server process for a scenario, with its own directory under the
 // run's temporary directory (data, index, ready file, Unix socket). Started with port 0 and
-// --ready-file (through the integration tests' ServerProcess), stopped by its PID, and its
+// --ready-file (through the test support's ServerProcess), stopped by its PID, and its
 // directory removed when the object dies, whatever happened before. Also scrapes the server's
 // Prometheus /metrics. Not thread-safe: one owner.
 #ifndef SHUFFLE_BENCH_HARNESS_BENCH_SERVER_H_
@@ -14,7 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "shuffle/client/options.h"
-#include "tests/integration/server_process.h"
+#include "tests/support/server_process.h"
 
 namespace shuffle::bench {
 
@@ -56,7 +56,7 @@ class BenchServer {
   absl::Status Launch();
 
   BenchServerSpec spec_;
-  std::unique_ptr<testing::ServerProcess> process_;
+  std::unique_ptr<testsupport::ServerProcess> process_;
   std::string tcp_address_;
   std::string unix_address_;
   double start_seconds_ = 0;

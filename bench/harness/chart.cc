@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "bench/harness/run_program.h"
 #include "shuffle/core/status_macros.h"
+#include "tests/support/program.h"
 
 namespace shuffle::bench {
 namespace {
@@ -111,7 +111,7 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
 }  // namespace
 
 absl::Status CheckGnuplot() {
-  if (!FindInPath("gnuplot").ok()) {
+  if (!testsupport::FindInPath("gnuplot").ok()) {
     return absl::FailedPreconditionError(
         "gnuplot is not installed (needed for shuffle-bench.png): install the Debian package "
         "gnuplot-nox (tools/setup does)");
@@ -121,7 +121,7 @@ absl::Status CheckGnuplot() {
 
 absl::Status WriteChart(const Report& report, const std::string& out_dir) {
   SHUFFLE_RETURN_IF_ERROR(CheckGnuplot());
-  SHUFFLE_ASSIGN_OR_RETURN(std::string gnuplot, FindInPath("gnuplot"));
+  SHUFFLE_ASSIGN_OR_RETURN(std::string gnuplot, testsupport::FindInPath("gnuplot"));
   const std::string dir = std::filesystem::absolute(out_dir).string();
   std::vector<std::string> titles;
   SHUFFLE_RETURN_IF_ERROR(WriteFile(dir + "/shuffle-bench-figures.dat", FigureRows(report)));
@@ -130,11 +130,12 @@ absl::Status WriteChart(const Report& report, const std::string& out_dir) {
   SHUFFLE_RETURN_IF_ERROR(WriteFile(script, Script(report, dir, titles)));
   std::error_code ec;
   std::filesystem::remove(dir + "/shuffle-bench.png", ec);
-  SHUFFLE_ASSIGN_OR_RETURN(ProgramRun run,
-                           RunProgram({gnuplot, script}, dir + "/gnuplot.log", kGnuplotTimeout));
+  SHUFFLE_ASSIGN_OR_RETURN(
+      testsupport::ProgramResult run,
+      testsupport::RunProgram({gnuplot, script}, dir, kGnuplotTimeout, "gnuplot"));
   if (run.exit_code != 0 || !std::filesystem::exists(dir + "/shuffle-bench.png")) {
     return absl::InternalError(
-        absl::StrCat("gnuplot ", script, " failed (exit ", run.exit_code, "): ", run.output));
+        absl::StrCat("gnuplot ", script, " failed (exit ", run.exit_code, "): ", run.out, run.err));
   }
   return absl::OkStatus();
 }

@@ -23,6 +23,7 @@
 #include "bench/harness/report.h"
 #include "bench/harness/run_dir.h"
 #include "bench/harness/scenarios.h"
+#include "shuffle/core/flags.h"
 
 namespace shuffle::bench {
 namespace {
@@ -153,8 +154,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a server that dies must not take the harness with it
   absl::StatusOr<shuffle::bench::HarnessOptions> options = shuffle::bench::ParseOptions(argc, argv);
   if (!options.ok()) {
-    std::cerr << "shuffle-bench: " << options.status().message() << "\n";
-    return 2;
+    return shuffle::core::ReportUsageError("shuffle-bench", options.status());
   }
   if (options->help) {
     std::cout << shuffle::bench::Usage();

@@ -1,13 +1,15 @@
 #include "bench/harness/options.h"
 
-#include <cstdlib>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "shuffle/core/files.h"
+#include "shuffle/core/flags.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
 
@@ -49,30 +51,6 @@ absl::Status ParseOnly(std::string_view value, HarnessOptions* options) {
   return absl::OkStatus();
 }
 
-// Splits "--name=value" or "--name" "value" (consuming the next argument).
-absl::Status TakeValue(std::string_view arg, std::string_view name, int argc, char** argv, int* i,
-                       std::string* value) {
-  if (arg.size() > name.size() && arg[name.size()] == '=') {
-    *value = std::string(arg.substr(name.size() + 1));
-    return absl::OkStatus();
-  }
-  if (*i + 1 >= argc) {
-    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(name), " needs a value (see --help)"));
-  }
-  *value = argv[++*i];
-  return absl::OkStatus();
-}
-
-bool Matches(std::string_view arg, std::string_view name) {
-  return arg == name || (arg.size() > name.size() && arg.substr(0, name.size()) == name &&
-                         arg[name.size()] == '=');
-}
-
-std::string DefaultTempRoot() {
-  const char* tmp = std::getenv("TMPDIR");
-  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
-}
-
 }  // namespace
 
 Profile DefaultProfile() {
@@ -101,31 +79,62 @@ Profile DefaultProfile() {
 }
 
 Profile QuickProfile() {
-  return Profile{.disk_bytes = 64 * kMiB,
-                 .disk_chunk_bytes = 1 << 20,
-                 .disk_queue_depths = {1, 4, 8, 64},
-                 .net_seconds = 0.25,
-                 .net_repeats = 2,
-                 .ingest_bytes = 64 * kMiB,
-                 .ingest_writers = 4,
-                 .ingest_partitions = 8,
-                 .hot_fetch_repeats = 1,
-                 .small_maps = 200,
-                 .small_partitions = 4,
-                 .small_passes = 1,
-                 .sweep_bytes = 64 * kMiB,
-                 .sweep_partitions = 64,
-                 .sweep_points = {1, 2, 4, 8, 16, 32, 64},
-                 .restart_maps = 100,
-                 .restart_partitions = 100,
-                 .evict_size = "32MiB",
-                 .evict_maps = 8,
-                 .evict_partitions = 4,
-                 .evict_repeats = 1,
-                 .quiet_wait_seconds = 0};
+  Profile p = DefaultProfile();  // the same shape, smaller
+  p.disk_bytes = 64 * kMiB;
+  p.net_seconds = 0.25;
+  p.net_repeats = 2;
+  p.ingest_bytes = 64 * kMiB;
+  p.ingest_partitions = 8;
+  p.hot_fetch_repeats = 1;
+  p.small_maps = 200;
+  p.small_partitions = 4;
+  p.small_passes = 1;
+  p.sweep_bytes = 64 * kMiB;
+  p.restart_maps = 100;
+  p.restart_partitions = 100;
+  p.evict_size = "32MiB";
+  p.evict_maps = 8;
+  p.evict_partitions = 4;
+  p.evict_repeats = 1;
+  p.quiet_wait_seconds = 0;
+  return p;
+}
+
+core::FlagTable HarnessFlags(HarnessOptions* o) {
+  core::FlagTable flags;
+  flags.Switch("quick", "a small run for smoke tests (under 30 s)", [o] { o->quick = true; })
+      .String("server", "PATH",
+              "shuffle-server binary (default: the one built beside this "
+              "program, " SHUFFLE_BENCH_SERVER_BINARY ")",
+              &o->server)
+      .String("driver", "PATH",
+              "shuffle-driver binary for the eviction job (default: the one built beside this "
+              "program)",
+              &o->driver)
+      .String("dir", "DIR",
+              "temporary files go under DIR (default $TMPDIR or /tmp); the raw disk baseline and "
+              "every server's --data-dir share this file system",
+              &o->dir)
+      .String("out", "DIR", "where the JSON and PNG go (default build/bench/harness)", &o->out)
+      .Add("quiet-wait", "SECONDS",
+           "before each scenario, wait at most this long for other processes to leave the CPUs "
+           "(default 20; --quick: 0); a scenario that still shares them is flagged in the report",
+           [o](std::string_view v) {
+             if (!absl::SimpleAtod(ToAbsl(v), &o->quiet_wait_seconds) ||
+                 o->quiet_wait_seconds < 0 || o->quiet_wait_seconds > 600) {
+               return core::BadFlagValue("quiet-wait", v, "seconds from 0 to 600");
+             }
+             return absl::OkStatus();
+           })
+      .Add("only", "NAME[,NAME]",
+           absl::StrCat("run only these scenarios: ", absl::StrJoin(kScenarioNames, ", "),
+                        " (the baselines a selected scenario needs run too)"),
+           [o](std::string_view v) { return ParseOnly(v, o); });
+  return flags;
 }
 
 std::string Usage() {
+  HarnessOptions unused;
   return absl::StrCat(
       "Usage: shuffle-bench [flags]\n"
       "\n"
@@ -136,24 +145,8 @@ std::string Usage() {
       "of DESIGN.md section 7. Writes shuffle-bench.json and shuffle-bench.png to --out and a\n"
       "table to stdout; exits 1 if a scenario failed (missed targets are not failures).\n"
       "\n"
-      "Flags:\n"
-      "  --quick            a small run for smoke tests (under 30 s)\n"
-      "  --server=PATH      shuffle-server binary (default: the one built beside this program,\n"
-      "                     " SHUFFLE_BENCH_SERVER_BINARY
-      ")\n"
-      "  --driver=PATH      shuffle-driver binary for the eviction job (default: the one built\n"
-      "                     beside this program)\n"
-      "  --dir=DIR          temporary files go under DIR (default $TMPDIR or /tmp); the raw disk\n"
-      "                     baseline and every server's --data-dir share this file system\n"
-      "  --out=DIR          where the JSON and PNG go (default build/bench/harness)\n"
-      "  --quiet-wait=SECONDS  before each scenario, wait at most this long for other\n"
-      "                     processes to leave the CPUs (default 20; --quick: 0); a scenario\n"
-      "                     that still shares them is flagged in the report\n"
-      "  --only=NAME[,NAME] run only these scenarios: ",
-      absl::StrJoin(kScenarioNames, ", "),
-      "\n"
-      "                     (the baselines a selected scenario needs run too)\n"
-      "  --help             this page\n"
+      "Flags:\n",
+      HarnessFlags(&unused).Help(),
       "\n"
       "Needs gnuplot (Debian package gnuplot-nox; tools/setup installs it) for the chart.\n"
       "Run as root to drop the page cache before the cold fetch.\n");
@@ -163,54 +156,17 @@ absl::StatusOr<HarnessOptions> ParseOptions(int argc, char** argv) {
   HarnessOptions options;
   options.server = SHUFFLE_BENCH_SERVER_BINARY;
   options.driver = SHUFFLE_BENCH_DRIVER_BINARY;
-  options.dir = DefaultTempRoot();
+  options.dir = core::TempRoot();
   options.out = "build/bench/harness";
   for (int i = 0; i < argc; ++i) {
     options.command_line += (i == 0 ? "" : " ") + std::string(argv[i]);
   }
-  const std::pair<std::string_view, std::string*> string_flags[] = {{"--server", &options.server},
-                                                                    {"--driver", &options.driver},
-                                                                    {"--dir", &options.dir},
-                                                                    {"--out", &options.out}};
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      options.help = true;
-      continue;
-    }
-    if (arg == "--quick") {
-      options.quick = true;
-      continue;
-    }
-    if (Matches(arg, "--quiet-wait")) {
-      std::string value;
-      SHUFFLE_RETURN_IF_ERROR(TakeValue(arg, "--quiet-wait", argc, argv, &i, &value));
-      if (!absl::SimpleAtod(value, &options.quiet_wait_seconds) || options.quiet_wait_seconds < 0 ||
-          options.quiet_wait_seconds > 600) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--quiet-wait=", value, ": expected seconds from 0 to 600"));
-      }
-      continue;
-    }
-    if (Matches(arg, "--only")) {
-      std::string value;
-      SHUFFLE_RETURN_IF_ERROR(TakeValue(arg, "--only", argc, argv, &i, &value));
-      SHUFFLE_RETURN_IF_ERROR(ParseOnly(value, &options));
-      continue;
-    }
-    bool known = false;
-    for (const auto& [name, target] : string_flags) {
-      if (Matches(arg, name)) {
-        SHUFFLE_RETURN_IF_ERROR(TakeValue(arg, name, argc, argv, &i, target));
-        known = true;
-        break;
-      }
-    }
-    if (!known) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown argument '", ToAbsl(arg), "' (see --help)"));
-    }
-  }
+  const core::FlagTable flags = HarnessFlags(&options);
+  SHUFFLE_ASSIGN_OR_RETURN(
+      const core::CommandLine line,
+      flags.Parse(std::vector<std::string>(argv + (argc > 0 ? 1 : 0), argv + argc)));
+  SHUFFLE_RETURN_IF_ERROR(core::NoArguments(line));
+  options.help = line.help;
   options.profile = options.quick ? QuickProfile() : DefaultProfile();
   if (options.quiet_wait_seconds < 0) {
     options.quiet_wait_seconds = options.profile.quiet_wait_seconds;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "shuffle/core/flags.h"
 
 namespace shuffle::bench {
 
@@ -64,6 +65,8 @@ struct HarnessOptions {
   bool Runs(const std::string& scenario) const { return only.empty() || only.contains(scenario); }
 };
 
+// The flag table (core::FlagTable), its setters writing into `*options`.
+core::FlagTable HarnessFlags(HarnessOptions* options);
 // Parses argv. INVALID_ARGUMENT names the offending argument and says what is expected.
 absl::StatusOr<HarnessOptions> ParseOptions(int argc, char** argv);
 

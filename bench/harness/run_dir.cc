@@ -55,23 +55,14 @@ void ArmInterruptCleanup(const std::string& path) {
 absl::StatusOr<RunDir> RunDir::Create(const std::string& parent) {
   std::error_code ec;
   std::filesystem::create_directories(parent, ec);
-  std::string tmpl = parent + "/shuffle-bench-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
+  absl::StatusOr<testsupport::TempDir> dir = testsupport::TempDir::Create("shuffle-bench-", parent);
+  if (!dir.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot create a temporary directory under ", parent,
-                     ": check that it exists and is writable (--dir)"));
+        absl::StrCat("cannot create a temporary directory under ", parent, ": ",
+                     dir.status().message(), "; check that it exists and is writable (--dir)"));
   }
-  ArmInterruptCleanup(tmpl);
-  return RunDir(tmpl);
+  ArmInterruptCleanup(dir->path());
+  return RunDir(*std::move(dir));
 }
-
-RunDir::~RunDir() {
-  if (!path_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-}
-
-RunDir::RunDir(RunDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
 
 }  // namespace shuffle::bench

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::bench {
 
@@ -15,17 +16,16 @@ class RunDir {
  public:
   // Creates PARENT/shuffle-bench-XXXXXX and arms the interrupt cleanup.
   static absl::StatusOr<RunDir> Create(const std::string& parent);
-  ~RunDir();
-  RunDir(RunDir&& other) noexcept;
+  RunDir(RunDir&& other) noexcept = default;
   RunDir& operator=(RunDir&&) = delete;
   RunDir(const RunDir&) = delete;
   RunDir& operator=(const RunDir&) = delete;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return dir_.path(); }
 
  private:
-  explicit RunDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
+  explicit RunDir(testsupport::TempDir dir) : dir_(std::move(dir)) {}
+  testsupport::TempDir dir_;
 };
 
 }  // namespace shuffle::bench

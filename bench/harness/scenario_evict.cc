@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "bench/harness/run_program.h"
 #include "bench/harness/scenarios.h"
 #include "shuffle/core/status_macros.h"
+#include "tests/support/program.h"
 
 namespace shuffle::bench {
 namespace {
@@ -51,16 +51,19 @@ absl::StatusOr<double> RunJob(const ScenarioContext& ctx, const std::string& nam
   if (!chaos.empty()) {
     argv.push_back(chaos);
   }
-  const std::string log = ctx.run_dir + "/evict/" + name + ".log";
-  SHUFFLE_ASSIGN_OR_RETURN(ProgramRun run, RunProgram(argv, log, kJobTimeout));
+  const std::string log = ctx.run_dir + "/evict/" + name + ".out";
+  SHUFFLE_ASSIGN_OR_RETURN(
+      testsupport::ProgramResult run,
+      testsupport::RunProgram(argv, ctx.run_dir + "/evict", kJobTimeout, name));
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
   if (run.exit_code != 0) {
+    const std::string output = run.out + run.err;
     return absl::InternalError(
         absl::StrCat("shuffle-driver exited with ", run.exit_code, ": ",
-                     run.output.substr(run.output.size() > 2000 ? run.output.size() - 2000 : 0)));
+                     output.substr(output.size() > 2000 ? output.size() - 2000 : 0)));
   }
-  return ParseJobSeconds(run.output, log);
+  return ParseJobSeconds(run.out, log);
 }
 
 double Median(std::vector<double> v) {

@@ -1,44 +1,19 @@
 // Smoke test of shuffle-bench: a --quick run into a temporary directory produces every figure
 // and baseline in its JSON, both sweeps, no errors, and a PNG chart. Speed goals are not asserted
 // here (they live in the benchmark's own report).
-#include <stdlib.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <chrono>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "shuffle/core/files.h"
+#include "tests/support/program.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::bench {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = std::filesystem::temp_directory_path().string() + "/bench-test-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string ReadFile(const std::string& path) { return core::ReadFileToString(path).value_or(""); }
 
 const nlohmann::json* FindNamed(const nlohmann::json& list, const std::string& name) {
   for (const nlohmann::json& item : list) {
@@ -50,14 +25,13 @@ const nlohmann::json* FindNamed(const nlohmann::json& list, const std::string& n
 }
 
 TEST(ShuffleBenchTest, QuickRunReportsEveryFigureAndDrawsTheChart) {
-  TempDir tmp;
-  ASSERT_FALSE(tmp.path().empty());
-  const std::string out = tmp.path() + "/out";
-  const std::string log = tmp.path() + "/bench.log";
-  const std::string command = std::string(SHUFFLE_BENCH_BINARY) + " --quick --out=" + out +
-                              " --dir=" + tmp.path() + " >" + log + " 2>&1";
-  const int rc = std::system(command.c_str());
-  ASSERT_EQ(rc, 0) << command << "\n" << ReadFile(log);
+  testsupport::TempDir tmp("bench-test-");
+  const std::string out = tmp.Sub("out");
+  absl::StatusOr<testsupport::ProgramResult> run = testsupport::RunProgram(
+      {SHUFFLE_BENCH_BINARY, "--quick", "--out=" + out, "--dir=" + tmp.path()}, tmp.path(),
+      std::chrono::seconds(280));
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->exit_code, 0) << run->out << run->err;
 
   const nlohmann::json report =
       nlohmann::json::parse(ReadFile(out + "/shuffle-bench.json"), nullptr, false);

@@ -43,41 +43,4 @@ int RunBenchmarks(int argc, char** argv) {
   return 0;
 }
 
-absl::StatusOr<TempDir> TempDir::Create(std::string_view prefix) {
-  const char* tmpdir = getenv("TMPDIR");
-  const std::string root = tmpdir != nullptr && tmpdir[0] != '\0' ? tmpdir : "/tmp";
-  std::string path = absl::StrCat(root, "/", core::ToAbsl(prefix), ".XXXXXX");
-  if (mkdtemp(path.data()) == nullptr) {
-    const absl::Status status = core::ErrnoToStatus(errno, "mkdtemp", path);
-    return absl::Status(status.code(),
-                        absl::StrCat(status.message(), "; set TMPDIR to a writable directory"));
-  }
-  return TempDir(std::move(path));
-}
-
-TempDir::~TempDir() { Remove(); }
-
-TempDir::TempDir(TempDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
-
-TempDir& TempDir::operator=(TempDir&& other) noexcept {
-  if (this != &other) {
-    Remove();
-    path_ = std::exchange(other.path_, {});
-  }
-  return *this;
-}
-
-void TempDir::Remove() {
-  if (path_.empty()) {
-    return;
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-  if (ec) {
-    std::fprintf(stderr, "benchmark: could not remove %s: %s\n", path_.c_str(),
-                 ec.message().c_str());
-  }
-  path_.clear();
-}
-
 }  // namespace shuffle::bench

@@ -7,81 +7,80 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <limits>
+#include <optional>
 #include <string>
-#include <string_view>
+#include <vector>
 
-#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "driver/executor/executor.h"
+#include "shuffle/core/flags.h"
 #include "shuffle/core/logging.h"
+#include "shuffle/core/status_macros.h"
 
+namespace shuffle::executor {
 namespace {
 
-constexpr char kUsage[] = R"(Usage: shuffle-executor --driver=HOST:PORT --executor-id=ID [flags]
+constexpr char kProgram[] = "shuffle-executor";
 
-Runs the tasks a shuffle driver assigns, with the shuffle client library.
-
-Flags:
-  --driver=HOST:PORT     the driver's gRPC address (required)
-  --executor-id=ID       this executor's id, given by the pod manager (required)
-  --node=NAME            the node it runs on (default: $NODE_NAME, else the host name)
-  --slots=N              tasks run at once (default 1)
-  --driver-timeout-seconds=N
-                         exit when the driver stays unreachable this long (default 30)
-  --help                 this page
-
-Environment:
-  SHUFFLE_JOB_SECRET     the job secret the driver expects (set by the pod manager)
-  SHUFFLE_SERVER_SOCKET, SHUFFLE_SERVER_ADDRESS, SHUFFLE_NODE_IP
-                         where the node-local shuffle server is
-)";
-
-bool Flag(std::string_view arg, std::string_view name, std::string* value) {
-  if (arg.substr(0, name.size()) != name || arg.size() <= name.size() || arg[name.size()] != '=') {
-    return false;
-  }
-  *value = std::string(arg.substr(name.size() + 1));
-  return true;
+core::FlagTable ExecutorFlags(ExecutorOptions* o) {
+  core::FlagTable flags;
+  flags.String("driver", "HOST:PORT", "the driver's gRPC address (required)", &o->driver_address)
+      .String("executor-id", "ID", "this executor's id, given by the pod manager (required)",
+              &o->executor_id)
+      .String("node", "NAME", "the node it runs on (default: $NODE_NAME, else the host name)",
+              &o->node)
+      .Number<uint32_t>("slots", "N", "tasks run at once (default 1)", &o->slots, 1)
+      .Add("driver-timeout-seconds", "N",
+           "exit when the driver stays unreachable this long (default 30)",
+           [o](std::string_view v) {
+             uint64_t seconds = 0;
+             SHUFFLE_RETURN_IF_ERROR(core::ParseWholeNumber(
+                 "driver-timeout-seconds", v, 1, std::numeric_limits<uint32_t>::max(), &seconds));
+             o->driver_timeout = std::chrono::seconds(seconds);
+             return absl::OkStatus();
+           });
+  return flags;
 }
 
-int Usage(const std::string& error) {
-  std::cerr << "shuffle-executor: " << error << "\n(see shuffle-executor --help)\n";
-  return 2;
+std::string Usage() {
+  ExecutorOptions unused;
+  return absl::StrCat(
+      "Usage: shuffle-executor --driver=HOST:PORT --executor-id=ID [flags]\n\n"
+      "Runs the tasks a shuffle driver assigns, with the shuffle client library.\n\nFlags:\n",
+      ExecutorFlags(&unused).Help(),
+      "\nEnvironment:\n"
+      "  SHUFFLE_JOB_SECRET          the job secret the driver expects (set by the pod manager)\n"
+      "  SHUFFLE_SERVER_SOCKET, SHUFFLE_SERVER_ADDRESS, SHUFFLE_NODE_IP\n"
+      "                              where the node-local shuffle server is\n");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  shuffle::executor::ExecutorOptions options;
-  std::string value;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      return 0;
-    }
-    if (Flag(arg, "--driver", &value)) {
-      options.driver_address = value;
-    } else if (Flag(arg, "--executor-id", &value)) {
-      options.executor_id = value;
-    } else if (Flag(arg, "--node", &value)) {
-      options.node = value;
-    } else if (Flag(arg, "--slots", &value)) {
-      if (!absl::SimpleAtoi(value, &options.slots) || options.slots == 0) {
-        return Usage("--slots expects a positive number, got \"" + value + "\"");
-      }
-    } else if (Flag(arg, "--driver-timeout-seconds", &value)) {
-      int64_t seconds = 0;
-      if (!absl::SimpleAtoi(value, &seconds) || seconds <= 0) {
-        return Usage("--driver-timeout-seconds expects a positive number, got \"" + value + "\"");
-      }
-      options.driver_timeout = std::chrono::seconds(seconds);
-    } else {
-      return Usage("unknown flag or missing value: " + std::string(arg));
-    }
+// The options, or a usage error; nullopt after --help.
+absl::StatusOr<std::optional<ExecutorOptions>> Parse(const std::vector<std::string>& args) {
+  ExecutorOptions options;
+  const core::FlagTable flags = ExecutorFlags(&options);
+  SHUFFLE_ASSIGN_OR_RETURN(const core::CommandLine line, flags.Parse(args));
+  SHUFFLE_RETURN_IF_ERROR(core::NoArguments(line));
+  if (line.help) {
+    return std::nullopt;
   }
   if (options.driver_address.empty() || options.executor_id.empty()) {
-    return Usage("--driver and --executor-id are required");
+    return absl::InvalidArgumentError("--driver and --executor-id are required");
   }
+  return options;
+}
+
+int Main(int argc, char** argv) {
+  absl::StatusOr<std::optional<ExecutorOptions>> parsed =
+      Parse(std::vector<std::string>(argv + (argc > 0 ? 1 : 0), argv + argc));
+  if (!parsed.ok()) {
+    return core::ReportUsageError(kProgram, parsed.status());
+  }
+  if (!parsed->has_value()) {
+    std::cout << Usage();
+    return 0;
+  }
+  ExecutorOptions options = **std::move(parsed);
   if (options.node.empty()) {
     const char* node = std::getenv("NODE_NAME");
     char host[256] = {};
@@ -91,17 +90,22 @@ int main(int argc, char** argv) {
   if (const char* secret = std::getenv("SHUFFLE_JOB_SECRET")) {
     options.secret = secret;
   }
-  auto executor = shuffle::executor::Executor::Register(options);
+  auto executor = Executor::Register(options);
   if (!executor.ok()) {
     SHUFFLE_LOG(ERROR) << "cannot start the executor"
-                       << shuffle::core::Kv("error", executor.status().ToString());
+                       << core::Kv("error", executor.status().ToString());
     return 1;
   }
   absl::Status st = (*executor)->Run();
   if (!st.ok()) {
-    SHUFFLE_LOG(ERROR) << "executor stopped" << shuffle::core::Kv("error", st.ToString());
+    SHUFFLE_LOG(ERROR) << "executor stopped" << core::Kv("error", st.ToString());
     return 1;
   }
-  SHUFFLE_LOG(INFO) << "executor finished" << shuffle::core::Kv("executor", options.executor_id);
+  SHUFFLE_LOG(INFO) << "executor finished" << core::Kv("executor", options.executor_id);
   return 0;
 }
+
+}  // namespace
+}  // namespace shuffle::executor
+
+int main(int argc, char** argv) { return shuffle::executor::Main(argc, argv); }

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "shuffle/core/endpoint.h"
 #include "shuffle/core/errno_status.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
@@ -185,8 +186,7 @@ absl::StatusOr<Config> LoadInClusterConfig(const InClusterOptions& options) {
         "not running in a cluster: KUBERNETES_SERVICE_HOST is not set; use a kubeconfig");
   }
   Config config;
-  const bool ipv6 = host.find(':') != std::string::npos;
-  config.server = absl::StrCat("https://", ipv6 ? "[" : "", host, ipv6 ? "]" : "", ":", port);
+  config.server = absl::StrCat("https://", core::BracketHost(host), ":", port);
   const std::string& dir = options.service_account_dir;
   config.token_file = absl::StrCat(dir, "/token");
   SHUFFLE_ASSIGN_OR_RETURN(config.bearer_token, ReadSmallFile(config.token_file));

@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::kube {
 namespace {
@@ -52,22 +53,7 @@ std::string WithCa() {
   return text;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "/kubecfgXXXXXX";
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  void Write(const std::string& name, const std::string& text) const {
-    std::filesystem::create_directories(std::filesystem::path(path_ + "/" + name).parent_path());
-    std::ofstream(path_ + "/" + name) << text;
-  }
-
- private:
-  std::string path_;
-};
+using testsupport::TempDir;
 
 TEST(KubeconfigTest, CurrentContextWithInlineCaAndToken) {
   absl::StatusOr<Config> config = ParseKubeconfig(WithCa(), "/x", "", "test");
@@ -80,7 +66,7 @@ TEST(KubeconfigTest, CurrentContextWithInlineCaAndToken) {
 }
 
 TEST(KubeconfigTest, NamedContextResolvesFilesRelativeToTheKubeconfig) {
-  TempDir dir;
+  TempDir dir("kubecfg");
   dir.Write("certs/ca.pem", "PEM-B");
   dir.Write("config", WithCa());
   absl::StatusOr<Config> config = LoadKubeconfig({.path = dir.path() + "/config", .context = "cb"});
@@ -121,7 +107,7 @@ TEST(KubeconfigTest, JsonIsAcceptedToo) {
 }
 
 TEST(InClusterTest, ReadsTheServiceAccountDirectory) {
-  TempDir dir;
+  TempDir dir("kubecfg");
   dir.Write("token", "sa-token\n");
   dir.Write("ca.crt", "PEM-C");
   dir.Write("namespace", "jobs\n");

@@ -27,10 +27,10 @@ struct NodeInfo {
 
 // What an executor needs to be started.
 struct ExecutorLaunch {
-  std::string executor_id;
-  std::string driver_address;  // the driver's gRPC service
-  std::string secret;          // the job secret the executor presents to the driver
-  uint32_t slots = 1;          // tasks run at once
+  std::string executor_id{};
+  std::string driver_address{};  // the driver's gRPC service
+  std::string secret{};          // the job secret the executor presents to the driver
+  uint32_t slots = 1;            // tasks run at once
 };
 
 struct BackendEvent {

@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
+#include "shuffle/core/endpoint.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 
@@ -170,8 +171,8 @@ std::vector<NodeInfo> KubeBackend::Nodes() const {
     }
     NodeInfo info{
         .name = node,
-        .data_address = absl::StrCat(ip, ":", options_.data_port),
-        .control_address = absl::StrCat(ip, ":", options_.control_port),
+        .data_address = core::Endpoint::Tcp(ip, options_.data_port).ToString(),
+        .control_address = core::Endpoint::Tcp(ip, options_.control_port).ToString(),
         // Not Ready (restarting, a rolling update) still counts as up: its data stays.
         .server_up = Str(status, "phase") == "Running" && !metadata.contains("deletionTimestamp")};
     for (const auto& [id, e] : executors_) {

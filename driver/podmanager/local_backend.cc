@@ -8,10 +8,10 @@
 #include <set>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "shuffle/core/endpoint.h"
 #include "shuffle/core/logging.h"
+#include "shuffle/core/ready_file.h"
 #include "shuffle/core/status_macros.h"
 
 namespace shuffle::podmanager {
@@ -40,26 +40,6 @@ absl::Status WriteFile(const std::string& path, const std::string& content) {
   }
   fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
   return absl::OkStatus();
-}
-
-// The ready file's "key=value" words.
-std::map<std::string, std::string> ParseReady(const std::string& line) {
-  std::map<std::string, std::string> out;
-  for (absl::string_view word : absl::StrSplit(line, ' ', absl::SkipWhitespace())) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(word, absl::MaxSplits('=', 1));
-    out[kv.first] = kv.second;
-  }
-  return out;
-}
-
-uint16_t PortOf(const std::string& address) {
-  uint32_t port = 0;
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(absl::string_view(address).substr(colon + 1), &port)) {
-    return 0;
-  }
-  return static_cast<uint16_t>(port);
 }
 
 }  // namespace
@@ -124,7 +104,7 @@ absl::Status LocalBackend::StartServer(Node& node) {
   std::error_code ec;
   fs::remove(ready, ec);
   const std::string host = network_ != nullptr ? network_->NodeAddress(node.index) : "127.0.0.1";
-  ProcessSpec spec;
+  core::ProcessSpec spec;
   spec.argv = {options_.server_binary,
                "--data-dir=" + node.dir + "/data",
                "--socket=" + node.dir + "/shuffle.sock",
@@ -141,37 +121,45 @@ absl::Status LocalBackend::StartServer(Node& node) {
   spec.argv.insert(spec.argv.end(), node.extra_args.begin(), node.extra_args.end());
   spec.log_path = log;
   spec.netns = network_ != nullptr ? network_->NamespacePath(node.index) : "";
-  SHUFFLE_ASSIGN_OR_RETURN(node.server, Process::Spawn(spec));
+  SHUFFLE_ASSIGN_OR_RETURN(node.server, core::Process::Spawn(spec));
   ++node.starts;
   if (node.throttle != nullptr) {
     SHUFFLE_RETURN_IF_ERROR(node.throttle->Add(node.server->pid()));
   }
-  const auto deadline = std::chrono::steady_clock::now() + options_.ready_timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(ready);
-    std::string line;
-    if (in && std::getline(in, line) && !line.empty()) {
-      std::map<std::string, std::string> words = ParseReady(line);
-      node.data_address = words["data"];
-      node.control_address = words["control"];
-      node.data_port = PortOf(node.data_address);
-      node.control_port = PortOf(node.control_address);
-      SHUFFLE_LOG(INFO) << "shuffle server ready" << Kv("node", node.name)
-                        << Kv("data", node.data_address) << Kv("control", node.control_address)
-                        << Kv("pid", node.server->pid());
-      return absl::OkStatus();
+  absl::StatusOr<core::ReadyFile> announced = core::AwaitReadyFile(
+      ready, std::chrono::steady_clock::now() + options_.ready_timeout, [&node, &log] {
+        std::optional<core::ExitInfo> exit = node.server->Poll();
+        return exit.has_value()
+                   ? absl::UnavailableError(absl::StrCat(
+                         "shuffle server of ", node.name, " ended (", exit->Describe(),
+                         ") before it was ready; end of ", log, ":\n", core::LogTail(log, 2000)))
+                   : absl::OkStatus();
+      });
+  if (!announced.ok()) {
+    node.server->Signal(SIGKILL);
+    if (!absl::IsDeadlineExceeded(announced.status())) {
+      return announced.status();  // it ended, or wrote a ready file that does not parse
     }
-    if (std::optional<ExitInfo> exit = node.server->Poll()) {
-      return absl::UnavailableError(absl::StrCat("shuffle server of ", node.name, " ended (",
-                                                 exit->Describe(), ") before it was ready; end of ",
-                                                 log, ":\n", LogTail(log, 2000)));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return absl::DeadlineExceededError(absl::StrCat("shuffle server of ", node.name,
+                                                    " not ready within the timeout; end of ", log,
+                                                    ":\n", core::LogTail(log, 2000)));
   }
-  node.server->Signal(SIGKILL);
-  return absl::DeadlineExceededError(absl::StrCat("shuffle server of ", node.name,
-                                                  " not ready within the timeout; end of ", log,
-                                                  ":\n", LogTail(log, 2000)));
+  const std::optional<core::Endpoint> data = announced->Find(core::ReadyFile::kData);
+  const std::optional<core::Endpoint> control = announced->Find(core::ReadyFile::kControl);
+  if (!data.has_value() || !control.has_value()) {
+    node.server->Signal(SIGKILL);
+    return absl::InternalError(absl::StrCat(
+        "the ready file of ", node.name, "'s shuffle server lacks its data or control address:\n",
+        announced->Format()));
+  }
+  node.data_address = data->ToString();
+  node.control_address = control->ToString();
+  node.data_port = data->port();
+  node.control_port = control->port();
+  SHUFFLE_LOG(INFO) << "shuffle server ready" << Kv("node", node.name)
+                    << Kv("data", node.data_address) << Kv("control", node.control_address)
+                    << Kv("pid", node.server->pid());
+  return absl::OkStatus();
 }
 
 LocalBackend::~LocalBackend() {
@@ -254,7 +242,7 @@ absl::Status LocalBackend::LaunchExecutor(const ExecutorLaunch& launch) {
     return absl::AlreadyExistsError(absl::StrCat("executor ", launch.executor_id, " exists"));
   }
   const Node* node = FindNode(best->name);
-  ProcessSpec spec;
+  core::ProcessSpec spec;
   spec.argv = {options_.executor_binary, "--driver=" + launch.driver_address,
                "--executor-id=" + launch.executor_id, "--node=" + node->name,
                absl::StrCat("--slots=", launch.slots)};
@@ -262,7 +250,7 @@ absl::Status LocalBackend::LaunchExecutor(const ExecutorLaunch& launch) {
               {"SHUFFLE_JOB_SECRET", launch.secret}};
   spec.log_path = (fs::path(options_.root) / "executors" / (launch.executor_id + ".log")).string();
   spec.netns = network_ != nullptr ? network_->NamespacePath(node->index) : "";
-  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<Process> process, Process::Spawn(spec));
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<core::Process> process, core::Process::Spawn(spec));
   SHUFFLE_LOG(INFO) << "executor started" << Kv("executor", launch.executor_id)
                     << Kv("node", node->name) << Kv("pid", process->pid());
   executors_[launch.executor_id] = Executor{.node = node->name, .process = std::move(process)};
@@ -420,7 +408,7 @@ std::vector<std::string> LocalBackend::Executors(const std::string& node) const 
 std::vector<BackendEvent> LocalBackend::Reap() {
   std::vector<BackendEvent> events;
   for (auto it = executors_.begin(); it != executors_.end();) {
-    std::optional<ExitInfo> exit = it->second.process->Poll();
+    std::optional<core::ExitInfo> exit = it->second.process->Poll();
     if (!exit.has_value()) {
       ++it;
       continue;

@@ -23,7 +23,7 @@
 #include "driver/podmanager/backend.h"
 #include "driver/podmanager/disk_throttle.h"
 #include "driver/podmanager/node_network.h"
-#include "driver/podmanager/process.h"
+#include "shuffle/core/process.h"
 
 namespace shuffle::podmanager {
 
@@ -91,7 +91,7 @@ class LocalBackend final : public Backend {
     std::string name;
     uint32_t index = 0;
     std::string dir;
-    std::unique_ptr<Process> server;
+    std::unique_ptr<core::Process> server;
     std::string data_address;
     std::string control_address;
     uint16_t data_port = 0;
@@ -105,7 +105,7 @@ class LocalBackend final : public Backend {
   };
   struct Executor {
     std::string node;
-    std::unique_ptr<Process> process;
+    std::unique_ptr<core::Process> process;
     bool evicted = false;
     bool released = false;
   };

@@ -14,8 +14,10 @@
 #include "absl/strings/str_split.h"
 #include "driver/podmanager/disk_throttle.h"
 #include "driver/podmanager/node_network.h"
-#include "driver/podmanager/process.h"
 #include "gtest/gtest.h"
+#include "shuffle/core/process.h"
+#include "tests/support/program.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::podmanager {
 namespace {
@@ -24,24 +26,20 @@ namespace fs = std::filesystem;
 
 class NodeFaultsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("shuffle-node-faults-" + std::to_string(getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { dir_ = tmp_.path(); }
 
   // Runs a program (in `netns` when not empty) to its end; its exit code, or -1.
   int RunToEnd(std::vector<std::string> argv, const std::string& netns = "") {
-    ProcessSpec spec;
+    core::ProcessSpec spec;
     spec.argv = std::move(argv);
     spec.netns = netns;
     spec.log_path = (dir_ / "commands.log").string();
-    absl::StatusOr<std::unique_ptr<Process>> process = Process::Spawn(spec);
+    absl::StatusOr<std::unique_ptr<core::Process>> process = core::Process::Spawn(spec);
     if (!process.ok()) {
       ADD_FAILURE() << process.status();
       return -1;
     }
-    std::optional<ExitInfo> exit = (*process)->Wait(std::chrono::seconds(60));
+    std::optional<core::ExitInfo> exit = (*process)->Wait(std::chrono::seconds(60));
     return exit.has_value() && exit->signal == 0 ? exit->exit_code : -1;
   }
 
@@ -51,6 +49,7 @@ class NodeFaultsTest : public ::testing::Test {
                     netns);
   }
 
+  testsupport::TempDir tmp_{"shuffle-node-faults-"};
   fs::path dir_;
 };
 
@@ -68,7 +67,7 @@ TEST_F(NodeFaultsTest, NodesReachEachOtherUntilOneIsPartitionedAndAgainWhenHeale
 
     // A server on node 1, bound to node 1's address.
     const std::string ready = (dir_ / "ready").string();
-    ProcessSpec spec;
+    core::ProcessSpec spec;
     spec.argv = {SHUFFLE_SERVER_BINARY,
                  "--data-dir=" + (dir_ / "data").string(),
                  "--listen=" + (*network)->NodeAddress(1) + ":0",
@@ -77,22 +76,13 @@ TEST_F(NodeFaultsTest, NodesReachEachOtherUntilOneIsPartitionedAndAgainWhenHeale
                  "--ready-file=" + ready};
     spec.netns = ns1;
     spec.log_path = (dir_ / "server.log").string();
-    absl::StatusOr<std::unique_ptr<Process>> server = Process::Spawn(spec);
+    absl::StatusOr<std::unique_ptr<core::Process>> server = core::Process::Spawn(spec);
     ASSERT_TRUE(server.ok()) << server.status();
-    std::string control;
-    for (int i = 0; i < 1500 && control.empty() && (*server)->running(); ++i) {
-      std::ifstream in(ready);
-      std::string line;
-      if (std::getline(in, line)) {
-        for (absl::string_view word : absl::StrSplit(line, ' ')) {
-          if (absl::ConsumePrefix(&word, "control=")) {
-            control = std::string(word);
-          }
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_FALSE(control.empty()) << LogTail(spec.log_path, 2000);
+    absl::StatusOr<core::ReadyFile> announced =
+        testsupport::AwaitServerReady(**server, ready, std::chrono::seconds(30));
+    ASSERT_TRUE(announced.ok()) << announced.status() << core::LogTail(spec.log_path, 2000);
+    ASSERT_TRUE(announced->Find(core::ReadyFile::kControl).has_value());
+    const std::string control = announced->Find(core::ReadyFile::kControl)->ToString();
 
     EXPECT_EQ(Health(control, ns0), 0) << "node 0 reaches node 1";
     EXPECT_EQ(Health(control, ""), 0) << "the driver's namespace reaches node 1";
@@ -115,18 +105,18 @@ TEST_F(NodeFaultsTest, ThrottledProcessesDoTheirDirectIoThroughTheGroup) {
   // The writer waits on a FIFO until it is in the group, so all its I/O is counted there.
   const std::string fifo = (dir_ / "go").string();
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  ProcessSpec spec;
+  core::ProcessSpec spec;
   spec.argv = {"/bin/sh", "-c",
                "read go < " + fifo + " && exec dd if=/dev/zero of=" + (dir_ / "out").string() +
                    " bs=1M count=8 oflag=direct"};
   spec.log_path = (dir_ / "dd.log").string();
-  absl::StatusOr<std::unique_ptr<Process>> writer = Process::Spawn(spec);
+  absl::StatusOr<std::unique_ptr<core::Process>> writer = core::Process::Spawn(spec);
   ASSERT_TRUE(writer.ok()) << writer.status();
   ASSERT_TRUE((*throttle)->Add((*writer)->pid()).ok());
   std::ofstream(fifo) << "go\n";
-  std::optional<ExitInfo> exit = (*writer)->Wait(std::chrono::seconds(60));
+  std::optional<core::ExitInfo> exit = (*writer)->Wait(std::chrono::seconds(60));
   ASSERT_TRUE(exit.has_value());
-  ASSERT_EQ(exit->exit_code, 0) << LogTail(spec.log_path, 1000);
+  ASSERT_EQ(exit->exit_code, 0) << core::LogTail(spec.log_path, 1000);
   absl::StatusOr<uint64_t> bytes = (*throttle)->BytesThrough();
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   EXPECT_GE(*bytes, 8u << 20) << "the direct writes went through the throttled group";

@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "driver/podmanager/process.h"
 #include "shuffle/core/logging.h"
+#include "shuffle/core/process.h"
 #include "shuffle/core/status_macros.h"
 
 namespace shuffle::podmanager {
@@ -27,7 +27,7 @@ constexpr int kSubnetSecondOctet = 213;          // 10.213.S.0/24
 
 std::string FindIp() {
   for (const char* dir : {"/usr/sbin", "/sbin", "/usr/bin", "/bin"}) {
-    const std::string path = absl::StrCat(dir, "/ip");
+    std::string path = absl::StrCat(dir, "/ip");
     if (access(path.c_str(), X_OK) == 0) {
       return path;
     }
@@ -42,12 +42,12 @@ absl::Status RunIp(const std::vector<std::string>& args, const std::string& log_
     return absl::FailedPreconditionError(
         "a node network needs iproute2's `ip` (apt-get install iproute2)");
   }
-  ProcessSpec spec;
+  core::ProcessSpec spec;
   spec.argv = {ip};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.log_path = log_path;
-  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<Process> process, Process::Spawn(spec));
-  std::optional<ExitInfo> exit = process->Wait(std::chrono::seconds(10));
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<core::Process> process, core::Process::Spawn(spec));
+  std::optional<core::ExitInfo> exit = process->Wait(std::chrono::seconds(10));
   if (!exit.has_value()) {
     process->Signal(SIGKILL);
     return absl::DeadlineExceededError(
@@ -57,7 +57,7 @@ absl::Status RunIp(const std::vector<std::string>& args, const std::string& log_
     return absl::FailedPreconditionError(
         absl::StrCat("`ip ", absl::StrJoin(args, " "), "` failed (", exit->Describe(),
                      "); a node network needs root (CAP_NET_ADMIN). End of ", log_path, ":\n",
-                     LogTail(log_path, 600)));
+                     core::LogTail(log_path, 600)));
   }
   return absl::OkStatus();
 }

@@ -33,7 +33,7 @@ class NodeNetwork {
 
   // The driver's address on the bridge: what executors in the nodes connect to.
   const std::string& host_address() const { return host_address_; }
-  // Node i's address, and the namespace file a process of node i joins (ProcessSpec::netns).
+  // Node i's address, and the namespace file a process of node i joins (core::ProcessSpec::netns).
   std::string NodeAddress(uint32_t node) const;
   std::string NamespacePath(uint32_t node) const;
 

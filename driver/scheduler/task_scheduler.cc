@@ -7,7 +7,7 @@
 #include "shuffle/client/map_status.h"
 #include "shuffle/core/logging.h"
 
-namespace shuffle::driver {
+namespace shuffle::scheduler {
 
 using core::Kv;
 
@@ -344,4 +344,4 @@ std::vector<std::string> TaskScheduler::Summaries() const {
   return summaries_;
 }
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::scheduler

@@ -31,7 +31,7 @@
 #include "shuffle/client/shuffle_registry.h"
 #include "shuffle/proto/driver.pb.h"
 
-namespace shuffle::driver {
+namespace shuffle::scheduler {
 
 struct SchedulerOptions {
   uint32_t max_task_failures = 4;    // per task, failures of its own
@@ -170,6 +170,6 @@ class TaskScheduler {
   absl::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace shuffle::driver
+}  // namespace shuffle::scheduler
 
 #endif  // SHUFFLE_DRIVER_SCHEDULER_TASK_SCHEDULER_H_

@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 #include "shuffle/client/map_status.h"
 
-namespace shuffle::driver {
+namespace shuffle::scheduler {
 namespace {
 
 using std::chrono::milliseconds;
@@ -292,4 +292,4 @@ TEST_F(TaskSchedulerTest, AFailureOfAStaleAttemptChangesNothing) {
 }
 
 }  // namespace
-}  // namespace shuffle::driver
+}  // namespace shuffle::scheduler

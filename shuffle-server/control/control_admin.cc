@@ -65,7 +65,7 @@ absl::StatusOr<proto::DrainResponse> ControlService::DoDrain(const proto::DrainR
 grpc::Status ControlService::ScrubShuffle(grpc::ServerContext* /*context*/,
                                           const proto::ScrubShuffleRequest* request,
                                           proto::ScrubShuffleResponse* response) {
-  InFlight in_flight(&in_flight_);
+  const core::Gate::Pass rpc = rpcs_.Hold();
   absl::StatusOr<proto::ScrubShuffleResponse> scrubbed = DoScrubShuffle(*request);
   if (!scrubbed.ok()) {
     return ToGrpcStatus(scrubbed.status());
@@ -76,7 +76,7 @@ grpc::Status ControlService::ScrubShuffle(grpc::ServerContext* /*context*/,
 
 grpc::Status ControlService::Drain(grpc::ServerContext* context, const proto::DrainRequest* request,
                                    proto::DrainResponse* response) {
-  InFlight in_flight(&in_flight_);
+  const core::Gate::Pass rpc = rpcs_.Hold();
   const absl::Time rpc_deadline = absl::FromChrono(context->deadline());
   absl::StatusOr<proto::DrainResponse> drained = DoDrain(*request, rpc_deadline);
   if (!drained.ok()) {

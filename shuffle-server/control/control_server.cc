@@ -76,10 +76,8 @@ void ControlServer::Shutdown(std::chrono::system_clock::time_point deadline) {
     }
     shut_down_ = true;
   }
-  while (service_->in_flight() > 0 && std::chrono::system_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  const int64_t cancelled = service_->in_flight();
+  service_->rpcs().AwaitIdle(absl::FromChrono(deadline));
+  const int64_t cancelled = service_->rpcs().in_flight();
   server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
   SHUFFLE_LOG(INFO) << "control plane stopped" << Kv("address", address_) << Kv("port", port_)

@@ -236,7 +236,7 @@ absl::StatusOr<uint64_t> ControlService::DoRemoveShuffle(const proto::RemoveShuf
 grpc::Status ControlService::RegisterApplication(grpc::ServerContext* /*context*/,
                                                  const proto::RegisterApplicationRequest* request,
                                                  proto::RegisterApplicationResponse* response) {
-  InFlight in_flight(&in_flight_);
+  const core::Gate::Pass rpc = rpcs_.Hold();
   absl::StatusOr<std::string> token = DoRegisterApplication(*request);
   if (!token.ok()) {
     return ToGrpcStatus(token.status());
@@ -248,7 +248,7 @@ grpc::Status ControlService::RegisterApplication(grpc::ServerContext* /*context*
 grpc::Status ControlService::RemoveApplication(grpc::ServerContext* /*context*/,
                                                const proto::RemoveApplicationRequest* request,
                                                proto::RemoveApplicationResponse* response) {
-  InFlight in_flight(&in_flight_);
+  const core::Gate::Pass rpc = rpcs_.Hold();
   absl::StatusOr<uint64_t> freed = DoRemoveApplication(*request);
   if (freed.ok()) {
     response->set_freed_bytes(*freed);
@@ -259,21 +259,21 @@ grpc::Status ControlService::RemoveApplication(grpc::ServerContext* /*context*/,
 grpc::Status ControlService::RegisterShuffle(grpc::ServerContext* /*context*/,
                                              const proto::RegisterShuffleRequest* request,
                                              proto::RegisterShuffleResponse* /*response*/) {
-  InFlight in_flight(&in_flight_);
+  const core::Gate::Pass rpc = rpcs_.Hold();
   return ToGrpcStatus(DoRegisterShuffle(*request));
 }
 
 grpc::Status ControlService::SealShuffle(grpc::ServerContext* /*context*/,
                                          const proto::SealShuffleRequest* request,
                                          proto::SealShuffleResponse* /*response*/) {
-  InFlight in_flight(&in_flight_);
+  const core::Gate::Pass rpc = rpcs_.Hold();
   return ToGrpcStatus(DoSealShuffle(*request));
 }
 
 grpc::Status ControlService::RemoveShuffle(grpc::ServerContext* /*context*/,
                                            const proto::RemoveShuffleRequest* request,
                                            proto::RemoveShuffleResponse* response) {
-  InFlight in_flight(&in_flight_);
+  const core::Gate::Pass rpc = rpcs_.Hold();
   absl::StatusOr<uint64_t> freed = DoRemoveShuffle(*request);
   if (freed.ok()) {
     response->set_freed_bytes(*freed);

@@ -34,6 +34,7 @@
 #include "absl/time/time.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle-server/storage/env.h"
+#include "shuffle/core/gate.h"
 #include "shuffle/proto/control.grpc.pb.h"
 
 namespace shuffle::security {
@@ -119,23 +120,9 @@ class ControlService final : public proto::ShuffleControl::Service {
                                                absl::Time rpc_deadline = absl::InfiniteFuture());
 
   // RPCs being handled now (ControlServer waits for them to finish at shutdown).
-  int64_t in_flight() const { return in_flight_.load(std::memory_order_acquire); }
+  const core::Gate& rpcs() const { return rpcs_; }
 
  private:
-  // Counts one RPC in in_flight() for its lifetime.
-  class InFlight {
-   public:
-    explicit InFlight(std::atomic<int64_t>* count) : count_(count) {
-      count_->fetch_add(1, std::memory_order_acq_rel);
-    }
-    ~InFlight() { count_->fetch_sub(1, std::memory_order_acq_rel); }
-    InFlight(const InFlight&) = delete;
-    InFlight& operator=(const InFlight&) = delete;
-
-   private:
-    std::atomic<int64_t>* count_;
-  };
-
   // The token an application presents on later calls, given the identity it proved (the
   // operator secret); "" when the service is open.
   absl::StatusOr<std::string> IssueToken(const std::string& app_id,
@@ -167,7 +154,7 @@ class ControlService final : public proto::ShuffleControl::Service {
   storage::StorageEngine* const engine_;
   const ControlServiceOptions options_;
 
-  std::atomic<int64_t> in_flight_{0};
+  mutable core::Gate rpcs_;  // every RPC holds a pass while it runs
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::string> namespaces_ ABSL_GUARDED_BY(mu_);
 };

@@ -127,7 +127,7 @@ absl::StatusOr<proto::GetStatusResponse> ControlService::DoGetStatus(
 grpc::Status ControlService::GetStatus(grpc::ServerContext* /*context*/,
                                        const proto::GetStatusRequest* request,
                                        proto::GetStatusResponse* response) {
-  InFlight in_flight(&in_flight_);
+  const core::Gate::Pass rpc = rpcs_.Hold();
   absl::StatusOr<proto::GetStatusResponse> status = DoGetStatus(*request);
   if (!status.ok()) {
     return ToGrpcStatus(status.status());

@@ -13,17 +13,18 @@
 #include "shuffle-server/control/control_service.h"
 #include "shuffle-server/control/control_test_util.h"
 #include "shuffle-server/storage/engine_test_util.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::control {
 namespace {
 
 using storage::testing::SmallOptions;
-using storage::testing::TempDir;
 using testing::CheckHealth;
 using testing::ControlTest;
 using testing::Creds;
 using testing::Health;
 using testing::kBlockSize;
+using testsupport::TempDir;
 
 TEST_F(ControlTest, RegistersApplicationAndShuffleIdempotently) {
   std::string token = "unset";

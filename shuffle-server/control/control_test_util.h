@@ -21,6 +21,7 @@
 #include "shuffle-server/control/drainer.h"
 #include "shuffle-server/security/token_authority.h"
 #include "shuffle-server/storage/engine_test_util.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::control::testing {
 
@@ -160,7 +161,7 @@ class ControlTest : public ::testing::Test {
     ASSERT_TRUE(commit->won);
   }
 
-  storage::testing::TempDir dir_;
+  testsupport::TempDir dir_;
   std::unique_ptr<security::TokenAuthority> tokens_;
   std::unique_ptr<storage::StorageEngine> engine_;
   std::unique_ptr<Drainer> drainer_;

@@ -217,7 +217,7 @@ void Connection::Dispatch(core::Frame frame) {
     return;
   }
   ++in_flight_;
-  DataPlaneCounters::Add(counters_.requests_in_flight);
+  counters_.requests.Enter();
   boost::asio::post(*context_.workers,
                     [self = shared_from_this(), frame = std::move(frame), reserved]() mutable {
                       self->RunRequest(std::move(frame), reserved);
@@ -247,7 +247,7 @@ void Connection::RunRequest(core::Frame frame, uint64_t reserved) {
   }
   frame = core::Frame();
   context_.budget->Release(reserved);
-  DataPlaneCounters::Sub(counters_.requests_in_flight);
+  counters_.requests.Leave();
   boost::asio::post(strand_, [self = shared_from_this()] { self->OnRequestDone(); });
 }
 

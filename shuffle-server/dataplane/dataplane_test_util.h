@@ -18,6 +18,7 @@
 #include "shuffle-server/dataplane/test_requests.h"
 #include "shuffle-server/storage/engine_test_util.h"
 #include "shuffle/proto/data.pb.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::dataplane::testing {
 
@@ -83,7 +84,7 @@ class DataPlaneTest : public ::testing::Test {
     return condition();
   }
 
-  storage::testing::TempDir dir_;
+  testsupport::TempDir dir_;
   std::unique_ptr<storage::StorageEngine> engine_;
   std::unique_ptr<DataPlaneServer> server_;
 };

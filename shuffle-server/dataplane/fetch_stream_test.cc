@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "shuffle-server/storage/engine_test_util.h"
 #include "shuffle/proto/data.pb.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::dataplane {
 namespace {
@@ -78,7 +79,7 @@ class FetchStreamTest : public ::testing::Test {
     }
   }
 
-  storage::testing::TempDir dir_;
+  testsupport::TempDir dir_;
   int fd_ = -1;
   std::string content_;
   storage::FetchPlan plan_;
@@ -174,7 +175,7 @@ TEST_F(FetchStreamTest, AnEmptyPlanIsJustTheEnd) {
 }
 
 TEST(OutFrameTest, SizeCountsTheRangesAndFlattenNamesAShortFile) {
-  storage::testing::TempDir dir;
+  testsupport::TempDir dir;
   const std::string path = dir.path() + "/short";
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   ASSERT_GE(fd, 0);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "shuffle/core/endpoint.h"
 #include "shuffle/core/errno_status.h"
 #include "shuffle/core/strings.h"
 
@@ -48,26 +49,18 @@ absl::Status AsioErrorToStatus(const boost::system::error_code& ec, std::string_
 
 absl::StatusOr<tcp::endpoint> ResolveListenAddress(boost::asio::io_context& io,
                                                    const std::string& address) {
-  const size_t colon = address.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(ToAbsl(std::string_view(address).substr(colon + 1)), &port) ||
-      port > 65535) {
+  absl::StatusOr<core::Endpoint> parsed = core::Endpoint::Parse(address);
+  if (!parsed.ok() || parsed->is_unix()) {
     return absl::InvalidArgumentError(absl::StrCat("data-plane listen address \"", address,
                                                    "\" is not host:port; write e.g. "
                                                    "0.0.0.0:7340 (port 0 picks a free port)"));
   }
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) {
-    host = "0.0.0.0";
-  }
+  const std::string host = parsed->host().empty() ? "0.0.0.0" : parsed->host();
+  const uint16_t port = parsed->port();
   boost::system::error_code ec;
   const boost::asio::ip::address ip = boost::asio::ip::make_address(host, ec);
   if (!ec) {
-    return tcp::endpoint(ip, static_cast<uint16_t>(port));
+    return tcp::endpoint(ip, port);
   }
   tcp::resolver resolver(io);
   tcp::resolver::results_type results = resolver.resolve(host, std::to_string(port), ec);

@@ -12,6 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "shuffle-server/storage/engine_test_util.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::dataplane {
 namespace {
@@ -60,7 +61,7 @@ class SendFileTest : public ::testing::Test {
     return storage::FileRange{.fd = file_, .offset = offset, .length = length};
   }
 
-  storage::testing::TempDir dir_;
+  testsupport::TempDir dir_;
   int sockets_[2] = {-1, -1};
   int file_ = -1;
   std::string content_;

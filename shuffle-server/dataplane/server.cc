@@ -11,8 +11,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "shuffle-server/dataplane/listen.h"
 #include "shuffle-server/dataplane/send_file.h"
+#include "shuffle/core/endpoint.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 
@@ -26,8 +28,8 @@ using LocalProtocol = boost::asio::local::stream_protocol;
 // How long Stop() waits for connections to close on the I/O threads before stopping them anyway.
 constexpr std::chrono::seconds kCloseWait{2};
 constexpr std::chrono::milliseconds kAcceptRetry{100};
-
-std::string HostOf(const std::string& address) { return address.substr(0, address.rfind(':')); }
+// How often Drain() looks at the unwritten response bytes once no request is in flight.
+constexpr absl::Duration kDrainPoll = absl::Milliseconds(5);
 
 }  // namespace
 
@@ -48,8 +50,11 @@ DataPlaneServer::DataPlaneServer(const DataPlaneOptions& options, storage::Stora
       .counters = &counters_,
       .on_closed =
           [this](uint64_t id) {
-            absl::MutexLock lock(&mu_);
-            connections_.erase(id);
+            {
+              absl::MutexLock lock(&mu_);
+              connections_.erase(id);
+            }
+            open_connections_.Leave();
           },
   };
 }
@@ -71,13 +76,15 @@ absl::StatusOr<std::unique_ptr<DataPlaneServer>> DataPlaneServer::Start(
   if (server->advertise_address_.empty()) {
     server->advertise_address_ =
         options.listen_address.empty()
-            ? absl::StrCat("unix:", options.socket_path)
-            : absl::StrCat(HostOf(options.listen_address), ":", server->tcp_port_);
+            ? core::Endpoint::Unix(options.socket_path).ToString()
+            : core::Endpoint::Parse(options.listen_address)->WithPort(server->tcp_port_).ToString();
   }
   server->handler_.set_advertise_address(server->advertise_address_);
-  if (options.control_port != 0 && !server->advertise_address_.starts_with("unix:")) {
-    server->handler_.set_control_address(
-        absl::StrCat(HostOf(server->advertise_address_), ":", options.control_port));
+  if (options.control_port != 0) {  // the advertised host, at the control plane's port
+    absl::StatusOr<core::Endpoint> advertised = core::Endpoint::Parse(server->advertise_address_);
+    if (advertised.ok() && !advertised->is_unix()) {
+      server->handler_.set_control_address(advertised->WithPort(options.control_port).ToString());
+    }
   }
   server->work_.emplace(server->io_.get_executor());
   if (server->tcp_acceptor_.is_open()) {
@@ -181,6 +188,7 @@ void DataPlaneServer::Adopt(Connection::Socket socket, std::string peer) {
     connection =
         std::make_shared<Connection>(std::move(socket), std::move(peer), id, connection_context_);
     connections_.emplace(id, connection);
+    open_connections_.Enter();  // left by on_closed
   }
   DataPlaneCounters::Add(counters_.connections_accepted);
   DataPlaneCounters::Add(counters_.connections_open);
@@ -227,16 +235,7 @@ void DataPlaneServer::Stop() {
   // Let the I/O threads close the sockets (bounded), then drain the workers: blocked fetch
   // streams were woken by Shutdown(), and queued requests of closed connections return at once
   // without calling the engine.
-  const auto deadline = std::chrono::steady_clock::now() + kCloseWait;
-  while (std::chrono::steady_clock::now() < deadline) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (connections_.empty()) {
-        break;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  open_connections_.AwaitIdle(absl::Now() + absl::FromChrono(kCloseWait));
   workers_.join();
   const bool started = work_.has_value();
   work_.reset();
@@ -256,18 +255,23 @@ void DataPlaneServer::Stop() {
 
 absl::Status DataPlaneServer::Drain(std::chrono::steady_clock::time_point deadline) {
   StopAccepting();
+  const absl::Time until =
+      absl::Now() + absl::FromChrono(deadline - std::chrono::steady_clock::now());
   while (true) {
-    const uint64_t in_flight = counters_.requests_in_flight.load(std::memory_order_relaxed);
+    const bool idle = counters_.requests.AwaitIdle(std::min(until, absl::Now() + kDrainPoll));
     const uint64_t pending = counters_.pending_write_bytes.load(std::memory_order_relaxed);
-    if (in_flight == 0 && pending == 0) {
+    if (idle && pending == 0) {
       return absl::OkStatus();
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       return absl::DeadlineExceededError(
-          absl::StrCat("draining the data plane: ", in_flight, " requests still in flight and ",
-                       pending, " response bytes unwritten at the deadline; Stop() cancels them"));
+          absl::StrCat("draining the data plane: ", counters_.requests.in_flight(),
+                       " requests still in flight and ", pending,
+                       " response bytes unwritten at the deadline; Stop() cancels them"));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (idle) {
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(kDrainPoll));
+    }
   }
 }
 

@@ -37,6 +37,7 @@
 #include "shuffle-server/dataplane/payload_budget.h"
 #include "shuffle-server/dataplane/stats.h"
 #include "shuffle-server/storage/engine.h"
+#include "shuffle/core/gate.h"
 
 namespace shuffle::dataplane {
 
@@ -81,6 +82,7 @@ class DataPlaneServer {
 
   const DataPlaneOptions options_;
   DataPlaneCounters counters_;
+  core::Gate open_connections_;  // adopted and not yet closed; Stop() waits (bounded) for none
   PayloadBudget budget_;
   RequestHandler handler_;
   // Declared before everything holding sockets or handlers, so destroyed after them.

@@ -31,7 +31,7 @@ DataPlaneStats DataPlaneCounters::Snapshot() const {
   s.paused_pending_writes = Load(paused_pending_writes);
   s.paused_request_budget = Load(paused_request_budget);
   s.fetch_waits = Load(fetch_waits);
-  s.requests_in_flight = Load(requests_in_flight);
+  s.requests_in_flight = static_cast<uint64_t>(requests.in_flight());
   s.pending_write_bytes = Load(pending_write_bytes);
   s.max_connection_pending_write_bytes = Load(max_connection_pending_write_bytes);
   return s;

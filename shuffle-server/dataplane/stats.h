@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "shuffle/core/frame.h"
+#include "shuffle/core/gate.h"
 #include "shuffle/core/histogram.h"
 
 namespace shuffle::dataplane {
@@ -77,7 +78,7 @@ struct DataPlaneCounters {
   std::atomic<uint64_t> paused_pending_writes{0};
   std::atomic<uint64_t> paused_request_budget{0};
   std::atomic<uint64_t> fetch_waits{0};
-  std::atomic<uint64_t> requests_in_flight{0};
+  core::Gate requests;  // requests being handled; Drain() waits for none
   std::atomic<uint64_t> pending_write_bytes{0};
   std::atomic<uint64_t> max_connection_pending_write_bytes{0};
 

@@ -1,14 +1,8 @@
 // Metrics: the text writer's format, and a live scrape of a server that has served real pushes,
 // commits and fetches, checked with `promtool check metrics` (from Debian's prometheus package,
 // installed by tools/setup).
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "gtest/gtest.h"
 #include "shuffle-server/dataplane/server.h"
@@ -18,6 +12,8 @@
 #include "shuffle-server/storage/engine_test_util.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
+#include "tests/support/http.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::ops {
 namespace {
@@ -47,29 +43,16 @@ TEST(PrometheusTextTest, HistogramBucketsAreCumulative) {
   EXPECT_NE(text.find("x_seconds_count 3\n"), std::string::npos);
 }
 
-std::string HttpGet(uint16_t port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  (void)!write(fd, request.data(), request.size());
-  std::string response;
-  char buf[8192];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) {
-    response.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return response;
+// GET http://127.0.0.1:PORT/path; a response with status 0 when the exchange fails.
+testsupport::HttpResponse HttpGet(uint16_t port, const std::string& path) {
+  absl::StatusOr<testsupport::HttpResponse> r =
+      testsupport::HttpGet(core::Endpoint::Tcp("127.0.0.1", port), path);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.value_or(testsupport::HttpResponse());
 }
 
 TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
-  storage::testing::TempDir dir;
+  testsupport::TempDir dir;
   auto engine = storage::StorageEngine::Open(storage::testing::SmallOptions(dir.path()));
   ASSERT_TRUE(engine.ok()) << engine.status();
   const storage::ShuffleKey key{core::AppId("app"), core::ShuffleId(1)};
@@ -119,10 +102,10 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
                              }};
   auto http = MetricsHttpServer::Start("127.0.0.1:0", [&] { return RenderServerMetrics(sources); });
   ASSERT_TRUE(http.ok()) << http.status();
-  const std::string response = HttpGet((*http)->port(), "/metrics");
-  ASSERT_NE(response.find("200 OK"), std::string::npos) << response;
-  ASSERT_NE(response.find("text/plain; version=0.0.4"), std::string::npos);
-  const std::string body = response.substr(response.find("\r\n\r\n") + 4);
+  const testsupport::HttpResponse response = HttpGet((*http)->port(), "/metrics");
+  ASSERT_EQ(response.status, 200) << response.body;
+  ASSERT_NE(response.content_type.find("text/plain; version=0.0.4"), std::string::npos);
+  const std::string& body = response.body;
   EXPECT_NE(body.find("shuffle_commits_total 1\n"), std::string::npos) << body;
   EXPECT_NE(body.find("shuffle_request_duration_seconds_count{kind=\"fetch\"} 1\n"),
             std::string::npos);
@@ -140,8 +123,8 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
   EXPECT_NE(body.find("shuffle_draining 0\n"), std::string::npos);
   EXPECT_NE(body.find("shuffle_spark_registered_executors 3\n"), std::string::npos);
   EXPECT_NE(body.find("shuffle_spark_blocks_served_total 42\n"), std::string::npos);
-  EXPECT_NE(HttpGet((*http)->port(), "/healthz").find("ok"), std::string::npos);
-  EXPECT_NE(HttpGet((*http)->port(), "/nope").find("404"), std::string::npos);
+  EXPECT_NE(HttpGet((*http)->port(), "/healthz").body.find("ok"), std::string::npos);
+  EXPECT_EQ(HttpGet((*http)->port(), "/nope").status, 404);
 
   const std::string file = dir.path() + "/scrape.txt";
   std::ofstream(file) << body;
@@ -157,7 +140,8 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
   EXPECT_EQ(status, 0) << "promtool check metrics failed:\n" << output;
 
   ASSERT_TRUE((*engine)->Drain(absl::Now() + absl::Seconds(10)).ok());
-  EXPECT_NE(HttpGet((*http)->port(), "/metrics").find("shuffle_draining 1\n"), std::string::npos);
+  EXPECT_NE(HttpGet((*http)->port(), "/metrics").body.find("shuffle_draining 1\n"),
+            std::string::npos);
 }
 
 }  // namespace

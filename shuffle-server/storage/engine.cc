@@ -318,13 +318,12 @@ absl::StatusOr<CommitResult> StorageEngine::Commit(const ShuffleKey& key,
                                                  request.map.value(), " attempt ",
                                                  request.attempt.value()));
   }
-  ++impl.commits_in_flight;  // Drain() waits for it
+  const core::Gate::Pass in_flight = impl.commits.Hold();  // Drain() waits for it
   impl.pending_commits.push_back(waiter);
   impl.work_cv.Signal();
   while (!impl.CommitDone(waiter.get())) {
     impl.round_cv.Wait(&impl.mu);
   }
-  --impl.commits_in_flight;
   return waiter->result;
 }
 

@@ -24,18 +24,21 @@ absl::StatusOr<DrainReport> StorageEngine::Drain(absl::Time deadline) {
   std::vector<ShufflePtr> shuffles;
   {
     absl::MutexLock lock(&impl.mu);
-    report.commits_waited = impl.commits_in_flight;
+    report.commits_waited = static_cast<uint64_t>(impl.commits.in_flight());
     if (!impl.draining) {
-      impl.draining = true;
+      impl.draining = true;  // from now on no commit enters the gate
       SHUFFLE_LOG(INFO) << "storage engine draining: refusing new pushes, commits and shuffles"
-                        << Kv("commits_in_flight", impl.commits_in_flight);
+                        << Kv("commits_in_flight", report.commits_waited);
     }
-    if (!impl.mu.AwaitWithDeadline(absl::Condition(&impl, &Impl::NoCommitsInFlight), deadline)) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "draining: ", impl.commits_in_flight,
-          " commits still in flight at the deadline (new writes stay refused); drain again to "
-          "wait longer"));
-    }
+  }
+  if (!impl.commits.AwaitIdle(deadline)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "draining: ", impl.commits.in_flight(),
+        " commits still in flight at the deadline (new writes stay refused); drain again to "
+        "wait longer"));
+  }
+  {
+    absl::MutexLock lock(&impl.mu);
     for (const auto& [key, shuffle] : impl.catalog.shuffles()) {
       shuffles.push_back(shuffle);
     }

@@ -51,6 +51,7 @@
 #include "shuffle-server/storage/read_plan.h"
 #include "shuffle-server/storage/segment_store.h"
 #include "shuffle-server/storage/write_buffers.h"
+#include "shuffle/core/gate.h"
 
 namespace shuffle::storage {
 
@@ -104,9 +105,6 @@ struct StorageEngine::Impl {
   absl::Status CheckDiskSpace(uint32_t dir, uint64_t incoming) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // UNAVAILABLE ("server draining") for `what` (a push, commit or registration), counted.
   absl::Status RefuseWhileDraining(std::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  bool NoCommitsInFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return commits_in_flight == 0;
-  }
   bool CommitDone(const CommitWaiter* waiter) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return waiter->done;
   }
@@ -196,7 +194,7 @@ struct StorageEngine::Impl {
   WriteBuffers buffers ABSL_GUARDED_BY(mu);
   EngineStats stats ABSL_GUARDED_BY(mu);
   std::vector<std::shared_ptr<CommitWaiter>> pending_commits ABSL_GUARDED_BY(mu);
-  uint64_t commits_in_flight ABSL_GUARDED_BY(mu) = 0;  // inside Commit(), after its checks
+  core::Gate commits;  // inside Commit(), after its checks; entered only under mu
   bool draining ABSL_GUARDED_BY(mu) = false;
   bool stopping ABSL_GUARDED_BY(mu) = false;
   uint64_t rounds_started ABSL_GUARDED_BY(mu) = 0;

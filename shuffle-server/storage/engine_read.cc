@@ -108,6 +108,12 @@ absl::StatusOr<StorageEngine::Impl::PreparedRead> StorageEngine::Impl::PrepareRe
   }
   SHUFFLE_ASSIGN_OR_RETURN(std::vector<ExtentRecord> extents,
                            index->ScanExtents(shuffle->record.handle, begin, end));
+  // A removal leaves the catalog before its index records go: a shuffle still in the catalog
+  // after the scan was scanned whole, one gone may have been scanned half-deleted.
+  if (FindActive(key) != shuffle) {
+    return absl::NotFoundError(
+        absl::StrCat("shuffle ", key.app.value(), "/", key.shuffle.value(), " was removed"));
+  }
   prepared.ranges = PlanReads(extents, winners, options.max_read_bytes);
   // The segment files never change once the shuffle is published.
   for (uint32_t d = 0; d < shuffle->segments.dirs(); ++d) {

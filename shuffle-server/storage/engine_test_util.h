@@ -6,32 +6,17 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
+#include <filesystem>  // for the tests that include this
 #include <string>
 
 #include "shuffle-server/storage/engine.h"
 #include "shuffle/core/block.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::storage::testing {
 
-// A directory under /tmp removed when the object dies.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/shuffle-test-XXXXXX";
-    path_ = mkdtemp(pattern.data()) != nullptr ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// The tests' one temporary directory (tests/support/temp_dir.h).
+using TempDir = testsupport::TempDir;
 
 // The raw payload of a block is a pure function of its coordinates, so any served block can be
 // checked without remembering what was written.

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::storage {
 namespace {
@@ -52,20 +54,13 @@ IoOp Op(IoKind kind, File* file, uint64_t offset, char* buffer, size_t length) {
 // the test asks for another parent.
 class EnvTest : public ::testing::Test {
  protected:
-  void SetUp() override { dir_ = MakeTempDir("/tmp"); }
+  void SetUp() override { dir_ = tmp_.path(); }
   void TearDown() override {
     for (const std::string& dir : {dir_, extra_dir_}) {
       if (!dir.empty()) {
         EXPECT_TRUE(env_->RemoveAll(dir).ok()) << dir;
       }
     }
-  }
-
-  static std::string MakeTempDir(const std::string& parent) {
-    std::string templ = parent + "/env_test.XXXXXX";
-    const char* made = mkdtemp(templ.data());
-    EXPECT_NE(made, nullptr) << "mkdtemp under " << parent << ": " << std::strerror(errno);
-    return templ;
   }
 
   std::unique_ptr<File> Open(const std::string& name, OpenOptions options = {}) {
@@ -81,6 +76,8 @@ class EnvTest : public ::testing::Test {
   }
 
   Env* env_ = Env::Default();
+  testsupport::TempDir tmp_{"env_test.", "/tmp"};  // ext4 here: O_DIRECT works
+  std::optional<testsupport::TempDir> shm_;
   std::string dir_;
   std::string extra_dir_;
 };
@@ -187,7 +184,7 @@ TEST_F(EnvTest, BufferedFallbackWhenDirectIsRefused) {
 // tmpfs: whether or not the kernel grants O_DIRECT (it does since 6.6), aligned I/O works and
 // direct() tells the truth.
 TEST_F(EnvTest, DirectOnTmpfs) {
-  extra_dir_ = MakeTempDir("/dev/shm");
+  extra_dir_ = shm_.emplace("env_test.", "/dev/shm").path();
   OpenOptions options;
   options.direct = true;
   auto file = env_->OpenFile(extra_dir_ + "/seg", options);

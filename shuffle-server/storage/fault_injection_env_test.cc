@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::storage {
 namespace {
@@ -52,9 +53,7 @@ Fault ErrorFault(IoKind kind, int error, int skip = 0, int count = 1) {
 class FaultInjectionEnvTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = "/tmp/fault_env_test.XXXXXX";
-    ASSERT_NE(mkdtemp(templ.data()), nullptr) << std::strerror(errno);
-    dir_ = templ;
+    dir_ = tmp_.path();
     auto engine = env_.NewIoEngine(16);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(engine).value();
@@ -83,6 +82,7 @@ class FaultInjectionEnvTest : public ::testing::Test {
   }
 
   FaultInjectionEnv env_{Env::Default()};
+  testsupport::TempDir tmp_{"fault_env_test.", "/tmp"};
   std::string dir_;
   std::unique_ptr<IoEngine> engine_;
 };

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "shuffle-server/storage/index_codec.h"
 #include "shuffle-server/storage/index_test_util.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::storage {
 namespace {
@@ -32,18 +33,12 @@ using ::testing::IsEmpty;
 class IndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "index_test.XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    dir_ = tmp_.path();
     path_ = dir_ + "/index";
     Reopen();
   }
 
-  void TearDown() override {
-    index_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  void TearDown() override { index_.reset(); }  // before tmp_ removes its files
 
   void Reopen() {
     index_.reset();
@@ -109,6 +104,7 @@ class IndexTest : public ::testing::Test {
     ASSERT_TRUE(index_->Write(batch, /*sync=*/false).ok());
   }
 
+  testsupport::TempDir tmp_{"index_test."};
   std::string dir_;
   std::string path_;
   std::unique_ptr<Index> index_;

@@ -3,19 +3,27 @@
 // validates, and no map runs again beyond what the faults explain. The seed is printed on
 // failure; SHUFFLE_CHAOS_SEED replays one, SHUFFLE_CHAOS_ROUNDS repeats each test (release
 // checks: the `long` label runs more).
+#include "driver/chaos/chaos.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
-#include "driver/scheduler/clusters.h"
-#include "driver/scheduler/job_runner.h"
+#include "driver/cli/clusters.h"
+#include "driver/runner/job_runner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace shuffle::driver {
+namespace shuffle::chaos {
 namespace {
 
 namespace fs = std::filesystem;
+using cli::Cluster;
+using cli::DriverOptions;
+using cli::StartLocalCluster;
+using runner::JobOptions;
+using runner::JobReport;
+using runner::JobRunner;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 
@@ -59,13 +67,14 @@ class ChaosTest : public ::testing::Test {
     job.operator_secret = cluster->operator_secret;
     job.listen = cluster->listen;
     job.advertise_host = cluster->advertise_host;
-    job.chaos_seed = seed;
-    job.faults = plan;
-    job.fault_target = cluster->faults.get();
     job.step_interval = std::chrono::milliseconds(20);
     job.timeout = std::chrono::seconds(300);
     JobRunner runner(cluster->backend.get(), job);
-    absl::StatusOr<JobReport> report = runner.Run();
+    ChaosOptions faults;
+    faults.faults = plan;
+    faults.seed = seed;
+    faults.target = cluster->faults.get();
+    absl::StatusOr<JobReport> report = RunWithChaos(runner, faults);
     EXPECT_TRUE(report.ok()) << report.status();
     return report.value_or(JobReport{});
   }
@@ -180,4 +189,4 @@ TEST_F(ChaosTest, EverythingAtOnce) {
 }
 
 }  // namespace
-}  // namespace shuffle::driver
+}  // namespace shuffle::chaos

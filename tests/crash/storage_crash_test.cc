@@ -21,6 +21,7 @@
 #include "shuffle-server/storage/engine_test_util.h"
 #include "shuffle/core/logging.h"
 #include "tests/crash/crash_workload.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::storage::crash {
 namespace {
@@ -44,7 +45,7 @@ TEST(StorageCrashTest, AcknowledgedCommitsSurviveSigkillAtRandomInstants) {
   const uint32_t seed = SeedFromEnv(20261123);
   std::printf("crash test: %u iterations, seed %u\n", iterations, seed);
   core::SetLogLevel(core::LogLevel::kWarning);
-  testing::TempDir dir;
+  testsupport::TempDir dir;
   std::mt19937 rng(seed);
   Observed observed;
   uint32_t killed_mid_work = 0;

@@ -7,12 +7,13 @@
 #include <memory>
 #include <string>
 
+#include "driver/chaos/chaos.h"
 #include "driver/podmanager/local_backend.h"
-#include "driver/scheduler/job_runner.h"
+#include "driver/runner/job_runner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace shuffle::driver {
+namespace shuffle::runner {
 namespace {
 
 namespace fs = std::filesystem;
@@ -87,10 +88,11 @@ TEST_F(LocalJobTest, EvictionsDuringTheReduceStageReRunNoMap) {
   StartCluster(3);
   JobOptions options = Options("sort", 16, 64, 160000);  // 256 MiB in 64 reduce tasks
   options.slots = 1;
-  options.evictions_during_reduce = 3;
-  options.chaos_seed = static_cast<uint64_t>(time(nullptr));
+  chaos::ChaosOptions evictions;
+  evictions.evictions_during_reduce = 3;
+  evictions.seed = static_cast<uint64_t>(time(nullptr));
   JobRunner runner(backend_.get(), options);
-  absl::StatusOr<JobReport> report = runner.Run();
+  absl::StatusOr<JobReport> report = chaos::RunWithChaos(runner, evictions);
   ASSERT_TRUE(report.ok()) << report.status();
   SCOPED_TRACE(report->Render());
   EXPECT_TRUE(report->ok());
@@ -104,9 +106,10 @@ TEST_F(LocalJobTest, EvictionsDuringTheMapStageReRunOnlyTheEvictedTasks) {
   StartCluster(3);
   JobOptions options = Options("sort", 32, 6, 100000);  // 320 MB
   options.slots = 1;
-  options.evictions_during_map = 2;
+  chaos::ChaosOptions evictions;
+  evictions.evictions_during_map = 2;
   JobRunner runner(backend_.get(), options);
-  absl::StatusOr<JobReport> report = runner.Run();
+  absl::StatusOr<JobReport> report = chaos::RunWithChaos(runner, evictions);
   ASSERT_TRUE(report.ok()) << report.status();
   SCOPED_TRACE(report->Render());
   EXPECT_TRUE(report->ok());
@@ -136,7 +139,7 @@ TEST_F(LocalJobTest, AServerLostForGoodCostsOnlyItsNodesMaps) {
   JobOptions options = Options("sort", 18, 24, 40000);
   JobRunner runner(backend_.get(), options);
   bool stopped = false;
-  runner.set_tick([&](const Progress& p) {
+  runner.set_tick([&](const scheduler::Progress& p) {
     if (!stopped && p.map_stage_complete && p.reduces_done >= 1) {
       stopped = true;
       ASSERT_TRUE(backend_->StopServer("node-1", /*remove_data=*/true).ok());
@@ -166,4 +169,4 @@ TEST_F(LocalJobTest, ExecutorsThatCannotStartFailTheJobWithTheReason) {
 }
 
 }  // namespace
-}  // namespace shuffle::driver
+}  // namespace shuffle::runner

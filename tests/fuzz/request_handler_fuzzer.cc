@@ -21,6 +21,7 @@
 #include "shuffle-server/dataplane/handlers.h"
 #include "shuffle-server/dataplane/options.h"
 #include "shuffle-server/storage/engine.h"
+#include "shuffle/core/files.h"
 #include "shuffle/core/frame.h"
 #include "shuffle/core/logging.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -73,9 +74,9 @@ void TearDown() {
 std::string MakeTempDir() {
   std::error_code error;
   const char* parent = std::filesystem::is_directory("/dev/shm", error) ? "/dev/shm" : "/tmp";
-  std::string pattern = std::string(parent) + "/shuffle-fuzz-XXXXXX";
-  SHUFFLE_FUZZ_CHECK(mkdtemp(pattern.data()) != nullptr);
-  return pattern;
+  absl::StatusOr<std::string> dir = core::MakeTempDir("shuffle-fuzz-", parent);
+  SHUFFLE_FUZZ_CHECK(dir.ok());
+  return *dir;
 }
 
 void SetUp() {

@@ -11,17 +11,18 @@
 #include <set>
 #include <thread>
 
-#include <sys/wait.h>
-
 #include "gtest/gtest.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
-#include "tests/integration/server_process.h"
+#include "tests/support/files.h"
+#include "tests/support/program.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::client {
 namespace {
 
-using testing::ServerProcess;
+using testsupport::ServerProcess;
 
 constexpr uint32_t kPartitions = 8;
 constexpr uint32_t kMaps = 24;
@@ -51,20 +52,14 @@ struct MapPlan {
 
 class ClusterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = "/tmp/shuffle-it-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
   void TearDown() override {
-    servers_.clear();  // kills them
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    servers_.clear();  // kills them; dir_ is removed after
   }
   void StartServers(int n) {
     for (int i = 0; i < n; ++i) {
-      auto server = ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/node" + std::to_string(i),
-                                         "node-" + std::to_string(i));
+      auto server =
+          ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/node" + std::to_string(i),
+                               "node-" + std::to_string(i));
       ASSERT_TRUE(server.ok()) << server.status();
       servers_.push_back(std::move(*server));
     }
@@ -145,7 +140,7 @@ class ClusterTest : public ::testing::Test {
     return count;
   }
 
-  std::string dir_;
+  testsupport::TempDir dir_{"shuffle-it-"};
   std::string token_;  // presented by writers and readers
   std::vector<std::unique_ptr<ServerProcess>> servers_;
 };
@@ -237,15 +232,9 @@ TEST_F(ClusterTest, CorruptBytesOnDiskAreReportedAsThatBlock) {
   ASSERT_TRUE(servers_[0]->SealShuffle(kApp, 1).ok());  // everything into extents on disk
   // Flip one byte inside the first block's payload in every segment file.
   int corrupted = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_)) {
-    if (entry.path().filename() == "data.seg" && entry.file_size() > 200) {
-      std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
-      f.seekg(100);
-      char c = 0;
-      f.read(&c, 1);
-      c = static_cast<char>(c ^ 0x5a);
-      f.seekp(100);
-      f.write(&c, 1);
+  for (const std::string& segment : testsupport::FindFiles(dir_.path(), "data.seg")) {
+    if (std::filesystem::file_size(segment) > 200) {
+      ASSERT_TRUE(testsupport::FlipByte(segment, 100).ok());
       ++corrupted;
     }
   }
@@ -293,10 +282,10 @@ TEST_F(ClusterTest, ARetryOfACommittedMapGetsTheWinnersStatus) {
 
 TEST_F(ClusterTest, ReaderSurvivesServerKilledAndRestartedMidFetch) {
   // The restarted server comes back on the same port, as a DaemonSet pod does.
-  const std::string socket = dir_ + "/data.sock";
+  const std::string socket = dir_.path() + "/data.sock";
   const std::string listen = "127.0.0.1:" + std::to_string(ServerProcess::FreePort());
   auto server =
-      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/node", "node-0", socket, listen);
+      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/node", "node-0", socket, listen);
   ASSERT_TRUE(server.ok()) << server.status();
   servers_.push_back(std::move(*server));
   ASSERT_TRUE(servers_[0]->RegisterShuffle(kApp, 1, kPartitions).ok());
@@ -323,8 +312,8 @@ TEST_F(ClusterTest, ReaderSurvivesServerKilledAndRestartedMidFetch) {
     ASSERT_TRUE(seen.insert(std::string(key)).second) << "duplicate " << key;
     if (!restarted && seen.size() == 5000) {
       servers_[0]->Kill();
-      auto again =
-          ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/node", "node-0", socket, listen);
+      auto again = ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/node", "node-0",
+                                        socket, listen);
       ASSERT_TRUE(again.ok()) << again.status();
       servers_[0] = std::move(*again);
       restarted = true;
@@ -336,12 +325,12 @@ TEST_F(ClusterTest, ReaderSurvivesServerKilledAndRestartedMidFetch) {
 }
 
 TEST_F(ClusterTest, AuthenticatedClusterNeedsTokens) {
-  const std::string secret = dir_ + "/token-secret";
-  const std::string operator_secret = dir_ + "/operator-secret";
+  const std::string secret = dir_.path() + "/token-secret";
+  const std::string operator_secret = dir_.path() + "/operator-secret";
   std::ofstream(secret) << std::string(48, 'c') << "\n";
   std::ofstream(operator_secret) << "operator-pass\n";
   auto server = ServerProcess::Start(
-      SHUFFLE_SERVER_BINARY, dir_ + "/node", "node-0", "", "127.0.0.1:0",
+      SHUFFLE_SERVER_BINARY, dir_.path() + "/node", "node-0", "", "127.0.0.1:0",
       {"--secret-file=" + secret, "--registration-secret-file=" + operator_secret});
   ASSERT_TRUE(server.ok()) << server.status();
   servers_.push_back(std::move(*server));
@@ -377,7 +366,8 @@ TEST_F(ClusterTest, AuthenticatedClusterNeedsTokens) {
 
 TEST_F(ClusterTest, SigtermDuringConcurrentCommitsLosesNothingAcknowledged) {
   const std::string listen = "127.0.0.1:" + std::to_string(ServerProcess::FreePort());
-  auto server = ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/node", "node-0", "", listen);
+  auto server =
+      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/node", "node-0", "", listen);
   ASSERT_TRUE(server.ok()) << server.status();
   servers_.push_back(std::move(*server));
   ASSERT_TRUE(servers_[0]->RegisterShuffle(kApp, 1, kPartitions).ok());
@@ -410,7 +400,8 @@ TEST_F(ClusterTest, SigtermDuringConcurrentCommitsLosesNothingAcknowledged) {
   }
   ASSERT_FALSE(acknowledged.empty());
   // Restart: every acknowledged map is served whole.
-  auto again = ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/node", "node-0", "", listen);
+  auto again =
+      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/node", "node-0", "", listen);
   ASSERT_TRUE(again.ok()) << again.status();
   servers_[0] = std::move(*again);
   for (uint32_t p = 0; p < kPartitions; ++p) {
@@ -425,18 +416,11 @@ TEST_F(ClusterTest, SigtermDuringConcurrentCommitsLosesNothingAcknowledged) {
 TEST_F(ClusterTest, CExampleWritesAndReadsThroughTheCAbi) {
   ASSERT_NO_FATAL_FAILURE(StartServers(1));
   ASSERT_TRUE(servers_[0]->RegisterShuffle("c-app", 4, 3).ok());
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const std::string server = servers_[0]->data_address();
-    execl(SHUFFLE_C_EXAMPLE, SHUFFLE_C_EXAMPLE, server.c_str(), "c-app", "4", "3", "20000",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
-  ASSERT_TRUE(WIFEXITED(wstatus));
-  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+  absl::StatusOr<testsupport::ProgramResult> run = testsupport::RunProgram(
+      {SHUFFLE_C_EXAMPLE_BINARY, servers_[0]->data_address(), "c-app", "4", "3", "20000"},
+      dir_.path(), std::chrono::seconds(120));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 0) << run->out << run->err;
 }
 
 }  // namespace

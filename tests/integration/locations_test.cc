@@ -11,18 +11,18 @@
 #include <thread>
 #include <vector>
 
-#include <sys/wait.h>
-
 #include "gtest/gtest.h"
 #include "shuffle/client/control_client.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
-#include "tests/integration/server_process.h"
+#include "tests/support/program.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::client {
 namespace {
 
-using testing::ServerProcess;
+using testsupport::ServerProcess;
 
 constexpr uint32_t kPartitions = 5;
 constexpr char kApp[] = "loc-app";
@@ -40,20 +40,15 @@ std::string BlockBytes(uint32_t m, uint32_t attempt, uint32_t p, uint32_t b) {
 class LocationsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = "/tmp/shuffle-loc-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     for (int i = 0; i < 2; ++i) {
-      auto server = ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/n" + std::to_string(i),
-                                         "n" + std::to_string(i));
+      auto server = ServerProcess::Start(
+          SHUFFLE_SERVER_BINARY, dir_.path() + "/n" + std::to_string(i), "n" + std::to_string(i));
       ASSERT_TRUE(server.ok()) << server.status();
       servers_.push_back(std::move(*server));
     }
   }
   void TearDown() override {
-    servers_.clear();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    servers_.clear();  // kills them; dir_ is removed after
   }
 
   static ShuffleHandle Handle() {
@@ -116,7 +111,7 @@ class LocationsTest : public ::testing::Test {
     }
   }
 
-  std::string dir_;
+  testsupport::TempDir dir_{"shuffle-loc-"};
   std::vector<std::unique_ptr<ServerProcess>> servers_;
 };
 
@@ -233,7 +228,8 @@ TEST_F(LocationsTest, ControlClientSealsAndRemoves) {
 
 TEST_F(LocationsTest, AWriterWaitsForItsServerToComeBack) {
   const std::string listen = "127.0.0.1:" + std::to_string(ServerProcess::FreePort());
-  auto server = ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/restarting", "r", "", listen);
+  auto server =
+      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/restarting", "r", "", listen);
   ASSERT_TRUE(server.ok()) << server.status();
   (*server)->Kill();
   ClientOptions options = Options(listen);
@@ -248,7 +244,8 @@ TEST_F(LocationsTest, AWriterWaitsForItsServerToComeBack) {
     writer = MapOutputWriter::Open(options, Handle(), core::MapId(0), core::AttemptId(1));
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
-  server = ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_ + "/restarting", "r", "", listen);
+  server =
+      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/restarting", "r", "", listen);
   waiting.join();
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE(writer.ok()) << writer.status();
@@ -262,19 +259,12 @@ TEST_F(LocationsTest, AWriterWaitsForItsServerToComeBack) {
 }
 
 TEST_F(LocationsTest, TheCAbiWritesBlocksAndReadsThemByLocation) {
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const std::string data = servers_[0]->data_address();
-    const std::string control = servers_[0]->control_address();
-    execl(SHUFFLE_C_BLOCKS_EXAMPLE, SHUFFLE_C_BLOCKS_EXAMPLE, data.c_str(), control.c_str(),
-          "c-blocks", "6", "9", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
-  ASSERT_TRUE(WIFEXITED(wstatus));
-  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+  absl::StatusOr<testsupport::ProgramResult> run =
+      testsupport::RunProgram({SHUFFLE_C_BLOCKS_EXAMPLE_BINARY, servers_[0]->data_address(),
+                               servers_[0]->control_address(), "c-blocks", "6", "9"},
+                              dir_.path(), std::chrono::seconds(120));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 0) << run->out << run->err;
 }
 
 }  // namespace

@@ -3,84 +3,42 @@
 // then after a byte is flipped on disk), remove-app and drain, checking what they print (--json
 // parsed with nlohmann-json) and their exit codes. Every process is killed by PID and every
 // temporary directory removed, whatever happens.
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <nlohmann/json.hpp>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
-#include "tests/integration/server_process.h"
+#include "tests/support/files.h"
+#include "tests/support/http.h"
+#include "tests/support/program.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::client {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::ServerProcess;
+using testsupport::ServerProcess;
 
 constexpr char kApp[] = "ctl-app";
 constexpr char kOperatorSecret[] = "ctl-operator-secret";
 constexpr uint32_t kPartitions = 4;
 constexpr uint32_t kMaps = 3;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// GET http://HOST:PORT/path; "" when the connection fails.
-std::string HttpGet(const std::string& host_port, const std::string& path) {
-  const size_t colon = host_port.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
-  inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr);
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  (void)!write(fd, request.data(), request.size());
-  std::string response;
-  char buf[8192];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) {
-    response.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return response;
-}
-
-struct CtlResult {
-  int exit_code = -1;  // -1: killed or timed out
-  std::string out;
-  std::string err;
-};
+// What a run of shufflectl printed and its exit code (-1: killed or timed out).
+using CtlResult = testsupport::ProgramResult;
 
 class ShufflectlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = "/tmp/shufflectl-it-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = temp_.path();
     secret_file_ = dir_ + "/operator-secret";
     std::ofstream(dir_ + "/token-secret") << std::string(40, 't') << "\n";
     std::ofstream(secret_file_) << kOperatorSecret << "\n";
@@ -102,9 +60,7 @@ class ShufflectlTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    server_.reset();  // SIGKILL
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    server_.reset();  // SIGKILL; temp_ is removed after
   }
 
   ShuffleHandle Handle() const {
@@ -176,43 +132,20 @@ class ShufflectlTest : public ::testing::Test {
 
   CtlResult RunCtl(std::vector<std::string> args) {
     args.insert(args.begin(), SHUFFLECTL_BINARY);
-    const std::string out = dir_ + "/ctl.out";
-    const std::string err = dir_ + "/ctl.err";
-    const pid_t pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (out_fd < 0 || err_fd < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) {
-        _exit(126);
-      }
-      std::vector<char*> argv;
-      argv.reserve(args.size() + 1);
-      for (std::string& a : args) {
-        argv.push_back(a.data());
-      }
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
+    absl::StatusOr<CtlResult> run = testsupport::RunProgram(args, dir_, std::chrono::seconds(60));
+    if (!run.ok()) {
+      ADD_FAILURE() << run.status();
+      return CtlResult();
     }
-    CtlResult result;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) != pid) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        ADD_FAILURE() << "shufflectl did not finish within 60 s";
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (WIFEXITED(status)) {
-      result.exit_code = WEXITSTATUS(status);
-    }
-    result.out = ReadFile(out);
-    result.err = ReadFile(err);
-    return result;
+    return *std::move(run);
+  }
+
+  // The server's /metrics page ("" when it cannot be read, which the caller's check reports).
+  std::string MetricsPage() const {
+    absl::StatusOr<std::string> page =
+        testsupport::HttpGetOk(*server_->ready().Find(core::ReadyFile::kMetrics), "/metrics");
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.value_or("");
   }
 
   static nlohmann::json Json(const CtlResult& r) {
@@ -221,6 +154,7 @@ class ShufflectlTest : public ::testing::Test {
     return parsed;
   }
 
+  testsupport::TempDir temp_{"shufflectl-it-"};
   std::string dir_;
   std::string secret_file_;
   std::unique_ptr<ServerProcess> server_;
@@ -279,21 +213,13 @@ TEST_F(ShufflectlTest, ScrubFindsAFlippedByteAndRemoveAppFreesEverything) {
 
   // Flip one byte inside the first block of the segment file.
   std::string segment;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_ + "/node/data")) {
-    if (entry.path().filename() == "data.seg" && entry.file_size() > 200) {
-      segment = entry.path();
+  for (const std::string& file : testsupport::FindFiles(dir_ + "/node/data", "data.seg")) {
+    if (std::filesystem::file_size(file) > 200) {
+      segment = file;
     }
   }
   ASSERT_FALSE(segment.empty());
-  {
-    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(100);
-    char c = 0;
-    f.read(&c, 1);
-    c = static_cast<char>(c ^ 0x5a);
-    f.seekp(100);
-    f.write(&c, 1);
-  }
+  ASSERT_TRUE(testsupport::FlipByte(segment, 100).ok());
   CtlResult damaged = Ctl({"scrub", kApp, "1", "--json"});
   EXPECT_EQ(damaged.exit_code, 1) << damaged.err;
   const nlohmann::json report = Json(damaged);
@@ -329,7 +255,7 @@ TEST_F(ShufflectlTest, DrainRefusesWritesKeepsReads) {
   EXPECT_EQ(wrong.exit_code, 1);
   EXPECT_THAT(wrong.err, HasSubstr("the operator secret is not valid"));
   EXPECT_THAT(wrong.err, HasSubstr("--secret-file does not hold this server's operator secret"));
-  EXPECT_THAT(HttpGet(server_->metrics_address(), "/metrics"), HasSubstr("shuffle_draining 0\n"));
+  EXPECT_THAT(MetricsPage(), HasSubstr("shuffle_draining 0\n"));
   CtlResult healthy = Ctl({"health"}, /*secret=*/false);  // probes carry no secret
   EXPECT_EQ(healthy.exit_code, 0) << healthy.err;
   EXPECT_EQ(healthy.out, "SERVING\n");
@@ -338,7 +264,7 @@ TEST_F(ShufflectlTest, DrainRefusesWritesKeepsReads) {
   EXPECT_THAT(drained.out, HasSubstr("drained"));
   EXPECT_THAT(Ctl({"status"}).out, HasSubstr("DRAINING"));
   EXPECT_EQ(Json(Ctl({"status", "--json"}))["draining"], true);
-  EXPECT_THAT(HttpGet(server_->metrics_address(), "/metrics"), HasSubstr("shuffle_draining 1\n"));
+  EXPECT_THAT(MetricsPage(), HasSubstr("shuffle_draining 1\n"));
   CtlResult unready = Ctl({"health", "--json"}, /*secret=*/false);
   EXPECT_EQ(unready.exit_code, 1);
   EXPECT_EQ(Json(unready)["status"], "NOT_SERVING");

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "driver/kube/client.h"
 #include "driver/kube/http.h"
+#include "shuffle/core/endpoint.h"
 #include "tests/k8s/kube_suite.h"
 
 namespace shuffle::kube {
@@ -234,7 +235,11 @@ TEST_F(KubeClientTest, InClusterConfigWithServiceAccountTokens) {
   std::ofstream(sa_dir + "/token") << token;
   std::filesystem::copy_file(suite_env->ca_file(), sa_dir + "/ca.crt");
   std::ofstream(sa_dir + "/namespace") << ns_;
-  const std::string port = suite_env->server().substr(suite_env->server().rfind(':') + 1);
+  // The API server's URL is https://127.0.0.1:PORT.
+  absl::StatusOr<core::Endpoint> api =
+      core::Endpoint::Parse(std::string_view(suite_env->server()).substr(strlen("https://")));
+  ASSERT_TRUE(api.ok()) << api.status();
+  const std::string port = std::to_string(api->port());
   absl::StatusOr<Config> config =
       LoadInClusterConfig({.service_account_dir = sa_dir, .host = "127.0.0.1", .port = port});
   ASSERT_TRUE(config.ok()) << config.status();

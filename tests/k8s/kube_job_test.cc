@@ -7,8 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "driver/chaos/chaos.h"
 #include "driver/podmanager/kube_backend.h"
-#include "driver/scheduler/job_runner.h"
+#include "driver/runner/job_runner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/k8s/node_agent/node_agent.h"
@@ -81,7 +82,7 @@ TEST(KubeJobTest, ExecutorPodsEvictedDuringTheReduceStageCostNoMapRun) {
 
   podmanager::KubeBackendOptions options;
   options.pod.namespace_name = ns;
-  options.pod.app_label = driver::NewAppId();
+  options.pod.app_label = runner::NewAppId();
   options.pod.executor_command = SHUFFLE_EXECUTOR_BINARY;
   options.server_namespace = ns;
   options.data_port = kDataPort;
@@ -100,18 +101,19 @@ TEST(KubeJobTest, ExecutorPodsEvictedDuringTheReduceStageCostNoMapRun) {
       },
       absl::Seconds(60)));
 
-  driver::JobOptions job;
+  runner::JobOptions job;
   // 240 MB: a reduce stage long enough that both evictions end before the job does.
   job.job = jobs::Job::MakeSpec("sort", 5, 12, 24, 200000);
   job.app_id = options.pod.app_label;
   job.executors = 3;
   job.slots = 1;
   job.listen = "127.0.0.1:0";
-  job.evictions_during_reduce = 2;
   job.step_interval = std::chrono::milliseconds(20);
   job.timeout = std::chrono::seconds(240);
-  driver::JobRunner runner(backend->get(), job);
-  absl::StatusOr<driver::JobReport> report = runner.Run();
+  runner::JobRunner runner(backend->get(), job);
+  chaos::ChaosOptions evictions;
+  evictions.evictions_during_reduce = 2;
+  absl::StatusOr<runner::JobReport> report = chaos::RunWithChaos(runner, evictions);
   ASSERT_TRUE(report.ok()) << report.status();
   SCOPED_TRACE(report->Render());
   EXPECT_TRUE(report->ok());

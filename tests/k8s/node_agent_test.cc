@@ -19,7 +19,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "driver/kube/client.h"
-#include "driver/podmanager/process.h"
+#include "shuffle/core/process.h"
+#include "shuffle/core/ready_file.h"
 #include "tests/k8s/kube_suite.h"
 
 namespace shuffle::node_agent {
@@ -174,13 +175,12 @@ TEST_F(NodeAgentTest, ShuffleServerDaemonSetRunsOnEveryNode) {
         absl::StrCat(suite_env->dir(), "/nodes/", node, "/hostpath/run/ss/ready");
     EXPECT_TRUE(Eventually([&] { return std::filesystem::exists(ready); }, absl::Seconds(60)))
         << ready;
-    std::ifstream in(ready);
-    std::string line;
-    std::getline(in, line);
-    EXPECT_NE(line.find(absl::StrCat("socket=", suite_env->dir(), "/nodes/", node,
-                                     "/hostpath/run/ss/data.sock")),
-              std::string::npos)
-        << line;
+    absl::StatusOr<core::ReadyFile> announced = core::ReadyFile::Read(ready);
+    ASSERT_TRUE(announced.ok()) << announced.status();
+    ASSERT_TRUE(announced->Find(core::ReadyFile::kSocket).has_value()) << announced->Format();
+    EXPECT_EQ(announced->Find(core::ReadyFile::kSocket)->path(),
+              absl::StrCat(suite_env->dir(), "/nodes/", node, "/hostpath/run/ss/data.sock"))
+        << announced->Format();
   }
 }
 
@@ -379,12 +379,12 @@ TEST_F(NodeAgentTest, DeletingTheOwnerGarbageCollectsThePod) {
 }
 
 TEST_F(NodeAgentTest, TheBinaryRunsANodeAndEvictsFromOutside) {
-  podmanager::ProcessSpec spec;
+  core::ProcessSpec spec;
   spec.argv = {SHUFFLE_NODE_AGENT_BINARY, "--kubeconfig=" + suite_env->kubeconfig(),
                "--root=" + suite_env->dir() + "/nodes", "--node=px",
                std::string("--image-map=") + kSleepImage + "=/bin/sleep"};
   spec.log_path = suite_env->dir() + "/node-agent-px.log";
-  absl::StatusOr<std::unique_ptr<podmanager::Process>> agent = podmanager::Process::Spawn(spec);
+  absl::StatusOr<std::unique_ptr<core::Process>> agent = core::Process::Spawn(spec);
   ASSERT_TRUE(agent.ok()) << agent.status();
   Json pod = Pod("on-px", {}, "Always");
   pod["spec"]["nodeName"] = "px";  // bound directly, no scheduler
@@ -393,17 +393,17 @@ TEST_F(NodeAgentTest, TheBinaryRunsANodeAndEvictsFromOutside) {
   pod["spec"]["containers"][0]["args"] = {"3600"};
   ASSERT_TRUE(admin().Create(kube::Pods(ns_), pod).ok());
   WaitPod("on-px", Running);
-  podmanager::ProcessSpec evict;
+  core::ProcessSpec evict;
   evict.argv = {SHUFFLE_NODE_AGENT_BINARY, "evict", "--kubeconfig=" + suite_env->kubeconfig(),
                 ns_ + "/on-px", "from the command line"};
-  absl::StatusOr<std::unique_ptr<podmanager::Process>> evictor = podmanager::Process::Spawn(evict);
+  absl::StatusOr<std::unique_ptr<core::Process>> evictor = core::Process::Spawn(evict);
   ASSERT_TRUE(evictor.ok());
-  const std::optional<podmanager::ExitInfo> exit = (*evictor)->Wait(std::chrono::seconds(30));
+  const std::optional<core::ExitInfo> exit = (*evictor)->Wait(std::chrono::seconds(30));
   ASSERT_TRUE(exit.has_value() && exit->exit_code == 0 && exit->signal == 0);
   const Json evicted =
       WaitPod("on-px", [](const Json& p) { return p["status"].value("phase", "") == "Failed"; });
   EXPECT_EQ(evicted["status"]["message"], "from the command line");
-  const podmanager::ExitInfo stopped = (*agent)->Stop(std::chrono::seconds(10));
+  const core::ExitInfo stopped = (*agent)->Stop(std::chrono::seconds(10));
   EXPECT_EQ(stopped.exit_code, 0) << stopped.Describe();
 }
 

@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "driver/podmanager/process.h"
+#include "shuffle/core/files.h"
+#include "shuffle/core/process.h"
 #include "shuffle/core/status_macros.h"
 
 namespace shuffle::k8stest {
@@ -111,21 +112,15 @@ absl::StatusOr<std::unique_ptr<KubeTestEnv>> KubeTestEnv::Start() {
                                                       ": run tools/k8s/build (tools/test does)"));
   }
   std::unique_ptr<KubeTestEnv> env(new KubeTestEnv());
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/shuffle-k8s-XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) {
-    return absl::InternalError(absl::StrCat("mkdtemp ", pattern, " failed"));
-  }
-  env->dir_ = pattern;
-  podmanager::ProcessSpec spec;
+  // Not a TempDir: a failed start keeps its directory for the logs.
+  SHUFFLE_ASSIGN_OR_RETURN(env->dir_, core::MakeTempDir("shuffle-k8s-"));
+  core::ProcessSpec spec;
   const std::string script = absl::StrCat(SHUFFLE_SOURCE_DIR, "/tools/k8s/start");
   spec.argv = {"/bin/bash",  script, env->dir_, "--owner-pid", std::to_string(getpid()),
                "--lifetime", "1800"};
   spec.log_path = env->dir_ + "/start.log";
-  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<podmanager::Process> start,
-                           podmanager::Process::Spawn(spec));
-  const std::optional<podmanager::ExitInfo> exit = start->Wait(std::chrono::seconds(150));
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<core::Process> start, core::Process::Spawn(spec));
+  const std::optional<core::ExitInfo> exit = start->Wait(std::chrono::seconds(150));
   if (!exit.has_value() || exit->signal != 0 || exit->exit_code != 0) {
     env->keep_ = true;
     return absl::UnavailableError(

@@ -7,6 +7,8 @@
 
 #include "absl/status/statusor.h"
 #include "shuffle-server/security/token_authority.h"
+#include "shuffle/core/flags.h"
+#include "shuffle/core/status_macros.h"
 #include "tools/shufflectl/client.h"
 #include "tools/shufflectl/options.h"
 #include "tools/shufflectl/render.h"
@@ -58,9 +60,7 @@ int Main(int argc, char** argv) {
   const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   absl::StatusOr<CtlOptions> options = ParseCtlOptions(args);
   if (!options.ok()) {
-    std::fprintf(stderr, "shufflectl: %s\nRun 'shufflectl --help' for usage.\n",
-                 std::string(options.status().message()).c_str());
-    return 2;
+    return core::ReportUsageError("shufflectl", options.status());
   }
   if (options->help) {
     std::fputs(Usage(options->help_command).c_str(), stdout);
@@ -70,9 +70,7 @@ int Main(int argc, char** argv) {
   if (!options->secret_file.empty()) {
     absl::StatusOr<std::string> read = security::ReadSecretFile(options->secret_file);
     if (!read.ok()) {
-      std::fprintf(stderr, "shufflectl: --secret-file: %s\n",
-                   std::string(read.status().message()).c_str());
-      return 2;
+      return core::ReportUsageError("shufflectl", core::Annotate(read.status(), "--secret-file"));
     }
     secret = *std::move(read);
   }

@@ -1,8 +1,7 @@
 // shufflectl's command line: global flags (anywhere on the line), one subcommand and its
-// arguments. Parsing is by hand, in the style of shuffle-server's flags: --flag=value or
-// --flag value, --help (globally or per subcommand) exits 0 with its page, and every error names
-// the flag or argument and says what is expected (exit 2). Plain values and pure functions;
-// thread-safe.
+// arguments: a core::FlagTable and a core::CommandTable, so --flag=value or --flag value,
+// --help (globally or per subcommand) exits 0 with its page, and every error names the flag or
+// argument and says what is expected (exit 2). Plain values and pure functions; thread-safe.
 #ifndef SHUFFLE_TOOLS_SHUFFLECTL_OPTIONS_H_
 #define SHUFFLE_TOOLS_SHUFFLECTL_OPTIONS_H_
 

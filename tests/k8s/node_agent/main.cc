@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "driver/kube/client.h"
+#include "shuffle/core/flags.h"
 #include "tests/k8s/node_agent/node_agent.h"
 
 namespace {
@@ -21,26 +22,53 @@ namespace {
 using shuffle::node_agent::NodeAgent;
 using shuffle::node_agent::NodeAgentOptions;
 
-constexpr char kUsage[] =
-    "usage: shuffle-node-agent --kubeconfig=FILE --root=DIR --node=NAME [--node=NAME ...]\n"
-    "                          [--image-map=IMAGE=/abs/binary ...] [--cpu=4] [--memory=8Gi]\n"
-    "       shuffle-node-agent evict --kubeconfig=FILE NAMESPACE/POD [MESSAGE]\n"
-    "Registers each node, runs the processes of pods bound to it and reports their status.\n"
-    "`evict` asks the agent running a pod to evict it (through the pod annotation "
-    "node-agent.shuffle.dev/evict).\n";
+constexpr char kProgram[] = "shuffle-node-agent";
+
+struct AgentCommandLine {
+  std::string kubeconfig;
+  std::vector<std::string> nodes;
+  NodeAgentOptions base;
+};
+
+shuffle::core::FlagTable AgentFlags(AgentCommandLine* c) {
+  shuffle::core::FlagTable flags;
+  flags.String("kubeconfig", "FILE", "the API server and credentials", &c->kubeconfig)
+      .String("root", "DIR", "processes' directories live under DIR/NODE/", &c->base.root)
+      .Add("node", "NAME", "a node to play the kubelet of; repeat for several",
+           [c](std::string_view v) {
+             c->nodes.emplace_back(v);
+             return absl::OkStatus();
+           })
+      .Add("image-map", "IMAGE=/abs/binary",
+           "run containers of IMAGE (or a command of that name) with this binary; repeat",
+           [c](std::string_view v) {
+             const size_t eq = v.find('=');
+             if (eq == std::string_view::npos || eq + 1 >= v.size() || v[eq + 1] != '/') {
+               return shuffle::core::BadFlagValue("image-map", v, "IMAGE=/absolute/path");
+             }
+             c->base.image_map[std::string(v.substr(0, eq))] = std::string(v.substr(eq + 1));
+             return absl::OkStatus();
+           })
+      .String("cpu", "N", "the node's CPU capacity (4)", &c->base.cpu)
+      .String("memory", "QUANTITY", "the node's memory capacity (8Gi)", &c->base.memory);
+  return flags;
+}
+
+std::string Usage() {
+  AgentCommandLine unused;
+  return absl::StrCat(
+      "usage: shuffle-node-agent --kubeconfig=FILE --root=DIR --node=NAME [--node=NAME ...]\n"
+      "                          [--image-map=IMAGE=/abs/binary ...] [--cpu=4] [--memory=8Gi]\n"
+      "       shuffle-node-agent evict --kubeconfig=FILE NAMESPACE/POD [MESSAGE]\n"
+      "Registers each node, runs the processes of pods bound to it and reports their status.\n"
+      "`evict` asks the agent running a pod to evict it (through the pod annotation "
+      "node-agent.shuffle.dev/evict).\n\nFlags:\n",
+      AgentFlags(&unused).Help());
+}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "shuffle-node-agent: %s\n", message.c_str());
   return 1;
-}
-
-bool Flag(const std::string& arg, const char* name, std::string* value) {
-  const std::string prefix = absl::StrCat("--", name, "=");
-  if (arg.rfind(prefix, 0) != 0) {
-    return false;
-  }
-  *value = arg.substr(prefix.size());
-  return true;
 }
 
 int Evict(const shuffle::kube::Client& client, const std::string& target,
@@ -62,39 +90,35 @@ int Evict(const shuffle::kube::Client& client, const std::string& target,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  bool evict = !args.empty() && args[0] == "evict";
+  AgentCommandLine c;
+  const shuffle::core::FlagTable flags = AgentFlags(&c);
+  absl::StatusOr<shuffle::core::CommandLine> line =
+      flags.Parse(std::vector<std::string>(argv + 1, argv + argc));
+  if (!line.ok()) {
+    return shuffle::core::ReportUsageError(kProgram, line.status());
+  }
+  if (line->help) {
+    std::fputs(Usage().c_str(), stdout);
+    return 0;
+  }
+  std::vector<std::string> positional = line->arguments;
+  const bool evict = !positional.empty() && positional[0] == "evict";
   if (evict) {
-    args.erase(args.begin());
+    positional.erase(positional.begin());
+    if (positional.empty() || positional.size() > 2) {
+      return shuffle::core::ReportUsageError(
+          kProgram, absl::InvalidArgumentError("evict: expected NAMESPACE/POD [MESSAGE]"));
+    }
+  } else if (c.nodes.empty() || c.base.root.empty() || !positional.empty()) {
+    return shuffle::core::ReportUsageError(
+        kProgram,
+        absl::InvalidArgumentError(
+            positional.empty() ? "--node and --root are required"
+                               : absl::StrCat("unexpected argument '", positional[0], "'")));
   }
-  std::string kubeconfig;
-  std::string value;
-  std::vector<std::string> nodes;
-  std::vector<std::string> positional;
-  NodeAgentOptions base;
-  for (const std::string& arg : args) {
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (Flag(arg, "kubeconfig", &kubeconfig) || Flag(arg, "root", &base.root) ||
-        Flag(arg, "cpu", &base.cpu) || Flag(arg, "memory", &base.memory)) {
-      continue;
-    }
-    if (Flag(arg, "node", &value)) {
-      nodes.push_back(value);
-    } else if (Flag(arg, "image-map", &value)) {
-      const size_t eq = value.find('=');
-      if (eq == std::string::npos || eq + 1 >= value.size() || value[eq + 1] != '/') {
-        return Fail("--image-map wants IMAGE=/absolute/path, got '" + value + "'");
-      }
-      base.image_map[value.substr(0, eq)] = value.substr(eq + 1);
-    } else if (arg.rfind("--", 0) == 0) {
-      return Fail("unknown flag '" + arg + "' (see --help)");
-    } else {
-      positional.push_back(arg);
-    }
-  }
+  const std::string& kubeconfig = c.kubeconfig;
+  const std::vector<std::string>& nodes = c.nodes;
+  const NodeAgentOptions& base = c.base;
   absl::StatusOr<shuffle::kube::Config> config =
       shuffle::kube::LoadKubeconfig({.path = kubeconfig, .context = ""});
   if (!config.ok()) {
@@ -106,14 +130,7 @@ int main(int argc, char** argv) {
     return Fail(client.status().ToString());
   }
   if (evict) {
-    if (positional.empty()) {
-      return Fail("evict: which pod? (NAMESPACE/POD)");
-    }
     return Evict(**client, positional[0], positional.size() > 1 ? positional[1] : "");
-  }
-  if (nodes.empty() || base.root.empty() || !positional.empty()) {
-    std::fputs(kUsage, stderr);
-    return 2;
   }
   sigset_t signals;
   sigemptyset(&signals);

@@ -49,18 +49,18 @@ struct Pending {
 }  // namespace
 
 void NodeAgent::StartContainer(ContainerRun& c, const PodRun& run) {
-  podmanager::ProcessSpec spec;
+  core::ProcessSpec spec;
   spec.argv = c.plan.argv;
   spec.env = c.plan.env;
   spec.log_path = absl::StrCat(plan_options_.node_root, "/pods/", run.plan.ns, "_", run.plan.name,
                                "_", run.plan.uid, "/", c.plan.name, ".log");
-  absl::StatusOr<std::unique_ptr<podmanager::Process>> process = podmanager::Process::Spawn(spec);
+  absl::StatusOr<std::unique_ptr<core::Process>> process = core::Process::Spawn(spec);
   c.started_at = absl::Now();
   c.restart_at = absl::InfiniteFuture();
   c.ready = false;
   if (!process.ok()) {
     // As a runtime that cannot start a container: it ends at once with exit code 128.
-    c.last_exit = podmanager::ExitInfo{.exit_code = 128, .signal = 0};
+    c.last_exit = core::ExitInfo{.exit_code = 128, .signal = 0};
     c.finished_at = c.started_at;
     c.done = true;
     SHUFFLE_LOG(WARNING) << "node agent: cannot start container" << core::Kv("pod", run.plan.name)
@@ -137,7 +137,7 @@ void NodeAgent::SuperviseLoop() {
         bool any_running = false;
         for (ContainerRun& c : run.containers) {
           if (c.process != nullptr) {
-            if (std::optional<podmanager::ExitInfo> exit = c.process->Poll()) {
+            if (std::optional<core::ExitInfo> exit = c.process->Poll()) {
               c.last_exit = *exit;
               c.finished_at = now;
               c.process.reset();

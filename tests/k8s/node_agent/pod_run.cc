@@ -25,7 +25,7 @@ Json Condition(const char* type, bool status, const std::string& now,
 }
 
 Json Terminated(const ContainerRun& c) {
-  const podmanager::ExitInfo& exit = *c.last_exit;
+  const core::ExitInfo& exit = *c.last_exit;
   const int code = exit.signal != 0 ? 128 + exit.signal : exit.exit_code;
   Json t = {{"exitCode", code},
             {"reason", code == 0 ? "Completed" : "Error"},

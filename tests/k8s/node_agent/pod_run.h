@@ -11,7 +11,7 @@
 
 #include "absl/time/time.h"
 #include "driver/kube/client.h"
-#include "driver/podmanager/process.h"
+#include "shuffle/core/process.h"
 #include "tests/k8s/node_agent/pod_plan.h"
 
 namespace shuffle::node_agent {
@@ -19,11 +19,11 @@ namespace shuffle::node_agent {
 struct ContainerRun {
   ContainerPlan plan;
   std::string image;
-  std::unique_ptr<podmanager::Process> process;  // null when not running
+  std::unique_ptr<core::Process> process;  // null when not running
   absl::Time started_at;
   int restarts = 0;
   bool ready = false;
-  std::optional<podmanager::ExitInfo> last_exit;  // of the latest run
+  std::optional<core::ExitInfo> last_exit;  // of the latest run
   absl::Time finished_at;
   absl::Time restart_at = absl::InfiniteFuture();  // when to start it again
   bool done = false;                               // ended for good: no restart will follow

@@ -144,9 +144,9 @@ public final class ShuffleServer implements AutoCloseable {
     return process.pid();
   }
 
-  /** The Unix socket, "unix:/path". */
+  /** The Unix socket, "unix:/path" (the ready file's socket entry). */
   public String socketAddress() {
-    return "unix:" + ready.get("socket");
+    return ready.get("socket");
   }
 
   public boolean isRunning() {

@@ -1,0 +1,37 @@
+#include "driver/runner/shuffle_tier.h"
+
+#include "shuffle/client/control_client.h"
+#include "shuffle/core/status_macros.h"
+
+namespace shuffle::runner {
+
+// Each call opens a client (a channel) of its own, as it always did: a server restarted on the
+// same address is reached at once, not after a shared channel's reconnect backoff.
+
+absl::StatusOr<std::string> ShuffleTier::Prepare(const std::string& control_address,
+                                                 core::ShuffleId shuffle, uint32_t num_maps,
+                                                 uint32_t num_partitions) const {
+  const client::ControlClient control(control_address);
+  SHUFFLE_ASSIGN_OR_RETURN(std::string token,
+                           control.RegisterApplication(app_id_, namespace_, operator_secret_));
+  SHUFFLE_RETURN_IF_ERROR(
+      control.RegisterShuffle(app_id_, token, shuffle, num_maps, num_partitions));
+  return token;
+}
+
+absl::Status ShuffleTier::Seal(const std::string& control_address, const std::string& token,
+                               core::ShuffleId shuffle) const {
+  return client::ControlClient(control_address).SealShuffle(app_id_, token, shuffle);
+}
+
+absl::Status ShuffleTier::Probe(const std::string& control_address,
+                                std::chrono::milliseconds timeout) const {
+  return client::ControlClient(control_address).Probe(timeout);
+}
+
+absl::StatusOr<uint64_t> ShuffleTier::RemoveApplication(const std::string& control_address,
+                                                        const std::string& token) const {
+  return client::ControlClient(control_address).RemoveApplication(app_id_, token);
+}
+
+}  // namespace shuffle::runner

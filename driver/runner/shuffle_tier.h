@@ -1,0 +1,52 @@
+// ShuffleTier: the driver's calls to the control plane of every node's shuffle server: register
+// the application (with the operator secret, receiving the application token) and its shuffle,
+// seal the shuffle when the map stage is done, and remove the application when the job ends.
+// Every call has a deadline; errors name the server. The calls are the client library's
+// ControlClient (shuffle/client/control_client.h), which the Spark plugin's driver uses too.
+//
+// Thread-safe.
+#ifndef SHUFFLE_DRIVER_RUNNER_SHUFFLE_TIER_H_
+#define SHUFFLE_DRIVER_RUNNER_SHUFFLE_TIER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "shuffle/core/ids.h"
+
+namespace shuffle::runner {
+
+class ShuffleTier {
+ public:
+  ShuffleTier(std::string app_id, std::string app_namespace, std::string operator_secret)
+      : app_id_(std::move(app_id)),
+        namespace_(std::move(app_namespace)),
+        operator_secret_(std::move(operator_secret)) {}
+
+  // Registers the application and the shuffle on the server; returns the application token.
+  absl::StatusOr<std::string> Prepare(const std::string& control_address, core::ShuffleId shuffle,
+                                      uint32_t num_maps, uint32_t num_partitions) const;
+  absl::Status Seal(const std::string& control_address, const std::string& token,
+                    core::ShuffleId shuffle) const;
+  // Removes the application and its data; returns the bytes freed.
+  absl::StatusOr<uint64_t> RemoveApplication(const std::string& control_address,
+                                             const std::string& token) const;
+
+  // Whether the driver reaches the server: OK when its gRPC health check answers within
+  // `timeout`, serving or not (a draining server answers NOT_SERVING); DEADLINE_EXCEEDED when
+  // nothing answers (a partition, a hung host); UNAVAILABLE when the connection is refused (the
+  // host answers, the process is down or restarting). Errors name the server.
+  absl::Status Probe(const std::string& control_address, std::chrono::milliseconds timeout) const;
+
+  const std::string& app_id() const { return app_id_; }
+
+ private:
+  const std::string app_id_;
+  const std::string namespace_;
+  const std::string operator_secret_;
+};
+
+}  // namespace shuffle::runner
+
+#endif  // SHUFFLE_DRIVER_RUNNER_SHUFFLE_TIER_H_

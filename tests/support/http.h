@@ -1,0 +1,29 @@
+// HttpGet: one plain HTTP/1.1 GET (Boost.Beast), for tests and benchmarks that read a server's
+// /metrics or /healthz. Bounded by a 10 s timeout and a 64 MiB body. Thread-safe.
+#ifndef SHUFFLE_TESTS_SUPPORT_HTTP_H_
+#define SHUFFLE_TESTS_SUPPORT_HTTP_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "shuffle/core/endpoint.h"
+
+namespace shuffle::testsupport {
+
+struct HttpResponse {
+  int status = 0;            // 200, 404, ...
+  std::string content_type;  // the Content-Type header, "" when there is none
+  std::string body;
+};
+
+// GET http://ENDPOINT/path. UNAVAILABLE naming the endpoint when it cannot connect or the
+// exchange fails; any HTTP status is a response.
+absl::StatusOr<HttpResponse> HttpGet(const core::Endpoint& endpoint, std::string_view path);
+
+// The body of a 200 answer; UNAVAILABLE naming the URL and the status otherwise.
+absl::StatusOr<std::string> HttpGetOk(const core::Endpoint& endpoint, std::string_view path);
+
+}  // namespace shuffle::testsupport
+
+#endif  // SHUFFLE_TESTS_SUPPORT_HTTP_H_
