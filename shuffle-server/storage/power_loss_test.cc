@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "shuffle-server/storage/fault_injection_env.h"
 #include "shuffle-server/storage/index.h"
+#include "tests/support/temp_dir.h"
 
 namespace shuffle::storage {
 namespace {
@@ -34,10 +35,7 @@ bool Exists(const std::string& path) { return std::filesystem::exists(path); }
 class PowerLossTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = "/tmp/power-loss-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    top_ = pattern;
-    root_ = top_ + "/root";
+    root_ = top_.path() + "/root";
     std::filesystem::create_directories(root_);
     auto power = PowerLoss::Create(root_);
     ASSERT_TRUE(power.ok()) << power.status();
@@ -51,7 +49,6 @@ class PowerLossTest : public ::testing::Test {
     io_.reset();
     env_.reset();
     power_.reset();
-    std::filesystem::remove_all(top_);
   }
 
   std::unique_ptr<File> Open(const std::string& name) {
@@ -72,7 +69,7 @@ class PowerLossTest : public ::testing::Test {
     ASSERT_TRUE(RunToCompletion(*io_, ops).ok());
   }
 
-  std::string top_;
+  testsupport::TempDir top_{"power-loss-test"};
   std::string root_;
   std::unique_ptr<PowerLoss> power_;
   std::unique_ptr<FaultInjectionEnv> env_;
