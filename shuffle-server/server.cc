@@ -13,6 +13,7 @@
 #include "shuffle-server/dataplane/server.h"
 #include "shuffle-server/idle_reaper.h"
 #include "shuffle-server/ops/metrics_http_server.h"
+#include "shuffle-server/ops/status_page.h"
 #include "shuffle-server/sparkess/server.h"
 #include "shuffle/core/endpoint.h"
 #include "shuffle/core/logging.h"
@@ -142,6 +143,23 @@ void LogRecovery(const storage::RecoveryReport& r) {
   }
 }
 
+// The status page's charts: one sample every 2 s, the last 10 minutes.
+constexpr absl::Duration kStatusSampleInterval = absl::Seconds(2);
+constexpr size_t kStatusSamples = 301;
+
+// Who may read /status.json on a secured server: the operator (the secret admin calls take).
+absl::Status StatusPageAccess(const std::string& secret, std::string_view given) {
+  if (given.empty()) {
+    return absl::UnauthenticatedError(
+        "the status page's data needs the operator secret (the server's "
+        "--registration-secret-file) as \"Authorization: Bearer SECRET\"");
+  }
+  if (!control::SecretMatches(secret, std::string(given))) {
+    return absl::PermissionDeniedError("the operator secret is not valid for this server");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<ListenerFactory> StandardListeners() {
@@ -151,11 +169,13 @@ std::vector<ListenerFactory> StandardListeners() {
 // The running parts, in start order; destroyed in reverse.
 struct Server::Parts {
   std::unique_ptr<security::TokenAuthority> tokens;
+  std::string operator_secret;  // with tokens: --registration-secret-file's secret
   std::unique_ptr<storage::StorageEngine> engine;
   std::unique_ptr<control::Drainer> drainer;
   std::unique_ptr<control::ControlService> service;
   std::unique_ptr<control::ControlServer> control;
   std::vector<std::unique_ptr<Listener>> listeners;
+  std::unique_ptr<ops::ThroughputHistory> history;  // the status page's charts
   std::unique_ptr<ops::MetricsHttpServer> metrics;
   std::unique_ptr<IdleReaper> reaper;
 
@@ -188,8 +208,9 @@ absl::Status Server::Parts::StartControl(const ServerOptions& options) {
   control_options.drainer = drainer.get();
   control_options.token_authority = tokens.get();
   if (tokens != nullptr) {
-    SHUFFLE_ASSIGN_OR_RETURN(control_options.registration_secret,
+    SHUFFLE_ASSIGN_OR_RETURN(operator_secret,
                              security::ReadSecretFile(options.registration_secret_file));
+    control_options.registration_secret = operator_secret;
   }
   service = std::make_unique<control::ControlService>(engine.get(), control_options);
   SHUFFLE_ASSIGN_OR_RETURN(control,
@@ -211,11 +232,26 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
     for (const std::unique_ptr<Listener>& listener : listeners) {
       listener->AddMetricsSources(&sources);
     }
+    history = std::make_unique<ops::ThroughputHistory>(
+        [sources] { return ops::SampleThroughput(sources); }, kStatusSampleInterval,
+        kStatusSamples);
+    const ops::StatusSources status{.metrics = sources,
+                                    .node_name = options.node_name,
+                                    .history = history.get(),
+                                    .started = absl::Now()};
+    ops::MetricsHttpServer::Pages pages{
+        .metrics = [sources] { return ops::RenderServerMetrics(sources); },
+        .status_json = [status] { return ops::RenderStatusJson(status); },
+        .authorize = nullptr};
+    if (tokens != nullptr) {
+      pages.authorize = [secret = operator_secret](std::string_view given) {
+        return StatusPageAccess(secret, given);
+      };
+    }
     SHUFFLE_ASSIGN_OR_RETURN(metrics,
-                             ops::MetricsHttpServer::Start(options.metrics_listen, [sources] {
-                               return ops::RenderServerMetrics(sources);
-                             }));
-    SHUFFLE_LOG(INFO) << "serving metrics" << Kv("port", metrics->port());
+                             ops::MetricsHttpServer::Start(options.metrics_listen, pages));
+    SHUFFLE_LOG(INFO) << "serving metrics and the status page" << Kv("port", metrics->port())
+                      << Kv("status_page_secured", tokens != nullptr);
   }
   if (options.app_ttl_minutes > 0) {
     reaper = std::make_unique<IdleReaper>(
@@ -308,6 +344,7 @@ void Server::Stop() {
   SHUFFLE_LOG(INFO) << "closing storage engine";
   p.reaper.reset();
   p.metrics.reset();
+  p.history.reset();
   p.engine.reset();
   parts_.reset();
   if (!options_.ready_file.empty()) {

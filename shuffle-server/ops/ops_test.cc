@@ -100,7 +100,10 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
                                s.blocks_served = 42;
                                return s;
                              }};
-  auto http = MetricsHttpServer::Start("127.0.0.1:0", [&] { return RenderServerMetrics(sources); });
+  auto http = MetricsHttpServer::Start(
+      "127.0.0.1:0", {.metrics = [&] { return RenderServerMetrics(sources); },
+                      .status_json = nullptr,
+                      .authorize = nullptr});
   ASSERT_TRUE(http.ok()) << http.status();
   const testsupport::HttpResponse response = HttpGet((*http)->port(), "/metrics");
   ASSERT_EQ(response.status, 200) << response.body;
