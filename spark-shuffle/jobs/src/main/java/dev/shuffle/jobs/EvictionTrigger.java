@@ -8,7 +8,8 @@ import org.apache.spark.scheduler.SparkListenerTaskEnd;
 
 /**
  * Evicts one executor when the job reaches a {@link Phase}: half of the orders' map tasks done
- * (MAP), or half of the tasks of the stage that reads the orders' shuffle done (REDUCE). It
+ * (MAP), or half of the tasks of the first stage submitted after the map stage done (REDUCE, the
+ * stage that reads the orders' shuffle). It
  * picks the executor running the most tasks at that moment (so that the eviction costs running
  * work, as a real one does) and calls the {@link Evictor} on a thread of its own. Thread-safe.
  */
@@ -45,15 +46,24 @@ final class EvictionTrigger implements JobListener.Trigger {
     if (mapStage == null) {
       return;
     }
+    boolean mapStageRunning = false;
+    JobListener.StageProgress reduce = null;
     for (JobListener.StageProgress s : stages) {
-      boolean target =
-          phase == Phase.MAP
-              ? s.stageId() == mapStage
-              : listener.parentsOf(s.stageId()).contains(mapStage);
-      if (target && s.done() * 2 >= s.tasks()) {
-        fire(listener, s);
-        return;
+      if (s.stageId() == mapStage) {
+        mapStageRunning = true;
+        if (phase == Phase.MAP && s.done() * 2 >= s.tasks()) {
+          fire(listener, s);
+          return;
+        }
+      } else if (s.stageId() > mapStage && (reduce == null || s.stageId() < reduce.stageId())) {
+        reduce = s;
       }
+    }
+    // The reduce stage: the first submitted after the map stage ended (with adaptive execution
+    // each stage is a job of its own, so Spark's parent ids do not name the map stage).
+    if (phase == Phase.REDUCE && !mapStageRunning && reduce != null
+        && reduce.done() * 2 >= reduce.tasks()) {
+      fire(listener, reduce);
     }
   }
 

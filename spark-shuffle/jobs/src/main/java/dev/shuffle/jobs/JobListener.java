@@ -39,7 +39,6 @@ public final class JobListener extends SparkListener {
   private final Map<Integer, Integer> mapStageTasks = new HashMap<>(); // first attempt's tasks
   private final Set<Integer> mapStageIds = new HashSet<>();
   private final Map<String, StageProgress> running = new LinkedHashMap<>();
-  private final Map<Integer, List<Integer>> parents = new HashMap<>();
   private final Map<Long, String> runningTasks = new HashMap<>(); // task id -> executor
   private final Set<String> executors = new HashSet<>();
   private final List<String> removedExecutors = new ArrayList<>();
@@ -68,9 +67,6 @@ public final class JobListener extends SparkListener {
       mapStageIds.add(info.stageId());
       mapStageTasks.putIfAbsent(info.stageId(), info.numTasks());
     }
-    List<Integer> ps = new ArrayList<>();
-    info.parentIds().foreach(id -> ps.add((Integer) id));
-    parents.put(info.stageId(), ps);
     running.put(
         key(info.stageId(), info.attemptNumber()),
         new StageProgress(info.stageId(), info.attemptNumber(), map, info.numTasks(), 0));
@@ -193,11 +189,6 @@ public final class JobListener extends SparkListener {
   /** The running stages, oldest first. */
   public synchronized List<StageProgress> runningStages() {
     return List.copyOf(running.values());
-  }
-
-  /** The parent stage ids of a submitted stage. */
-  public synchronized List<Integer> parentsOf(int stageId) {
-    return parents.getOrDefault(stageId, List.of());
   }
 
   /** Tasks running now per executor id. */

@@ -8,7 +8,7 @@ public enum Phase {
   NONE,
   /** When half of the orders' map tasks finished (mid-job: the map stage). */
   MAP,
-  /** When half of the tasks of the stage reading the orders' shuffle finished. */
+  /** When half of the tasks of the stage after the map stage (reading its shuffle) finished. */
   REDUCE;
 
   public static Phase parse(String s) {
