@@ -16,6 +16,8 @@ import org.junit.jupiter.api.Test;
  * own shuffle), the comparison catching a wrong row, and the argument parsing.
  */
 class OrdersDataTest {
+  @org.junit.jupiter.api.io.TempDir java.nio.file.Path warehouse;
+
   @Test
   void expectedTotalsEqualWhatSparkComputes() {
     OrdersData data = new OrdersData(2L << 20);
@@ -26,6 +28,7 @@ class OrdersDataTest {
             .config("spark.ui.enabled", "false")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.warehouse.dir", warehouse.toString())
             .getOrCreate();
     try {
       List<Row> rows = data.query(spark, 3).collectAsList();
