@@ -41,6 +41,7 @@ public final class JobListener extends SparkListener {
   private final Map<String, StageProgress> running = new LinkedHashMap<>();
   private final Map<Long, String> runningTasks = new HashMap<>(); // task id -> executor
   private final Set<String> executors = new HashSet<>();
+  private final Map<String, Integer> mapsDoneByExecutor = new HashMap<>();
   private final List<String> removedExecutors = new ArrayList<>();
   private int stageAttempts;
   private int stageReruns;
@@ -102,6 +103,9 @@ public final class JobListener extends SparkListener {
         }
       }
       StageProgress p = running.get(key(event.stageId(), event.stageAttemptId()));
+      if (map && success) {
+        mapsDoneByExecutor.merge(event.taskInfo().executorId(), 1, Integer::sum);
+      }
       if (p != null && success) {
         running.put(key(event.stageId(), event.stageAttemptId()),
             new StageProgress(p.stageId(), p.attempt(), p.map(), p.tasks(), p.done() + 1));
@@ -176,12 +180,17 @@ public final class JobListener extends SparkListener {
     return shuffleRecordsWritten;
   }
 
+  /** Successful map tasks per executor id. */
+  public synchronized Map<String, Integer> mapsDoneByExecutor() {
+    return Map.copyOf(mapsDoneByExecutor);
+  }
+
   /** Executors registered now. */
   public synchronized int liveExecutors() {
     return executors.size();
   }
 
-  /** Executors removed (lost, killed or released), each with Spark's reason. */
+  /** Executors removed (lost, killed or released): "id (Spark's reason)". */
   public synchronized List<String> removedExecutors() {
     return List.copyOf(removedExecutors);
   }

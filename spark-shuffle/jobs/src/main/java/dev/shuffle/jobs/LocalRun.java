@@ -78,7 +78,6 @@ public final class LocalRun implements AutoCloseable {
             .set("spark.executor.memory", layout.executorMemoryMb() + "m")
             .set("spark.cores.max",
                 Integer.toString(layout.nodes() * layout.coresPerExecutor()))
-            .set("spark.local.dir", work.resolve("spark-local").toString())
             .set("spark.sql.warehouse.dir", work.resolve("warehouse").toString())
             // Executors start quickly on loopback; waiting for all keeps the first wave even.
             .set("spark.scheduler.minRegisteredResourcesRatio", "1.0")
