@@ -22,7 +22,8 @@ import org.apache.spark.sql.SparkSession;
  * whose Unix socket its executors find in their environment as executor pods find their node's
  * server, one executor per node; the driver in this JVM. Runs {@link MainJob} with the plugin
  * (or Spark's built-in shuffle, for the contrast), evicting by SIGKILL of the executor's JVM.
- * close() stops the application, the cluster and the servers and removes the work directory.
+ * close() stops the application, the cluster and the servers and removes the work directory
+ * (unless {@link #keepLogs}).
  * Not thread-safe.
  */
 public final class LocalRun implements AutoCloseable {
@@ -38,6 +39,7 @@ public final class LocalRun implements AutoCloseable {
   private final List<ShuffleServer> servers = new ArrayList<>();
   private StandaloneCluster cluster;
   private SparkSession spark;
+  private boolean keepLogs;
 
   private LocalRun(Path work) {
     this.work = work;
@@ -122,6 +124,11 @@ public final class LocalRun implements AutoCloseable {
     return cluster.root();
   }
 
+  /** Makes close() leave the logs (the master's, workers' and executors') in place. */
+  public void keepLogs() {
+    keepLogs = true;
+  }
+
   /** Runs the main job, evicting by SIGKILL of the executor's JVM. */
   public Report runJob(MainJob.Options options, PrintStream out, boolean terminal)
       throws InterruptedException {
@@ -142,7 +149,9 @@ public final class LocalRun implements AutoCloseable {
       s.close();
     }
     servers.clear();
-    ShuffleServer.deleteTree(work);
+    if (!keepLogs) {
+      ShuffleServer.deleteTree(work);
+    }
   }
 
   private static void sleep(long ms) {
@@ -192,16 +201,21 @@ public final class LocalRun implements AutoCloseable {
         + " shuffle-server; %s; evicting one executor during the %s stage%n", layout.nodes(),
         layout.plugin() ? "the plugin" : "Spark's built-in shuffle", options.evictDuring().label());
     Report report;
-    Path logs = null;
     try (LocalRun run = start(Path.of(args.getOrDefault("work", System.getProperty(
         "java.io.tmpdir"))), layout)) {
-      logs = run.logs();
       out.println("cluster up: " + layout.nodes() + " executors registered; running the job");
-      report = run.runJob(options, out, System.console() != null);
-    } catch (RuntimeException e) {
-      System.err.println("main job failed: " + e + (logs == null ? "" : " (logs were under "
-          + logs + ")"));
-      throw e;
+      try {
+        report = run.runJob(options, out, System.console() != null);
+      } catch (RuntimeException e) {
+        run.keepLogs();
+        System.err.println("main job failed: " + e + "\nthe cluster's logs are kept under "
+            + run.logs());
+        throw e;
+      }
+      if (!report.ok()) {
+        run.keepLogs();
+        out.println("the cluster's logs are kept under " + run.logs());
+      }
     }
     out.println();
     out.print(report.text());
