@@ -26,6 +26,17 @@ absl::StatusOr<bool> ShuffleRegistry::Register(const MapStatus& status) {
   return true;
 }
 
+absl::StatusOr<bool> ShuffleRegistry::Move(std::string_view from_node, const MapStatus& status) {
+  if (status.map.value() < statuses_.size()) {
+    std::optional<MapStatus>& slot = statuses_[status.map.value()];
+    if (slot.has_value() && slot->node == from_node && status.node != from_node) {
+      slot.reset();
+      --registered_;
+    }
+  }
+  return Register(status);
+}
+
 template <typename Pred>
 std::vector<core::MapId> ShuffleRegistry::RemoveIf(Pred pred) {
   std::vector<core::MapId> lost;

@@ -14,6 +14,8 @@
 #include <sys/resource.h>
 
 #include "shuffle-server/control/control_service.h"
+#include "shuffle-server/dataplane/options.h"
+#include "shuffle-server/memory_reuse.h"
 #include "shuffle-server/server.h"
 #include "shuffle-server/server_options.h"
 #include "shuffle/core/flags.h"
@@ -73,6 +75,13 @@ int Run(const ServerOptions& options, const sigset_t& stop_signals) {
                     << Kv("control_listen", options.control_listen)
                     << Kv("config", options.config_file);
   RaiseOpenFileLimit();
+  // Freed memory stays for reuse up to what the server may hold anyway: its blocks in memory and
+  // its buffered requests (memory_reuse.h).
+  const uint64_t retain_bytes = (options.memory_budget_mib << 20) +
+                                dataplane::DataPlaneOptions{}.request_buffer_budget_bytes;
+  if (absl::Status st = RetainFreedMemory(retain_bytes); !st.ok()) {
+    SHUFFLE_LOG(WARNING) << "freed memory goes back to the kernel" << Kv("error", st.message());
+  }
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options);
   if (!server.ok()) {
     SHUFFLE_LOG(ERROR) << "shuffle-server failed to start"

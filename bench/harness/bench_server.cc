@@ -111,4 +111,11 @@ absl::StatusOr<double> BenchServer::Metric(const std::string& name) const {
   return it->second;
 }
 
+absl::StatusOr<ResourceUse> BenchServer::Use() const {
+  if (process_ == nullptr) {
+    return absl::FailedPreconditionError("the server is not running");
+  }
+  return ProcessUse(process_->pid());
+}
+
 }  // namespace shuffle::bench

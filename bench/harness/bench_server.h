@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bench/harness/cpu_meter.h"
 #include "shuffle/client/options.h"
 #include "tests/support/server_process.h"
 
@@ -39,6 +40,8 @@ class BenchServer {
   const std::string& tcp_address() const { return tcp_address_; }    // "127.0.0.1:PORT"
   const std::string& unix_address() const { return unix_address_; }  // "unix:PATH" or ""
   double start_seconds() const { return start_seconds_; }            // of the last start
+  // The server's CPU time and page faults so far (ProcessUse of its PID).
+  absl::StatusOr<ResourceUse> Use() const;
 
   // An open server (no secrets): the shuffle handle for `shuffle`, registered.
   absl::StatusOr<client::ShuffleHandle> RegisterShuffle(uint32_t shuffle, uint32_t partitions);

@@ -6,8 +6,14 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <sys/resource.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "shuffle/core/files.h"
 
 namespace shuffle::bench {
 namespace {
@@ -64,6 +70,40 @@ double WaitForQuietMachine(unsigned cores, double max_seconds, double share, boo
     *quiet = CpuBetween(before, SampleCpu(), cores).other_share < share;
   }
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+ResourceUse SelfUse() {
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  return ResourceUse{.cpu_seconds = Seconds(self.ru_utime) + Seconds(self.ru_stime),
+                     .minor_faults = static_cast<uint64_t>(self.ru_minflt),
+                     .major_faults = static_cast<uint64_t>(self.ru_majflt)};
+}
+
+absl::StatusOr<ResourceUse> ProcessUse(pid_t pid) {
+  const std::string path = absl::StrCat("/proc/", pid, "/stat");
+  absl::StatusOr<std::string> stat = core::ReadFileToString(path);
+  if (!stat.ok()) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", stat.status().message()));
+  }
+  // "pid (comm) state ppid ...": the command may hold spaces and parentheses; the fields after
+  // its last ')' start with field 3 (state). minflt is field 10, majflt 12, utime 14, stime 15.
+  const size_t close = stat->rfind(')');
+  if (close == std::string::npos) {
+    return absl::DataLossError(absl::StrCat(path, " has no command field"));
+  }
+  const std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(*stat).substr(close + 1), ' ', absl::SkipEmpty());
+  uint64_t minflt = 0, majflt = 0, utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[7], &minflt) ||
+      !absl::SimpleAtoi(fields[9], &majflt) || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return absl::DataLossError(absl::StrCat(path, " is not in the expected format"));
+  }
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return ResourceUse{.cpu_seconds = static_cast<double>(utime + stime) / (ticks > 0 ? ticks : 100),
+                     .minor_faults = minflt,
+                     .major_faults = majflt};
 }
 
 }  // namespace shuffle::bench

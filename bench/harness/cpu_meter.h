@@ -5,7 +5,12 @@
 #ifndef SHUFFLE_BENCH_HARNESS_CPU_METER_H_
 #define SHUFFLE_BENCH_HARNESS_CPU_METER_H_
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <cstdint>
+
+#include "absl/status/statusor.h"
 
 namespace shuffle::bench {
 
@@ -29,6 +34,19 @@ CpuUse CpuBetween(const CpuSample& before, const CpuSample& after, unsigned core
 // Waits, in half-second looks and at most `max_seconds`, until other processes use less than
 // `share` of the CPUs. Returns the seconds waited; `quiet` says whether it got there.
 double WaitForQuietMachine(unsigned cores, double max_seconds, double share, bool* quiet);
+
+// One process's CPU time and page faults since it started (getrusage, or /proc/PID/stat for
+// another process): the cost side of a figure, reported per GiB moved.
+struct ResourceUse {
+  double cpu_seconds = 0;  // user + system
+  uint64_t minor_faults = 0;
+  uint64_t major_faults = 0;
+};
+
+// This process (the harness and the client library it drives).
+ResourceUse SelfUse();
+// Another live process, e.g. a shuffle-server; NOT_FOUND once it is gone.
+absl::StatusOr<ResourceUse> ProcessUse(pid_t pid);
 
 }  // namespace shuffle::bench
 

@@ -95,40 +95,61 @@ int Run(const HarnessOptions& options, Clock::time_point start) {
     std::cerr << "shuffle-bench: " << run_dir.status().message() << "\n";
     return 2;
   }
-  Report report;
-  report.command = options.command_line;
-  report.quick = options.quick;
-  report.machine = CollectMachineInfo(run_dir->path());
+  const MachineInfo machine = CollectMachineInfo(run_dir->path());
   const ScenarioContext ctx{.options = &options, .run_dir = run_dir->path()};
-  for (const Scenario& scenario : Plan(options)) {
-    std::cerr << "shuffle-bench: " << scenario.name << " ..." << std::flush;
-    bool quiet = true;
-    const double waited =
-        options.quiet_wait_seconds > 0
-            ? WaitForQuietMachine(report.machine.cores, options.quiet_wait_seconds,
-                                  kBusyMachineShare, &quiet)
-            : 0;
-    const CpuSample before = SampleCpu();
-    const absl::Status st = scenario.run(ctx, &report);
-    const CpuUse use = CpuBetween(before, SampleCpu(), report.machine.cores);
-    std::cerr << absl::StrFormat(" %.1f s%s%s\n", use.seconds, st.ok() ? "" : " FAILED",
-                                 waited > 0.6
-                                     ? absl::StrFormat(" (after waiting %.1f s for %s)", waited,
-                                                       quiet ? "a quiet machine"
-                                                             : "a quiet machine, "
-                                                               "in vain")
-                                     : "");
-    if (!st.ok()) {
-      report.errors.push_back(absl::StrCat(scenario.name, ": ", st.ToString()));
+  // Every round runs the whole plan, so each service figure has a baseline measured minutes, not
+  // a whole run, before it; the figures are the medians over the rounds.
+  std::vector<Report> rounds;
+  for (uint32_t r = 1; r <= options.rounds; ++r) {
+    Report& report = rounds.emplace_back();
+    report.command = options.command_line;
+    report.quick = options.quick;
+    report.machine = machine;
+    for (const Scenario& scenario : Plan(options)) {
+      std::cerr << "shuffle-bench: " << (options.rounds > 1 ? absl::StrCat("round ", r, "/",
+                                                                           options.rounds, " ")
+                                                             : "")
+                << scenario.name << " ..." << std::flush;
+      bool quiet = true;
+      const double waited =
+          options.quiet_wait_seconds > 0
+              ? WaitForQuietMachine(machine.cores, options.quiet_wait_seconds, kBusyMachineShare,
+                                    &quiet)
+              : 0;
+      const size_t baselines_before = report.baselines.size();
+      const size_t figures_before = report.figures.size();
+      const CpuSample before = SampleCpu();
+      const absl::Status st = scenario.run(ctx, &report);
+      const CpuUse use = CpuBetween(before, SampleCpu(), machine.cores);
+      const bool busy = use.other_share > kBusyMachineShare;
+      for (size_t i = baselines_before; i < report.baselines.size(); ++i) {
+        report.baselines[i].busy = busy;
+      }
+      for (size_t i = figures_before; i < report.figures.size(); ++i) {
+        report.figures[i].busy = busy;
+      }
+      std::cerr << absl::StrFormat(" %.1f s%s%s%s\n", use.seconds, st.ok() ? "" : " FAILED",
+                                   busy ? " BUSY" : "",
+                                   waited > 0.6
+                                       ? absl::StrFormat(" (after waiting %.1f s for %s)", waited,
+                                                         quiet ? "a quiet machine"
+                                                               : "a quiet machine, "
+                                                                 "in vain")
+                                       : "");
+      if (!st.ok()) {
+        report.errors.push_back(absl::StrCat(scenario.name, ": ", st.ToString()));
+      }
+      report.scenarios.push_back(ScenarioRun{.name = scenario.name,
+                                             .ok = st.ok(),
+                                             .waited_seconds = waited,
+                                             .seconds = use.seconds,
+                                             .own_cpu_seconds = use.own_cpu,
+                                             .other_cpu_seconds = use.other_cpu,
+                                             .other_share = use.other_share,
+                                             .round = r});
     }
-    report.scenarios.push_back(ScenarioRun{.name = scenario.name,
-                                           .ok = st.ok(),
-                                           .waited_seconds = waited,
-                                           .seconds = use.seconds,
-                                           .own_cpu_seconds = use.own_cpu,
-                                           .other_cpu_seconds = use.other_cpu,
-                                           .other_share = use.other_share});
   }
+  Report report = MergeRounds(std::move(rounds));
   report.total_seconds = SecondsSince(start);
   const std::string json = options.out + "/shuffle-bench.json";
   const std::string png = options.out + "/shuffle-bench.png";

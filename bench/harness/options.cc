@@ -75,7 +75,8 @@ Profile DefaultProfile() {
                  .evict_maps = 32,
                  .evict_partitions = 16,
                  .evict_repeats = 3,
-                 .quiet_wait_seconds = 20};
+                 .quiet_wait_seconds = 20,
+                 .rounds = 5};
 }
 
 Profile QuickProfile() {
@@ -97,6 +98,7 @@ Profile QuickProfile() {
   p.evict_partitions = 4;
   p.evict_repeats = 1;
   p.quiet_wait_seconds = 0;
+  p.rounds = 1;
   return p;
 }
 
@@ -123,6 +125,15 @@ core::FlagTable HarnessFlags(HarnessOptions* o) {
              if (!absl::SimpleAtod(ToAbsl(v), &o->quiet_wait_seconds) ||
                  o->quiet_wait_seconds < 0 || o->quiet_wait_seconds > 600) {
                return core::BadFlagValue("quiet-wait", v, "seconds from 0 to 600");
+             }
+             return absl::OkStatus();
+           })
+      .Add("rounds", "N",
+           "run the whole plan N times, baselines and service interleaved, and report each "
+           "figure as the median of its N ratios with min and max (default 5; --quick: 1)",
+           [o](std::string_view v) {
+             if (!absl::SimpleAtoi(ToAbsl(v), &o->rounds) || o->rounds < 1 || o->rounds > 50) {
+               return core::BadFlagValue("rounds", v, "a count from 1 to 50");
              }
              return absl::OkStatus();
            })
@@ -170,6 +181,9 @@ absl::StatusOr<HarnessOptions> ParseOptions(int argc, char** argv) {
   options.profile = options.quick ? QuickProfile() : DefaultProfile();
   if (options.quiet_wait_seconds < 0) {
     options.quiet_wait_seconds = options.profile.quiet_wait_seconds;
+  }
+  if (options.rounds == 0) {
+    options.rounds = options.profile.rounds;
   }
   return options;
 }

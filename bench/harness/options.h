@@ -40,9 +40,9 @@ struct Profile {
   std::string evict_size;  // shuffle-driver --size of the eviction job
   uint32_t evict_maps = 0;
   uint32_t evict_partitions = 0;
-  uint32_t evict_repeats = 0;
-  double quiet_wait_seconds =
-      0;  // see HarnessOptions::quiet_wait_seconds  // jobs run with and without the eviction each
+  uint32_t evict_repeats = 0;     // jobs run with and without the eviction each
+  double quiet_wait_seconds = 0;  // see HarnessOptions::quiet_wait_seconds
+  uint32_t rounds = 0;            // see HarnessOptions::rounds
 };
 
 Profile DefaultProfile();
@@ -59,6 +59,9 @@ struct HarnessOptions {
   // Before each scenario, wait at most this long for other processes to leave the CPUs (-1:
   // the profile's default).
   double quiet_wait_seconds = -1;
+  // Rounds of the whole plan, baselines and service interleaved; every figure is reported as
+  // the median of its rounds, with min and max (0: the profile's default).
+  uint32_t rounds = 0;
   std::string command_line;  // as given, for the report
   Profile profile;
 

@@ -1,7 +1,10 @@
 // The results of one shuffle-bench run: machine, baselines (measured in the run, or reference
 // figures from DESIGN.md), service figures as ratios to their baseline against DESIGN.md's
-// section 7 targets, concurrency sweeps, and errors. Turned into JSON and a text table here;
-// the chart is chart.h's. Not thread-safe: scenarios add to it one after another.
+// section 7 targets, concurrency sweeps, and errors. A run is several rounds of the whole plan,
+// baselines and service interleaved; MergeRounds reports each figure as the median of its
+// rounds' ratios, with min, max and how many rounds shared the CPUs with other processes (BUSY).
+// Turned into JSON and a text table here; the chart is chart.h's. Not thread-safe: scenarios add
+// to it one after another.
 #ifndef SHUFFLE_BENCH_HARNESS_REPORT_H_
 #define SHUFFLE_BENCH_HARNESS_REPORT_H_
 
@@ -9,10 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "bench/harness/cpu_meter.h"
 #include "bench/harness/machine_info.h"
 #include "nlohmann/json.hpp"
 
 namespace shuffle::bench {
+
+// One round's measurement of a baseline or figure.
+struct RoundValue {
+  double value = 0;
+  double ratio = 0;   // figures only
+  bool busy = false;  // other processes took more than kBusyMachineShare of the CPUs meanwhile
+};
 
 struct Baseline {
   std::string name;
@@ -21,6 +32,8 @@ struct Baseline {
   std::string unit;
   std::string kind;  // "measured" (this run), "reference" (a DESIGN.md figure) or "derived"
   nlohmann::json details;
+  bool busy = false;               // set by the run after the scenario that measured it
+  std::vector<RoundValue> rounds = {};  // after MergeRounds: every round's value, in round order
 };
 
 enum class Goal {
@@ -45,7 +58,9 @@ struct Figure {
   double ratio = 0;  // value / baseline_value
   Target target;
   bool met = false;
-  nlohmann::json details;
+  nlohmann::json details;          // of the median round
+  bool busy = false;               // set by the run after the scenario that measured it
+  std::vector<RoundValue> rounds = {};  // after MergeRounds: every round's value and ratio
 };
 
 struct SweepPoint {
@@ -71,6 +86,7 @@ struct ScenarioRun {
   double own_cpu_seconds = 0;
   double other_cpu_seconds = 0;
   double other_share = 0;  // of the machine's CPU capacity over the scenario
+  uint32_t round = 0;
 };
 
 // A scenario during which other processes used more than this share of the CPUs is flagged.
@@ -96,6 +112,17 @@ struct Report {
                  const std::string& unit, const std::string& baseline, const Target& target,
                  nlohmann::json details = nlohmann::json::object());
 };
+
+// One report out of the rounds of a run (at least one): each baseline's value and each figure
+// is the round whose value (value goals) or ratio (ratio goals) is the median, its details
+// that round's, with every round's value, ratio and BUSY flag beside it; sweep points are the
+// median per point; scenarios, notes and errors of all rounds.
+Report MergeRounds(std::vector<Report> rounds);
+
+// Adds `prefix`_cpu_s_per_gib, `prefix`_minflt_per_gib and `prefix`_majflt_per_gib to
+// `details`: what moving `bytes` cost a process between two samples of its use.
+void AddCostPerGiB(const std::string& prefix, const ResourceUse& before, const ResourceUse& after,
+                   uint64_t bytes, nlohmann::json* details);
 
 // The figure names a complete run produces, for the smoke test and the chart's order.
 const std::vector<std::string>& AllFigureNames();

@@ -29,6 +29,23 @@ absl::StatusOr<DiskCounters> ReadCounters(const BenchServer& server) {
                       .written_bytes = m["shuffle_disk_written_bytes_total"]};
 }
 
+// What a step cost the server process and this one (the client library), for the per-GiB
+// figures beside each throughput.
+struct Costs {
+  ResourceUse server;
+  ResourceUse client;
+};
+
+absl::StatusOr<Costs> SampleCosts(const BenchServer& server) {
+  SHUFFLE_ASSIGN_OR_RETURN(ResourceUse use, server.Use());
+  return Costs{.server = use, .client = SelfUse()};
+}
+
+void AddCosts(const Costs& before, const Costs& after, uint64_t bytes, nlohmann::json* details) {
+  AddCostPerGiB("server", before.server, after.server, bytes, details);
+  AddCostPerGiB("client", before.client, after.client, bytes, details);
+}
+
 // Server disk counters cover all `fetches` of the step.
 nlohmann::json FetchDetails(const FetchResult& r, const DiskCounters& before,
                             const DiskCounters& after, const std::string& transport,
@@ -76,9 +93,23 @@ absl::Status RunIngestScenario(const ScenarioContext& ctx, Report* report) {
       .block_bytes = kLargeBlockBytes,
       .concurrency = p.ingest_writers};
   SHUFFLE_ASSIGN_OR_RETURN(DiskCounters c0, ReadCounters(*server));
+  SHUFFLE_ASSIGN_OR_RETURN(Costs cost0, SampleCosts(*server));
   // Executors push to their node-local server over its Unix socket (DESIGN.md section 3).
   SHUFFLE_ASSIGN_OR_RETURN(WriteResult written, WriteMaps(server->unix_address(), handle, shape));
+  SHUFFLE_ASSIGN_OR_RETURN(Costs cost1, SampleCosts(*server));
   SHUFFLE_ASSIGN_OR_RETURN(DiskCounters c1, ReadCounters(*server));
+  nlohmann::json ingest_details = {
+      {"bytes", written.bytes},
+      {"blocks", written.blocks},
+      {"seconds", written.seconds},
+      {"writers", shape.concurrency},
+      {"block_bytes", shape.block_bytes},
+      {"partitions", p.ingest_partitions},
+      {"transport", "unix"},
+      {"server_disk_written_bytes", c1.written_bytes - c0.written_bytes},
+      {"write_amplification",
+       (c1.written_bytes - c0.written_bytes) / static_cast<double>(written.bytes)}};
+  AddCosts(cost0, cost1, written.bytes, &ingest_details);
   report->AddFigure(
       "ingest_large", "durable push ingest of 1 MiB blocks, acknowledged commits only",
       MiBPerSecond(written.bytes, written.seconds), "MiB/s", "disk_write",
@@ -86,16 +117,7 @@ absl::Status RunIngestScenario(const ScenarioContext& ctx, Report* report) {
              .threshold = 0.85,
              .design = "durable push ingest at large blocks: >= 0.85x raw io_uring sequential "
                        "direct write"},
-      {{"bytes", written.bytes},
-       {"blocks", written.blocks},
-       {"seconds", written.seconds},
-       {"writers", shape.concurrency},
-       {"block_bytes", shape.block_bytes},
-       {"partitions", p.ingest_partitions},
-       {"transport", "unix"},
-       {"server_disk_written_bytes", c1.written_bytes - c0.written_bytes},
-       {"write_amplification",
-        (c1.written_bytes - c0.written_bytes) / static_cast<double>(written.bytes)}});
+      ingest_details);
 
   const bool dropped = DropPageCache();
   if (!dropped) {
@@ -105,9 +127,12 @@ absl::Status RunIngestScenario(const ScenarioContext& ctx, Report* report) {
                           .partition_begin = 0,
                           .partition_end = p.ingest_partitions,
                           .readers = 1};
+  SHUFFLE_ASSIGN_OR_RETURN(Costs cost2, SampleCosts(*server));
   SHUFFLE_ASSIGN_OR_RETURN(FetchResult cold, FetchPartitions(handle, written.statuses, all_tcp));
+  SHUFFLE_ASSIGN_OR_RETURN(Costs cost3, SampleCosts(*server));
   SHUFFLE_ASSIGN_OR_RETURN(DiskCounters c2, ReadCounters(*server));
   nlohmann::json cold_details = FetchDetails(cold, c1, c2, "tcp", 1);
+  AddCosts(cost2, cost3, cold.bytes, &cold_details);
   cold_details["page_cache_dropped"] = dropped;
   report->AddFigure("fetch_cold",
                     "one reducer fetching every partition after the page cache was dropped "
@@ -124,10 +149,15 @@ absl::Status RunIngestScenario(const ScenarioContext& ctx, Report* report) {
                        const char* description, const char* baseline,
                        const char* design) -> absl::Status {
     nlohmann::json runs = nlohmann::json::array();
+    SHUFFLE_ASSIGN_OR_RETURN(Costs cost_before, SampleCosts(*server));
     SHUFFLE_ASSIGN_OR_RETURN(
         FetchResult hot, MedianFetch(handle, written.statuses, spec, p.hot_fetch_repeats, &runs));
+    SHUFFLE_ASSIGN_OR_RETURN(Costs cost_after, SampleCosts(*server));
     SHUFFLE_ASSIGN_OR_RETURN(DiskCounters after, ReadCounters(*server));
     nlohmann::json details = FetchDetails(hot, before, after, transport, p.hot_fetch_repeats);
+    // Over all the repeats: each moved the same bytes.
+    AddCosts(cost_before, cost_after, hot.bytes * std::max<uint32_t>(1, p.hot_fetch_repeats),
+             &details);
     details["runs_mib_per_s"] = runs;
     before = after;
     report->AddFigure(name, description, MiBPerSecond(hot.bytes, hot.seconds), "MiB/s", baseline,

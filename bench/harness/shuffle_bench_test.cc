@@ -39,6 +39,7 @@ TEST(ShuffleBenchTest, QuickRunReportsEveryFigureAndDrawsTheChart) {
   EXPECT_TRUE(report["errors"].empty()) << report["errors"].dump();
   EXPECT_GT(report["machine"]["cores"].get<int>(), 0);
   EXPECT_FALSE(report["machine"]["file_system"].get<std::string>().empty());
+  EXPECT_EQ(report["rounds"].get<int>(), 1);  // --quick: one round
 
   for (const char* name :
        {"disk_write", "disk_read", "tcp_loopback", "unix_stream", "spark_ess_blocks",
@@ -57,6 +58,29 @@ TEST(ShuffleBenchTest, QuickRunReportsEveryFigureAndDrawsTheChart) {
     EXPECT_FALSE((*f)["baseline"].get<std::string>().empty()) << name;
     EXPECT_TRUE((*f)["target"].contains("threshold")) << name;
     EXPECT_TRUE((*f)["met"].is_boolean()) << name;
+    EXPECT_EQ((*f)["rounds"].size(), 1u) << name;
+    EXPECT_EQ((*f)["ratio_min"].get<double>(), (*f)["ratio"].get<double>()) << name;
+    EXPECT_TRUE((*f)["busy_rounds"].is_number()) << name;
+  }
+  // CPU and page faults per GiB beside the throughput figures and their baselines.
+  for (const char* name : {"ingest_large", "fetch_cold", "fetch_hot_tcp", "fetch_hot_unix"}) {
+    const nlohmann::json& details = (*FindNamed(report["figures"], name))["details"];
+    for (const char* key : {"server_cpu_s_per_gib", "server_minflt_per_gib",
+                            "server_majflt_per_gib", "client_cpu_s_per_gib",
+                            "client_minflt_per_gib", "client_majflt_per_gib"}) {
+      ASSERT_TRUE(details.contains(key)) << name << " " << key;
+      EXPECT_GE(details[key].get<double>(), 0) << name << " " << key;
+    }
+  }
+  // The server faults in at least the pages it receives payloads into.
+  EXPECT_GT(
+      (*FindNamed(report["figures"], "ingest_large"))["details"]["server_minflt_per_gib"]
+          .get<double>(),
+      0);
+  for (const char* name : {"disk_write", "disk_read", "tcp_loopback", "unix_stream"}) {
+    const nlohmann::json& details = (*FindNamed(report["baselines"], name))["details"];
+    EXPECT_TRUE(details.contains("process_cpu_s_per_gib")) << name;
+    EXPECT_TRUE(details.contains("process_minflt_per_gib")) << name;
   }
   for (const char* name : {"push_ingest", "fetch"}) {
     const nlohmann::json* s = FindNamed(report["sweeps"], name);

@@ -14,7 +14,8 @@ namespace {
 constexpr FaultKind kKinds[] = {FaultKind::kEvictExecutor, FaultKind::kKillExecutor,
                                 FaultKind::kKillServer,    FaultKind::kRestartServer,
                                 FaultKind::kDiskFull,      FaultKind::kNodeLoss,
-                                FaultKind::kPartition,     FaultKind::kSlowDisk};
+                                FaultKind::kPartition,     FaultKind::kSlowDisk,
+                                FaultKind::kNodeDrain};
 
 }  // namespace
 
@@ -36,6 +37,8 @@ std::string_view FaultName(FaultKind kind) {
       return "partition";
     case FaultKind::kSlowDisk:
       return "slow-disk";
+    case FaultKind::kNodeDrain:
+      return "node-drain";
   }
   return "?";
 }

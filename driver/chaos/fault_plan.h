@@ -23,6 +23,7 @@ enum class FaultKind {
   kNodeLoss,       // a node's server is gone for good with its data
   kPartition,      // a node is cut off the network for a while, its processes running on
   kSlowDisk,       // a node's disk becomes slow (its throughput capped) for the rest of the job
+  kNodeDrain,      // a node is drained: its server hands its map outputs over, then it is gone
 };
 
 std::string_view FaultName(FaultKind kind);

@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "driver/podmanager/kube_backend.h"
@@ -24,6 +25,9 @@ namespace shuffle::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The termination grace period a drained node's server gets to hand its data over.
+constexpr std::chrono::seconds kDrainGrace(60);
 
 // A program of this build: beside this one (installed layout) or in the build tree.
 std::string FindBinary(const std::string& name, const std::string& component_dir) {
@@ -87,6 +91,7 @@ class LocalFaults : public chaos::FaultTarget {
       }
     }
     const bool takes_node = kind == chaos::FaultKind::kNodeLoss ||
+                            kind == chaos::FaultKind::kNodeDrain ||
                             kind == chaos::FaultKind::kDiskFull ||
                             kind == chaos::FaultKind::kPartition;
     if (up.empty() || (takes_node && up.size() < 2)) {
@@ -108,6 +113,14 @@ class LocalFaults : public chaos::FaultTarget {
       case chaos::FaultKind::kNodeLoss:
         SHUFFLE_RETURN_IF_ERROR(backend_->StopServer(node, /*remove_data=*/true));
         break;
+      case chaos::FaultKind::kNodeDrain: {
+        SHUFFLE_ASSIGN_OR_RETURN(podmanager::LocalBackend::DrainResult drained,
+                                 backend_->DrainNode(node, kDrainGrace));
+        return absl::StrFormat("node-drain of %s: %u of %u map outputs moved (%.1f MiB, %.2f s)",
+                               node, drained.moved, drained.maps,
+                               static_cast<double>(drained.bytes_moved) / (1024.0 * 1024.0),
+                               drained.seconds);
+      }
       case chaos::FaultKind::kPartition:
         SHUFFLE_RETURN_IF_ERROR(backend_->Partition(node, /*cut=*/true));
         Strike(node);

@@ -113,7 +113,9 @@ void AddFaultFlags(DriverOptions* o, core::FlagTable& t) {
       .Add("chaos", "KIND=N[@STAGE],...",
            "inject faults at random instants (drawn from --seed); KIND: evict, kill-executor, "
            "kill-server (SIGKILL, restarted), restart-server (SIGTERM: drain, restarted), "
-           "disk-full (the server refuses writes), node-loss (server and data gone), partition "
+           "disk-full (the server refuses writes), node-loss (server and data gone), node-drain "
+           "(the node's server hands its map outputs over to the other nodes, then the node is "
+           "gone: docs/node-loss.md), partition "
            "(the node is cut off the network for a while; each node gets a network namespace, "
            "which needs root), slow-disk (the node's disk is throttled; needs root and cgroup v1 "
            "blkio); STAGE: map or reduce (default: either). Local backend for the node faults. "

@@ -33,10 +33,18 @@ struct ExecutorLaunch {
   uint32_t slots = 1;            // tasks run at once
 };
 
+// A map output a draining node's server handed over to a peer: its application and its new
+// MapStatus, serialized (shuffle.proto.MapStatus; client::MapStatus::Parse).
+struct MovedOutput {
+  std::string app_id;
+  std::string status;
+};
+
 struct BackendEvent {
   enum class Kind {
     kExecutorExited,  // any end: exit, crash, eviction, release
     kServerLost,      // a node's shuffle server is gone for good (node lost, data removed)
+    kOutputsMoved,    // a draining node's server handed map outputs over to peers (`moved`)
   };
   Kind kind = Kind::kExecutorExited;
   std::string executor_id;
@@ -44,6 +52,9 @@ struct BackendEvent {
   std::string detail;     // "exit code 1", "evicted (SIGKILL)", ...
   bool evicted = false;   // ended by an eviction
   bool released = false;  // ended because the pod manager released it
+  // kOutputsMoved: every output moved (of every application). Delivered before the node's
+  // kServerLost.
+  std::vector<MovedOutput> moved{};
 };
 
 class Backend {

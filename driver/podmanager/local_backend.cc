@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "driver/podmanager/decommission.h"
 #include "shuffle/core/endpoint.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/ready_file.h"
@@ -304,6 +305,49 @@ absl::Status LocalBackend::StopServer(const std::string& node_name, bool remove_
   SHUFFLE_LOG(WARNING) << "node's shuffle server stopped for good" << Kv("node", node_name)
                        << Kv("data_removed", remove_data);
   return absl::OkStatus();
+}
+
+absl::StatusOr<LocalBackend::DrainResult> LocalBackend::DrainNode(const std::string& node_name,
+                                                                  std::chrono::seconds grace) {
+  std::string control_address;
+  std::vector<DecommissionPeer> peers;
+  {
+    absl::MutexLock lock(&mu_);
+    Node* node = FindNode(node_name);
+    if (node == nullptr || node->lost || node->server == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no serving shuffle server on node ", node_name));
+    }
+    control_address = node->control_address;
+    for (const Node& peer : nodes_) {
+      if (peer.name != node_name && !peer.lost && !peer.partitioned && peer.server != nullptr &&
+          peer.server->running()) {
+        peers.push_back(DecommissionPeer{.data_address = peer.data_address,
+                                         .control_address = peer.control_address});
+      }
+    }
+  }
+  SHUFFLE_LOG(WARNING) << "draining node" << Kv("node", node_name) << Kv("peers", peers.size())
+                       << Kv("grace_s", grace.count());
+  SHUFFLE_ASSIGN_OR_RETURN(DecommissionResult decommissioned,
+                           Decommission(control_address, operator_secret_, peers, grace));
+  DrainResult result{.maps = decommissioned.maps,
+                     .moved = decommissioned.moved.size(),
+                     .bytes_moved = decommissioned.bytes_moved,
+                     .seconds = decommissioned.seconds};
+  // Delivered before the server goes: the driver points readers at the new places first.
+  BackendEvent moved;
+  moved.kind = BackendEvent::Kind::kOutputsMoved;
+  moved.node = node_name;
+  moved.detail = absl::StrCat(result.moved, " of ", result.maps, " map outputs moved");
+  moved.moved = std::move(decommissioned.moved);
+  {
+    absl::MutexLock lock(&callback_mu_);
+    if (callback_) {
+      callback_(moved);
+    }
+  }
+  SHUFFLE_RETURN_IF_ERROR(StopServer(node_name, /*remove_data=*/true));
+  return result;
 }
 
 absl::Status LocalBackend::SignalServer(const std::string& node_name, int signal) {

@@ -62,6 +62,18 @@ class LocalBackend final : public Backend {
   // Node loss: SIGKILLs the node's server and executors; with `remove_data` its data directory
   // is deleted. The server is not restarted; a kServerLost event follows.
   absl::Status StopServer(const std::string& node, bool remove_data);
+  // Node drain (scale-down, upgrade, spot notice): the node's server is decommissioned with the
+  // other serving nodes as peers (it drains and hands its committed map outputs over to them,
+  // within `grace`), a kOutputsMoved event carries their new places (delivered on the caller's
+  // thread before this returns), and then the node is lost
+  // as with StopServer(node, true). What could not be moved falls back to re-runs.
+  struct DrainResult {
+    uint64_t maps = 0;  // committed outputs the node held
+    uint64_t moved = 0;
+    uint64_t bytes_moved = 0;
+    double seconds = 0;
+  };
+  absl::StatusOr<DrainResult> DrainNode(const std::string& node, std::chrono::seconds grace);
   // A server crash: SIGKILL; the backend restarts it like a DaemonSet would.
   absl::Status KillServer(const std::string& node);
   // A rolling update: SIGTERM (the server drains); the backend restarts it.

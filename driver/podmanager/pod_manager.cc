@@ -85,6 +85,10 @@ void PodManager::OnEvent(const BackendEvent& event) {
     listener_->OnServerLost(event.node);
     return;
   }
+  if (event.kind == BackendEvent::Kind::kOutputsMoved) {
+    listener_->OnOutputsMoved(event.node, event.moved);
+    return;
+  }
   absl::Status fatal;
   {
     absl::MutexLock lock(&mu_);

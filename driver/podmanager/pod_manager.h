@@ -44,6 +44,8 @@ class PodManager {
     virtual void OnExecutorEnded(const BackendEvent& event) = 0;
     // A node's shuffle server is gone for good, with the map outputs it held.
     virtual void OnServerLost(const std::string& node) = 0;
+    // A draining node's server handed these map outputs over to peers; its kServerLost follows.
+    virtual void OnOutputsMoved(const std::string& node, const std::vector<MovedOutput>& moved) = 0;
     // Executors cannot be kept running (crash loop, no node left).
     virtual void OnFatal(const absl::Status& status) = 0;
   };

@@ -24,6 +24,8 @@ class RecordingListener : public PodManager::Listener {
     absl::MutexLock lock(&mu_);
     ended_.push_back(event);
   }
+  void OnOutputsMoved(const std::string& /*node*/,
+                      const std::vector<MovedOutput>& /*moved*/) override {}
   void OnServerLost(const std::string& node) override {
     absl::MutexLock lock(&mu_);
     lost_.push_back(node);

@@ -112,6 +112,7 @@ absl::StatusOr<std::string> JobRunner::StartService(const ApplicationInfo& app,
 absl::StatusOr<JobReport> JobRunner::Run() {
   SHUFFLE_ASSIGN_OR_RETURN(job_, jobs::Job::FromSpec(options_.job));
   const std::string app_id = options_.app_id.empty() ? NewAppId() : options_.app_id;
+  app_id_ = app_id;
   const core::ShuffleId shuffle(1);
   scheduler_ = std::make_unique<scheduler::TaskScheduler>(job_.get(), shuffle, options_.scheduler);
   ShuffleTier tier(app_id, options_.app_namespace, options_.operator_secret);
@@ -318,6 +319,24 @@ void JobRunner::OnExecutorEnded(const podmanager::BackendEvent& event) {
 }
 
 void JobRunner::OnServerLost(const std::string& node) { LoseServer(node); }
+
+void JobRunner::OnOutputsMoved(const std::string& node,
+                               const std::vector<podmanager::MovedOutput>& moved) {
+  std::vector<client::MapStatus> ours;
+  for (const podmanager::MovedOutput& m : moved) {
+    if (m.app_id != app_id_) {
+      continue;
+    }
+    absl::StatusOr<client::MapStatus> status = client::MapStatus::Parse(m.status);
+    if (!status.ok()) {
+      SHUFFLE_LOG(WARNING) << "a moved map output's status does not parse"
+                           << Kv("node", node) << Kv("error", status.status().ToString());
+      continue;
+    }
+    ours.push_back(*std::move(status));
+  }
+  scheduler_->MoveOutputs(node, ours);
+}
 
 void JobRunner::OnFatal(const absl::Status& status) { scheduler_->Fail(status); }
 

@@ -104,6 +104,8 @@ class JobRunner final : public podmanager::PodManager::Listener {
   // PodManager::Listener
   void OnExecutorEnded(const podmanager::BackendEvent& event) override;
   void OnServerLost(const std::string& node) override;
+  void OnOutputsMoved(const std::string& node,
+                      const std::vector<podmanager::MovedOutput>& moved) override;
   void OnFatal(const absl::Status& status) override;
 
  private:
@@ -133,6 +135,7 @@ class JobRunner final : public podmanager::PodManager::Listener {
   std::unique_ptr<scheduler::TaskScheduler> scheduler_;
   std::unique_ptr<DriverService> service_;
   std::unique_ptr<podmanager::PodManager> pods_;
+  std::string app_id_;  // set by Run()
 
   absl::Mutex mu_;
   std::set<std::string> lost_nodes_ ABSL_GUARDED_BY(mu_);

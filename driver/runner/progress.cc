@@ -109,6 +109,11 @@ std::string JobReport::Render() const {
                               progress.maps_rerun_for_lost_servers, progress.map_task_failures,
                               unexplained_map_runs()));
   }
+  if (progress.maps_moved > 0) {
+    absl::StrAppend(&out, absl::StrFormat("  hand-over         %u map outputs moved off draining "
+                                          "nodes, served from their new places\n",
+                                          progress.maps_moved));
+  }
   for (const auto& [code, error] : progress.last_error_by_code) {
     absl::StrAppend(&out, "  last ", code, " task error: ", error, "\n");
   }

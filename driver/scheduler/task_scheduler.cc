@@ -299,6 +299,35 @@ std::vector<core::MapId> TaskScheduler::LoseServerOnNode(const std::string& node
   return lost;
 }
 
+uint32_t TaskScheduler::MoveOutputs(const std::string& from_node,
+                                    const std::vector<client::MapStatus>& moved) {
+  absl::MutexLock lock(&mu_);
+  uint32_t count = 0;
+  for (const client::MapStatus& status : moved) {
+    if (status.shuffle != shuffle_) {
+      continue;
+    }
+    absl::StatusOr<bool> done = registry_.Move(from_node, status);
+    if (!done.ok()) {
+      SHUFFLE_LOG(WARNING) << "ignoring a moved map output" << Kv("error", done.status().ToString());
+      continue;
+    }
+    if (*done) {
+      ++count;
+      Task& task = maps_[status.map.value()];
+      if (task.state == State::kPending) {
+        task.state = State::kDone;  // lost before the news came: nothing to run again
+      }
+    }
+  }
+  progress_.maps_moved += count;
+  progress_.map_stage_complete = registry_.Complete();
+  progress_.bytes_pushed = registry_.TotalBytes();
+  SHUFFLE_LOG(INFO) << "map outputs moved off a draining node" << Kv("node", from_node)
+                    << Kv("maps", count);
+  return count;
+}
+
 std::vector<std::string> TaskScheduler::TakeSuspectServers() {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;

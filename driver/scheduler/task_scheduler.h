@@ -57,6 +57,7 @@ struct Progress {
   uint64_t map_attempts = 0;  // map task executions started
   uint64_t reduce_attempts = 0;
   uint64_t maps_rerun_for_lost_servers = 0;
+  uint64_t maps_moved = 0;  // outputs handed over by draining nodes' servers
   uint64_t tasks_requeued_for_lost_executors = 0;
   uint64_t maps_requeued_for_lost_executors = 0;  // of the above, map tasks
   uint64_t task_failures = 0;
@@ -102,6 +103,10 @@ class TaskScheduler {
   // A shuffle server is gone for good: its outputs are forgotten and those maps are pending.
   // Returns the maps to re-run.
   std::vector<core::MapId> LoseServerOnNode(const std::string& node);
+  // A draining node's server handed these outputs over to peers (ShuffleRegistry::Move): readers
+  // are given the new places from now on, and a map whose output was already lost is done
+  // again. Statuses of another shuffle are ignored. Returns the outputs moved.
+  uint32_t MoveOutputs(const std::string& from_node, const std::vector<client::MapStatus>& moved);
   // Data-plane addresses named by fetch failures since the last call.
   std::vector<std::string> TakeSuspectServers();
 

@@ -1,4 +1,4 @@
-// ScrubShuffle and Drain: the control plane's maintenance calls.
+// ScrubShuffle, Drain and Decommission: the control plane's maintenance calls.
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/control/control_service.h"
 #include "shuffle-server/control/drainer.h"
+#include "shuffle-server/handover/handover.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 
@@ -60,6 +61,66 @@ absl::StatusOr<proto::DrainResponse> ControlService::DoDrain(const proto::DrainR
   response.set_commits_waited(report.commits_waited);
   response.set_seconds(report.seconds);
   return response;
+}
+
+absl::StatusOr<proto::DecommissionResponse> ControlService::DoDecommission(
+    const proto::DecommissionRequest& req, absl::Time rpc_deadline) {
+  SHUFFLE_RETURN_IF_ERROR(AuthorizeAdmin(req.admin(), "Decommission"));
+  if (options_.drainer == nullptr) {
+    return absl::FailedPreconditionError("Decommission: this control service has no drainer");
+  }
+  if (req.peers().empty()) {
+    return absl::InvalidArgumentError(
+        "Decommission: no peers named; give the shuffle servers that may take this node's data");
+  }
+  const absl::Duration timeout = req.timeout_seconds() > 0 ? absl::Seconds(req.timeout_seconds())
+                                                           : options_.drainer->default_timeout();
+  const absl::Time deadline = std::min(absl::Now() + timeout, rpc_deadline);
+  SHUFFLE_LOG(INFO) << "Decommission requested over the control plane"
+                    << Kv("timeout_s", absl::ToDoubleSeconds(timeout))
+                    << Kv("peers", req.peers_size());
+  SHUFFLE_RETURN_IF_ERROR(options_.drainer->Drain(deadline).status());
+  handover::HandOverOptions options{.peers = {},
+                                    .deadline = deadline,
+                                    .tokens = options_.token_authority,
+                                    .operator_secret = req.admin().operator_secret()};
+  for (const proto::Peer& peer : req.peers()) {
+    options.peers.push_back(handover::PeerServer{.data_address = peer.data_address(),
+                                                 .control_address = peer.control_address()});
+  }
+  SHUFFLE_ASSIGN_OR_RETURN(handover::HandOverReport report, handover::HandOver(engine_, options));
+  proto::DecommissionResponse response;
+  response.set_maps(report.maps);
+  for (const handover::MovedOutput& moved : report.moved) {
+    proto::MovedMapOutput* m = response.add_moved();
+    m->set_app_id(moved.app_id);
+    if (!m->mutable_status()->ParseFromString(moved.status.Serialize())) {
+      return absl::InternalError("Decommission: a moved output's MapStatus does not parse");
+    }
+  }
+  for (const handover::UnmovedOutput& unmoved : report.unmoved) {
+    proto::UnmovedMapOutput* u = response.add_unmoved();
+    u->set_app_id(unmoved.app_id);
+    u->set_shuffle_id(unmoved.shuffle.value());
+    u->set_map_id(unmoved.map.value());
+    u->set_error(unmoved.error.ToString());
+  }
+  response.set_bytes_moved(report.bytes_moved);
+  response.set_seconds(report.seconds);
+  return response;
+}
+
+grpc::Status ControlService::Decommission(grpc::ServerContext* context,
+                                          const proto::DecommissionRequest* request,
+                                          proto::DecommissionResponse* response) {
+  const core::Gate::Pass rpc = rpcs_.Hold();
+  absl::StatusOr<proto::DecommissionResponse> done =
+      DoDecommission(*request, absl::FromChrono(context->deadline()));
+  if (!done.ok()) {
+    return ToGrpcStatus(done.status());
+  }
+  *response = *std::move(done);
+  return grpc::Status::OK;
 }
 
 grpc::Status ControlService::ScrubShuffle(grpc::ServerContext* /*context*/,

@@ -1,7 +1,8 @@
 // ControlService: the shuffle server's control plane (gRPC service shuffle.proto.ShuffleControl)
 // over a StorageEngine. It registers applications (app id -> namespace, kept in memory) and
 // shuffles, seals and removes them, reports the node's status (data directories, namespaces,
-// applications and their shuffles), scrubs a shuffle's data and drains the server.
+// applications and their shuffles), scrubs a shuffle's data, drains the server and hands its
+// data over to peers (Decommission).
 //
 // Authorization (see control.proto): with a TokenAuthority, RegisterApplication needs the operator
 // secret and returns a token; calls about one application need its token or the operator
@@ -106,6 +107,9 @@ class ControlService final : public proto::ShuffleControl::Service {
                             proto::ScrubShuffleResponse* response) override;
   grpc::Status Drain(grpc::ServerContext* context, const proto::DrainRequest* request,
                      proto::DrainResponse* response) override;
+  grpc::Status Decommission(grpc::ServerContext* context,
+                            const proto::DecommissionRequest* request,
+                            proto::DecommissionResponse* response) override;
 
   // The same operations with absl types, callable without gRPC.
   absl::StatusOr<std::string> DoRegisterApplication(const proto::RegisterApplicationRequest& req);
@@ -118,6 +122,9 @@ class ControlService final : public proto::ShuffleControl::Service {
   // `rpc_deadline`: the caller's own deadline, if earlier than the requested timeout.
   absl::StatusOr<proto::DrainResponse> DoDrain(const proto::DrainRequest& req,
                                                absl::Time rpc_deadline = absl::InfiniteFuture());
+  // Drains, then hands every committed map output over to the peers (shuffle-server/handover).
+  absl::StatusOr<proto::DecommissionResponse> DoDecommission(
+      const proto::DecommissionRequest& req, absl::Time rpc_deadline = absl::InfiniteFuture());
 
   // RPCs being handled now (ControlServer waits for them to finish at shutdown).
   const core::Gate& rpcs() const { return rpcs_; }

@@ -69,6 +69,8 @@ StorageEngine::Impl::Impl(const EngineOptions& o)
       env(o.env),
       layout(o.data_dirs),
       segment_store(o.env, &layout, o.direct_io),
+      // A quarter of the memory budget: the extents of a round or two at full ingest.
+      extent_buffers(o.memory_budget_bytes / 4),
       read_engines(o.env, o.queue_depth),
       catalog(options),
       buffers(WriteBuffers::Limits{.extent_bytes = o.extent_bytes,

@@ -41,6 +41,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "shuffle-server/storage/aligned_buffer.h"
+#include "shuffle-server/storage/buffer_pool.h"
 #include "shuffle-server/storage/catalog.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle-server/storage/env.h"
@@ -183,6 +184,7 @@ struct StorageEngine::Impl {
   std::unique_ptr<Index> index;
   uint32_t epoch = 0;                   // set by recovery, before the I/O thread starts
   std::unique_ptr<IoEngine> io_engine;  // the I/O thread's (recovery uses it before the start)
+  BufferPool extent_buffers;            // the I/O thread's: extents' aligned buffers, reused
   std::thread io_thread;
   ReadEnginePool read_engines;
 

@@ -53,7 +53,7 @@ void StorageEngine::Impl::IoLoop() {
       RoundContext ctx = Round();
       round.Collect(ctx, commits);
     }
-    round.Execute(*env, *io_engine, *index);
+    round.Execute(*env, *io_engine, *index, extent_buffers);
     {
       absl::MutexLock lock(&mu);
       RoundContext ctx = Round();

@@ -288,6 +288,27 @@ TEST_F(EngineTest, RestartRecoversEverythingCommitted) {
   EXPECT_EQ(ReadAndVerify(*engine_, kShuffle, 0, 700).size(), 20u);
 }
 
+TEST_F(EngineTest, FirstReadAfterRestartFlushesOnlyItsPartition) {
+  for (uint32_t m = 0; m < 20; ++m) {
+    ASSERT_TRUE(WriteMap(*engine_, kShuffle, m, 1, kPartitions, 3, 700).ok());
+  }
+  Open();
+  ASSERT_GT(engine_->recovery_report().log_blocks_replayed, 0u);
+  const EngineStats start = engine_->stats();
+  // Every replayed block is held (20 maps x 3 blocks per partition, each the same size).
+  ASSERT_GT(start.memory_bytes, uint64_t{20} * kPartitions * 3 * 700);
+  EXPECT_EQ(ReadAndVerify(*engine_, kShuffle, 2, 700).size(), 20u);
+  const EngineStats after_one = engine_->stats();
+  // Partition 2's buffer became one extent; the other partitions' blocks wait in memory.
+  EXPECT_EQ(after_one.extents_written - start.extents_written, 1u);
+  EXPECT_EQ(after_one.memory_bytes, start.memory_bytes / kPartitions * (kPartitions - 1));
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    EXPECT_EQ(ReadAndVerify(*engine_, kShuffle, p, 700).size(), 20u);
+  }
+  EXPECT_EQ(engine_->stats().extents_written - start.extents_written, uint64_t{kPartitions});
+  EXPECT_EQ(engine_->stats().memory_bytes, 0u);
+}
+
 TEST_F(EngineTest, GarbageTailIsTruncatedOnRecovery) {
   ASSERT_TRUE(WriteMap(*engine_, kShuffle, 0, 0, kPartitions, 2, 100 << 10).ok());
   engine_.reset();

@@ -132,33 +132,35 @@ void IoRound::ReserveLogRegion(RoundContext& ctx, ShuffleState& shuffle, CommitJ
 
 // ---- 2. Execute ---------------------------------------------------------------------------
 
-void IoRound::Execute(Env& env, IoEngine& io, Index& index) {
+void IoRound::Execute(Env& env, IoEngine& io, Index& index, BufferPool& buffers) {
   if (empty()) {
     return;
   }
   env.CrashPoint(crash_point::kRoundCollected);
-  Write(env, io);
+  Write(env, io, buffers);
   SyncNewLogDirs(env);
   env.CrashPoint(crash_point::kRoundSynced);
   Record(index);
   env.CrashPoint(crash_point::kRoundIndexed);
 }
 
-IoRound::WriteBatch IoRound::PrepareWrites() {
-  // Extents (aligned, padded) and commit-log regions.
+IoRound::WriteBatch IoRound::PrepareWrites(BufferPool& buffers) {
+  // Extents (aligned, padded with zeros) and commit-log regions.
   WriteBatch batch;
   for (FlushJob& job : flushes_) {
-    job.buffer = AlignedBuffer(AlignUp(job.length));
+    const uint64_t padded = AlignUp(job.length);
+    job.buffer = buffers.Take(padded);
     size_t at = 0;
     for (const BlockPtr& block : job.blocks) {
       std::memcpy(job.buffer.data() + at, block->bytes.data(), block->bytes.size());
       at += block->bytes.size();
     }
+    std::memset(job.buffer.data() + at, 0, padded - at);
     batch.ops.push_back(IoOp{.kind = IoKind::kWrite,
                              .file = job.shuffle->segments.file(job.dir).file.get(),
                              .offset = job.offset,
                              .buffer = job.buffer.data(),
-                             .length = job.buffer.size()});
+                             .length = padded});
     batch.owner.push_back(&job.status);
     batch.sites.push_back(SyncSite::kExtentData);
   }
@@ -180,11 +182,14 @@ IoRound::WriteBatch IoRound::PrepareWrites() {
   return batch;
 }
 
-void IoRound::Write(Env& env, IoEngine& io) {
-  WriteBatch batch = PrepareWrites();
+void IoRound::Write(Env& env, IoEngine& io, BufferPool& buffers) {
+  WriteBatch batch = PrepareWrites(buffers);
   std::vector<IoOp>& ops = batch.ops;
   std::vector<absl::Status> results;
   (void)RunToCompletion(io, std::span<IoOp>(ops), &results);  // per-op results carry failures
+  for (FlushJob& job : flushes_) {  // written (or failed): the next round may reuse them
+    buffers.Give(std::move(job.buffer));
+  }
   env.CrashPoint(crash_point::kRoundWritten);
   // fdatasync every file that took a successful write; a failed sync fails its writes.
   std::vector<IoOp> syncs;
@@ -364,8 +369,8 @@ void IoRound::ApplyFlush(RoundContext& ctx, FlushJob& job) {
       block->log = nullptr;
     }
     ++ctx.stats.extents_written;
-    ctx.stats.bytes_written += job.buffer.size();
-    shuffle.segments.Written(job.dir, job.buffer.size());
+    ctx.stats.bytes_written += AlignUp(job.length);
+    shuffle.segments.Written(job.dir, AlignUp(job.length));
     return;
   }
   SHUFFLE_LOG(WARNING) << "extent write failed" << Kv("shuffle", DescribeShuffle(shuffle))

@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "shuffle-server/storage/aligned_buffer.h"
+#include "shuffle-server/storage/buffer_pool.h"
 #include "shuffle-server/storage/catalog.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle-server/storage/env.h"
@@ -64,8 +65,9 @@ class IoRound {
   void Collect(RoundContext& ctx, const std::vector<std::shared_ptr<CommitWaiter>>& commits);
   // Nothing to write or commit.
   bool empty() const { return flushes_.empty() && commits_.empty(); }
-  // Writes, syncs and indexes the round; without the engine's lock.
-  void Execute(Env& env, IoEngine& io, Index& index);
+  // Writes, syncs and indexes the round; without the engine's lock. The extents' buffers come
+  // from `buffers` and go back to it once written.
+  void Execute(Env& env, IoEngine& io, Index& index, BufferPool& buffers);
   // REQUIRES: the engine's lock. Answers the round's commits (CommitWaiter::done).
   void Apply(RoundContext& ctx);
 
@@ -80,7 +82,7 @@ class IoRound {
     bool direct = false;
     std::vector<BlockPtr> blocks;
     std::vector<std::shared_ptr<LogRegion>> logs;  // per block, captured under the lock
-    AlignedBuffer buffer;
+    AlignedBuffer buffer;  // from the pool while the round writes; returned after
     absl::Status status;
   };
   struct CommitJob {
@@ -121,8 +123,8 @@ class IoRound {
     std::vector<absl::Status*> owner;
     std::vector<SyncSite> sites;
   };
-  WriteBatch PrepareWrites();
-  void Write(Env& env, IoEngine& io);
+  WriteBatch PrepareWrites(BufferPool& buffers);
+  void Write(Env& env, IoEngine& io, BufferPool& buffers);
   void SyncNewLogDirs(Env& env);
   void Record(Index& index);
   void RecordExtents(Index::Batch& batch);

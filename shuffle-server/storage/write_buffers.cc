@@ -40,15 +40,21 @@ bool WriteBuffers::Add(const ShufflePtr& shuffle, BlockPtr block) {
 }
 
 void WriteBuffers::AddReplayed(const ShufflePtr& shuffle) {
+  // Replayed blocks are durable in their commit logs: they wait in memory like any committed
+  // block, until a read, seal or drain asks for their partition, the buffer holds an extent's
+  // worth, or memory runs short. Queueing every partition here made the first round after a
+  // restart write out all of them, and the first fetch wait for it.
   for (uint32_t p = 0; p < shuffle->partitions.size(); ++p) {
     PartitionBuffer& buffer = shuffle->partitions[p];
     for (const BlockPtr& block : buffer.blocks) {
       memory_bytes_ += block->bytes.size();
     }
-    if (!buffer.blocks.empty()) {  // write replayed blocks into extents soon
-      buffer.flush_requested = true;
+    if (buffer.bytes >= limits_.extent_bytes) {
       Enqueue(shuffle, p);
     }
+  }
+  if (memory_bytes_ > limits_.memory_budget_bytes / 4 * 3) {
+    pressure_ = true;  // the next round writes the largest buffers out
   }
 }
 

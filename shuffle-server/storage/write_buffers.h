@@ -76,8 +76,9 @@ class WriteBuffers {
   // partition's buffer (queued for a flush once the buffer holds an extent's worth). Returns true
   // when the I/O thread has work now.
   bool Add(const ShufflePtr& shuffle, BlockPtr block);
-  // Recovery: counts the memory of the blocks replayed into the shuffle's buffers and queues
-  // those partitions for a flush.
+  // Recovery: counts the memory of the blocks replayed into the shuffle's buffers. They stay
+  // there until asked for (a read flushes only its partitions), unless a buffer already holds an
+  // extent's worth or memory is above 3/4 of the budget.
   void AddReplayed(const ShufflePtr& shuffle);
   // Releases a block's memory; it is durable (or dropped) from now on.
   void Release(PendingBlock& block);

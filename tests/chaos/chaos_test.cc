@@ -150,6 +150,35 @@ TEST_F(ChaosTest, NodeLossReRunsOnlyThatNodesMaps) {
   });
 }
 
+// A drained node (graceful hand-over, docs/node-loss.md): its server copies every committed map
+// output to the other nodes before it goes, the driver learns their new places, and no map runs
+// again for the lost node, in either stage.
+void ExpectEverythingHandedOver(const JobReport& r) {
+  EXPECT_EQ(r.progress.maps_rerun_for_lost_servers, 0u);
+  EXPECT_GT(r.progress.maps_moved, 0u);
+  ASSERT_EQ(r.faults.size(), 1u);
+  EXPECT_THAT(r.faults[0], HasSubstr("node-drain of "));
+  // Every output the node held was moved ("N of N map outputs moved").
+  const std::string& line = r.faults[0];
+  const size_t of = line.find(" of ", line.find(':'));
+  ASSERT_NE(of, std::string::npos) << line;
+  const size_t start = line.rfind(' ', of - 1) + 1;
+  const std::string moved = line.substr(start, of - start);
+  EXPECT_THAT(line, HasSubstr(moved + " of " + moved + " map outputs moved"));
+  // Map runs beyond the partitions are exactly the maps the node's executors were running.
+  EXPECT_EQ(r.progress.map_attempts, r.job.num_maps() +
+                                         r.progress.maps_requeued_for_lost_executors +
+                                         r.progress.map_task_failures);
+}
+
+TEST_F(ChaosTest, ANodeDrainedInTheReduceStageCostsNoMapReRun) {
+  Rounds("node-drain=1@reduce", ExpectEverythingHandedOver);
+}
+
+TEST_F(ChaosTest, ANodeDrainedInTheMapStageCostsNoMapReRun) {
+  Rounds("node-drain=1@map", ExpectEverythingHandedOver);
+}
+
 TEST_F(ChaosTest, ALongPartitionLosesOnlyThatNodesServerAndExecutors) {
   // Longer than readers' retries and the driver's probe: the server is declared lost, its maps
   // run again elsewhere, and the job does not wait for the network to heal.

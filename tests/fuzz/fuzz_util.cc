@@ -85,6 +85,10 @@ bool ParseFrameHeader(const core::Frame& frame) {
       return ParseAs<proto::FetchEnd>(frame.header);
     case FrameType::kError:
       return ParseAs<proto::Error>(frame.header);
+    case FrameType::kLookupRequest:
+      return ParseAs<proto::LookupRequest>(frame.header);
+    case FrameType::kLookupResponse:
+      return ParseAs<proto::LookupResponse>(frame.header);
     case FrameType::kPing:
     case FrameType::kPong:
       return true;

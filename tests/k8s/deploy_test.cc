@@ -1,7 +1,8 @@
 // deploy/ against a real control plane: every manifest of the base, and the RWX-PVC overlay's
 // patch, are accepted by the API server (server-side apply, which validates them), and the real
 // DaemonSet controller places one shuffle-server pod on each of three fake nodes, where the node
-// agents run them with their ConfigMap and Secret volumes.
+// agents run them with their ConfigMap and Secret volumes. Spark's executor pod template
+// (deploy/spark/) is accepted as a Pod.
 #include <unistd.h>
 
 #include <filesystem>
@@ -40,6 +41,7 @@ std::string Slurp(const std::string& path) {
 kube::ResourcePath PathOf(const YAML::Node& doc) {
   static const auto* const kinds = new std::map<std::string, std::pair<std::string, std::string>>{
       {"Namespace", {"api/v1", "namespaces"}},
+      {"Pod", {"api/v1", "pods"}},
       {"ServiceAccount", {"api/v1", "serviceaccounts"}},
       {"Secret", {"api/v1", "secrets"}},
       {"ConfigMap", {"api/v1", "configmaps"}},
@@ -197,6 +199,40 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
   }
   EXPECT_TRUE(claim) << spec["volumes"].dump();
   EXPECT_THAT(spec["containers"][0]["volumeMounts"].dump(), ::testing::HasSubstr("$(NODE_NAME)"));
+}
+
+// Spark's executor pod template, completed with what Spark fills in (namespace, image) and bound
+// to a node that does not exist (so that neither the scheduler nor a node agent runs it), is a
+// Pod the API server accepts, with the socket's hostPath and the downward API's host IP intact.
+TEST(DeployTest, SparkExecutorPodTemplateIsAValidPod) {
+  absl::StatusOr<std::unique_ptr<KubeTestEnv>> env = KubeTestEnv::Start();
+  ASSERT_TRUE(env.ok()) << env.status();
+  const kube::Client& admin = (*env)->admin();
+  const std::string file =
+      std::string(SHUFFLE_SOURCE_DIR) + "/deploy/spark/executor-pod-template.yaml";
+  EXPECT_EQ(
+      ApplyFile(admin, file,
+                [](std::string text) {
+                  auto insert_after = [&text](const std::string& at, const std::string& what) {
+                    const size_t pos = text.find(at);
+                    EXPECT_NE(pos, std::string::npos) << at;
+                    if (pos != std::string::npos) {
+                      text.insert(pos + at.size(), what);
+                    }
+                  };
+                  insert_after("  name: spark-executor-template\n", "  namespace: default\n");
+                  insert_after("\nspec:\n", "  nodeName: no-such-node\n");
+                  insert_after("    - name: spark-executor\n", "      image: apache/spark:4.1.1\n");
+                  return text;
+                }),
+      1);
+  absl::StatusOr<Json> pod = admin.Get(kube::Pods("default", "spark-executor-template"));
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  const Json& spec = (*pod)["spec"];
+  EXPECT_EQ(spec["volumes"][0]["hostPath"]["path"], "/run/shuffle");
+  EXPECT_EQ(spec["containers"][0]["volumeMounts"][0]["mountPath"], "/run/shuffle");
+  EXPECT_THAT(spec["containers"][0]["env"].dump(), ::testing::HasSubstr("status.hostIP"));
+  EXPECT_THAT(spec["containers"][0]["env"].dump(), ::testing::HasSubstr("/run/shuffle/data.sock"));
 }
 
 }  // namespace

@@ -17,9 +17,9 @@
 namespace shuffle::client {
 
 struct MapStatus {
-  std::string node;             ///< node name of the server holding the output
-  std::string address;          ///< that server's data-plane address ("host:port" or "unix:/path")
-  std::string control_address;  ///< that server's control plane ("host:port"), when it says
+  std::string node;     ///< node name of the server holding the output
+  std::string address;  ///< that server's data-plane address ("host:port" or "unix:/path")
+  std::string control_address{};  ///< that server's control plane ("host:port"), when it says
   core::ShuffleId shuffle{0};
   core::MapId map{0};
   core::AttemptId attempt{0};              ///< the attempt whose output is served (the winner)

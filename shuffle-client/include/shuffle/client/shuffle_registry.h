@@ -28,6 +28,12 @@ class ShuffleRegistry {
   /// another shuffle, an unknown map, or the wrong number of partitions.
   absl::StatusOr<bool> Register(const MapStatus& status);
 
+  /// A map's output was handed over from the server on `from_node` to the one `status` names
+  /// (a draining node, docs/node-loss.md): replaces the map's status when it is unregistered or
+  /// held on `from_node`, and returns true; false when another server already holds the map's
+  /// registered output. INVALID_ARGUMENT as for Register.
+  absl::StatusOr<bool> Move(std::string_view from_node, const MapStatus& status);
+
   /// Forgets every output held by the server on `node` (or, for the address form, reached at
   /// `address`); returns the maps that lost their output.
   std::vector<core::MapId> RemoveOutputsOnNode(std::string_view node);
