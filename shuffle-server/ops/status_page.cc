@@ -4,6 +4,10 @@
 #include <map>
 #include <utility>
 
+#include <openssl/sha.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "shuffle/core/logging.h"
 
@@ -87,7 +91,31 @@ json Rates(const ThroughputHistory& history) {
   return out;
 }
 
+// "'sha256-BASE64'" of the text between `open` and `close` in the page (CSP's hash source).
+std::string InlineHash(std::string_view page, std::string_view open, std::string_view close) {
+  const size_t begin = page.find(open);
+  const size_t end = page.find(close, begin);
+  SHUFFLE_CHECK(begin != std::string_view::npos && end != std::string_view::npos) << open;
+  const std::string_view text = page.substr(begin + open.size(), end - begin - open.size());
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  const std::string raw(reinterpret_cast<const char*>(digest), sizeof(digest));
+  return absl::StrCat("'sha256-", absl::Base64Escape(raw), "'");
+}
+
 }  // namespace
+
+const std::string& StatusPagePolicy() {
+  static const std::string* const policy = [] {
+    const std::string_view page = StatusPageHtml();
+    return new std::string(
+        absl::StrCat("default-src 'none'; script-src ", InlineHash(page, "<script>", "</script>"),
+                     "; style-src ", InlineHash(page, "<style>", "</style>"),
+                     "; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+                     "frame-ancestors 'none'"));
+  }();
+  return *policy;
+}
 
 ThroughputSample SampleThroughput(const MetricsSources& sources) {
   const storage::EngineStats s = sources.engine->stats();
@@ -151,10 +179,14 @@ std::string RenderStatusJson(const StatusSources& sources) {
               {"unix_ms", now.unix_ms},
               {"uptime_seconds", absl::ToInt64Seconds(absl::Now() - sources.started)},
               {"epoch", engine.epoch()}};
-  json totals = {{"pushed_bytes", s.bytes_pushed},   {"pushed_blocks", s.blocks_pushed},
-                 {"pushed_records", s.records_pushed}, {"commits", s.commits},
-                 {"fetches", now.fetches},          {"sent_bytes", now.bytes_out},
-                 {"disk_read_bytes", s.bytes_read},    {"disk_written_bytes", s.bytes_written}};
+  json totals = {{"pushed_bytes", s.bytes_pushed},
+                 {"pushed_blocks", s.blocks_pushed},
+                 {"pushed_records", s.records_pushed},
+                 {"commits", s.commits},
+                 {"fetches", now.fetches},
+                 {"sent_bytes", now.bytes_out},
+                 {"disk_read_bytes", s.bytes_read},
+                 {"disk_written_bytes", s.bytes_written}};
   json drain = {{"draining", s.draining},
                 {"refused_writes", s.refused_draining},
                 {"memory_buffered_bytes", s.memory_bytes},

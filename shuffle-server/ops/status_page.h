@@ -66,17 +66,22 @@ class ThroughputHistory {
 
 // Everything /status.json reports.
 struct StatusSources {
-  MetricsSources metrics;                    // engine required
+  MetricsSources metrics;  // engine required
   std::string node_name;
   const ThroughputHistory* history = nullptr;  // null: no charts
   absl::Time started = absl::Now();
 };
 
-// The JSON document /status.json serves (its fields are listed in docs/status-page.md).
+// The JSON document /status.json serves (its fields are listed in docs/operations.md).
 std::string RenderStatusJson(const StatusSources& sources);
 
 // The HTML page /status serves: constant, holds no data (everything comes from /status.json).
 std::string_view StatusPageHtml();
+
+// The Content-Security-Policy header /status is served with: nothing loads from anywhere, and
+// only the page's own inline script and style run (allowed by their SHA-256 hashes, so a script
+// injected into the page would not).
+const std::string& StatusPagePolicy();
 
 }  // namespace shuffle::ops
 
