@@ -14,6 +14,7 @@
 #include "shuffle-server/idle_reaper.h"
 #include "shuffle-server/ops/metrics_http_server.h"
 #include "shuffle-server/ops/status_page.h"
+#include "shuffle-server/security/token_review.h"
 #include "shuffle-server/sparkess/server.h"
 #include "shuffle/core/endpoint.h"
 #include "shuffle/core/logging.h"
@@ -160,6 +161,31 @@ absl::Status StatusPageAccess(const std::string& secret, std::string_view given)
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::unique_ptr<security::TokenReviewer>> StartTokenReview(
+    const ServerOptions& options) {
+  security::TokenReviewOptions review;
+  absl::StatusOr<kube::Config> api = options.kubeconfig.empty()
+                                         ? kube::LoadInClusterConfig(kube::InClusterOptions{})
+                                         : kube::LoadKubeconfig(kube::KubeconfigOptions{
+                                               .path = options.kubeconfig, .context = ""});
+  if (!api.ok()) {
+    return core::Annotate(api.status(), "--token-review: the Kubernetes API server's address");
+  }
+  review.api = std::move(*api);
+  if (!options.token_review_audience.empty()) {
+    review.audiences = {options.token_review_audience};
+  }
+  review.cache_ttl = absl::Seconds(static_cast<int64_t>(options.token_review_cache_seconds));
+  review.required_resource = options.token_review_resource;
+  SHUFFLE_LOG(INFO) << "drivers' service-account tokens checked with TokenReview"
+                    << Kv("api_server", review.api.server)
+                    << Kv("required_resource", review.required_resource.empty()
+                                                   ? std::string("none")
+                                                   : review.required_resource)
+                    << Kv("cache_seconds", options.token_review_cache_seconds);
+  return security::TokenReviewer::Create(std::move(review));
+}
+
 }  // namespace
 
 std::vector<ListenerFactory> StandardListeners() {
@@ -169,6 +195,7 @@ std::vector<ListenerFactory> StandardListeners() {
 // The running parts, in start order; destroyed in reverse.
 struct Server::Parts {
   std::unique_ptr<security::TokenAuthority> tokens;
+  std::unique_ptr<security::TokenReviewer> reviewer;  // --token-review
   std::string operator_secret;  // with tokens: --registration-secret-file's secret
   std::unique_ptr<storage::StorageEngine> engine;
   std::unique_ptr<control::Drainer> drainer;
@@ -212,6 +239,10 @@ absl::Status Server::Parts::StartControl(const ServerOptions& options) {
                              security::ReadSecretFile(options.registration_secret_file));
     control_options.registration_secret = operator_secret;
   }
+  if (options.token_review) {
+    SHUFFLE_ASSIGN_OR_RETURN(reviewer, StartTokenReview(options));
+    control_options.token_reviewer = reviewer.get();
+  }
   service = std::make_unique<control::ControlService>(engine.get(), control_options);
   SHUFFLE_ASSIGN_OR_RETURN(control,
                            control::ControlServer::Start(options.control_listen, service.get()));
@@ -228,9 +259,17 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
                                 .data_dirs = options.data_dirs,
                                 .env = storage::Env::Default(),
                                 .dataplane = nullptr,
-                                .spark = nullptr};
+                                .spark = nullptr,
+                                .token_reviews = nullptr};
     for (const std::unique_ptr<Listener>& listener : listeners) {
       listener->AddMetricsSources(&sources);
+    }
+    if (reviewer != nullptr) {
+      sources.token_reviews = [r = reviewer.get()] {
+        const security::TokenReviewer::Stats s = r->stats();
+        return ops::TokenReviewStats{
+            .reviews = s.reviews, .cache_hits = s.cache_hits, .refused = s.refused};
+      };
     }
     history = std::make_unique<ops::ThroughputHistory>(
         [sources] { return ops::SampleThroughput(sources); }, kStatusSampleInterval,
@@ -248,8 +287,7 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
         return StatusPageAccess(secret, given);
       };
     }
-    SHUFFLE_ASSIGN_OR_RETURN(metrics,
-                             ops::MetricsHttpServer::Start(options.metrics_listen, pages));
+    SHUFFLE_ASSIGN_OR_RETURN(metrics, ops::MetricsHttpServer::Start(options.metrics_listen, pages));
     SHUFFLE_LOG(INFO) << "serving metrics and the status page" << Kv("port", metrics->port())
                       << Kv("status_page_secured", tokens != nullptr);
   }

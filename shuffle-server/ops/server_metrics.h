@@ -14,6 +14,13 @@
 
 namespace shuffle::ops {
 
+// Drivers' identity checks (--token-review; security::TokenReviewer::Stats).
+struct TokenReviewStats {
+  uint64_t reviews = 0;     // TokenReviews sent to the API server
+  uint64_t cache_hits = 0;  // registrations answered from the cache of positive reviews
+  uint64_t refused = 0;     // tokens refused (not accepted, not a service account, no RBAC)
+};
+
 struct MetricsSources {
   const storage::StorageEngine* engine = nullptr;  // required
   std::vector<std::string> data_dirs;              // for free/capacity per directory
@@ -22,6 +29,8 @@ struct MetricsSources {
   std::function<dataplane::DataPlaneStats()> dataplane;
   // Empty when the Spark listener is off.
   std::function<sparkess::SparkEssStats()> spark;
+  // Empty without --token-review.
+  std::function<TokenReviewStats()> token_reviews;
 };
 
 std::string RenderServerMetrics(const MetricsSources& sources);
