@@ -11,6 +11,7 @@
 #include "shuffle-server/control/control_service.h"
 #include "shuffle-server/control/drainer.h"
 #include "shuffle-server/dataplane/server.h"
+#include "shuffle-server/handover/handover.h"
 #include "shuffle-server/idle_reaper.h"
 #include "shuffle-server/ops/metrics_http_server.h"
 #include "shuffle-server/ops/status_page.h"
@@ -196,6 +197,7 @@ std::vector<ListenerFactory> StandardListeners() {
 struct Server::Parts {
   std::unique_ptr<security::TokenAuthority> tokens;
   std::unique_ptr<security::TokenReviewer> reviewer;  // --token-review
+  handover::HandOverProgress handover;                // Decommission's, for the status page
   std::string operator_secret;  // with tokens: --registration-secret-file's secret
   std::unique_ptr<storage::StorageEngine> engine;
   std::unique_ptr<control::Drainer> drainer;
@@ -239,6 +241,7 @@ absl::Status Server::Parts::StartControl(const ServerOptions& options) {
                              security::ReadSecretFile(options.registration_secret_file));
     control_options.registration_secret = operator_secret;
   }
+  control_options.handover_progress = &handover;
   if (options.token_review) {
     SHUFFLE_ASSIGN_OR_RETURN(reviewer, StartTokenReview(options));
     control_options.token_reviewer = reviewer.get();
@@ -277,7 +280,16 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
     const ops::StatusSources status{.metrics = sources,
                                     .node_name = options.node_name,
                                     .history = history.get(),
-                                    .started = absl::Now()};
+                                    .started = absl::Now(),
+                                    .handover = [h = &handover] {
+                                      return ops::HandOverStatus{
+                                          .started_unix_ms = h->started_unix_ms.load(),
+                                          .finished_unix_ms = h->finished_unix_ms.load(),
+                                          .maps = h->maps.load(),
+                                          .moved = h->moved.load(),
+                                          .unmoved = h->unmoved.load(),
+                                          .bytes_moved = h->bytes_moved.load()};
+                                    }};
     ops::MetricsHttpServer::Pages pages{
         .metrics = [sources] { return ops::RenderServerMetrics(sources); },
         .status_json = [status] { return ops::RenderStatusJson(status); },

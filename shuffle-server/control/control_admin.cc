@@ -83,7 +83,8 @@ absl::StatusOr<proto::DecommissionResponse> ControlService::DoDecommission(
   handover::HandOverOptions options{.peers = {},
                                     .deadline = deadline,
                                     .tokens = options_.token_authority,
-                                    .operator_secret = req.admin().operator_secret()};
+                                    .operator_secret = req.admin().operator_secret(),
+                                    .progress = options_.handover_progress};
   for (const proto::Peer& peer : req.peers()) {
     options.peers.push_back(handover::PeerServer{.data_address = peer.data_address(),
                                                  .control_address = peer.control_address()});

@@ -39,6 +39,10 @@
 #include "shuffle/core/gate.h"
 #include "shuffle/proto/control.grpc.pb.h"
 
+namespace shuffle::handover {
+struct HandOverProgress;
+}  // namespace shuffle::handover
+
 namespace shuffle::security {
 class TokenAuthority;
 class TokenReviewer;
@@ -83,6 +87,9 @@ struct ControlServiceOptions {
   // On Kubernetes: checks the service-account tokens drivers register with (TokenReview); null:
   // only the operator secret registers. Must outlive the service.
   const security::TokenReviewer* token_reviewer = nullptr;
+  // Updated by Decommission's hand-over (the status page shows it); null: not reported. Must
+  // outlive the service.
+  handover::HandOverProgress* handover_progress = nullptr;
   // Runs Drain; null: Drain is FAILED_PRECONDITION. Must outlive the service.
   Drainer* drainer = nullptr;
 };

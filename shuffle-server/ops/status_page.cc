@@ -210,6 +210,19 @@ std::string RenderStatusJson(const StatusSources& sources) {
     totals["spark_registered_executors"] = spark.registered_executors;
   }
   totals["request_errors"] = errors;
+  if (sources.handover) {
+    const HandOverStatus h = sources.handover();
+    const char* state = h.started_unix_ms == 0    ? "none"
+                        : h.finished_unix_ms == 0 ? "running"
+                                                  : "finished";
+    drain["handover"] = {{"state", state},
+                         {"maps", h.maps},
+                         {"moved", h.moved},
+                         {"unmoved", h.unmoved},
+                         {"bytes_moved", h.bytes_moved},
+                         {"started_unix_ms", h.started_unix_ms},
+                         {"finished_unix_ms", h.finished_unix_ms}};
+  }
   doc["totals"] = std::move(totals);
   doc["drain"] = std::move(drain);
   doc["applications"] = Applications(engine);

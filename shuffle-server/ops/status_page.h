@@ -64,12 +64,23 @@ class ThroughputHistory {
   std::thread thread_;
 };
 
+// A decommission's hand-over of the node's map outputs to peers (handover::HandOverProgress).
+struct HandOverStatus {
+  int64_t started_unix_ms = 0;   // 0: none since the server started
+  int64_t finished_unix_ms = 0;  // 0: running (or none)
+  uint64_t maps = 0;
+  uint64_t moved = 0;
+  uint64_t unmoved = 0;
+  uint64_t bytes_moved = 0;
+};
+
 // Everything /status.json reports.
 struct StatusSources {
   MetricsSources metrics;  // engine required
   std::string node_name;
   const ThroughputHistory* history = nullptr;  // null: no charts
   absl::Time started = absl::Now();
+  std::function<HandOverStatus()> handover;  // empty: not reported
 };
 
 // The JSON document /status.json serves (its fields are listed in docs/operations.md).

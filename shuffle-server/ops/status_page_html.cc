@@ -74,12 +74,16 @@ It stays in this browser tab only.</p>
 </div></section>
 <section><h2>Disk</h2><table><thead><tr><th>directory</th><th>shuffle data</th><th>files</th>
 <th>free</th><th>used</th></tr></thead><tbody id="dirs"></tbody></table></section>
-<section><h2>Drain</h2><table><tbody>
+<section><h2>Drain and hand-over</h2><table><tbody>
 <tr><th>draining</th><td id="drain-state"></td></tr>
 <tr><th>writes refused while draining</th><td id="drain-refused"></td></tr>
 <tr><th>requests in flight</th><td id="drain-requests"></td></tr>
 <tr><th>buffered block bytes</th><td id="drain-buffered"></td></tr>
 <tr><th>response bytes not yet written</th><td id="drain-pending"></td></tr>
+<tr><th>hand-over to peers</th><td id="handover-state"></td></tr>
+<tr><th>map outputs moved</th><td id="handover-moved"></td></tr>
+<tr><th>map outputs not moved (re-run)</th><td id="handover-unmoved"></td></tr>
+<tr><th>bytes moved</th><td id="handover-bytes"></td></tr>
 </tbody></table></section>
 <section class="wide"><h2>Applications and shuffles</h2><table><thead><tr><th>application</th>
 <th>namespace</th><th>shuffle</th><th>partitions</th><th>maps committed</th><th>sealed</th>
@@ -163,6 +167,17 @@ function render(s) {
   show("drain-requests", d.requests_in_flight, count(d.requests_in_flight));
   show("drain-buffered", d.memory_buffered_bytes, bytes(d.memory_buffered_bytes));
   show("drain-pending", d.pending_write_bytes, bytes(d.pending_write_bytes));
+  const h = d.handover || {state: "none", maps: 0, moved: 0, unmoved: 0, bytes_moved: 0};
+  const handed = h.moved + h.unmoved;
+  show("handover-state", h.state, h.state === "none" ? "none"
+      : h.state === "running" ? "running: " + count(handed) + " of " + count(h.maps) + " map outputs"
+      : "finished in " + ((h.finished_unix_ms - h.started_unix_ms) / 1000).toFixed(1) + " s");
+  const progress = document.createElement("span");
+  progress.textContent = count(h.moved) + " of " + count(h.maps) + " ";
+  $("handover-moved").replaceChildren(progress, bar(h.maps > 0 ? h.moved / h.maps : 0));
+  $("handover-moved").dataset.value = String(h.moved);
+  show("handover-unmoved", h.unmoved, count(h.unmoved));
+  show("handover-bytes", h.bytes_moved, bytes(h.bytes_moved));
   const rows = [];
   for (const a of s.applications) {
     for (const sh of a.shuffles) {

@@ -329,7 +329,21 @@ absl::Status Chromium::WaitUntil(std::string_view condition, absl::Duration time
 }
 
 absl::StatusOr<std::string> Chromium::Screenshot() {
-  absl::StatusOr<json> shot = Call("Page.captureScreenshot", {{"format", "png"}});
+  // The whole page, not only the window.
+  absl::StatusOr<json> layout = Call("Page.getLayoutMetrics");
+  if (!layout.ok()) {
+    return layout.status();
+  }
+  const json size = layout->value("cssContentSize", layout->value("contentSize", json::object()));
+  absl::StatusOr<json> shot =
+      Call("Page.captureScreenshot", {{"format", "png"},
+                                      {"captureBeyondViewport", true},
+                                      {"clip",
+                                       {{"x", 0},
+                                        {"y", 0},
+                                        {"width", size.value("width", 1280.0)},
+                                        {"height", size.value("height", 1100.0)},
+                                        {"scale", 1}}}});
   if (!shot.ok()) {
     return shot.status();
   }

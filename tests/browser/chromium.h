@@ -47,7 +47,7 @@ class Chromium {
   // Evaluates `condition` every 200 ms until it is true; DEADLINE_EXCEEDED naming it after
   // `timeout` (a bound on waiting, not a performance check).
   absl::Status WaitUntil(std::string_view condition, absl::Duration timeout);
-  // A PNG of the tab.
+  // A PNG of the whole page in the tab.
   absl::StatusOr<std::string> Screenshot();
   // Everything reported as a problem since the tab was opened (see PageProblem).
   std::vector<PageProblem> Problems();

@@ -9,11 +9,14 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/grpcpp.h>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
 #include "shuffle/core/endpoint.h"
+#include "shuffle/proto/control.grpc.pb.h"
 #include "tests/browser/chromium.h"
 #include "tests/support/http.h"
 #include "tests/support/server_process.h"
@@ -195,6 +198,45 @@ TEST_F(StatusPageTest, ShowsTheLiveFiguresOfAJobWithNoConsoleErrors) {
     out << *png;
     EXPECT_TRUE(out.good()) << "cannot write " << keep;
   }
+}
+
+// A decommission: the node drains and hands its map outputs over to a peer; the page shows it.
+TEST_F(StatusPageTest, ShowsADecommissionsHandOver) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto peer = ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/peer", "node-8");
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  ASSERT_NO_FATAL_FAILURE(StartBrowser());
+  ASSERT_TRUE(server_->RegisterShuffle("orders-etl", 1, kPartitions).ok());
+  for (uint32_t m = 0; m < 3; ++m) {
+    WriteMap("orders-etl", 1, m, 2000);
+  }
+  ASSERT_TRUE(browser_->Navigate(page_url_).ok());
+  ASSERT_NO_FATAL_FAILURE(WaitUntil(absl::StrCat(Figure("commits"), " === 3")));
+  EXPECT_EQ(*browser_->Evaluate("document.getElementById('handover-state').textContent"),
+            json("none"));
+
+  auto stub = proto::ShuffleControl::NewStub(
+      grpc::CreateChannel(server_->control_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  proto::DecommissionRequest request;
+  proto::Peer* to = request.add_peers();
+  to->set_data_address((*peer)->data_address());
+  to->set_control_address((*peer)->control_address());
+  proto::DecommissionResponse response;
+  const grpc::Status decommissioned = stub->Decommission(&context, request, &response);
+  ASSERT_TRUE(decommissioned.ok()) << decommissioned.error_message();
+  ASSERT_EQ(response.moved_size(), 3);
+
+  ASSERT_NO_FATAL_FAILURE(
+      WaitUntil("document.getElementById('handover-state').dataset.value === 'finished' && "
+                "document.getElementById('state').textContent === 'draining'"));
+  EXPECT_EQ(Number(Figure("handover-moved")), 3);
+  EXPECT_EQ(Number(Figure("handover-unmoved")), 0);
+  EXPECT_GT(Number(Figure("handover-bytes")), 0);
+  EXPECT_EQ(Number(Figure("drain-state")), 1);
+  const std::vector<PageProblem> problems = browser_->Problems();
+  EXPECT_TRUE(problems.empty()) << "the page reported:" << Describe(problems);
 }
 
 // The check above can fail: a script the page did not ship is refused by its Content Security
