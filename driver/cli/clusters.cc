@@ -90,10 +90,9 @@ class LocalFaults : public chaos::FaultTarget {
         }
       }
     }
-    const bool takes_node = kind == chaos::FaultKind::kNodeLoss ||
-                            kind == chaos::FaultKind::kNodeDrain ||
-                            kind == chaos::FaultKind::kDiskFull ||
-                            kind == chaos::FaultKind::kPartition;
+    const bool takes_node =
+        kind == chaos::FaultKind::kNodeLoss || kind == chaos::FaultKind::kNodeDrain ||
+        kind == chaos::FaultKind::kDiskFull || kind == chaos::FaultKind::kPartition;
     if (up.empty() || (takes_node && up.size() < 2)) {
       return absl::FailedPreconditionError(
           "no node it can strike and leave the job a writable node");
