@@ -329,8 +329,8 @@ void JobRunner::OnOutputsMoved(const std::string& node,
     }
     absl::StatusOr<client::MapStatus> status = client::MapStatus::Parse(m.status);
     if (!status.ok()) {
-      SHUFFLE_LOG(WARNING) << "a moved map output's status does not parse"
-                           << Kv("node", node) << Kv("error", status.status().ToString());
+      SHUFFLE_LOG(WARNING) << "a moved map output's status does not parse" << Kv("node", node)
+                           << Kv("error", status.status().ToString());
       continue;
     }
     ours.push_back(*std::move(status));

@@ -31,8 +31,8 @@ constexpr char kOperatorSecret[] = "handover-operator-secret";
 
 // The raw bytes of block b of map m in partition p: self-describing, so a reader can check them.
 std::string BlockBytes(uint32_t m, uint32_t p, uint32_t b) {
-  std::string s = "map" + std::to_string(m) + "/p" + std::to_string(p) + "/b" + std::to_string(b) +
-                  ";";
+  std::string s =
+      "map" + std::to_string(m) + "/p" + std::to_string(p) + "/b" + std::to_string(b) + ";";
   while (s.size() < 500 + (m * 131 + p * 17 + b) % 3000) {
     s += s.substr(0, 11);
   }
@@ -45,11 +45,11 @@ class HandOverTest : public ::testing::Test {
     std::ofstream(dir_.path() + "/token-secret") << std::string(40, 'k') << "\n";
     std::ofstream(dir_.path() + "/operator-secret") << kOperatorSecret << "\n";
     for (int i = 0; i < 3; ++i) {
-      auto server = ServerProcess::Start(
-          SHUFFLE_SERVER_BINARY, dir_.path() + "/n" + std::to_string(i), "n" + std::to_string(i),
-          "", "127.0.0.1:0",
-          {"--secret-file=" + dir_.path() + "/token-secret",
-           "--registration-secret-file=" + dir_.path() + "/operator-secret"});
+      auto server =
+          ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/n" + std::to_string(i),
+                               "n" + std::to_string(i), "", "127.0.0.1:0",
+                               {"--secret-file=" + dir_.path() + "/token-secret",
+                                "--registration-secret-file=" + dir_.path() + "/operator-secret"});
       ASSERT_TRUE(server.ok()) << server.status();
       servers_.push_back(std::move(*server));
     }
@@ -59,8 +59,10 @@ class HandOverTest : public ::testing::Test {
   }
 
   ShuffleHandle Handle() const {
-    return ShuffleHandle{
-        .app_id = kApp, .token = token_, .shuffle = core::ShuffleId(2), .num_partitions = kPartitions};
+    return ShuffleHandle{.app_id = kApp,
+                         .token = token_,
+                         .shuffle = core::ShuffleId(2),
+                         .num_partitions = kPartitions};
   }
   static ClientOptions Options(const std::string& server) {
     ClientOptions o;
@@ -74,8 +76,8 @@ class HandOverTest : public ::testing::Test {
   // Map m as attempt 100 + m, 1 + (m + p) % 3 blocks in partition p (none in partition 3 for
   // maps divisible by 4; map 5 writes nothing at all).
   absl::StatusOr<MapStatus> WriteMap(const std::string& server, uint32_t m) {
-    auto writer = MapOutputWriter::Open(Options(server), Handle(), core::MapId(m),
-                                        core::AttemptId(100 + m));
+    auto writer =
+        MapOutputWriter::Open(Options(server), Handle(), core::MapId(m), core::AttemptId(100 + m));
     if (!writer.ok()) {
       return writer.status();
     }
