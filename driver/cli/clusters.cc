@@ -233,11 +233,8 @@ absl::StatusOr<Cluster> ConnectKubernetes(const DriverOptions& options, const st
     // Without the operator secret the driver proves who it is with the service-account token
     // it reaches the API server with; servers with --token-review check it with the TokenReview
     // API and register the application in that service account's namespace (docs/security.md).
-    std::string token = config.bearer_token;
-    if (!config.token_file.empty()) {
-      SHUFFLE_ASSIGN_OR_RETURN(token, kube::ReadSmallFile(config.token_file));
-    }
-    cluster.operator_secret = std::string(absl::StripTrailingAsciiWhitespace(token));
+    cluster.operator_secret = config.bearer_token;
+    cluster.identity_token_file = config.token_file;  // in a pod: rotated by the kubelet
   }
   cluster.listen = options.listen.empty() ? "0.0.0.0:7100" : options.listen;
   cluster.advertise_host = options.advertise_host.empty() ? Env("POD_IP") : options.advertise_host;

@@ -19,8 +19,10 @@ struct Cluster {
   std::unique_ptr<kube::Client> client;  // Kubernetes only; outlives `backend`
   std::unique_ptr<podmanager::Backend> backend;
   // Registers the application with the servers: the operator secret, or on Kubernetes without
-  // one the driver's service-account token (reviewed by servers with --token-review).
+  // one the driver's service-account token (reviewed by servers with --token-review), read from
+  // identity_token_file at each registration when the token is a rotated file.
   std::string operator_secret;
+  std::string identity_token_file;
   std::string listen;                          // the driver's gRPC service
   std::string advertise_host;                  // how executors reach it
   std::string description;                     // what to print about the cluster
