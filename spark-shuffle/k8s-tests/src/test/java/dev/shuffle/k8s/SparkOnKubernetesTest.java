@@ -1,0 +1,302 @@
+package dev.shuffle.k8s;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shuffle.jobs.Evictor;
+import dev.shuffle.jobs.MainJob;
+import dev.shuffle.jobs.Phase;
+import dev.shuffle.jobs.Report;
+import dev.shuffle.spark.NodeShuffleConf;
+import dev.shuffle.spark.NodeShuffleDataIO;
+import dev.shuffle.spark.NodeShuffleManager;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.ServiceAccountBuilder;
+import io.fabric8.kubernetes.api.model.authentication.TokenRequest;
+import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
+import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
+import io.fabric8.kubernetes.client.http.HttpClient;
+import io.fabric8.kubernetes.client.http.HttpRequest;
+import io.fabric8.kubernetes.client.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.extension.TestWatcher;
+import scala.jdk.javaapi.CollectionConverters;
+
+/**
+ * Real Spark on the Kubernetes test environment: Spark's own Kubernetes scheduler backend
+ * (client mode, in this JVM) drives the real kube-apiserver with a service account bound to
+ * deploy/spark's spark-driver role, and creates its executor pods itself from deploy/spark's
+ * executor pod template; the node agent runs them on three fake nodes as a kubelet runs Spark's
+ * image, each finding its node's shuffle-server (the DaemonSet of deploy/base) through the
+ * template's hostPath socket. The project's main job (dev.shuffle.jobs.MainJob) runs on it, with
+ * executor pods evicted through the Eviction API (policy/v1beta1, the only one v1.20 has).
+ * docs/spark-kubernetes.md.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class SparkOnKubernetesTest {
+  static final String NS = "spark-jobs";
+  static final MainJob.Options JOB =
+      MainJob.Options.defaults().withSize(48L << 20).withMaps(12).withPartitions(6)
+          .withProgress(false);
+  static final int EXECUTORS = 3;
+
+  private static volatile boolean failed;
+
+  @RegisterExtension
+  static final TestWatcher WATCHER =
+      new TestWatcher() {
+        @Override
+        public void testFailed(ExtensionContext context, Throwable cause) {
+          failed = true;
+        }
+      };
+
+  private Path work;
+  private ControlPlane plane;
+  private FakeNodes nodes;
+  private String driverToken;
+  private Path operatorSecret;
+  private SparkSession spark;
+
+  @BeforeAll
+  void start() throws Exception {
+    work = Files.createTempDirectory("k8s-tests");
+    try {
+      plane = ControlPlane.start(work.resolve("kube"));
+      nodes = FakeNodes.start(plane, work);
+      driverToken = driverServiceAccount();
+      operatorSecret = work.resolve("operator-secret");
+      Files.writeString(operatorSecret, nodes.operatorSecret());
+    } catch (Exception | Error e) {
+      failed = true;
+      stop();
+      throw e;
+    }
+  }
+
+  /**
+   * The job namespace, its service account "spark" bound to deploy/spark's spark-driver
+   * ClusterRole, and a token for it from the TokenRequest API (what a driver pod would have
+   * mounted).
+   */
+  private String driverServiceAccount() {
+    var admin = plane.admin();
+    admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS)
+        .endMetadata().build()).create();
+    admin.serviceAccounts().inNamespace(NS).resource(new ServiceAccountBuilder()
+        .withNewMetadata().withName("spark").endMetadata().build()).create();
+    admin.rbac().roleBindings().inNamespace(NS).resource(new RoleBindingBuilder()
+        .withNewMetadata().withName("spark-driver").endMetadata()
+        .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
+        .withName("spark-driver").endRoleRef()
+        .addNewSubject().withKind("ServiceAccount").withName("spark").withNamespace(NS)
+        .endSubject().build()).create();
+    TokenRequest issued =
+        admin.serviceAccounts().inNamespace(NS).withName("spark").tokenRequest(
+            new TokenRequestBuilder().withNewSpec()
+                .withAudiences("https://kubernetes.default.svc").withExpirationSeconds(3600L)
+                .endSpec().build());
+    return issued.getStatus().getToken();
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    stopSpark();
+    if (nodes != null) {
+      nodes.close();
+    }
+    if (plane != null) {
+      plane.close();
+    }
+    if (failed) {
+      System.err.println("k8s-tests: the control plane's and nodes' logs are kept under " + work);
+    } else if (work != null) {
+      dev.shuffle.testkit.ShuffleServer.deleteTree(work);
+    }
+  }
+
+  @AfterEach
+  void stopSpark() throws InterruptedException {
+    if (spark != null) {
+      spark.stop();
+      spark = null;
+      // Spark deletes its executor pods when it stops; the next application starts clean.
+      FakeNodes.await(120, "the executor pods of the stopped application gone", () ->
+          plane.admin().pods().inNamespace(NS).withLabel("spark-role", "executor").list()
+              .getItems().isEmpty());
+    }
+  }
+
+  /** A Spark application in client mode on the test environment, with its executors up. */
+  private SparkSession startSpark(boolean plugin, Map<String, String> extra)
+      throws InterruptedException {
+    Path template =
+        ControlPlane.sourceDir().resolve("deploy/spark/executor-pod-template.yaml");
+    SparkConf conf =
+        new SparkConf()
+            .setMaster("k8s://" + plane.server())
+            .setAppName("k8s-tests")
+            .set("spark.submit.deployMode", "client")
+            .set("spark.kubernetes.namespace", NS)
+            .set("spark.kubernetes.authenticate.caCertFile", plane.caFile().toString())
+            .set("spark.kubernetes.authenticate.oauthToken", driverToken)
+            .set("spark.kubernetes.container.image", FakeNodes.SPARK_IMAGE)
+            .set("spark.kubernetes.executor.podTemplateFile", template.toString())
+            .set("spark.kubernetes.executor.podTemplateContainerName", "spark-executor")
+            .set("spark.driver.host", "127.0.0.1")
+            .set("spark.driver.bindAddress", "127.0.0.1")
+            .set("spark.executor.instances", Integer.toString(EXECUTORS))
+            // 2 cores of a node's 4 (its server asks for 0.5): one executor per node.
+            .set("spark.executor.cores", "2")
+            .set("spark.executor.memory", "640m")
+            .set("spark.ui.enabled", "false")
+            .set("spark.sql.warehouse.dir", work.resolve("warehouse").toString())
+            .set("spark.scheduler.minRegisteredResourcesRatio", "1.0")
+            .set("spark.scheduler.maxRegisteredResourcesWaitingTime", "180s");
+    if (plugin) {
+      conf.set("spark.shuffle.manager", NodeShuffleManager.class.getName())
+          .set("spark.shuffle.sort.io.plugin.class", NodeShuffleDataIO.class.getName())
+          .set(NodeShuffleConf.SERVERS,
+              String.join(",", FakeNodes.controlAddress(0), FakeNodes.controlAddress(1),
+                  FakeNodes.controlAddress(2)))
+          .set(NodeShuffleConf.IDENTITY_TOKEN_FILE, operatorSecret.toString())
+          // The plugin's classes as spark.executor.extraClassPath (Spark's SPARK_CLASSPATH in
+          // the pod), where a real image has the plugin's jar in /opt/spark/jars.
+          .set("spark.executor.extraClassPath", pluginClasses());
+    }
+    extra.forEach(conf::set);
+    spark = SparkSession.builder().config(conf).getOrCreate();
+    awaitExecutors(EXECUTORS);
+    return spark;
+  }
+
+  static String pluginClasses() {
+    return Path.of(NodeShuffleManager.class.getProtectionDomain().getCodeSource().getLocation()
+        .getPath()).toString();
+  }
+
+  private void awaitExecutors(int n) throws InterruptedException {
+    FakeNodes.await(240, n + " executors registered (executor pods' logs under "
+        + nodes.root().resolve("nodes") + ")",
+        () -> spark.sparkContext().getExecutorIds().size() >= n);
+  }
+
+  /** The application's executor pods, by Spark's executor id. */
+  private Map<String, Pod> executorPods() {
+    return plane.admin().pods().inNamespace(NS).withLabel("spark-role", "executor")
+        .withLabel("spark-app-selector", spark.sparkContext().applicationId()).list().getItems()
+        .stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .collect(Collectors.toMap(p -> p.getMetadata().getLabels().get("spark-exec-id"),
+            p -> p));
+  }
+
+  /**
+   * Evicts the executor's pod through the Eviction API, policy/v1beta1 (v1.20 has no policy/v1,
+   * the one fabric8's PodResource.evict() uses). The API server deletes the pod gracefully; the
+   * node agent SIGTERMs the executor.
+   */
+  private Evictor evictionApi() {
+    return (appId, executorId) -> {
+      Pod pod = executorPods().get(executorId);
+      if (pod == null) {
+        throw new IllegalStateException("no pod for executor " + executorId);
+      }
+      String name = pod.getMetadata().getName();
+      String body =
+          "{\"apiVersion\":\"policy/v1beta1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\""
+              + name + "\",\"namespace\":\"" + NS + "\"}}";
+      HttpClient http = plane.admin().getHttpClient();
+      HttpRequest request =
+          http.newHttpRequestBuilder()
+              .uri(plane.server() + "/api/v1/namespaces/" + NS + "/pods/" + name + "/eviction")
+              .post("application/json", body)
+              .build();
+      HttpResponse<String> response =
+          http.sendAsync(request, String.class).get(30, TimeUnit.SECONDS);
+      if (response.code() != 201) {
+        throw new IllegalStateException("eviction of pod " + name + ": HTTP " + response.code()
+            + " " + response.body());
+      }
+      return "pod " + name + " on node " + pod.getSpec().getNodeName()
+          + " evicted through the Eviction API (policy/v1beta1)";
+    };
+  }
+
+  private Report runJob(Phase phase) throws InterruptedException {
+    awaitExecutors(EXECUTORS); // an evicted executor's replacement pod, too
+    Report r = MainJob.run(spark, JOB.withEviction(phase), evictionApi(), System.out, false);
+    System.out.print(r.text());
+    return r;
+  }
+
+  private static void assertNoRerun(Report r) {
+    assertTrue(r.validated(), r.text());
+    assertTrue(r.evicted(), r.text());
+    assertEquals(0, r.stageReruns(), r.text());
+    assertEquals(r.mapPartitions() + r.mapTasksLostWithExecutors(), r.mapTaskAttempts(),
+        r.text());
+    assertEquals(1, r.executorsRemoved().size(), r.text());
+  }
+
+  /**
+   * Spark's backend creates the executor pods from the template; the scheduler spreads them over
+   * the nodes; each runs with an address of its own, which is where Spark reaches it; the job
+   * validates with the plugin (its executors found their node's server through the socket).
+   */
+  @Test
+  @Order(1)
+  void sparkCreatesExecutorPodsThatRunOnTheFakeNodes() throws Exception {
+    startSpark(true, Map.of());
+    Map<String, Pod> pods = executorPods();
+    assertEquals(EXECUTORS, pods.size(), pods.keySet().toString());
+    Set<String> podIps = new HashSet<>();
+    Set<String> nodesUsed = new HashSet<>();
+    for (Pod p : pods.values()) {
+      assertEquals("Running", p.getStatus().getPhase(), p.getMetadata().getName());
+      assertTrue(p.getStatus().getPodIP().startsWith("127.1.3"), p.getStatus().getPodIP());
+      assertTrue(p.getStatus().getHostIP().startsWith("127.0.0.3"), p.getStatus().getHostIP());
+      podIps.add(p.getStatus().getPodIP());
+      nodesUsed.add(p.getSpec().getNodeName());
+      // The template's socket volume and environment made it into Spark's pod.
+      assertTrue(p.getSpec().getVolumes().stream().anyMatch(v -> v.getHostPath() != null
+          && "/run/shuffle".equals(v.getHostPath().getPath())), p.getMetadata().getName());
+    }
+    assertEquals(EXECUTORS, podIps.size(), podIps.toString());
+    assertEquals(Set.copyOf(FakeNodes.NODES), nodesUsed);
+    // Spark knows each executor by its pod's IP (the entrypoint's --hostname).
+    List<String> hosts = new ArrayList<>();
+    for (var info : spark.sparkContext().statusTracker().getExecutorInfos()) {
+      hosts.add(info.host());
+    }
+    assertTrue(hosts.containsAll(podIps), "executors' hosts " + hosts + " vs pods' " + podIps);
+    Report r = runJob(Phase.NONE);
+    assertTrue(r.validated(), r.text());
+    assertEquals(0, r.stageReruns(), r.text());
+    assertEquals(r.mapPartitions(), r.mapTaskAttempts(), r.text());
+    assertTrue(r.shuffle().contains("NodeShuffleManager"), r.text());
+    assertTrue(CollectionConverters.asJava(spark.sparkContext().getExecutorIds()).size()
+        >= EXECUTORS);
+  }
+}
