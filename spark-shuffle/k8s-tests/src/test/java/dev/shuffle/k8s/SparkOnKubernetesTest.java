@@ -31,7 +31,6 @@ import java.util.stream.Collectors;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -79,6 +78,8 @@ class SparkOnKubernetesTest {
   private String driverToken;
   private Path operatorSecret;
   private SparkSession spark;
+  private String sparkSettings;
+  private final Map<Phase, Report> withPlugin = new java.util.EnumMap<>(Phase.class);
 
   @BeforeAll
   void start() throws Exception {
@@ -137,16 +138,32 @@ class SparkOnKubernetesTest {
     }
   }
 
-  @AfterEach
-  void stopSpark() throws InterruptedException {
+  /** Stops the application, if any, and waits (bounded) for Spark to delete its pods. */
+  private void stopSpark() throws InterruptedException {
     if (spark != null) {
       spark.stop();
       spark = null;
-      // Spark deletes its executor pods when it stops; the next application starts clean.
+      sparkSettings = null;
       FakeNodes.await(120, "the executor pods of the stopped application gone", () ->
           plane.admin().pods().inNamespace(NS).withLabel("spark-role", "executor").list()
               .getItems().isEmpty());
     }
+  }
+
+  /**
+   * The running application when it was started with these settings (tests in a row share it:
+   * starting one costs half a minute on two cores), else a new one.
+   */
+  private SparkSession spark(boolean plugin, Map<String, String> extra)
+      throws InterruptedException {
+    String settings = plugin + " " + new java.util.TreeMap<>(extra);
+    if (spark != null && settings.equals(sparkSettings)) {
+      return spark;
+    }
+    stopSpark();
+    startSpark(plugin, extra);
+    sparkSettings = settings;
+    return spark;
   }
 
   /** A Spark application in client mode on the test environment, with its executors up. */
@@ -268,7 +285,7 @@ class SparkOnKubernetesTest {
   @Test
   @Order(1)
   void sparkCreatesExecutorPodsThatRunOnTheFakeNodes() throws Exception {
-    startSpark(true, Map.of());
+    spark(true, Map.of());
     Map<String, Pod> pods = executorPods();
     assertEquals(EXECUTORS, pods.size(), pods.keySet().toString());
     Set<String> podIps = new HashSet<>();
@@ -298,5 +315,106 @@ class SparkOnKubernetesTest {
     assertTrue(r.shuffle().contains("NodeShuffleManager"), r.text());
     assertTrue(CollectionConverters.asJava(spark.sparkContext().getExecutorIds()).size()
         >= EXECUTORS);
+  }
+
+  /**
+   * An executor pod evicted through the Eviction API when half of the map stage is done: its
+   * finished maps stay on its node's server, so only the maps it was running run again, and no
+   * stage runs twice.
+   */
+  @Test
+  @Order(2)
+  void anExecutorPodEvictedDuringTheMapStageCostsOnlyItsRunningMaps() throws Exception {
+    spark(true, Map.of());
+    Report r = runJob(Phase.MAP);
+    assertNoRerun(r);
+    withPlugin.put(Phase.MAP, r);
+  }
+
+  /**
+   * The same during the reduce stage (of the orders' shuffle, itself the map stage of the
+   * aggregation's): no finished map runs again.
+   */
+  @Test
+  @Order(3)
+  void anExecutorPodEvictedDuringTheReduceStageCostsNoFinishedMap() throws Exception {
+    spark(true, Map.of());
+    Report r = runJob(Phase.REDUCE);
+    assertNoRerun(r);
+    withPlugin.put(Phase.REDUCE, r);
+  }
+
+  /**
+   * The contrast: Spark's built-in shuffle, same job, same evictions. The evicted executor's
+   * finished map output goes with its pod, so Spark runs those maps again (more map tasks than
+   * partitions plus the running ones lost, or stage attempts beyond the first). Both runs'
+   * figures are printed side by side (docs/spark-kubernetes.md records them).
+   */
+  @Test
+  @Order(4)
+  void withSparksBuiltInShuffleTheSameEvictionsRunMapsAgain() throws Exception {
+    spark(false, Map.of());
+    StringBuilder contrast = new StringBuilder("contrast (same job, same evictions):\n");
+    boolean rerunSomewhere = false;
+    for (Phase phase : List.of(Phase.MAP, Phase.REDUCE)) {
+      Report r = runJob(phase);
+      assertTrue(r.validated(), r.text());
+      assertTrue(r.evicted(), r.text());
+      boolean rerun = r.mapTaskAttempts() > r.mapPartitions() + r.mapTasksLostWithExecutors()
+          || r.stageReruns() > 0;
+      rerunSomewhere |= rerun;
+      if (phase == Phase.MAP) {
+        assertTrue(rerun, "the evicted executor's finished maps ran again: " + r.text());
+      }
+      Report p = withPlugin.get(phase);
+      contrast.append(String.format(java.util.Locale.ROOT,
+          "  eviction during the %s stage: built-in shuffle %d map tasks for %d partitions,"
+              + " %d stage attempts (%d re-runs); plugin %s%n", phase.label(),
+          r.mapTaskAttempts(), r.mapPartitions(), r.stageAttempts(), r.stageReruns(),
+          p == null ? "not run"
+              : String.format(java.util.Locale.ROOT,
+                  "%d map tasks for %d partitions, %d stage attempts (%d re-runs)",
+                  p.mapTaskAttempts(), p.mapPartitions(), p.stageAttempts(), p.stageReruns())));
+    }
+    System.out.print(contrast);
+    assertTrue(rerunSomewhere, contrast.toString());
+  }
+
+  /**
+   * A node's shuffle-server pod deleted (graceful, as a rolling update or a drain does) when half
+   * of the map stage is done: the DaemonSet controller puts a new one on the node, which the
+   * node agent starts on the same hostPath data; the executors there retry, and the job
+   * completes and validates.
+   */
+  @Test
+  @Order(5)
+  void aServerPodDeletedMidJobIsRecreatedByTheDaemonSetAndTheJobCompletes() throws Exception {
+    spark(true, Map.of());
+    awaitExecutors(EXECUTORS);
+    Map<String, String> before = new java.util.HashMap<>();
+    nodes.serverPods().forEach((node, pod) -> before.put(node, pod.getMetadata().getUid()));
+    String[] deletedOn = new String[1];
+    Evictor deleteServer = (appId, executorId) -> {
+      Pod executor = executorPods().get(executorId);
+      if (executor == null) {
+        throw new IllegalStateException("no pod for executor " + executorId);
+      }
+      String node = executor.getSpec().getNodeName();
+      Pod server = nodes.serverPods().get(node);
+      plane.admin().pods().inNamespace(FakeNodes.SYSTEM_NAMESPACE)
+          .withName(server.getMetadata().getName()).delete();
+      deletedOn[0] = node;
+      return "deleted the shuffle-server pod " + server.getMetadata().getName() + " of node "
+          + node + " (where executor " + executorId + " runs)";
+    };
+    Report r = MainJob.run(spark, JOB.withEviction(Phase.MAP), deleteServer, System.out, false);
+    System.out.print(r.text());
+    assertTrue(r.validated(), r.text());
+    assertTrue(r.evicted(), r.text());
+    // The DaemonSet's new pod on that node runs, and serves.
+    nodes.awaitServers();
+    String after = nodes.serverPods().get(deletedOn[0]).getMetadata().getUid();
+    assertTrue(!after.equals(before.get(deletedOn[0])),
+        "the server pod on " + deletedOn[0] + " was not replaced");
   }
 }
