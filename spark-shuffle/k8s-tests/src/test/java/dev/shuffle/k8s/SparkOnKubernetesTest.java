@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shuffle.jobs.Evictor;
+import dev.shuffle.jobs.JobListener;
 import dev.shuffle.jobs.MainJob;
 import dev.shuffle.jobs.Phase;
 import dev.shuffle.jobs.Report;
@@ -26,9 +27,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -205,7 +210,9 @@ class SparkOnKubernetesTest {
     }
     extra.forEach(conf::set);
     spark = SparkSession.builder().config(conf).getOrCreate();
-    awaitExecutors(EXECUTORS);
+    if (!extra.containsKey("spark.dynamicAllocation.enabled")) {
+      awaitExecutors(EXECUTORS);
+    }
     return spark;
   }
 
@@ -394,6 +401,7 @@ class SparkOnKubernetesTest {
     Map<String, String> before = new java.util.HashMap<>();
     nodes.serverPods().forEach((node, pod) -> before.put(node, pod.getMetadata().getUid()));
     String[] deletedOn = new String[1];
+    long[] at = new long[3]; // deletion asked, old server gone, replacement serving (nanoTime)
     Evictor deleteServer = (appId, executorId) -> {
       Pod executor = executorPods().get(executorId);
       if (executor == null) {
@@ -401,20 +409,120 @@ class SparkOnKubernetesTest {
       }
       String node = executor.getSpec().getNodeName();
       Pod server = nodes.serverPods().get(node);
-      plane.admin().pods().inNamespace(FakeNodes.SYSTEM_NAMESPACE)
-          .withName(server.getMetadata().getName()).delete();
+      String name = server.getMetadata().getName();
+      at[0] = System.nanoTime();
+      plane.admin().pods().inNamespace(FakeNodes.SYSTEM_NAMESPACE).withName(name).delete();
       deletedOn[0] = node;
-      return "deleted the shuffle-server pod " + server.getMetadata().getName() + " of node "
-          + node + " (where executor " + executorId + " runs)";
+      // The node agent SIGTERMs the server (it drains) and confirms the deletion once it exited.
+      FakeNodes.await(120, "server pod " + name + " gone", () ->
+          plane.admin().pods().inNamespace(FakeNodes.SYSTEM_NAMESPACE).withName(name).get()
+              == null);
+      at[1] = System.nanoTime();
+      nodes.awaitServers();
+      at[2] = System.nanoTime();
+      return "deleted the shuffle-server pod " + name + " of node " + node + " (where executor "
+          + executorId + " runs)";
     };
-    Report r = MainJob.run(spark, JOB.withEviction(Phase.MAP), deleteServer, System.out, false);
+    java.util.concurrent.atomic.AtomicLong lastTaskEnd = new java.util.concurrent.atomic.AtomicLong();
+    SparkListener lastTask = new SparkListener() {
+      @Override
+      public void onTaskEnd(SparkListenerTaskEnd event) {
+        lastTaskEnd.set(System.nanoTime());
+      }
+    };
+    spark.sparkContext().addSparkListener(lastTask);
+    Report r;
+    try {
+      r = MainJob.run(spark, JOB.withEviction(Phase.MAP), deleteServer, System.out, false);
+    } finally {
+      spark.sparkContext().removeSparkListener(lastTask);
+    }
     System.out.print(r.text());
+    System.out.printf(java.util.Locale.ROOT, "server pod deleted: gone after %.1f s, the"
+        + " DaemonSet's replacement serving after %.1f s, the job's last task ended after %.1f s%n",
+        (at[1] - at[0]) / 1e9, (at[2] - at[0]) / 1e9, (lastTaskEnd.get() - at[0]) / 1e9);
     assertTrue(r.validated(), r.text());
     assertTrue(r.evicted(), r.text());
-    // The DaemonSet's new pod on that node runs, and serves.
-    nodes.awaitServers();
+    // The server was gone while the job still ran (so the job did live through it).
+    assertTrue(at[1] < lastTaskEnd.get(), "the server pod went only after the job's last task");
     String after = nodes.serverPods().get(deletedOn[0]).getMetadata().getUid();
     assertTrue(!after.equals(before.get(deletedOn[0])),
         "the server pod on " + deletedOn[0] + " was not replaced");
+  }
+
+  /**
+   * Dynamic allocation with the plugin and neither an external shuffle service nor shuffle
+   * tracking: while the job's one reduce task waits, the executors that ran its maps go idle and
+   * Spark releases them, deleting their pods; the reduce then reads their map output from their
+   * nodes' servers. The result is exact and no map or stage ran again.
+   */
+  @Test
+  @Order(6)
+  void dynamicAllocationReleasesExecutorPodsMidJobAndTheirMapOutputIsStillRead()
+      throws Exception {
+    long t0 = System.nanoTime();
+    String testClasses = Path.of(GatedJob.class.getProtectionDomain().getCodeSource()
+        .getLocation().toURI()).toString();
+    spark(true, Map.of(
+        "spark.dynamicAllocation.enabled", "true",
+        "spark.dynamicAllocation.shuffleTracking.enabled", "false",
+        "spark.dynamicAllocation.initialExecutors", "3",
+        "spark.dynamicAllocation.minExecutors", "0",
+        "spark.dynamicAllocation.maxExecutors", "3",
+        "spark.dynamicAllocation.executorIdleTimeout", "2s",
+        "spark.executor.extraClassPath", pluginClasses() + ":" + testClasses));
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    long up = System.nanoTime();
+    JobListener listener = new JobListener();
+    listener.addExecutors(CollectionConverters.asJava(sc.sc().getExecutorIds()));
+    sc.sc().addSparkListener(listener);
+    String gate = work.resolve("gate").toString();
+    CompletableFuture<long[]> result = CompletableFuture.supplyAsync(() -> GatedJob.run(sc, gate));
+    List<String> released = new ArrayList<>();
+    long releasedAt;
+    long podsGoneAt;
+    try {
+      // Executors released before the job started do not count: only those that ran maps.
+      FakeNodes.await(240, "2 executors that ran maps released (removed: "
+          + listener.removedExecutors() + ", maps by executor " + listener.mapsDoneByExecutor()
+          + ")", () -> {
+            released.clear();
+            released.addAll(releasedMappers(listener));
+            return released.size() >= 2 || result.isDone();
+          });
+      releasedAt = System.nanoTime();
+      assertTrue(!result.isDone(), "the job ended before executors were released");
+      // Spark deleted the released executors' pods.
+      Set<String> ids = released.stream().map(r -> r.substring(0, r.indexOf(' ')))
+          .collect(Collectors.toSet());
+      FakeNodes.await(120, "the pods of released executors " + ids + " deleted", () ->
+          executorPods().keySet().stream().noneMatch(ids::contains));
+      podsGoneAt = System.nanoTime();
+    } finally {
+      Files.createFile(Path.of(gate));
+    }
+    long[] got = result.get(240, TimeUnit.SECONDS);
+    System.out.printf(java.util.Locale.ROOT, "dynamic allocation: application up after %.1f s,"
+        + " executors that ran maps released after %.1f s, their pods gone after %.1f s, result"
+        + " after %.1f s%n", (up - t0) / 1e9, (releasedAt - t0) / 1e9,
+        (podsGoneAt - t0) / 1e9, (System.nanoTime() - t0) / 1e9);
+    sc.sc().listenerBus().waitUntilEmpty();
+    sc.sc().removeSparkListener(listener);
+    String what = "released after running maps: " + released + "; map attempts "
+        + listener.mapTaskAttempts() + " for " + listener.mapPartitions()
+        + " partitions; stage re-runs " + listener.stageReruns();
+    System.out.println("dynamic allocation: " + what);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(GatedJob.expected(), got, what);
+    assertEquals(0, listener.stageReruns(), what);
+    assertEquals(listener.mapPartitions(), listener.mapTaskAttempts(), what);
+    assertEquals(0, listener.failedTasks(), what);
+  }
+
+  /** The removed executors that had run map tasks ("id (reason)"). */
+  static List<String> releasedMappers(JobListener listener) {
+    Map<String, Integer> maps = listener.mapsDoneByExecutor();
+    return listener.removedExecutors().stream()
+        .filter(r -> maps.getOrDefault(r.substring(0, r.indexOf(' ')), 0) > 0)
+        .toList();
   }
 }
