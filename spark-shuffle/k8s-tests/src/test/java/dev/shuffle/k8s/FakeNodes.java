@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Three fake nodes (n1, n2, n3; host IPs 127.0.0.31 to .33, pod IPs 127.1.3N.x) played by one
@@ -183,10 +184,16 @@ final class FakeNodes implements AutoCloseable {
   /** Polls {@code condition} every 250 ms for at most {@code seconds}; fails naming {@code what}. */
   static void await(int seconds, String what, BooleanSupplier condition)
       throws InterruptedException {
+    await(seconds, () -> what, condition);
+  }
+
+  /** The same, with the failure's description made when it fails. */
+  static void await(int seconds, Supplier<String> what, BooleanSupplier condition)
+      throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("not within " + seconds + " s: " + what);
+        throw new AssertionError("not within " + seconds + " s: " + what.get());
       }
       Thread.sleep(250);
     }

@@ -20,6 +20,12 @@ final class GatedJob {
   static final int MAPS = 12;
   static final long PER_MAP = 200_000;
   static final long KEYS = 1000;
+  /**
+   * How long each map takes at least: the job is submitted as the application starts, and its
+   * maps must last until every executor has registered and taken some (an executor alone would
+   * run them all while the others, idle, are released before the job needs them).
+   */
+  static final long MAP_MILLIS = 4000;
 
   private GatedJob() {}
 
@@ -32,6 +38,7 @@ final class GatedJob {
     return sc.parallelize(seeds, MAPS)
         .flatMapToPair(
             seed -> {
+              Thread.sleep(MAP_MILLIS);
               List<Tuple2<Long, Long>> out = new ArrayList<>();
               for (long i = seed * PER_MAP; i < (seed + 1) * PER_MAP; i++) {
                 out.add(new Tuple2<>(i % KEYS, i));
