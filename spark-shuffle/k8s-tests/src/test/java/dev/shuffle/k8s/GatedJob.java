@@ -22,8 +22,8 @@ final class GatedJob {
   static final long KEYS = 1000;
   /**
    * How long each map takes at least: the job is submitted as the application starts, and its
-   * maps must last until every executor has registered and taken some (an executor alone would
-   * run them all while the others, idle, are released before the job needs them).
+   * maps must last until executors whose pods start later have registered and taken some (an
+   * executor alone would run them all while the others, idle, are released unused).
    */
   static final long MAP_MILLIS = 4000;
 
