@@ -2,10 +2,12 @@
 // node_agent.h). Runs until SIGTERM or SIGINT, then kills every process it started.
 //
 //   shuffle-node-agent --kubeconfig=K --root=DIR --node=n1 [--node=n2 ...]
-//                      [--image-map=IMAGE=/path/to/binary ...] [--cpu=4] [--memory=8Gi]
+//                      [--image-map=IMAGE=/path/to/binary ...] [--host-ip=NODE=IP ...]
+//                      [--pod-ips=NODE=A.B.C ...] [--cpu=4] [--memory=8Gi]
 //   shuffle-node-agent evict --kubeconfig=K NAMESPACE/POD [MESSAGE]
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -27,8 +29,21 @@ constexpr char kProgram[] = "shuffle-node-agent";
 struct AgentCommandLine {
   std::string kubeconfig;
   std::vector<std::string> nodes;
+  std::map<std::string, std::string> host_ips;         // node -> its IP
+  std::map<std::string, std::string> pod_ip_prefixes;  // node -> its pods' "A.B.C"
   NodeAgentOptions base;
 };
+
+// A NODE=VALUE flag into `to`.
+absl::Status NodeValue(std::string_view flag, std::string_view v,
+                       std::map<std::string, std::string>* to) {
+  const size_t eq = v.find('=');
+  if (eq == std::string_view::npos || eq == 0 || eq + 1 >= v.size()) {
+    return shuffle::core::BadFlagValue(flag, v, "NODE=VALUE");
+  }
+  (*to)[std::string(v.substr(0, eq))] = std::string(v.substr(eq + 1));
+  return absl::OkStatus();
+}
 
 shuffle::core::FlagTable AgentFlags(AgentCommandLine* c) {
   shuffle::core::FlagTable flags;
@@ -49,6 +64,15 @@ shuffle::core::FlagTable AgentFlags(AgentCommandLine* c) {
              c->base.image_map[std::string(v.substr(0, eq))] = std::string(v.substr(eq + 1));
              return absl::OkStatus();
            })
+      .Add("host-ip", "NODE=IP",
+           "the node's address (status.hostIP, the Node's InternalIP; default 127.0.0.1); "
+           "repeat per node",
+           [c](std::string_view v) { return NodeValue("host-ip", v, &c->host_ips); })
+      .Add("pod-ips", "NODE=A.B.C",
+           "give the node's pods (not hostNetwork ones) addresses of their own, A.B.C.2 to "
+           "A.B.C.254 in turn (status.podIP; loopback addresses such as 127.1.21 need no "
+           "setup); default: pods have the host IP; repeat per node",
+           [c](std::string_view v) { return NodeValue("pod-ips", v, &c->pod_ip_prefixes); })
       .String("cpu", "N", "the node's CPU capacity (4)", &c->base.cpu)
       .String("memory", "QUANTITY", "the node's memory capacity (8Gi)", &c->base.memory);
   return flags;
@@ -58,7 +82,8 @@ std::string Usage() {
   AgentCommandLine unused;
   return absl::StrCat(
       "usage: shuffle-node-agent --kubeconfig=FILE --root=DIR --node=NAME [--node=NAME ...]\n"
-      "                          [--image-map=IMAGE=/abs/binary ...] [--cpu=4] [--memory=8Gi]\n"
+      "                          [--image-map=IMAGE=/abs/binary ...] [--host-ip=NODE=IP ...]\n"
+      "                          [--pod-ips=NODE=A.B.C ...] [--cpu=4] [--memory=8Gi]\n"
       "       shuffle-node-agent evict --kubeconfig=FILE NAMESPACE/POD [MESSAGE]\n"
       "Registers each node, runs the processes of pods bound to it and reports their status.\n"
       "`evict` asks the agent running a pod to evict it (through the pod annotation "
@@ -116,6 +141,15 @@ int main(int argc, char** argv) {
             positional.empty() ? "--node and --root are required"
                                : absl::StrCat("unexpected argument '", positional[0], "'")));
   }
+  for (const auto* per_node : {&c.host_ips, &c.pod_ip_prefixes}) {
+    for (const auto& [node, value] : *per_node) {
+      if (std::find(c.nodes.begin(), c.nodes.end(), node) == c.nodes.end()) {
+        return shuffle::core::ReportUsageError(
+            kProgram, absl::InvalidArgumentError(absl::StrCat("--host-ip/--pod-ips name node '",
+                                                              node, "', which is not a --node")));
+      }
+    }
+  }
   const std::string& kubeconfig = c.kubeconfig;
   const std::vector<std::string>& nodes = c.nodes;
   const NodeAgentOptions& base = c.base;
@@ -141,6 +175,12 @@ int main(int argc, char** argv) {
   for (const std::string& node : nodes) {
     NodeAgentOptions options = base;
     options.node = node;
+    if (const auto ip = c.host_ips.find(node); ip != c.host_ips.end()) {
+      options.host_ip = ip->second;
+    }
+    if (const auto prefix = c.pod_ip_prefixes.find(node); prefix != c.pod_ip_prefixes.end()) {
+      options.pod_ip_prefix = prefix->second;
+    }
     absl::StatusOr<std::unique_ptr<NodeAgent>> agent = NodeAgent::Start(client->get(), options);
     if (!agent.ok()) {
       return Fail(absl::StrCat("node ", node, ": ", agent.status().ToString()));

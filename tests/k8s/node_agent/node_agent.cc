@@ -26,6 +26,11 @@ PlanOptions MakePlanOptions(const NodeAgentOptions& o) {
   return p;
 }
 
+bool HostNetwork(const Json& pod) {
+  const Json* v = At(pod, {"spec", "hostNetwork"});
+  return v != nullptr && v->is_boolean() && v->get<bool>();
+}
+
 bool Terminal(const Json& pod) {
   const std::string phase = Str(pod, {"status", "phase"});
   return phase == "Succeeded" || phase == "Failed";
@@ -292,7 +297,12 @@ void NodeAgent::StartPod(const Json& pod) {
     }
     return out;
   };
-  absl::StatusOr<PodPlan> plan = PlanPod(pod, plan_options_, resolve_ref, resolve_map);
+  PlanOptions plan_options = plan_options_;
+  if (!options_.pod_ip_prefix.empty() && !HostNetwork(pod)) {
+    plan_options.pod_ip =
+        absl::StrCat(options_.pod_ip_prefix, ".", 2 + pods_addressed_.fetch_add(1) % 253);
+  }
+  absl::StatusOr<PodPlan> plan = PlanPod(pod, plan_options, resolve_ref, resolve_map);
   if (plan.ok()) {
     run->plan = std::move(*plan);
   } else {

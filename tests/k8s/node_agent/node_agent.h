@@ -41,6 +41,10 @@ struct NodeAgentOptions {
   std::string memory = "8Gi";
   int max_pods = 110;
   std::string host_ip = "127.0.0.1";
+  // Pods other than hostNetwork ones get addresses of their own, PREFIX.2 to PREFIX.254 in turn
+  // (e.g. "127.1.21": loopback addresses a process can bind to, distinct per pod, as pod IPs
+  // are); empty: every pod has the host IP.
+  std::string pod_ip_prefix;
 };
 
 class NodeAgent {
@@ -83,6 +87,7 @@ class NodeAgent {
   const NodeAgentOptions options_;
   const PlanOptions plan_options_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> pods_addressed_{0};  // pod IPs handed out (pod_ip_prefix)
   // std::mutex rather than absl::Mutex: Debian's abseil is not TSan-instrumented, so races
   // here would be invisible to a TSan build (docs/architecture.md).
   mutable std::mutex mu_;

@@ -61,8 +61,11 @@ absl::StatusOr<Volumes> PlanVolumes(const Json& pod, const PlanOptions& options,
 
 absl::StatusOr<std::string> FieldRef(const Json& pod, const std::string& field,
                                      const PlanOptions& options) {
-  if (field == "status.hostIP" || field == "status.podIP") {
+  if (field == "status.hostIP") {
     return options.host_ip;
+  }
+  if (field == "status.podIP") {
+    return options.pod_ip.empty() ? options.host_ip : options.pod_ip;
   }
   if (field == "spec.nodeName") {
     return options.node;
@@ -189,6 +192,7 @@ absl::StatusOr<PodPlan> Plan(const Json& pod, const PlanOptions& options,
   plan.ns = Str(pod, {"metadata", "namespace"});
   plan.name = Str(pod, {"metadata", "name"});
   plan.uid = Str(pod, {"metadata", "uid"});
+  plan.pod_ip = options.pod_ip.empty() ? options.host_ip : options.pod_ip;
   plan.restart_policy = Str(pod, {"spec", "restartPolicy"});
   if (plan.restart_policy.empty()) {
     plan.restart_policy = "Always";

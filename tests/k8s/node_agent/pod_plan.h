@@ -32,6 +32,7 @@ struct PodPlan {
   std::string ns;
   std::string name;
   std::string uid;
+  std::string pod_ip;                    // status.podIP: PlanOptions::pod_ip, else the host IP
   std::string restart_policy;            // Always, OnFailure or Never
   std::vector<std::string> directories;  // to create before starting (volumes)
   // Files to write before starting: the keys of ConfigMap and Secret volumes. A ConfigMap's
@@ -44,6 +45,9 @@ struct PlanOptions {
   std::string node;
   std::string node_root;  // <root>/<node>
   std::string host_ip = "127.0.0.1";
+  // This pod's own IP (status.podIP, the downward API's value); empty: the host IP (a
+  // hostNetwork pod, or an agent that gives pods no addresses of their own).
+  std::string pod_ip;
   // Image (or command name) -> absolute path of a local binary.
   std::map<std::string, std::string> image_map;
 };

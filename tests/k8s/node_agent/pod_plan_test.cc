@@ -191,5 +191,27 @@ TEST(PodPlanVolumesTest, ConfigMapAndSecretKeysBecomeFilesAndConfigTextIsRewritt
   EXPECT_EQ(plan->containers[0].argv[1], "--config=" + pod_dir + "/volumes/config/server.yaml");
 }
 
+// The downward API's status.podIP is the pod's own address when the agent gives it one (Spark
+// executors bind to it), the host IP otherwise; status.hostIP is always the node's.
+TEST(PodPlanTest, PodIpIsThePodsOwnAddressWhenGiven) {
+  Json pod = kPod;
+  pod["spec"]["containers"][0]["env"] = Json::parse(R"([
+    {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+    {"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}}
+  ])");
+  PlanOptions options = Options();
+  options.host_ip = "127.0.0.31";
+  absl::StatusOr<PodPlan> shared = PlanPod(pod, options, Ref, Map);
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_EQ(EnvOf(shared->containers[0], "POD_IP"), "127.0.0.31");
+  EXPECT_EQ(shared->pod_ip, "127.0.0.31");
+  options.pod_ip = "127.1.31.7";
+  absl::StatusOr<PodPlan> own = PlanPod(pod, options, Ref, Map);
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(EnvOf(own->containers[0], "POD_IP"), "127.1.31.7");
+  EXPECT_EQ(EnvOf(own->containers[0], "HOST_IP"), "127.0.0.31");
+  EXPECT_EQ(own->pod_ip, "127.1.31.7");
+}
+
 }  // namespace
 }  // namespace shuffle::node_agent

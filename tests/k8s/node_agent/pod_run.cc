@@ -71,9 +71,10 @@ std::string Rfc3339(absl::Time t) {
 
 Json BuildPodStatus(const PodRun& run, const std::string& host_ip) {
   const std::string now = Rfc3339(absl::Now());
+  const std::string& pod_ip = run.plan.pod_ip.empty() ? host_ip : run.plan.pod_ip;
   Json status = {{"hostIP", host_ip},
-                 {"podIP", host_ip},
-                 {"podIPs", Json::array({{{"ip", host_ip}}})},
+                 {"podIP", pod_ip},
+                 {"podIPs", Json::array({{{"ip", pod_ip}}})},
                  {"startTime", Rfc3339(run.start_time)},
                  {"qosClass", "BestEffort"}};
   Json containers = Json::array();
