@@ -12,6 +12,7 @@
 #include "shuffle-server/control/drainer.h"
 #include "shuffle-server/dataplane/server.h"
 #include "shuffle-server/idle_reaper.h"
+#include "shuffle-server/server_handover.h"
 #include "shuffle-server/ops/metrics_http_server.h"
 #include "shuffle-server/sparkess/server.h"
 #include "shuffle/core/endpoint.h"
@@ -150,6 +151,10 @@ std::vector<ListenerFactory> StandardListeners() {
 
 // The running parts, in start order; destroyed in reverse.
 struct Server::Parts {
+  // The hand-over's progress (/metrics) and moves (GetMovedOutputs).
+  handover::HandOverProgress handover_progress;
+  handover::MoveLedger moves;
+  std::string operator_secret;
   std::unique_ptr<security::TokenAuthority> tokens;
   std::unique_ptr<storage::StorageEngine> engine;
   std::unique_ptr<control::Drainer> drainer;
@@ -187,9 +192,12 @@ absl::Status Server::Parts::StartControl(const ServerOptions& options) {
   control_options.data_dirs = options.data_dirs;
   control_options.drainer = drainer.get();
   control_options.token_authority = tokens.get();
+  control_options.handover_progress = &handover_progress;
+  control_options.moves = &moves;
   if (tokens != nullptr) {
     SHUFFLE_ASSIGN_OR_RETURN(control_options.registration_secret,
                              security::ReadSecretFile(options.registration_secret_file));
+    operator_secret = control_options.registration_secret;
   }
   service = std::make_unique<control::ControlService>(engine.get(), control_options);
   SHUFFLE_ASSIGN_OR_RETURN(control,
@@ -207,7 +215,8 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
                                 .data_dirs = options.data_dirs,
                                 .env = storage::Env::Default(),
                                 .dataplane = nullptr,
-                                .spark = nullptr};
+                                .spark = nullptr,
+                                .handover = &handover_progress};
     for (const std::unique_ptr<Listener>& listener : listeners) {
       listener->AddMetricsSources(&sources);
     }
@@ -279,14 +288,24 @@ void Server::Stop() {
     return;
   }
   Parts& p = *parts_;
-  const absl::Time deadline =
-      absl::Now() + absl::Seconds(static_cast<int64_t>(options_.drain_timeout_seconds));
+  const absl::Duration drain_timeout =
+      absl::Seconds(static_cast<int64_t>(options_.drain_timeout_seconds));
+  absl::Time deadline = absl::Now() + drain_timeout;
   // 1. The Drain RPC's procedure: no new writes, commits in flight finished, data synced.
   absl::StatusOr<storage::DrainReport> engine_drained = p.drainer->Drain(deadline);
   if (!engine_drained.ok()) {
     SHUFFLE_LOG(WARNING) << "storage did not drain in time; stopping anyway (acknowledged "
                             "commits are durable)"
                          << Kv("error", engine_drained.status().ToString());
+  }
+  // 1b. The node going away (--handover-on-stop): its outputs to peers, reads still served.
+  if (HandOverOnStop(StopHandOverContext{.options = &options_,
+                                         .engine = p.engine.get(),
+                                         .tokens = p.tokens.get(),
+                                         .operator_secret = p.operator_secret,
+                                         .progress = &p.handover_progress,
+                                         .moves = &p.moves})) {
+    deadline = absl::Now() + drain_timeout;
   }
   // 2. The listeners' own requests in flight (fetches) and unwritten responses.
   for (const std::unique_ptr<Listener>& listener : p.listeners) {

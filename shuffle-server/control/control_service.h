@@ -2,7 +2,8 @@
 // over a StorageEngine. It registers applications (app id -> namespace, kept in memory) and
 // shuffles, seals and removes them, reports the node's status (data directories, namespaces,
 // applications and their shuffles), scrubs a shuffle's data, drains the server and hands its
-// data over to peers (Decommission).
+// data over to peers (Decommission), and tells drivers where handed-over outputs went
+// (GetMovedOutputs).
 //
 // Authorization (see control.proto): with a TokenAuthority, RegisterApplication needs the operator
 // secret and returns a token; calls about one application need its token or the operator
@@ -46,6 +47,11 @@ namespace shuffle::control {
 class Drainer;
 }  // namespace shuffle::control
 
+namespace shuffle::handover {
+class HandOverProgress;
+class MoveLedger;
+}  // namespace shuffle::handover
+
 namespace shuffle::control {
 
 // The namespace of an application that never registered (or whose registration was lost to a
@@ -80,6 +86,10 @@ struct ControlServiceOptions {
   std::string registration_secret;
   // Runs Drain; null: Drain is FAILED_PRECONDITION. Must outlive the service.
   Drainer* drainer = nullptr;
+  // Decommission reports its progress here and records its moves in the ledger, which
+  // GetMovedOutputs serves; null: not recorded. Must outlive the service.
+  handover::HandOverProgress* handover_progress = nullptr;
+  handover::MoveLedger* moves = nullptr;
 };
 
 class ControlService final : public proto::ShuffleControl::Service {
@@ -110,6 +120,9 @@ class ControlService final : public proto::ShuffleControl::Service {
   grpc::Status Decommission(grpc::ServerContext* context,
                             const proto::DecommissionRequest* request,
                             proto::DecommissionResponse* response) override;
+  grpc::Status GetMovedOutputs(grpc::ServerContext* context,
+                               const proto::GetMovedOutputsRequest* request,
+                               proto::GetMovedOutputsResponse* response) override;
 
   // The same operations with absl types, callable without gRPC.
   absl::StatusOr<std::string> DoRegisterApplication(const proto::RegisterApplicationRequest& req);
@@ -125,6 +138,8 @@ class ControlService final : public proto::ShuffleControl::Service {
   // Drains, then hands every committed map output over to the peers (shuffle-server/handover).
   absl::StatusOr<proto::DecommissionResponse> DoDecommission(
       const proto::DecommissionRequest& req, absl::Time rpc_deadline = absl::InfiniteFuture());
+  absl::StatusOr<proto::GetMovedOutputsResponse> DoGetMovedOutputs(
+      const proto::GetMovedOutputsRequest& req) const;
 
   // RPCs being handled now (ControlServer waits for them to finish at shutdown).
   const core::Gate& rpcs() const { return rpcs_; }

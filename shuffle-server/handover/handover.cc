@@ -131,7 +131,14 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
     outputs.insert(outputs.end(), shuffle_outputs.begin(), shuffle_outputs.end());
   }
   report.maps = outputs.size();
-  SHUFFLE_LOG(INFO) << "hand-over started" << Kv("maps", report.maps)
+  HandOverProgress unused;
+  HandOverProgress& progress = options.progress != nullptr ? *options.progress : unused;
+  uint64_t total_bytes = 0;
+  for (const Output& out : outputs) {
+    total_bytes += out.bytes;
+  }
+  progress.Start(outputs.size(), total_bytes);
+  SHUFFLE_LOG(INFO) << "hand-over started" << Kv("maps", report.maps) << Kv("bytes", total_bytes)
                     << Kv("peers", options.peers.size());
   for (const Output& out : outputs) {
     const bool secured = options.tokens != nullptr && !options.tokens->open();
@@ -151,6 +158,7 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
         choice.Charge(peer, bytes);
         report.bytes_moved += bytes;
         report.moved.push_back(MovedOutput{.app_id = out.key.app.value(), .status = *status});
+        progress.Moved(out.bytes);
         moved = true;
         break;
       }
@@ -161,6 +169,7 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
                            << Kv("map", out.map.value()) << Kv("error", last.ToString());
     }
     if (!moved) {
+      progress.Failed(out.bytes);
       report.unmoved.push_back(UnmovedOutput{
           .app_id = out.key.app.value(), .shuffle = out.key.shuffle, .map = out.map, .error = last});
     }
@@ -172,6 +181,7 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
                         << Kv("bytes_moved", report.bytes_moved);
     }
   }
+  progress.Finish();
   report.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   SHUFFLE_LOG(INFO) << "hand-over done" << Kv("maps", report.maps)
                     << Kv("moved", report.moved.size()) << Kv("unmoved", report.unmoved.size())

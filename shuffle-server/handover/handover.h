@@ -25,6 +25,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "shuffle-server/handover/peer_spec.h"
+#include "shuffle-server/handover/progress.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle/client/map_status.h"
 #include "shuffle/core/ids.h"
@@ -38,11 +40,6 @@ namespace shuffle::handover {
 // Partitions of one map output read into memory at once.
 inline constexpr uint32_t kPartitionsPerRead = 64;
 
-struct PeerServer {
-  std::string data_address;     // where outputs are pushed
-  std::string control_address;  // asked for its free space
-};
-
 struct HandOverOptions {
   std::vector<PeerServer> peers;
   absl::Time deadline = absl::InfiniteFuture();
@@ -50,6 +47,8 @@ struct HandOverOptions {
   const security::TokenAuthority* tokens = nullptr;
   // The operator secret, to ask the peers for their free space (GetStatus).
   std::string operator_secret;
+  // Updated as outputs move (the /metrics page); may be null.
+  HandOverProgress* progress = nullptr;
 };
 
 struct MovedOutput {
