@@ -16,6 +16,9 @@ namespace {
 
 using core::Kv;
 
+// Outputs not moved that are logged one by one; the rest are counted.
+constexpr size_t kUnmovedLogged = 20;
+
 // Why this stop should hand the outputs over; nullopt when it should not.
 std::optional<std::string> Reason(const ServerOptions& options, const kube::Client* kube) {
   switch (options.handover_on_stop) {
@@ -113,10 +116,15 @@ bool HandOverOnStop(const StopHandOverContext& c) {
     return false;
   }
   c.moves->Record(*report);
-  for (const handover::UnmovedOutput& u : report->unmoved) {
+  for (size_t i = 0; i < report->unmoved.size() && i < kUnmovedLogged; ++i) {
+    const handover::UnmovedOutput& u = report->unmoved[i];
     SHUFFLE_LOG(WARNING) << "hand-over: map output not moved (falls back to a re-run)"
                          << Kv("app", u.app_id) << Kv("shuffle", u.shuffle.value())
                          << Kv("map", u.map.value()) << Kv("error", u.error.ToString());
+  }
+  if (report->unmoved.size() > kUnmovedLogged) {
+    SHUFFLE_LOG(WARNING) << "hand-over: more map outputs not moved (see GetMovedOutputs)"
+                         << Kv("not_logged", report->unmoved.size() - kUnmovedLogged);
   }
   if (options.handover_linger_seconds > 0) {
     SHUFFLE_LOG(INFO) << "serving reads and the moves while drivers re-point their readers"
