@@ -76,8 +76,7 @@ bool HandOverOnStop(const StopHandOverContext& c) {
     return false;
   }
   std::unique_ptr<kube::Client> kube;
-  if (options.handover_on_stop == HandOverOnStop::kCordoned ||
-      options.handover_peers.empty()) {
+  if (options.handover_on_stop == HandOverOnStop::kCordoned || options.handover_peers.empty()) {
     absl::StatusOr<std::unique_ptr<kube::Client>> opened =
         handover::OpenKubeClient(options.kubeconfig);
     if (!opened.ok()) {
@@ -94,8 +93,7 @@ bool HandOverOnStop(const StopHandOverContext& c) {
   const absl::Time deadline =
       absl::Now() + absl::Seconds(static_cast<int64_t>(options.handover_timeout_seconds));
   SHUFFLE_LOG(INFO) << "handing the node's map outputs over before stopping"
-                    << Kv("reason", *reason)
-                    << Kv("timeout_s", options.handover_timeout_seconds);
+                    << Kv("reason", *reason) << Kv("timeout_s", options.handover_timeout_seconds);
   absl::StatusOr<std::vector<handover::PeerServer>> peers = Peers(options, kube.get());
   if (!peers.ok()) {
     SHUFFLE_LOG(ERROR) << "hand-over: no peers; the node's map outputs fall back to re-runs"
@@ -103,12 +101,12 @@ bool HandOverOnStop(const StopHandOverContext& c) {
     return false;
   }
   c.moves->Start();
-  absl::StatusOr<handover::HandOverReport> report = handover::HandOver(
-      c.engine, handover::HandOverOptions{.peers = *peers,
-                                          .deadline = deadline,
-                                          .tokens = c.tokens,
-                                          .operator_secret = c.operator_secret,
-                                          .progress = c.progress});
+  absl::StatusOr<handover::HandOverReport> report =
+      handover::HandOver(c.engine, handover::HandOverOptions{.peers = *peers,
+                                                             .deadline = deadline,
+                                                             .tokens = c.tokens,
+                                                             .operator_secret = c.operator_secret,
+                                                             .progress = c.progress});
   if (!report.ok()) {
     c.moves->Abort();
     SHUFFLE_LOG(ERROR) << "hand-over failed; the node's map outputs fall back to re-runs"

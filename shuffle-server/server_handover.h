@@ -19,9 +19,9 @@ namespace shuffle::server {
 
 struct StopHandOverContext {
   const ServerOptions* options = nullptr;
-  storage::StorageEngine* engine = nullptr;           // draining already
-  const security::TokenAuthority* tokens = nullptr;   // null: unauthenticated
-  std::string operator_secret;                        // the peers' (same on every server)
+  storage::StorageEngine* engine = nullptr;          // draining already
+  const security::TokenAuthority* tokens = nullptr;  // null: unauthenticated
+  std::string operator_secret;                       // the peers' (same on every server)
   handover::HandOverProgress* progress = nullptr;
   handover::MoveLedger* moves = nullptr;
 };

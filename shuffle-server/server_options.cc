@@ -197,8 +197,7 @@ void AddHandOverFlags(ServerOptions* o, core::FlagTable& t) {
            "Peer servers that may take the outputs: comma-separated HOST (ports 7340 and 7338) "
            "or DATA_HOST:PORT/CONTROL_HOST:PORT. May repeat.",
            [o](std::string_view v) {
-             absl::StatusOr<std::vector<handover::PeerServer>> peers =
-                 handover::ParsePeerList(v);
+             absl::StatusOr<std::vector<handover::PeerServer>> peers = handover::ParsePeerList(v);
              if (!peers.ok()) {
                return core::Annotate(peers.status(), "--handover-peers");
              }

@@ -150,9 +150,9 @@ absl::StatusOr<JobReport> JobRunner::Run() {
     scheduler_->Fail(started);
   }
   // Servers that hand their outputs over (their node going away): readers follow.
-  MoveFollower follower(backend_, &tier, prepared.token, scheduler_.get(),
-                        [this](const std::string& node) { return IsLost(node); },
-                        MoveFollower::Options{});
+  MoveFollower follower(
+      backend_, &tier, prepared.token, scheduler_.get(),
+      [this](const std::string& node) { return IsLost(node); }, MoveFollower::Options{});
   follower.Start();
   while (!scheduler_->WaitUntilOver(options_.step_interval)) {
     Step(watch);
@@ -336,8 +336,8 @@ void JobRunner::OnOutputsMoved(const std::string& node,
     }
     absl::StatusOr<client::MapStatus> status = client::MapStatus::Parse(m.status);
     if (!status.ok()) {
-      SHUFFLE_LOG(WARNING) << "a moved map output's status does not parse"
-                           << Kv("node", node) << Kv("error", status.status().ToString());
+      SHUFFLE_LOG(WARNING) << "a moved map output's status does not parse" << Kv("node", node)
+                           << Kv("error", status.status().ToString());
       continue;
     }
     ours.push_back(*std::move(status));

@@ -10,8 +10,8 @@ namespace shuffle::runner {
 
 using core::Kv;
 
-MoveFollower::MoveFollower(podmanager::Backend* backend, const ShuffleTier* tier,
-                           std::string token, scheduler::TaskScheduler* scheduler,
+MoveFollower::MoveFollower(podmanager::Backend* backend, const ShuffleTier* tier, std::string token,
+                           scheduler::TaskScheduler* scheduler,
                            std::function<bool(const std::string&)> is_lost, Options options)
     : backend_(backend),
       tier_(tier),

@@ -117,8 +117,7 @@ class ControlService final : public proto::ShuffleControl::Service {
                             proto::ScrubShuffleResponse* response) override;
   grpc::Status Drain(grpc::ServerContext* context, const proto::DrainRequest* request,
                      proto::DrainResponse* response) override;
-  grpc::Status Decommission(grpc::ServerContext* context,
-                            const proto::DecommissionRequest* request,
+  grpc::Status Decommission(grpc::ServerContext* context, const proto::DecommissionRequest* request,
                             proto::DecommissionResponse* response) override;
   grpc::Status GetMovedOutputs(grpc::ServerContext* context,
                                const proto::GetMovedOutputsRequest* request,

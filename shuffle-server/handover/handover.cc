@@ -44,10 +44,9 @@ absl::StatusOr<std::vector<Output>> CommittedOutputs(storage::StorageEngine* eng
     for (uint64_t m = first; m < std::min<uint64_t>(first + kMapsPerLookup, 1ull << 32); ++m) {
       maps.push_back(core::MapId(static_cast<uint32_t>(m)));
     }
-    SHUFFLE_ASSIGN_OR_RETURN(
-        std::vector<storage::MapHolding> holdings,
-        engine->Lookup(key, core::PartitionId(0), core::PartitionId(usage.record.num_partitions),
-                       maps));
+    SHUFFLE_ASSIGN_OR_RETURN(std::vector<storage::MapHolding> holdings,
+                             engine->Lookup(key, core::PartitionId(0),
+                                            core::PartitionId(usage.record.num_partitions), maps));
     for (const storage::MapHolding& h : holdings) {
       if (h.committed) {
         outputs.push_back(Output{.key = key,
@@ -67,7 +66,8 @@ client::ClientOptions WriterOptions(const PeerServer& peer, absl::Time deadline)
   o.server = peer.data_address;
   o.register_shuffle_on_push = true;  // the peer may not know the shuffle (a Spark application)
   o.max_retries = 3;
-  const int64_t left_ms = std::max<int64_t>(1000, absl::ToInt64Milliseconds(deadline - absl::Now()));
+  const int64_t left_ms =
+      std::max<int64_t>(1000, absl::ToInt64Milliseconds(deadline - absl::Now()));
   o.io_timeout_ms = std::min<int64_t>(o.io_timeout_ms, left_ms);
   o.connect_timeout_ms = std::min<int64_t>(o.connect_timeout_ms, left_ms);
   return o;
@@ -120,14 +120,12 @@ absl::StatusOr<client::MapStatus> CopyOutput(storage::StorageEngine* engine, con
 absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
                                         const HandOverOptions& options) {
   const absl::Time start = absl::Now();
-  SHUFFLE_ASSIGN_OR_RETURN(PeerChoice choice, PeerChoice::Ask(options.peers,
-                                                              options.operator_secret,
-                                                              options.deadline));
+  SHUFFLE_ASSIGN_OR_RETURN(
+      PeerChoice choice, PeerChoice::Ask(options.peers, options.operator_secret, options.deadline));
   HandOverReport report;
   std::vector<Output> outputs;
   for (const storage::ShuffleUsage& usage : engine->Usage()) {
-    SHUFFLE_ASSIGN_OR_RETURN(std::vector<Output> shuffle_outputs,
-                             CommittedOutputs(engine, usage));
+    SHUFFLE_ASSIGN_OR_RETURN(std::vector<Output> shuffle_outputs, CommittedOutputs(engine, usage));
     outputs.insert(outputs.end(), shuffle_outputs.begin(), shuffle_outputs.end());
   }
   report.maps = outputs.size();
@@ -144,8 +142,8 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
     const bool secured = options.tokens != nullptr && !options.tokens->open();
     const std::string token =
         secured ? options.tokens->Issue(out.key.app.value(), out.namespace_name) : "";
-    absl::Status last = absl::DeadlineExceededError(
-        "the hand-over's deadline passed before this output's turn");
+    absl::Status last =
+        absl::DeadlineExceededError("the hand-over's deadline passed before this output's turn");
     bool moved = false;
     for (size_t peer : choice.Ranked()) {
       if (absl::Now() >= options.deadline) {
@@ -165,19 +163,20 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
       last = core::Annotate(status.status(),
                             absl::StrCat("copying to ", choice.peer(peer).data_address));
       SHUFFLE_LOG(WARNING) << "hand-over: a copy failed" << Kv("app", out.key.app.value())
-                           << Kv("shuffle", out.key.shuffle.value())
-                           << Kv("map", out.map.value()) << Kv("error", last.ToString());
+                           << Kv("shuffle", out.key.shuffle.value()) << Kv("map", out.map.value())
+                           << Kv("error", last.ToString());
     }
     if (!moved) {
       progress.Failed(out.bytes);
-      report.unmoved.push_back(UnmovedOutput{
-          .app_id = out.key.app.value(), .shuffle = out.key.shuffle, .map = out.map, .error = last});
+      report.unmoved.push_back(UnmovedOutput{.app_id = out.key.app.value(),
+                                             .shuffle = out.key.shuffle,
+                                             .map = out.map,
+                                             .error = last});
     }
     const size_t done = report.moved.size() + report.unmoved.size();
     if (done % 64 == 0 || done == outputs.size()) {
       SHUFFLE_LOG(INFO) << "hand-over progress" << Kv("done", done) << Kv("maps", report.maps)
-                        << Kv("moved", report.moved.size())
-                        << Kv("unmoved", report.unmoved.size())
+                        << Kv("moved", report.moved.size()) << Kv("unmoved", report.unmoved.size())
                         << Kv("bytes_moved", report.bytes_moved);
     }
   }

@@ -65,8 +65,8 @@ absl::StatusOr<std::optional<std::string>> AskNodeLeaving(const kube::Client& cl
     return std::optional<std::string>("the Node object is gone");
   }
   if (!node.ok()) {
-    return core::Annotate(node.status(),
-                          absl::StrCat("asking the Kubernetes API about node ", core::ToAbsl(node_name)));
+    return core::Annotate(node.status(), absl::StrCat("asking the Kubernetes API about node ",
+                                                      core::ToAbsl(node_name)));
   }
   return NodeLeavingReason(*node);
 }
@@ -98,8 +98,9 @@ absl::StatusOr<std::vector<PeerServer>> AskPeers(const kube::Client& client,
   list.label_selector = std::string(selector);
   absl::StatusOr<kube::ListResult> pods = client.List(kube::Pods(ns), list);
   if (!pods.ok()) {
-    return core::Annotate(pods.status(), absl::StrCat("listing the shuffle servers (", core::ToAbsl(selector),
-                                                      ") in namespace ", ns));
+    return core::Annotate(pods.status(),
+                          absl::StrCat("listing the shuffle servers (", core::ToAbsl(selector),
+                                       ") in namespace ", ns));
   }
   return PeersFromPods(pods->items, own_node);
 }
@@ -111,8 +112,8 @@ absl::StatusOr<std::unique_ptr<kube::Client>> OpenKubeClient(const std::string& 
                                             ? kube::LoadInClusterConfig(kube::InClusterOptions{})
                                             : kube::LoadKubeconfig(file);
   if (!config.ok()) {
-    return core::Annotate(config.status(), kubeconfig.empty() ? "the pod's service account"
-                                                              : "--kubeconfig");
+    return core::Annotate(config.status(),
+                          kubeconfig.empty() ? "the pod's service account" : "--kubeconfig");
   }
   config->request_timeout = absl::Seconds(10);
   return kube::Client::Open(*config);

@@ -33,9 +33,9 @@ MoveLedger::AppMoves MoveLedger::ForApp(const std::string& app_id) const {
     if (!app_id.empty() && m.app_id != app_id) {
       continue;
     }
-    auto [it, inserted] = index.try_emplace(
-        std::make_tuple(m.app_id, m.status.shuffle.value(), m.status.map.value()),
-        moves.moved.size());
+    auto [it, inserted] =
+        index.try_emplace(std::make_tuple(m.app_id, m.status.shuffle.value(), m.status.map.value()),
+                          moves.moved.size());
     if (inserted) {
       moves.moved.push_back(m);
     } else {

@@ -14,8 +14,8 @@ constexpr std::string_view kExpected =
     "expected HOST (data port 7340, control port 7338) or DATA_HOST:PORT/CONTROL_HOST:PORT";
 
 absl::Status BadPeer(std::string_view text, std::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("peer '", core::ToAbsl(text), "': ",
-                                                 core::ToAbsl(why), "; ", core::ToAbsl(kExpected)));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "peer '", core::ToAbsl(text), "': ", core::ToAbsl(why), "; ", core::ToAbsl(kExpected)));
 }
 
 absl::StatusOr<core::Endpoint> TcpWithPort(std::string_view whole, std::string_view part) {
@@ -24,7 +24,8 @@ absl::StatusOr<core::Endpoint> TcpWithPort(std::string_view whole, std::string_v
     return BadPeer(whole, core::FromAbsl(endpoint.status().message()));
   }
   if (endpoint->is_unix() || endpoint->host().empty() || endpoint->port() == 0) {
-    return BadPeer(whole, absl::StrCat("'", core::ToAbsl(part), "' is not a HOST:PORT to connect to"));
+    return BadPeer(whole,
+                   absl::StrCat("'", core::ToAbsl(part), "' is not a HOST:PORT to connect to"));
   }
   return endpoint;
 }

@@ -214,7 +214,8 @@ void HandOverMetrics(const handover::HandOverProgress::Snapshot& s, PrometheusTe
   page.Gauge("shuffle_handover_running",
              "1 while this server hands its map outputs over to peers (decommission), else 0.",
              s.running ? 1 : 0);
-  page.Counter("shuffle_handovers_total", "Hand-overs started (Decommission, SIGTERM when cordoned).",
+  page.Counter("shuffle_handovers_total",
+               "Hand-overs started (Decommission, SIGTERM when cordoned).",
                static_cast<double>(s.handovers));
   const std::string outputs_help =
       "Map outputs of the current or last hand-over, by state: moved to a peer, failed (they fall "

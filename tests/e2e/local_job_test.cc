@@ -177,8 +177,8 @@ TEST_F(LocalJobTest, AServerThatHandsItsOutputsOverCostsNoMapReRun) {
         if (node.name == "node-1") {
           control = node.control_address;
         } else {
-          peers.push_back({.data_address = node.data_address,
-                           .control_address = node.control_address});
+          peers.push_back(
+              {.data_address = node.data_address, .control_address = node.control_address});
         }
       }
       auto result = podmanager::Decommission(control, backend_->operator_secret(), peers,

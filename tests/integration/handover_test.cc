@@ -42,8 +42,8 @@ constexpr char kOperatorSecret[] = "handover-operator-secret";
 
 // The raw bytes of block b of map m in partition p: self-describing, so a reader can check them.
 std::string BlockBytes(uint32_t m, uint32_t p, uint32_t b) {
-  std::string s = "map" + std::to_string(m) + "/p" + std::to_string(p) + "/b" + std::to_string(b) +
-                  ";";
+  std::string s =
+      "map" + std::to_string(m) + "/p" + std::to_string(p) + "/b" + std::to_string(b) + ";";
   while (s.size() < 500 + (m * 131 + p * 17 + b) % 3000) {
     s += s.substr(0, 11);
   }
@@ -86,8 +86,10 @@ class HandOverTest : public ::testing::Test {
   virtual std::vector<std::string> NodeZeroArgs(const std::string& /*peers*/) { return {}; }
 
   ShuffleHandle Handle() const {
-    return ShuffleHandle{
-        .app_id = kApp, .token = token_, .shuffle = core::ShuffleId(2), .num_partitions = kPartitions};
+    return ShuffleHandle{.app_id = kApp,
+                         .token = token_,
+                         .shuffle = core::ShuffleId(2),
+                         .num_partitions = kPartitions};
   }
   static ClientOptions Options(const std::string& server) {
     ClientOptions o;
@@ -101,8 +103,8 @@ class HandOverTest : public ::testing::Test {
   // Map m as attempt 100 + m, 1 + (m + p) % 3 blocks in partition p (none in partition 3 for
   // maps divisible by 4; map 5 writes nothing at all).
   absl::StatusOr<MapStatus> WriteMap(const std::string& server, uint32_t m) {
-    auto writer = MapOutputWriter::Open(Options(server), Handle(), core::MapId(m),
-                                        core::AttemptId(100 + m));
+    auto writer =
+        MapOutputWriter::Open(Options(server), Handle(), core::MapId(m), core::AttemptId(100 + m));
     if (!writer.ok()) {
       return writer.status();
     }
@@ -157,8 +159,7 @@ class HandOverTest : public ::testing::Test {
   std::vector<MapStatus> CheckMoved(
       const google::protobuf::RepeatedPtrField<proto::MovedMapOutput>& moved,
       const std::vector<MapStatus>& before) {
-    const std::set<std::string> peers = {servers_[1]->data_address(),
-                                         servers_[2]->data_address()};
+    const std::set<std::string> peers = {servers_[1]->data_address(), servers_[2]->data_address()};
     std::vector<MapStatus> after(kMaps);
     std::set<uint32_t> maps_moved;
     for (const proto::MovedMapOutput& m : moved) {
@@ -319,9 +320,9 @@ TEST_F(HandOverTest, ShufflectlDecommissionMovesEveryOutput) {
   auto run = testsupport::RunProgram(
       {SHUFFLECTL_BINARY, "--server=" + servers_[0]->control_address(),
        "--secret-file=" + dir_.path() + "/operator-secret", "--json", "--timeout-seconds=50",
-       "decommission", "--peer=" + servers_[1]->data_address() + "/" +
-                           servers_[1]->control_address(),
-       "--peer", servers_[2]->data_address() + "/" + servers_[2]->control_address()},
+       "decommission",
+       "--peer=" + servers_[1]->data_address() + "/" + servers_[1]->control_address(), "--peer",
+       servers_[2]->data_address() + "/" + servers_[2]->control_address()},
       dir_.path(), std::chrono::seconds(120), "shufflectl");
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->exit_code, 0) << run->err;
@@ -407,8 +408,8 @@ TEST_F(HandOverTest, SigtermWithoutHandOverOnStopMovesNothing) {
   WriteAllMaps();
   ASSERT_TRUE(servers_[0]->Terminate(60000).ok());
   for (int i = 1; i < 3; ++i) {
-    auto page = testsupport::HttpGetOk(*core::Endpoint::Parse(servers_[i]->metrics_address()),
-                                       "/metrics");
+    auto page =
+        testsupport::HttpGetOk(*core::Endpoint::Parse(servers_[i]->metrics_address()), "/metrics");
     ASSERT_TRUE(page.ok()) << page.status();
     EXPECT_THAT(*page, ::testing::HasSubstr("\nshuffle_commits_total 0\n")) << "node " << i;
   }

@@ -96,11 +96,12 @@ class HandOverK8sTest : public KubeSuite {
     options.server = server.data_address();
     options.register_shuffle_on_push = true;
     for (uint32_t m = 0; m < maps; ++m) {
-      auto writer = client::MapOutputWriter::Open(options, handle, core::MapId(m),
-                                                  core::AttemptId(7));
+      auto writer =
+          client::MapOutputWriter::Open(options, handle, core::MapId(m), core::AttemptId(7));
       ASSERT_TRUE(writer.ok()) << writer.status();
       for (uint32_t p = 0; p < kPartitions; ++p) {
-        ASSERT_TRUE((*writer)->WriteBlock(core::PartitionId(p), std::string(1000 + p, 'x'), 1).ok());
+        ASSERT_TRUE(
+            (*writer)->WriteBlock(core::PartitionId(p), std::string(1000 + p, 'x'), 1).ok());
       }
       ASSERT_TRUE((*writer)->Commit().ok());
     }
@@ -110,8 +111,8 @@ class HandOverK8sTest : public KubeSuite {
   double PeerCommits() {
     double total = 0;
     for (const auto& peer : peers_) {
-      auto page = testsupport::HttpGetOk(*core::Endpoint::Parse(peer->metrics_address()),
-                                         "/metrics");
+      auto page =
+          testsupport::HttpGetOk(*core::Endpoint::Parse(peer->metrics_address()), "/metrics");
       EXPECT_TRUE(page.ok()) << page.status();
       const std::string key = "\nshuffle_commits_total ";
       const size_t at = page.ok() ? page->find(key) : std::string::npos;

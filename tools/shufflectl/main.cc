@@ -1,6 +1,6 @@
 // shufflectl: the shuffle server's admin command line (status, apps, shuffles, remove-app,
-// scrub, drain, decommission, health) over its gRPC control plane. Exit codes: 0 done, 1 the operation failed (or
-// a scrub found damage), 2 usage error. See `shufflectl --help`.
+// scrub, drain, decommission, health) over its gRPC control plane. Exit codes: 0 done, 1 the
+// operation failed (or a scrub found damage), 2 usage error. See `shufflectl --help`.
 #include <cstdio>
 #include <string>
 #include <vector>

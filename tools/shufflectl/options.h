@@ -44,9 +44,9 @@ struct CtlOptions {
   bool help = false;  // print Usage(help_command) and exit 0
   std::optional<Command> help_command;
 
-  std::optional<Command> command;  // set unless help
-  std::string app_id;              // shuffles, remove-app, scrub
-  uint32_t shuffle_id = 0;         // scrub
+  std::optional<Command> command;           // set unless help
+  std::string app_id;                       // shuffles, remove-app, scrub
+  uint32_t shuffle_id = 0;                  // scrub
   std::vector<handover::PeerServer> peers;  // decommission: --peer
 };
 
@@ -58,7 +58,8 @@ absl::StatusOr<CtlOptions> ParseCtlOptions(const std::vector<std::string>& args)
 // or decommission's RPC waits its timeout plus a margin; without --timeout-seconds, the server's
 // own --drain-timeout-seconds applies and the RPC waits up to an hour.
 uint64_t RpcTimeoutSeconds(const CtlOptions& options);
-// What DrainRequest.timeout_seconds (and DecommissionRequest's) carries: --timeout-seconds, or 0 for the server's default.
+// What DrainRequest.timeout_seconds (and DecommissionRequest's) carries: --timeout-seconds, or 0
+// for the server's default.
 uint32_t DrainTimeoutSeconds(const CtlOptions& options);
 
 // The help page: the overview, or one subcommand's.

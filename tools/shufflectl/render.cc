@@ -237,8 +237,7 @@ Output RenderDecommission(const std::string& server, const proto::DecommissionRe
     table.AddColumn("MAP", Align::kRight);
     table.AddColumn("NOT MOVED BECAUSE");
     for (const proto::UnmovedMapOutput& u : response.unmoved()) {
-      table.AddRow({u.app_id(), absl::StrCat(u.shuffle_id()), absl::StrCat(u.map_id()),
-                    u.error()});
+      table.AddRow({u.app_id(), absl::StrCat(u.shuffle_id()), absl::StrCat(u.map_id()), u.error()});
     }
     absl::StrAppend(&text, "\n", table.Render());
   }
