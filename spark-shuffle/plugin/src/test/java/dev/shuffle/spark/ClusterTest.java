@@ -269,4 +269,48 @@ class ClusterTest {
       nodeA.restart(); // for the other tests: a fresh server (it left draining behind)
     }
   }
+
+  @Test
+  void aServerStoppedOnALeavingNodeHandsItsOutputsOverWithoutRerun() throws Exception {
+    // Node A's server as the DaemonSet runs it on a node going away: SIGTERM hands its outputs
+    // over to node B's server, then it lingers while the driver learns the new places.
+    nodeA.close();
+    nodeA =
+        ShuffleServer.start(
+            root.resolve("server-a"), "node-a", "127.0.0.2",
+            "--handover-on-stop=always",
+            "--handover-peers=" + nodeB.dataAddress() + "/" + nodeB.controlAddress(),
+            "--handover-linger-seconds=20");
+    try {
+      start(Map.of(NodeShuffleConf.MOVES_POLL_INTERVAL, "200ms"));
+      JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+      JavaPairRDD<Long, Long> rdd = Workloads.counts(sc);
+      stats.reset();
+      Workloads.Summary expected = Workloads.countsSummary(rdd);
+      drainEvents();
+      assertEquals(8, stats.mapAttempts, "one attempt per map: " + stats);
+      int shuffleId =
+          ((org.apache.spark.ShuffleDependency<?, ?, ?>) rdd.rdd().dependencies().head())
+              .shuffleId();
+      assertTrue(mapsByNode(shuffleId).getOrDefault("nodeshuffle:node-a", 0) > 0,
+          mapsByNode(shuffleId).toString());
+      nodeA.terminate();
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (mapsByNode(shuffleId).containsKey("nodeshuffle:node-a")) {
+        assertTrue(System.nanoTime() < deadline, "the driver never learned the moves: "
+            + mapsByNode(shuffleId));
+        sleep(100);
+      }
+      assertTrue(nodeA.waitForExit(java.time.Duration.ofSeconds(60)), "node A's server lingered on");
+      stats.reset();
+      assertEquals(expected, Workloads.countsSummary(rdd));
+      drainEvents();
+      assertEquals(0, stats.fetchFailures, stats.toString());
+      assertEquals(0, stats.stageRetries, stats.toString());
+      assertEquals(0, stats.mapAttempts, "no map ran again: " + stats);
+    } finally {
+      nodeA.close();
+      nodeA = ShuffleServer.start(root.resolve("server-a"), "node-a", "127.0.0.2");
+    }
+  }
 }

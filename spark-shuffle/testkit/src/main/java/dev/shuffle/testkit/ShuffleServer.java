@@ -162,6 +162,30 @@ public final class ShuffleServer implements AutoCloseable {
     }
   }
 
+  /**
+   * SIGTERM, as Kubernetes sends at a pod's termination; returns at once. The server drains (and,
+   * with --handover-on-stop, hands its outputs over and lingers) before it exits: see
+   * {@link #waitForExit}.
+   */
+  public void terminate() {
+    if (process != null) {
+      process.destroy();
+    }
+  }
+
+  /** Waits at most {@code timeout} for the process to exit; true when it has (or never ran). */
+  public boolean waitForExit(Duration timeout) {
+    if (process == null) {
+      return true;
+    }
+    try {
+      return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
   /** Starts the server again on the same ports and data directory. */
   public void restart() throws IOException {
     kill();
