@@ -353,6 +353,28 @@ TEST_F(HandOverTest, ShufflectlDecommissionMovesEveryOutput) {
   ExpectEveryBlockAt(after);
 }
 
+// A server that crashed (SIGKILL: commits in its commit log, not yet in extents) and came back
+// still hands every acknowledged output over.
+TEST_F(HandOverTest, AfterACrashEveryAcknowledgedOutputIsStillHandedOver) {
+  const std::vector<MapStatus> before = WriteAllMaps();
+  servers_[0]->Kill();
+  auto restarted =
+      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/n0", "n0", "", "127.0.0.1:0",
+                           {"--secret-file=" + dir_.path() + "/token-secret",
+                            "--registration-secret-file=" + dir_.path() + "/operator-secret"});
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  servers_[0] = std::move(*restarted);
+
+  proto::DecommissionResponse response;
+  const grpc::Status st = Decommission(kOperatorSecret, &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(response.maps(), kMaps);
+  EXPECT_EQ(response.unmoved_size(), 0);
+  const std::vector<MapStatus> after = CheckMoved(response.moved(), before);
+  servers_[0]->Kill();
+  ExpectEveryBlockAt(after);
+}
+
 TEST_F(HandOverTest, MovedOutputsAreTheApplicationsOwn) {
   proto::GetMovedOutputsResponse moves;
   ASSERT_TRUE(MovedOutputs(&moves).ok());
