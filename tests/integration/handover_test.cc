@@ -353,10 +353,11 @@ TEST_F(HandOverTest, ShufflectlDecommissionMovesEveryOutput) {
   ExpectEveryBlockAt(after);
 }
 
-// A server that crashed (SIGKILL: commits in its commit log, not yet in extents) and came back
-// still hands every acknowledged output over.
+// A server that crashed right after the map stage was sealed (SIGKILL: commits in its commit log,
+// the seal's flush maybe half done) and came back still hands every acknowledged output over.
 TEST_F(HandOverTest, AfterACrashEveryAcknowledgedOutputIsStillHandedOver) {
   const std::vector<MapStatus> before = WriteAllMaps();
+  ASSERT_TRUE(servers_[0]->SealShuffle(kApp, token_, 2).ok());
   servers_[0]->Kill();
   auto restarted =
       ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/n0", "n0", "", "127.0.0.1:0",
