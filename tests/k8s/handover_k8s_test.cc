@@ -30,8 +30,6 @@ using testsupport::ServerProcess;
 
 constexpr char kApp[] = "handover-k8s-app";
 constexpr uint32_t kPartitions = 4;
-// The peers' node IPs: loopback addresses of their own, so each can listen on 7340 and 7338.
-constexpr const char* kPeerIps[] = {"127.0.0.41", "127.0.0.42"};
 
 class HandOverK8sTest : public KubeSuite {
  protected:
@@ -41,8 +39,15 @@ class HandOverK8sTest : public KubeSuite {
       return;
     }
     selector_ = "app=" + ns_;  // unique per test
-    for (int i = 0; i < 2; ++i) {
-      const std::string ip = kPeerIps[i];
+    CreateNode("leaving-" + ns_, true);
+    CreateNode("staying-" + ns_, false);
+  }
+
+  // Two peer servers, each on a loopback address of its own (its node's IP) so that both listen
+  // on 7340 and 7338; tests that may run at once (ctest -j) use different addresses.
+  void StartPeers(const std::vector<std::string>& ips) {
+    for (size_t i = 0; i < ips.size(); ++i) {
+      const std::string& ip = ips[i];
       auto peer = ServerProcess::Start(
           SHUFFLE_SERVER_BINARY, dir_.path() + "/peer" + std::to_string(i),
           "peer-node-" + std::to_string(i), "", ip + ":7340", {"--control-listen=" + ip + ":7338"});
@@ -50,8 +55,6 @@ class HandOverK8sTest : public KubeSuite {
       peers_.push_back(std::move(*peer));
       RunningPod(ns_ + "-peer-" + std::to_string(i), "peer-node-" + std::to_string(i), ip);
     }
-    CreateNode("leaving-" + ns_, true);
-    CreateNode("staying-" + ns_, false);
   }
 
   void CreateNode(const std::string& name, bool cordoned) {
@@ -128,6 +131,8 @@ class HandOverK8sTest : public KubeSuite {
 };
 
 TEST_F(HandOverK8sTest, ACordonedNodesServerHandsItsOutputsToThePeerPods) {
+  StartPeers({"127.0.0.41", "127.0.0.42"});
+  ASSERT_FALSE(HasFatalFailure());
   std::unique_ptr<ServerProcess> server = StartServer("leaving-" + ns_);
   ASSERT_NE(server, nullptr);
   WriteMaps(*server, 6);
@@ -158,6 +163,8 @@ TEST_F(HandOverK8sTest, ACordonedNodesServerHandsItsOutputsToThePeerPods) {
 }
 
 TEST_F(HandOverK8sTest, AServerOnANodeThatStaysMovesNothing) {
+  StartPeers({"127.0.0.43", "127.0.0.44"});
+  ASSERT_FALSE(HasFatalFailure());
   std::unique_ptr<ServerProcess> server = StartServer("staying-" + ns_);
   ASSERT_NE(server, nullptr);
   WriteMaps(*server, 3);
