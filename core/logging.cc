@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <deque>
+#include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +20,16 @@ namespace {
 std::atomic<LogLevel> g_level{LogLevel::kInfo};
 std::atomic<LogFormat> g_format{LogFormat::kLogfmt};
 std::atomic<int> g_fd{2};
+
+// The recent warning and error lines (RecentProblemLines).
+struct ProblemRing {
+  std::mutex mu;
+  std::deque<std::string> lines;
+};
+ProblemRing& Problems() {
+  static ProblemRing* const ring = new ProblemRing();  // never destroyed: logged from any thread
+  return *ring;
+}
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
@@ -42,7 +54,7 @@ std::string Timestamp() {
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[64];  // room for any int the compiler assumes tm fields may hold
   std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(millis));
@@ -189,9 +201,23 @@ std::string FormatLogLine(LogFormat format, LogLevel level, std::string_view fil
 LogMessage::LogMessage(LogLevel level, const char* file, int line)
     : level_(level), file_(file), line_(line) {}
 
+std::vector<std::string> RecentProblemLines() {
+  ProblemRing& ring = Problems();
+  const std::lock_guard<std::mutex> lock(ring.mu);
+  return {ring.lines.begin(), ring.lines.end()};
+}
+
 LogMessage::~LogMessage() {
   const std::string text =
       FormatLogLine(g_format.load(), level_, file_, line_, message_.str(), fields_);
+  if (level_ >= LogLevel::kWarning) {
+    ProblemRing& ring = Problems();
+    const std::lock_guard<std::mutex> lock(ring.mu);
+    if (ring.lines.size() == kRecentProblemLines) {
+      ring.lines.pop_front();
+    }
+    ring.lines.push_back(text);
+  }
   const int fd = g_fd.load();
   size_t written = 0;
   while (written < text.size()) {

@@ -1,8 +1,10 @@
 #include "shuffle/core/logging.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -44,6 +46,27 @@ TEST(LoggingTest, MacroWritesFieldsAndHonoursLevel) {
   std::string out(buf, static_cast<size_t>(n));
   EXPECT_EQ(out.find("hidden"), std::string::npos);
   EXPECT_NE(out.find("msg=\"shown 7\" shuffle=3"), std::string::npos) << out;
+}
+
+TEST(LoggingTest, RecentProblemLinesKeepTheLastWarningsAndErrors) {
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(null_fd, 0);
+  SetLogFd(null_fd);
+  SHUFFLE_LOG(INFO) << "not a problem";
+  for (size_t i = 0; i < kRecentProblemLines + 5; ++i) {
+    SHUFFLE_LOG(WARNING) << "problem " << i;
+  }
+  SHUFFLE_LOG(ERROR) << "the last one";
+  SetLogFd(2);
+  ::close(null_fd);
+  const std::vector<std::string> lines = RecentProblemLines();
+  ASSERT_EQ(lines.size(), kRecentProblemLines);
+  EXPECT_NE(lines.front().find("msg=\"problem 6\""), std::string::npos) << lines.front();
+  EXPECT_NE(lines.back().find("level=error"), std::string::npos) << lines.back();
+  EXPECT_NE(lines.back().find("the last one"), std::string::npos);
+  for (const std::string& line : lines) {
+    EXPECT_EQ(line.find("not a problem"), std::string::npos);
+  }
 }
 
 TEST(LoggingTest, ParseNames) {

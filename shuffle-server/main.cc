@@ -77,8 +77,8 @@ int Run(const ServerOptions& options, const sigset_t& stop_signals) {
   RaiseOpenFileLimit();
   // Freed memory stays for reuse up to what the server may hold anyway: its blocks in memory and
   // its buffered requests (memory_reuse.h).
-  const uint64_t retain_bytes = (options.memory_budget_mib << 20) +
-                                dataplane::DataPlaneOptions{}.request_buffer_budget_bytes;
+  const uint64_t retain_bytes =
+      (options.memory_budget_mib << 20) + dataplane::DataPlaneOptions{}.request_buffer_budget_bytes;
   if (absl::Status st = RetainFreedMemory(retain_bytes); !st.ok()) {
     SHUFFLE_LOG(WARNING) << "freed memory goes back to the kernel" << Kv("error", st.message());
   }

@@ -11,8 +11,11 @@
 #include "shuffle-server/control/control_service.h"
 #include "shuffle-server/control/drainer.h"
 #include "shuffle-server/dataplane/server.h"
+#include "shuffle-server/handover/handover.h"
 #include "shuffle-server/idle_reaper.h"
 #include "shuffle-server/ops/metrics_http_server.h"
+#include "shuffle-server/ops/status_page.h"
+#include "shuffle-server/security/token_review.h"
 #include "shuffle-server/server_handover.h"
 #include "shuffle-server/sparkess/server.h"
 #include "shuffle/core/endpoint.h"
@@ -143,6 +146,48 @@ void LogRecovery(const storage::RecoveryReport& r) {
   }
 }
 
+// The status page's charts: one sample every 2 s, the last 10 minutes.
+constexpr absl::Duration kStatusSampleInterval = absl::Seconds(2);
+constexpr size_t kStatusSamples = 301;
+
+// Who may read /status.json on a secured server: the operator (the secret admin calls take).
+absl::Status StatusPageAccess(const std::string& secret, std::string_view given) {
+  if (given.empty()) {
+    return absl::UnauthenticatedError(
+        "the status page's data needs the operator secret (the server's "
+        "--registration-secret-file) as \"Authorization: Bearer SECRET\"");
+  }
+  if (!control::SecretMatches(secret, std::string(given))) {
+    return absl::PermissionDeniedError("the operator secret is not valid for this server");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<security::TokenReviewer>> StartTokenReview(
+    const ServerOptions& options) {
+  security::TokenReviewOptions review;
+  absl::StatusOr<kube::Config> api = options.kubeconfig.empty()
+                                         ? kube::LoadInClusterConfig(kube::InClusterOptions{})
+                                         : kube::LoadKubeconfig(kube::KubeconfigOptions{
+                                               .path = options.kubeconfig, .context = ""});
+  if (!api.ok()) {
+    return core::Annotate(api.status(), "--token-review: the Kubernetes API server's address");
+  }
+  review.api = std::move(*api);
+  if (!options.token_review_audience.empty()) {
+    review.audiences = {options.token_review_audience};
+  }
+  review.cache_ttl = absl::Seconds(static_cast<int64_t>(options.token_review_cache_seconds));
+  review.required_resource = options.token_review_resource;
+  SHUFFLE_LOG(INFO) << "drivers' service-account tokens checked with TokenReview"
+                    << Kv("api_server", review.api.server)
+                    << Kv("required_resource", review.required_resource.empty()
+                                                   ? std::string("none")
+                                                   : review.required_resource)
+                    << Kv("cache_seconds", options.token_review_cache_seconds);
+  return security::TokenReviewer::Create(std::move(review));
+}
+
 }  // namespace
 
 std::vector<ListenerFactory> StandardListeners() {
@@ -151,16 +196,18 @@ std::vector<ListenerFactory> StandardListeners() {
 
 // The running parts, in start order; destroyed in reverse.
 struct Server::Parts {
-  // The hand-over's progress (/metrics) and moves (GetMovedOutputs).
+  // The hand-over's progress (/metrics, the status page) and moves (GetMovedOutputs).
   handover::HandOverProgress handover_progress;
   handover::MoveLedger moves;
-  std::string operator_secret;
+  std::string operator_secret;  // with tokens: --registration-secret-file's secret
   std::unique_ptr<security::TokenAuthority> tokens;
+  std::unique_ptr<security::TokenReviewer> reviewer;  // --token-review
   std::unique_ptr<storage::StorageEngine> engine;
   std::unique_ptr<control::Drainer> drainer;
   std::unique_ptr<control::ControlService> service;
   std::unique_ptr<control::ControlServer> control;
   std::vector<std::unique_ptr<Listener>> listeners;
+  std::unique_ptr<ops::ThroughputHistory> history;  // the status page's charts
   std::unique_ptr<ops::MetricsHttpServer> metrics;
   std::unique_ptr<IdleReaper> reaper;
 
@@ -195,9 +242,13 @@ absl::Status Server::Parts::StartControl(const ServerOptions& options) {
   control_options.handover_progress = &handover_progress;
   control_options.moves = &moves;
   if (tokens != nullptr) {
-    SHUFFLE_ASSIGN_OR_RETURN(control_options.registration_secret,
+    SHUFFLE_ASSIGN_OR_RETURN(operator_secret,
                              security::ReadSecretFile(options.registration_secret_file));
-    operator_secret = control_options.registration_secret;
+    control_options.registration_secret = operator_secret;
+  }
+  if (options.token_review) {
+    SHUFFLE_ASSIGN_OR_RETURN(reviewer, StartTokenReview(options));
+    control_options.token_reviewer = reviewer.get();
   }
   service = std::make_unique<control::ControlService>(engine.get(), control_options);
   SHUFFLE_ASSIGN_OR_RETURN(control,
@@ -216,15 +267,47 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
                                 .env = storage::Env::Default(),
                                 .dataplane = nullptr,
                                 .spark = nullptr,
-                                .handover = &handover_progress};
+                                .handover = &handover_progress,
+                                .token_reviews = nullptr};
     for (const std::unique_ptr<Listener>& listener : listeners) {
       listener->AddMetricsSources(&sources);
     }
-    SHUFFLE_ASSIGN_OR_RETURN(metrics,
-                             ops::MetricsHttpServer::Start(options.metrics_listen, [sources] {
-                               return ops::RenderServerMetrics(sources);
-                             }));
-    SHUFFLE_LOG(INFO) << "serving metrics" << Kv("port", metrics->port());
+    if (reviewer != nullptr) {
+      sources.token_reviews = [r = reviewer.get()] {
+        const security::TokenReviewer::Stats s = r->stats();
+        return ops::TokenReviewStats{
+            .reviews = s.reviews, .cache_hits = s.cache_hits, .refused = s.refused};
+      };
+    }
+    history = std::make_unique<ops::ThroughputHistory>(
+        [sources] { return ops::SampleThroughput(sources); }, kStatusSampleInterval,
+        kStatusSamples);
+    const ops::StatusSources status{.metrics = sources,
+                                    .node_name = options.node_name,
+                                    .history = history.get(),
+                                    .started = absl::Now(),
+                                    .handover = [h = &handover_progress] {
+                                      const handover::HandOverProgress::Snapshot s = h->snapshot();
+                                      return ops::HandOverStatus{
+                                          .started_unix_ms = s.started_unix_ms,
+                                          .finished_unix_ms = s.finished_unix_ms,
+                                          .maps = s.outputs,
+                                          .moved = s.outputs_moved,
+                                          .unmoved = s.outputs_failed,
+                                          .bytes_moved = s.bytes_moved};
+                                    }};
+    ops::MetricsHttpServer::Pages pages{
+        .metrics = [sources] { return ops::RenderServerMetrics(sources); },
+        .status_json = [status] { return ops::RenderStatusJson(status); },
+        .authorize = nullptr};
+    if (tokens != nullptr) {
+      pages.authorize = [secret = operator_secret](std::string_view given) {
+        return StatusPageAccess(secret, given);
+      };
+    }
+    SHUFFLE_ASSIGN_OR_RETURN(metrics, ops::MetricsHttpServer::Start(options.metrics_listen, pages));
+    SHUFFLE_LOG(INFO) << "serving metrics and the status page" << Kv("port", metrics->port())
+                      << Kv("status_page_secured", tokens != nullptr);
   }
   if (options.app_ttl_minutes > 0) {
     reaper = std::make_unique<IdleReaper>(
@@ -327,6 +410,7 @@ void Server::Stop() {
   SHUFFLE_LOG(INFO) << "closing storage engine";
   p.reaper.reset();
   p.metrics.reset();
+  p.history.reset();
   p.engine.reset();
   parts_.reset();
   if (!options_.ready_file.empty()) {

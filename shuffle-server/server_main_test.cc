@@ -268,6 +268,10 @@ TEST(ServerOptionsTest, RefusesBadFlagsNamingThem) {
   EXPECT_THAT(error({"--data-dir"}), HasSubstr("needs a value"));
   EXPECT_THAT(error({"/a"}), HasSubstr("unexpected argument"));
   EXPECT_THAT(error({"--data-dir=/a", "--listen=", "--socket="}), HasSubstr("nowhere to listen"));
+  EXPECT_THAT(error({"--data-dir=/a", "--token-review"}),
+              HasSubstr("--token-review needs --secret-file"));
+  EXPECT_THAT(error({"--data-dir=/a", "--token-review-cache-seconds=4000"}),
+              HasSubstr("--token-review-cache-seconds"));
   EXPECT_TRUE(ParseServerOptions({"--help"}, EmptyEnv, "h")->help);
 }
 

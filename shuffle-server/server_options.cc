@@ -147,6 +147,29 @@ void AddOperationFlags(ServerOptions* o, core::FlagTable& t) {
               "Operator secret a driver presents to register an application (required with "
               "--secret-file).",
               &o->registration_secret_file)
+      .Switch("token-review",
+              "On Kubernetes: drivers register with their pod's service-account token, checked "
+              "with the API server's TokenReview API; the application's namespace is the "
+              "service account's. The operator secret still registers in any namespace. Needs "
+              "--secret-file; the server's own service account needs \"create\" on tokenreviews "
+              "and subjectaccessreviews (deploy/base/rbac.yaml).",
+              [o] { o->token_review = true; })
+      .String("kubeconfig", "PATH",
+              "How --token-review, --handover-on-stop=cordoned and --handover-peer-selector reach "
+              "the Kubernetes API server (default: in-cluster, the pod's service account).",
+              &o->kubeconfig)
+      .String("token-review-audience", "AUD",
+              "The audience drivers' tokens must be meant for (default: the API server's own).",
+              &o->token_review_audience)
+      .Number<uint64_t>("token-review-cache-seconds", "N",
+                        "How long a positive review is trusted before the token is reviewed "
+                        "again (default 60; 0: every registration).",
+                        &o->token_review_cache_seconds, 0, 3600)
+      .String("token-review-resource", "RESOURCE.GROUP",
+              "With --token-review, the driver's service account must also be allowed to "
+              "\"create\" this resource in its namespace, by RBAC (a SubjectAccessReview; "
+              "default applications.shuffle.dev; empty: any service account may register).",
+              &o->token_review_resource)
       .Section("Operations")
       .Add("log-level", "LEVEL", "debug, info (default), warning or error.",
            [o](std::string_view v) {
@@ -210,10 +233,6 @@ void AddHandOverFlags(ServerOptions* o, core::FlagTable& t) {
               "server's namespace on other nodes, at their host IP with ports 7340 and 7338 "
               "(asked of the Kubernetes API).",
               &o->handover_peer_selector)
-      .String("kubeconfig", "PATH",
-              "Kubernetes API access for --handover-on-stop=cordoned and "
-              "--handover-peer-selector (default: the pod's service account).",
-              &o->kubeconfig)
       .Number<uint64_t>("handover-timeout-seconds", "N",
                         "How long a hand-over on SIGTERM may copy (default 120); what is not "
                         "copied by then falls back to re-runs. Keep it, plus "
@@ -237,6 +256,11 @@ absl::Status Validate(const ServerOptions& o) {
     return absl::InvalidArgumentError(
         "--secret-file needs --registration-secret-file: drivers must prove who they are "
         "before they are given application tokens");
+  }
+  if (o.token_review && o.secret_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--token-review needs --secret-file: a reviewed driver is given an application token, "
+        "which only a server with the cluster secret can issue");
   }
   std::set<std::string> seen;
   for (const std::string& dir : o.data_dirs) {

@@ -45,6 +45,14 @@ struct ServerOptions {
   // secret a driver must present to register an application. Neither: unauthenticated.
   std::string secret_file;
   std::string registration_secret_file;
+  // On Kubernetes: drivers register with their service-account token, checked with the
+  // TokenReview API (docs/security.md). The API server is reached with kubeconfig, else in-cluster
+  // (also for the hand-over on stop below).
+  bool token_review = false;
+  std::string kubeconfig;
+  std::string token_review_audience;                               // empty: the API server's own
+  uint64_t token_review_cache_seconds = 60;                        // 0: no cache
+  std::string token_review_resource = "applications.shuffle.dev";  // empty: no RBAC check
   // Operations.
   std::string metrics_listen = "0.0.0.0:7339";  // empty: no metrics endpoint
   uint64_t app_ttl_minutes = 24 * 60;           // 0: never remove idle applications
@@ -66,7 +74,6 @@ struct ServerOptions {
   HandOverOnStop handover_on_stop = HandOverOnStop::kNever;
   std::vector<handover::PeerServer> handover_peers;  // static peers
   std::string handover_peer_selector;  // else: the server pods with these labels (Kubernetes)
-  std::string kubeconfig;              // "": in-cluster (the pod's service account)
   uint64_t handover_timeout_seconds = 120;
   // After the hand-over: how long the server keeps serving reads and the moves' new places
   // (GetMovedOutputs) so drivers can re-point their readers before it exits.

@@ -5,10 +5,10 @@
 #ifndef SHUFFLE_BENCH_HARNESS_CPU_METER_H_
 #define SHUFFLE_BENCH_HARNESS_CPU_METER_H_
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstdint>
+
+#include <sys/types.h>
 
 #include "absl/status/statusor.h"
 

@@ -106,16 +106,14 @@ int Run(const HarnessOptions& options, Clock::time_point start) {
     report.quick = options.quick;
     report.machine = machine;
     for (const Scenario& scenario : Plan(options)) {
-      std::cerr << "shuffle-bench: " << (options.rounds > 1 ? absl::StrCat("round ", r, "/",
-                                                                           options.rounds, " ")
-                                                             : "")
+      std::cerr << "shuffle-bench: "
+                << (options.rounds > 1 ? absl::StrCat("round ", r, "/", options.rounds, " ") : "")
                 << scenario.name << " ..." << std::flush;
       bool quiet = true;
-      const double waited =
-          options.quiet_wait_seconds > 0
-              ? WaitForQuietMachine(machine.cores, options.quiet_wait_seconds, kBusyMachineShare,
-                                    &quiet)
-              : 0;
+      const double waited = options.quiet_wait_seconds > 0
+                                ? WaitForQuietMachine(machine.cores, options.quiet_wait_seconds,
+                                                      kBusyMachineShare, &quiet)
+                                : 0;
       const size_t baselines_before = report.baselines.size();
       const size_t figures_before = report.figures.size();
       const CpuSample before = SampleCpu();
@@ -128,14 +126,13 @@ int Run(const HarnessOptions& options, Clock::time_point start) {
       for (size_t i = figures_before; i < report.figures.size(); ++i) {
         report.figures[i].busy = busy;
       }
-      std::cerr << absl::StrFormat(" %.1f s%s%s%s\n", use.seconds, st.ok() ? "" : " FAILED",
-                                   busy ? " BUSY" : "",
-                                   waited > 0.6
-                                       ? absl::StrFormat(" (after waiting %.1f s for %s)", waited,
-                                                         quiet ? "a quiet machine"
-                                                               : "a quiet machine, "
-                                                                 "in vain")
-                                       : "");
+      std::cerr << absl::StrFormat(
+          " %.1f s%s%s%s\n", use.seconds, st.ok() ? "" : " FAILED", busy ? " BUSY" : "",
+          waited > 0.6 ? absl::StrFormat(" (after waiting %.1f s for %s)", waited,
+                                         quiet ? "a quiet machine"
+                                               : "a quiet machine, "
+                                                 "in vain")
+                       : "");
       if (!st.ok()) {
         report.errors.push_back(absl::StrCat(scenario.name, ": ", st.ToString()));
       }

@@ -99,7 +99,8 @@ namespace {
 template <typename T, typename Key>
 const T& MedianBy(const std::vector<const T*>& items, Key key) {
   std::vector<const T*> sorted = items;
-  std::sort(sorted.begin(), sorted.end(), [&](const T* a, const T* b) { return key(*a) < key(*b); });
+  std::sort(sorted.begin(), sorted.end(),
+            [&](const T* a, const T* b) { return key(*a) < key(*b); });
   return *sorted[(sorted.size() - 1) / 2];
 }
 
@@ -110,8 +111,8 @@ double Median(std::vector<double> values) {
 
 // Items grouped by name, names in the order of first appearance.
 template <typename T>
-std::vector<std::pair<std::string, std::vector<const T*>>> ByName(
-    const std::vector<Report>& rounds, std::vector<T> Report::*list) {
+std::vector<std::pair<std::string, std::vector<const T*>>> ByName(const std::vector<Report>& rounds,
+                                                                  std::vector<T> Report::*list) {
   std::vector<std::pair<std::string, std::vector<const T*>>> groups;
   std::map<std::string, size_t> at;
   for (const Report& round : rounds) {
@@ -189,8 +190,8 @@ Report MergeRounds(std::vector<Report> rounds) {
       }
     }
     for (const std::string& error : round.errors) {
-      merged.errors.push_back(
-          rounds.size() > 1 ? absl::StrCat("round ", r + 1, ": ", error) : error);
+      merged.errors.push_back(rounds.size() > 1 ? absl::StrCat("round ", r + 1, ": ", error)
+                                                : error);
     }
   }
   return merged;
@@ -345,22 +346,22 @@ std::string FormatTable(const Report& report) {
     if (b.details.contains("queue_depth")) {
       absl::StrAppend(&kind, " (queue depth ", b.details["queue_depth"].get<int>(), ")");
     }
-    absl::StrAppend(&out, absl::StrFormat("  %-26s %12s %-10s %-21s %-28s %s\n", b.name,
-                                          Number(b.value), b.unit,
-                                          range(b.rounds, &RoundValue::value, ""), kind,
-                                          busy_text(b.rounds)));
+    absl::StrAppend(
+        &out,
+        absl::StrFormat("  %-26s %12s %-10s %-21s %-28s %s\n", b.name, Number(b.value), b.unit,
+                        range(b.rounds, &RoundValue::value, ""), kind, busy_text(b.rounds)));
   }
-  absl::StrAppend(&out, "\n",
-                  absl::StrFormat("%-24s %10s %-7s %-20s %8s %-19s %-12s %-6s %s\n", "figure",
-                                  "value", "unit", "baseline", "ratio", "[min - max]", "target",
-                                  "met", "busy"));
+  absl::StrAppend(
+      &out, "\n",
+      absl::StrFormat("%-24s %10s %-7s %-20s %8s %-19s %-12s %-6s %s\n", "figure", "value", "unit",
+                      "baseline", "ratio", "[min - max]", "target", "met", "busy"));
   for (const Figure& f : report.figures) {
     absl::StrAppend(
-        &out, absl::StrFormat("%-24s %10s %-7s %-20s %8s %-19s %-12s %-6s %s\n", f.name,
-                              Number(f.value), f.unit, f.baseline, Number(f.ratio) + "x",
-                              range(f.rounds, &RoundValue::ratio, "x"),
-                              TargetText(f.target, f.unit), f.met ? "met" : "MISSED",
-                              busy_text(f.rounds)));
+        &out,
+        absl::StrFormat("%-24s %10s %-7s %-20s %8s %-19s %-12s %-6s %s\n", f.name, Number(f.value),
+                        f.unit, f.baseline, Number(f.ratio) + "x",
+                        range(f.rounds, &RoundValue::ratio, "x"), TargetText(f.target, f.unit),
+                        f.met ? "met" : "MISSED", busy_text(f.rounds)));
   }
   for (const Sweep& s : report.sweeps) {
     absl::StrAppend(&out, "\nsweep ", s.name, " (", s.unit, ", ratio to ", s.baseline, ")\n");
@@ -374,8 +375,7 @@ std::string FormatTable(const Report& report) {
     absl::StrAppend(
         &out, absl::StrFormat(
                   "  %3u  %-9s %7.1f  %9.1f  %6.0f%%%s\n", r.round, r.name, r.seconds,
-                  r.own_cpu_seconds,
-                  100 * r.other_share,
+                  r.own_cpu_seconds, 100 * r.other_share,
                   r.other_share > kBusyMachineShare ? "  BUSY MACHINE: figures unreliable" : ""));
   }
   for (const std::string& note : report.notes) {

@@ -32,7 +32,7 @@ struct Baseline {
   std::string unit;
   std::string kind;  // "measured" (this run), "reference" (a DESIGN.md figure) or "derived"
   nlohmann::json details;
-  bool busy = false;               // set by the run after the scenario that measured it
+  bool busy = false;                    // set by the run after the scenario that measured it
   std::vector<RoundValue> rounds = {};  // after MergeRounds: every round's value, in round order
 };
 
@@ -58,8 +58,8 @@ struct Figure {
   double ratio = 0;  // value / baseline_value
   Target target;
   bool met = false;
-  nlohmann::json details;          // of the median round
-  bool busy = false;               // set by the run after the scenario that measured it
+  nlohmann::json details;               // of the median round
+  bool busy = false;                    // set by the run after the scenario that measured it
   std::vector<RoundValue> rounds = {};  // after MergeRounds: every round's value and ratio
 };
 

@@ -39,11 +39,12 @@ Report Round(double disk, double ingest, double restart, bool busy) {
   for (Figure& f : r.figures) {
     f.busy = busy;
   }
-  r.sweeps.push_back(Sweep{.name = "fetch",
-                           .description = "",
-                           .unit = "MiB/s",
-                           .baseline = "disk_read",
-                           .points = {{.concurrency = 1, .value = ingest, .ratio = ingest / disk}}});
+  r.sweeps.push_back(
+      Sweep{.name = "fetch",
+            .description = "",
+            .unit = "MiB/s",
+            .baseline = "disk_read",
+            .points = {{.concurrency = 1, .value = ingest, .ratio = ingest / disk}}});
   r.scenarios.push_back(ScenarioRun{.name = "ingest", .ok = true});
   r.notes.push_back("same note");
   return r;

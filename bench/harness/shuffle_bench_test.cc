@@ -65,18 +65,17 @@ TEST(ShuffleBenchTest, QuickRunReportsEveryFigureAndDrawsTheChart) {
   // CPU and page faults per GiB beside the throughput figures and their baselines.
   for (const char* name : {"ingest_large", "fetch_cold", "fetch_hot_tcp", "fetch_hot_unix"}) {
     const nlohmann::json& details = (*FindNamed(report["figures"], name))["details"];
-    for (const char* key : {"server_cpu_s_per_gib", "server_minflt_per_gib",
-                            "server_majflt_per_gib", "client_cpu_s_per_gib",
-                            "client_minflt_per_gib", "client_majflt_per_gib"}) {
+    for (const char* key :
+         {"server_cpu_s_per_gib", "server_minflt_per_gib", "server_majflt_per_gib",
+          "client_cpu_s_per_gib", "client_minflt_per_gib", "client_majflt_per_gib"}) {
       ASSERT_TRUE(details.contains(key)) << name << " " << key;
       EXPECT_GE(details[key].get<double>(), 0) << name << " " << key;
     }
   }
   // The server faults in at least the pages it receives payloads into.
-  EXPECT_GT(
-      (*FindNamed(report["figures"], "ingest_large"))["details"]["server_minflt_per_gib"]
-          .get<double>(),
-      0);
+  EXPECT_GT((*FindNamed(report["figures"], "ingest_large"))["details"]["server_minflt_per_gib"]
+                .get<double>(),
+            0);
   for (const char* name : {"disk_write", "disk_read", "tcp_loopback", "unix_stream"}) {
     const nlohmann::json& details = (*FindNamed(report["baselines"], name))["details"];
     EXPECT_TRUE(details.contains("process_cpu_s_per_gib")) << name;

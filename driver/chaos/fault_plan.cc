@@ -11,11 +11,10 @@
 namespace shuffle::chaos {
 namespace {
 
-constexpr FaultKind kKinds[] = {FaultKind::kEvictExecutor, FaultKind::kKillExecutor,
-                                FaultKind::kKillServer,    FaultKind::kRestartServer,
-                                FaultKind::kDiskFull,      FaultKind::kNodeLoss,
-                                FaultKind::kPartition,     FaultKind::kSlowDisk,
-                                FaultKind::kNodeDrain};
+constexpr FaultKind kKinds[] = {
+    FaultKind::kEvictExecutor, FaultKind::kKillExecutor, FaultKind::kKillServer,
+    FaultKind::kRestartServer, FaultKind::kDiskFull,     FaultKind::kNodeLoss,
+    FaultKind::kPartition,     FaultKind::kSlowDisk,     FaultKind::kNodeDrain};
 
 }  // namespace
 

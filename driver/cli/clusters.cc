@@ -90,10 +90,9 @@ class LocalFaults : public chaos::FaultTarget {
         }
       }
     }
-    const bool takes_node = kind == chaos::FaultKind::kNodeLoss ||
-                            kind == chaos::FaultKind::kNodeDrain ||
-                            kind == chaos::FaultKind::kDiskFull ||
-                            kind == chaos::FaultKind::kPartition;
+    const bool takes_node =
+        kind == chaos::FaultKind::kNodeLoss || kind == chaos::FaultKind::kNodeDrain ||
+        kind == chaos::FaultKind::kDiskFull || kind == chaos::FaultKind::kPartition;
     if (up.empty() || (takes_node && up.size() < 2)) {
       return absl::FailedPreconditionError(
           "no node it can strike and leave the job a writable node");
@@ -230,6 +229,12 @@ absl::StatusOr<Cluster> ConnectKubernetes(const DriverOptions& options, const st
   if (!options.operator_secret_file.empty()) {
     SHUFFLE_ASSIGN_OR_RETURN(std::string secret, kube::ReadSmallFile(options.operator_secret_file));
     cluster.operator_secret = std::string(absl::StripTrailingAsciiWhitespace(secret));
+  } else {
+    // Without the operator secret the driver proves who it is with the service-account token
+    // it reaches the API server with; servers with --token-review check it with the TokenReview
+    // API and register the application in that service account's namespace (docs/security.md).
+    cluster.operator_secret = config.bearer_token;
+    cluster.identity_token_file = config.token_file;  // in a pod: rotated by the kubelet
   }
   cluster.listen = options.listen.empty() ? "0.0.0.0:7100" : options.listen;
   cluster.advertise_host = options.advertise_host.empty() ? Env("POD_IP") : options.advertise_host;

@@ -18,7 +18,11 @@ namespace shuffle::cli {
 struct Cluster {
   std::unique_ptr<kube::Client> client;  // Kubernetes only; outlives `backend`
   std::unique_ptr<podmanager::Backend> backend;
-  std::string operator_secret;                 // registers the application with the servers
+  // Registers the application with the servers: the operator secret, or on Kubernetes without
+  // one the driver's service-account token (reviewed by servers with --token-review), read from
+  // identity_token_file at each registration when the token is a rotated file.
+  std::string operator_secret;
+  std::string identity_token_file;
   std::string listen;                          // the driver's gRPC service
   std::string advertise_host;                  // how executors reach it
   std::string description;                     // what to print about the cluster

@@ -156,7 +156,9 @@ void AddKubernetesFlags(DriverOptions* o, core::FlagTable& t) {
               &o->executor_command)
       .String("driver-pod", "NAME", "owner of executor pods, garbage-collected with it ($POD_NAME)",
               &o->driver_pod)
-      .String("operator-secret-file", "PATH", "registers the job with the servers",
+      .String("operator-secret-file", "PATH",
+              "registers the job with the servers (Kubernetes without it: the service-account "
+              "token, for servers with --token-review)",
               &o->operator_secret_file)
       .String("listen", "HOST:PORT", "the driver's gRPC service (0.0.0.0:7100; local: 127.0.0.1:0)",
               &o->listen)

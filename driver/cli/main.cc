@@ -30,6 +30,7 @@ int RunJob(const DriverOptions& options, Cluster& cluster, const std::string& ap
   job.executors = options.executors;
   job.slots = options.slots;
   job.operator_secret = cluster.operator_secret;
+  job.identity_token_file = cluster.identity_token_file;
   job.listen = cluster.listen;
   job.advertise_host = cluster.advertise_host;
   job.show_progress = options.progress;

@@ -23,8 +23,8 @@ struct DecommissionPeer {
 };
 
 struct DecommissionResult {
-  uint64_t maps = 0;               // committed outputs the server held
-  std::vector<MovedOutput> moved;  // where each moved output is now
+  uint64_t maps = 0;                 // committed outputs the server held
+  std::vector<MovedOutput> moved;    // where each moved output is now
   std::vector<std::string> unmoved;  // "app/shuffle/map: error" of each output left behind
   uint64_t bytes_moved = 0;
   double seconds = 0;

@@ -34,11 +34,14 @@ struct JobOptions {
   uint32_t executors = 3;
   uint32_t slots = 2;
   std::string app_namespace = "default";
-  std::string operator_secret;         // registers the application with the shuffle servers
-  std::string listen = "127.0.0.1:0";  // the driver's gRPC service
-  std::string advertise_host;          // how executors reach it; empty: the --listen host
-  std::string app_id;                  // empty: a new random id
-  bool show_progress = false;          // a live progress display on stdout
+  std::string operator_secret;  // registers the application with the shuffle servers
+  // Instead of operator_secret: a file read at every registration (a rotated service-account
+  // token on Kubernetes).
+  std::string identity_token_file;
+  std::string listen = "127.0.0.1:0";            // the driver's gRPC service
+  std::string advertise_host;                    // how executors reach it; empty: the --listen host
+  std::string app_id;                            // empty: a new random id
+  bool show_progress = false;                    // a live progress display on stdout
   std::chrono::milliseconds step_interval{200};  // how often the runner looks at the job
   // Dynamic allocation: release idle executors at once when fewer tasks remain than slots (their
   // shuffle output lives in the servers), and scale back up to `executors` when work returns.

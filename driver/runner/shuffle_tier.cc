@@ -1,5 +1,10 @@
 #include "driver/runner/shuffle_tier.h"
 
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "shuffle/client/control_client.h"
 #include "shuffle/core/status_macros.h"
 
@@ -12,8 +17,20 @@ absl::StatusOr<std::string> ShuffleTier::Prepare(const std::string& control_addr
                                                  core::ShuffleId shuffle, uint32_t num_maps,
                                                  uint32_t num_partitions) const {
   const client::ControlClient control(control_address);
+  std::string identity = operator_secret_;
+  if (!identity_token_file_.empty()) {
+    std::ifstream in(identity_token_file_);
+    if (!in) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot read the identity token file ",
+                                                        identity_token_file_, " (registering ",
+                                                        app_id_, " with ", control_address, ")"));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    identity = std::string(absl::StripTrailingAsciiWhitespace(text.str()));
+  }
   SHUFFLE_ASSIGN_OR_RETURN(std::string token,
-                           control.RegisterApplication(app_id_, namespace_, operator_secret_));
+                           control.RegisterApplication(app_id_, namespace_, identity));
   SHUFFLE_RETURN_IF_ERROR(
       control.RegisterShuffle(app_id_, token, shuffle, num_maps, num_partitions));
   return token;

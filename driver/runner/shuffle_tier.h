@@ -1,5 +1,6 @@
 // ShuffleTier: the driver's calls to the control plane of every node's shuffle server: register
-// the application (with the operator secret, receiving the application token) and its shuffle,
+// the application (with the operator secret or a service-account token, receiving the
+// application token) and its shuffle,
 // seal the shuffle when the map stage is done, and remove the application when the job ends.
 // Every call has a deadline; errors name the server. The calls are the client library's
 // ControlClient (shuffle/client/control_client.h), which the Spark plugin's driver uses too.
@@ -20,10 +21,15 @@ namespace shuffle::runner {
 
 class ShuffleTier {
  public:
-  ShuffleTier(std::string app_id, std::string app_namespace, std::string operator_secret)
+  // `operator_secret` proves the driver when it registers the application; when
+  // `identity_token_file` is set, that file is read at every registration instead (a pod's
+  // service-account token, which the kubelet rotates; servers with --token-review check it).
+  ShuffleTier(std::string app_id, std::string app_namespace, std::string operator_secret,
+              std::string identity_token_file = "")
       : app_id_(std::move(app_id)),
         namespace_(std::move(app_namespace)),
-        operator_secret_(std::move(operator_secret)) {}
+        operator_secret_(std::move(operator_secret)),
+        identity_token_file_(std::move(identity_token_file)) {}
 
   // Registers the application and the shuffle on the server; returns the application token.
   absl::StatusOr<std::string> Prepare(const std::string& control_address, core::ShuffleId shuffle,
@@ -51,6 +57,7 @@ class ShuffleTier {
   const std::string app_id_;
   const std::string namespace_;
   const std::string operator_secret_;
+  const std::string identity_token_file_;
 };
 
 }  // namespace shuffle::runner

@@ -309,7 +309,8 @@ uint32_t TaskScheduler::MoveOutputs(const std::string& from_node,
     }
     absl::StatusOr<bool> done = registry_.Move(from_node, status);
     if (!done.ok()) {
-      SHUFFLE_LOG(WARNING) << "ignoring a moved map output" << Kv("error", done.status().ToString());
+      SHUFFLE_LOG(WARNING) << "ignoring a moved map output"
+                           << Kv("error", done.status().ToString());
       continue;
     }
     if (*done) {

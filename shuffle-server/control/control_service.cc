@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/security/token_authority.h"
+#include "shuffle-server/security/token_review.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/core/strings.h"
@@ -59,25 +60,47 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 ControlService::ControlService(storage::StorageEngine* engine, ControlServiceOptions options)
     : engine_(engine), options_(std::move(options)) {}
 
-absl::StatusOr<std::string> ControlService::IssueToken(const std::string& app_id,
-                                                       const std::string& namespace_name,
-                                                       const std::string& identity_token) const {
-  const security::TokenAuthority* authority = options_.token_authority;
-  if (authority == nullptr) {
-    return std::string();
+absl::StatusOr<std::string> ControlService::VerifyRegistration(
+    const proto::RegisterApplicationRequest& req) const {
+  const std::string requested =
+      req.namespace_().empty() ? std::string(kDefaultNamespace) : req.namespace_();
+  if (open()) {
+    return requested;
   }
-  // Locally the operator secret stands in for the driver's identity (TokenReview of its
-  // service-account token on Kubernetes).
-  const std::string& secret = options_.registration_secret;
-  if (identity_token.empty()) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "registering application ", app_id, ": no identity token; present the operator secret"));
+  const std::string& app_id = req.app_id();
+  const security::TokenReviewer* reviewer = options_.token_reviewer;
+  if (req.identity_token().empty()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("registering application ", app_id, ": no identity token; present ",
+                     reviewer != nullptr ? "the driver's service-account token or " : "",
+                     "the operator secret"));
   }
-  if (!SecretMatches(secret, identity_token)) {
+  // The operator (shufflectl, tests, non-Kubernetes drivers) may register in any namespace.
+  if (SecretMatches(options_.registration_secret, req.identity_token())) {
+    return requested;
+  }
+  if (reviewer == nullptr) {
     return absl::PermissionDeniedError(
         absl::StrCat("registering application ", app_id, ": the identity token is not valid"));
   }
-  return authority->Issue(app_id, namespace_name);
+  absl::StatusOr<security::ServiceAccountIdentity> identity =
+      reviewer->Review(req.identity_token());
+  if (!identity.ok()) {
+    SHUFFLE_LOG(WARNING) << "registration refused" << Kv("app", app_id)
+                         << Kv("error", identity.status().ToString());
+    return core::Annotate(identity.status(), absl::StrCat("registering application ", app_id));
+  }
+  // The namespace is the identity's; a request may name it, never another.
+  if (!req.namespace_().empty() && req.namespace_() != identity->namespace_name) {
+    SHUFFLE_LOG(WARNING) << "registration refused: namespace of another identity"
+                         << Kv("app", app_id) << Kv("service_account", identity->username)
+                         << Kv("namespace", req.namespace_());
+    return absl::PermissionDeniedError(
+        absl::StrCat("registering application ", app_id, ": service account ", identity->name,
+                     " of namespace ", identity->namespace_name,
+                     " cannot register an application in namespace ", req.namespace_()));
+  }
+  return identity->namespace_name;
 }
 
 absl::Status ControlService::Authorize(const proto::Credentials& credentials,
@@ -148,14 +171,14 @@ std::string ControlService::NamespaceOf(const std::string& app_id) const {
 absl::StatusOr<std::string> ControlService::DoRegisterApplication(
     const proto::RegisterApplicationRequest& req) {
   SHUFFLE_RETURN_IF_ERROR(CheckAppId(req.app_id(), "RegisterApplication"));
-  const std::string ns =
-      req.namespace_().empty() ? std::string(kDefaultNamespace) : req.namespace_();
-  if (ns.size() > kMaxNamespaceBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("RegisterApplication ", req.app_id(), ": namespace of ", ns.size(),
-                     " bytes is longer than the maximum of ", kMaxNamespaceBytes));
+  if (req.namespace_().size() > kMaxNamespaceBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "RegisterApplication ", req.app_id(), ": namespace of ", req.namespace_().size(),
+        " bytes is longer than the maximum of ", kMaxNamespaceBytes));
   }
-  SHUFFLE_ASSIGN_OR_RETURN(std::string token, IssueToken(req.app_id(), ns, req.identity_token()));
+  SHUFFLE_ASSIGN_OR_RETURN(const std::string ns, VerifyRegistration(req));
+  const std::string token =
+      open() ? std::string() : options_.token_authority->Issue(req.app_id(), ns);
   // An application keeps its namespace: its shuffles (and later its token) are bound to it.
   std::string existing = EngineNamespaceOf(req.app_id());
   absl::MutexLock lock(&mu_);

@@ -6,11 +6,12 @@
 // (GetMovedOutputs).
 //
 // Authorization (see control.proto): with a TokenAuthority, RegisterApplication needs the operator
-// secret and returns a token; calls about one application need its token or the operator
-// secret; node-wide calls (GetStatus of every application, Drain) need the operator secret:
-// missing credentials are UNAUTHENTICATED, wrong ones PERMISSION_DENIED, and both are checked
-// before anything is looked up, so errors never reveal another application's data. Without a
-// TokenAuthority the service is open.
+// secret, or with a TokenReviewer the driver's Kubernetes service-account token (the application's
+// namespace is then the service account's, never the request's), and returns a token; calls about
+// one application need its token or the operator secret; node-wide calls (GetStatus of every
+// application, Drain) need the operator secret: missing credentials are UNAUTHENTICATED, wrong ones
+// PERMISSION_DENIED, and both are checked before anything is looked up, so errors never reveal
+// another application's data. Without a TokenAuthority the service is open.
 //
 // Errors are absl::Status inside and grpc::Status on the wire, with the same numeric codes
 // (ToGrpcStatus / FromGrpcStatus).
@@ -41,6 +42,7 @@
 
 namespace shuffle::security {
 class TokenAuthority;
+class TokenReviewer;
 }  // namespace shuffle::security
 
 namespace shuffle::control {
@@ -84,10 +86,13 @@ struct ControlServiceOptions {
   // be given a token, and an operator (AdminCredentials) for admin calls. Required when
   // token_authority is set.
   std::string registration_secret;
+  // On Kubernetes: checks the service-account tokens drivers register with (TokenReview); null:
+  // only the operator secret registers. Must outlive the service.
+  const security::TokenReviewer* token_reviewer = nullptr;
   // Runs Drain; null: Drain is FAILED_PRECONDITION. Must outlive the service.
   Drainer* drainer = nullptr;
-  // Decommission reports its progress here and records its moves in the ledger, which
-  // GetMovedOutputs serves; null: not recorded. Must outlive the service.
+  // Decommission reports its progress here (/metrics, the status page) and records its moves in
+  // the ledger, which GetMovedOutputs serves; null: not recorded. Must outlive the service.
   handover::HandOverProgress* handover_progress = nullptr;
   handover::MoveLedger* moves = nullptr;
 };
@@ -144,11 +149,11 @@ class ControlService final : public proto::ShuffleControl::Service {
   const core::Gate& rpcs() const { return rpcs_; }
 
  private:
-  // The token an application presents on later calls, given the identity it proved (the
-  // operator secret); "" when the service is open.
-  absl::StatusOr<std::string> IssueToken(const std::string& app_id,
-                                         const std::string& namespace_name,
-                                         const std::string& identity_token) const;
+  // The namespace a registration may use, given the identity it proves: the operator secret
+  // (any namespace, the request's), or a service-account token (its own namespace; a request
+  // naming another is PERMISSION_DENIED). The request's namespace when the service is open.
+  absl::StatusOr<std::string> VerifyRegistration(
+      const proto::RegisterApplicationRequest& req) const;
   // Validates the credentials' app id and verifies its token.
   absl::Status Authorize(const proto::Credentials& credentials, std::string_view call) const;
   // An admin call: the operator secret must match (any secret passes when the service is open).

@@ -120,6 +120,14 @@ absl::StatusOr<client::MapStatus> CopyOutput(storage::StorageEngine* engine, con
 absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
                                         const HandOverOptions& options) {
   const absl::Time start = absl::Now();
+  HandOverProgress unreported;
+  HandOverProgress& progress = options.progress != nullptr ? *options.progress : unreported;
+  progress.Start();
+  // Finished however it ends (an error before the copies: no peer answered...).
+  struct MarkFinished {
+    HandOverProgress& progress;
+    ~MarkFinished() { progress.Finish(); }
+  } mark_finished{progress};
   SHUFFLE_ASSIGN_OR_RETURN(
       PeerChoice choice, PeerChoice::Ask(options.peers, options.operator_secret, options.deadline));
   HandOverReport report;
@@ -129,13 +137,11 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
     outputs.insert(outputs.end(), shuffle_outputs.begin(), shuffle_outputs.end());
   }
   report.maps = outputs.size();
-  HandOverProgress unused;
-  HandOverProgress& progress = options.progress != nullptr ? *options.progress : unused;
   uint64_t total_bytes = 0;
   for (const Output& out : outputs) {
     total_bytes += out.bytes;
   }
-  progress.Start(outputs.size(), total_bytes);
+  progress.SetTotals(outputs.size(), total_bytes);
   SHUFFLE_LOG(INFO) << "hand-over started" << Kv("maps", report.maps) << Kv("bytes", total_bytes)
                     << Kv("peers", options.peers.size());
   for (const Output& out : outputs) {
@@ -180,7 +186,6 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
                         << Kv("bytes_moved", report.bytes_moved);
     }
   }
-  progress.Finish();
   report.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   SHUFFLE_LOG(INFO) << "hand-over done" << Kv("maps", report.maps)
                     << Kv("moved", report.moved.size()) << Kv("unmoved", report.unmoved.size())

@@ -49,8 +49,7 @@ absl::StatusOr<PeerChoice> PeerChoice::Ask(const std::vector<PeerServer>& peers,
   for (const PeerServer& peer : peers) {
     absl::StatusOr<uint64_t> free_bytes = PeerFreeBytes(peer, operator_secret, deadline);
     if (!free_bytes.ok()) {
-      SHUFFLE_LOG(WARNING) << "hand-over: leaving a peer out"
-                           << Kv("peer", peer.data_address)
+      SHUFFLE_LOG(WARNING) << "hand-over: leaving a peer out" << Kv("peer", peer.data_address)
                            << Kv("error", free_bytes.status().ToString());
       continue;
     }

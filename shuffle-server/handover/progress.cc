@@ -2,17 +2,27 @@
 
 #include <algorithm>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
 namespace shuffle::handover {
 
-void HandOverProgress::Start(uint64_t outputs, uint64_t bytes) {
+void HandOverProgress::Start() {
   outputs_moved_ = 0;
   bytes_moved_ = 0;
   outputs_failed_ = 0;
   bytes_failed_ = 0;
-  outputs_ = outputs;
-  bytes_ = bytes;
+  outputs_ = 0;
+  bytes_ = 0;
+  finished_unix_ms_ = 0;
+  started_unix_ms_ = absl::ToUnixMillis(absl::Now());
   handovers_.fetch_add(1);
   running_ = true;
+}
+
+void HandOverProgress::SetTotals(uint64_t outputs, uint64_t bytes) {
+  outputs_ = outputs;
+  bytes_ = bytes;
 }
 
 void HandOverProgress::Moved(uint64_t bytes) {
@@ -28,11 +38,16 @@ void HandOverProgress::Failed(uint64_t bytes) {
   outputs_failed_.fetch_add(1);
 }
 
-void HandOverProgress::Finish() { running_ = false; }
+void HandOverProgress::Finish() {
+  finished_unix_ms_ = absl::ToUnixMillis(absl::Now());
+  running_ = false;
+}
 
 HandOverProgress::Snapshot HandOverProgress::snapshot() const {
   Snapshot s;
   s.running = running_;
+  s.started_unix_ms = started_unix_ms_;
+  s.finished_unix_ms = finished_unix_ms_;
   s.handovers = handovers_;
   s.outputs = outputs_;
   s.bytes = bytes_;

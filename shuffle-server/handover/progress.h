@@ -15,7 +15,9 @@ class HandOverProgress {
  public:
   struct Snapshot {
     bool running = false;
-    uint64_t handovers = 0;  // started over the process's life
+    uint64_t handovers = 0;        // started over the process's life
+    int64_t started_unix_ms = 0;   // the current or last one's start; 0: none yet
+    int64_t finished_unix_ms = 0;  // its end; 0: running (or none)
     // The current or last hand-over.
     uint64_t outputs = 0;  // committed map outputs to move
     uint64_t bytes = 0;    // their stored bytes
@@ -38,8 +40,9 @@ class HandOverProgress {
   HandOverProgress(const HandOverProgress&) = delete;
   HandOverProgress& operator=(const HandOverProgress&) = delete;
 
-  // A hand-over of `outputs` map outputs holding `bytes` starts.
-  void Start(uint64_t outputs, uint64_t bytes);
+  // A hand-over starts (its outputs not listed yet), then lists `outputs` holding `bytes`.
+  void Start();
+  void SetTotals(uint64_t outputs, uint64_t bytes);
   // One output of `bytes` (its stored size) moved, or failed.
   void Moved(uint64_t bytes);
   void Failed(uint64_t bytes);
@@ -49,6 +52,8 @@ class HandOverProgress {
 
  private:
   std::atomic<bool> running_{false};
+  std::atomic<int64_t> started_unix_ms_{0};
+  std::atomic<int64_t> finished_unix_ms_{0};
   std::atomic<uint64_t> handovers_{0};
   std::atomic<uint64_t> outputs_{0};
   std::atomic<uint64_t> bytes_{0};

@@ -8,7 +8,9 @@ namespace {
 TEST(HandOverProgressTest, CountsWhatMovedFailedAndIsLeft) {
   HandOverProgress progress;
   EXPECT_FALSE(progress.snapshot().running);
-  progress.Start(3, 300);
+  EXPECT_EQ(progress.snapshot().started_unix_ms, 0);
+  progress.Start();
+  progress.SetTotals(3, 300);
   progress.Moved(100);
   progress.Failed(50);
   HandOverProgress::Snapshot s = progress.snapshot();
@@ -26,7 +28,11 @@ TEST(HandOverProgressTest, CountsWhatMovedFailedAndIsLeft) {
   EXPECT_EQ(s.bytes_left(), 0u);
 
   // A second hand-over starts its own counts; the totals go on.
-  progress.Start(1, 10);
+  EXPECT_GT(s.finished_unix_ms, 0);
+  EXPECT_GE(s.finished_unix_ms, s.started_unix_ms);
+  progress.Start();
+  EXPECT_EQ(progress.snapshot().finished_unix_ms, 0);
+  progress.SetTotals(1, 10);
   progress.Moved(10);
   s = progress.snapshot();
   EXPECT_EQ(s.handovers, 2u);

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 
 #include "shuffle-server/dataplane/listen.h"
+#include "shuffle-server/ops/status_page.h"
 #include "shuffle/core/status_macros.h"
 
 namespace shuffle::ops {
@@ -19,8 +20,8 @@ using tcp = asio::ip::tcp;
 // One HTTP exchange: read a request, answer it, close.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const MetricsHttpServer::PageFn& metrics)
-      : stream_(std::move(socket)), metrics_(metrics) {}
+  Session(tcp::socket socket, const MetricsHttpServer::Pages& pages)
+      : stream_(std::move(socket)), pages_(pages) {}
 
   void Run() {
     stream_.expires_after(std::chrono::seconds(10));
@@ -36,20 +37,32 @@ class Session : public std::enable_shared_from_this<Session> {
   void Answer() {
     response_.version(request_.version());
     response_.keep_alive(false);
-    const std::string target(request_.target());
+    const std::string_view target(request_.target().data(), request_.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    const bool status = static_cast<bool>(pages_.status_json);
+    response_.set(http::field::cache_control, "no-store");
+    response_.set("X-Content-Type-Options", "nosniff");
     if (request_.method() != http::verb::get) {
       response_.result(http::status::method_not_allowed);
       response_.body() = "only GET\n";
-    } else if (target == "/metrics") {
+    } else if (path == "/metrics") {
       response_.result(http::status::ok);
       response_.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      response_.body() = metrics_();
-    } else if (target == "/healthz") {
+      response_.body() = pages_.metrics();
+    } else if (path == "/healthz") {
       response_.result(http::status::ok);
       response_.body() = "ok\n";
+    } else if (status && path == "/status") {
+      response_.result(http::status::ok);
+      response_.set(http::field::content_type, "text/html; charset=utf-8");
+      response_.set("Content-Security-Policy", StatusPagePolicy());
+      response_.body() = std::string(StatusPageHtml());
+    } else if (status && path == "/status.json") {
+      AnswerStatusJson();
     } else {
       response_.result(http::status::not_found);
-      response_.body() = "not found: try /metrics or /healthz\n";
+      response_.body() = status ? "not found: try /status, /metrics or /healthz\n"
+                                : "not found: try /metrics or /healthz\n";
     }
     response_.prepare_payload();
     http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code, size_t) {
@@ -58,8 +71,31 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  void AnswerStatusJson() {
+    if (pages_.authorize) {
+      const auto field = request_[http::field::authorization];
+      const std::string_view header(field.data(), field.size());
+      constexpr std::string_view kBearer = "Bearer ";
+      const std::string_view secret =
+          header.substr(0, kBearer.size()) == kBearer ? header.substr(kBearer.size()) : "";
+      const absl::Status allowed = pages_.authorize(secret);
+      if (!allowed.ok()) {
+        const bool missing = allowed.code() == absl::StatusCode::kUnauthenticated;
+        response_.result(missing ? http::status::unauthorized : http::status::forbidden);
+        if (missing) {
+          response_.set(http::field::www_authenticate, "Bearer realm=\"shuffle-server\"");
+        }
+        response_.body() = std::string(allowed.message()) + "\n";
+        return;
+      }
+    }
+    response_.result(http::status::ok);
+    response_.set(http::field::content_type, "application/json");
+    response_.body() = pages_.status_json();
+  }
+
   beast::tcp_stream stream_;
-  const MetricsHttpServer::PageFn& metrics_;
+  const MetricsHttpServer::Pages& pages_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
@@ -70,25 +106,25 @@ class Session : public std::enable_shared_from_this<Session> {
 struct MetricsHttpServer::State {
   asio::io_context io;
   tcp::acceptor acceptor{io};
-  PageFn metrics;
+  Pages pages;
 
   void Accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         return;  // closed
       }
-      std::make_shared<Session>(std::move(socket), metrics)->Run();
+      std::make_shared<Session>(std::move(socket), pages)->Run();
       Accept();
     });
   }
 };
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    const std::string& address, PageFn metrics) {
+    const std::string& address, Pages pages) {
   auto server = std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer());
   server->state_ = std::make_unique<State>();
   State& state = *server->state_;
-  state.metrics = std::move(metrics);
+  state.pages = std::move(pages);
   auto endpoint = dataplane::ResolveListenAddress(state.io, address);
   if (!endpoint.ok()) {
     return core::Annotate(endpoint.status(), "metrics listener");

@@ -1,6 +1,9 @@
 // MetricsHttpServer: a small HTTP/1.1 server (Boost.Beast) for operations: GET /metrics serves
-// the page a callback renders (Prometheus text format), GET /healthz answers "ok". One I/O
-// thread; scrapes are small and rare. Start/Stop from any thread except the server's own.
+// the page a callback renders (Prometheus text format), GET /healthz answers "ok", and with a
+// status callback GET /status serves the status page (status_page.h) and GET /status.json its
+// data. On a secured server /status.json needs the operator secret as "Authorization: Bearer
+// SECRET" (401 without it, 403 with a wrong one); the page itself holds no data. One I/O thread;
+// requests are small and rare. Start/Stop from any thread except the server's own.
 #ifndef SHUFFLE_SERVER_OPS_METRICS_HTTP_SERVER_H_
 #define SHUFFLE_SERVER_OPS_METRICS_HTTP_SERVER_H_
 
@@ -8,8 +11,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace shuffle::ops {
@@ -18,9 +23,17 @@ class MetricsHttpServer {
  public:
   using PageFn = std::function<std::string()>;
 
+  struct Pages {
+    PageFn metrics;      // required: /metrics
+    PageFn status_json;  // /status.json; empty: no status page
+    // Checks the bearer secret of a /status.json request ("" when it carries none): OK, or
+    // UNAUTHENTICATED / PERMISSION_DENIED with the message the client is shown. Empty: open.
+    std::function<absl::Status(std::string_view secret)> authorize;
+  };
+
   // Listens on "host:port" (port 0 picks a free one).
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& address,
-                                                                  PageFn metrics);
+                                                                  Pages pages);
   ~MetricsHttpServer();
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;

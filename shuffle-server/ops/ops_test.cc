@@ -88,19 +88,26 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
 
   auto scrubbed = (*engine)->Scrub(key);
   ASSERT_TRUE(scrubbed.ok()) << scrubbed.status();
-  MetricsSources sources{.engine = engine->get(),
-                         .data_dirs = {dir.path() + "/d0", dir.path() + "/d1"},
-                         .env = storage::Env::Default(),
-                         .dataplane = [&] { return (*server)->stats(); },
-                         // The Spark listener's figures (its own suites drive them for real).
-                         .spark =
-                             [] {
-                               sparkess::SparkEssStats s;
-                               s.registered_executors = 3;
-                               s.blocks_served = 42;
-                               return s;
-                             }};
-  auto http = MetricsHttpServer::Start("127.0.0.1:0", [&] { return RenderServerMetrics(sources); });
+  MetricsSources sources{
+      .engine = engine->get(),
+      .data_dirs = {dir.path() + "/d0", dir.path() + "/d1"},
+      .env = storage::Env::Default(),
+      .dataplane = [&] { return (*server)->stats(); },
+      // The Spark listener's figures (its own suites drive them for real).
+      .spark =
+          [] {
+            sparkess::SparkEssStats s;
+            s.registered_executors = 3;
+            s.blocks_served = 42;
+            return s;
+          },
+      // --token-review's figures (tests/k8s/token_review_test drives them).
+      .token_reviews =
+          [] { return TokenReviewStats{.reviews = 5, .cache_hits = 7, .refused = 1}; }};
+  auto http = MetricsHttpServer::Start("127.0.0.1:0",
+                                       {.metrics = [&] { return RenderServerMetrics(sources); },
+                                        .status_json = nullptr,
+                                        .authorize = nullptr});
   ASSERT_TRUE(http.ok()) << http.status();
   const testsupport::HttpResponse response = HttpGet((*http)->port(), "/metrics");
   ASSERT_EQ(response.status, 200) << response.body;
@@ -123,6 +130,7 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
   EXPECT_NE(body.find("shuffle_draining 0\n"), std::string::npos);
   EXPECT_NE(body.find("shuffle_spark_registered_executors 3\n"), std::string::npos);
   EXPECT_NE(body.find("shuffle_spark_blocks_served_total 42\n"), std::string::npos);
+  EXPECT_NE(body.find("shuffle_token_review_cache_hits_total 7\n"), std::string::npos);
   EXPECT_NE(HttpGet((*http)->port(), "/healthz").body.find("ok"), std::string::npos);
   EXPECT_EQ(HttpGet((*http)->port(), "/nope").status, 404);
 

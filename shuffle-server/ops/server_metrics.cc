@@ -259,6 +259,19 @@ std::string RenderServerMetrics(const MetricsSources& sources) {
   if (sources.handover != nullptr) {
     HandOverMetrics(sources.handover->snapshot(), page);
   }
+  if (sources.token_reviews) {
+    const TokenReviewStats t = sources.token_reviews();
+    page.Counter("shuffle_token_reviews_total",
+                 "Drivers' service-account tokens reviewed by the Kubernetes API server.",
+                 static_cast<double>(t.reviews));
+    page.Counter("shuffle_token_review_cache_hits_total",
+                 "Registrations whose token a recent positive review vouched for.",
+                 static_cast<double>(t.cache_hits));
+    page.Counter("shuffle_token_reviews_refused_total",
+                 "Registrations refused after a review (token not accepted, not a service "
+                 "account, or no RBAC to register), or when the API server could not be asked.",
+                 static_cast<double>(t.refused));
+  }
   return page.Render();
 }
 

@@ -15,6 +15,13 @@
 
 namespace shuffle::ops {
 
+// Drivers' identity checks (--token-review; security::TokenReviewer::Stats).
+struct TokenReviewStats {
+  uint64_t reviews = 0;     // TokenReviews sent to the API server
+  uint64_t cache_hits = 0;  // registrations answered from the cache of positive reviews
+  uint64_t refused = 0;     // tokens refused (not accepted, not a service account, no RBAC)
+};
+
 struct MetricsSources {
   const storage::StorageEngine* engine = nullptr;  // required
   std::vector<std::string> data_dirs;              // for free/capacity per directory
@@ -25,6 +32,8 @@ struct MetricsSources {
   std::function<sparkess::SparkEssStats()> spark;
   // The hand-over of this server's outputs to peers (docs/node-loss.md); may be null.
   const handover::HandOverProgress* handover = nullptr;
+  // Empty without --token-review.
+  std::function<TokenReviewStats()> token_reviews;
 };
 
 std::string RenderServerMetrics(const MetricsSources& sources);

@@ -1,8 +1,8 @@
-// deploy/ against a real control plane: every manifest of the base, and the RWX-PVC overlay's
-// patch, are accepted by the API server (server-side apply, which validates them), and the real
-// DaemonSet controller places one shuffle-server pod on each of three fake nodes, where the node
-// agents run them with their ConfigMap and Secret volumes. Spark's executor pod template
-// (deploy/spark/) is accepted as a Pod.
+// deploy/ against a real control plane: every manifest of the base, and the RWX-PVC and
+// token-review overlays' patches, are accepted by the API server (server-side apply, which
+// validates them), and the real DaemonSet controller places one shuffle-server pod on each of
+// three fake nodes, where the node agents run them with their ConfigMap and Secret volumes. Spark's
+// executor pod template (deploy/spark/) is accepted as a Pod.
 #include <unistd.h>
 
 #include <filesystem>
@@ -199,6 +199,16 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
   }
   EXPECT_TRUE(claim) << spec["volumes"].dump();
   EXPECT_THAT(spec["containers"][0]["volumeMounts"].dump(), ::testing::HasSubstr("$(NODE_NAME)"));
+
+  // The token-review overlay: its JSON patch adds --token-review to the server's arguments.
+  YAML::Node review = YAML::LoadFile(std::string(SHUFFLE_SOURCE_DIR) +
+                                     "/deploy/overlays/token-review/daemonset-token-review.yaml");
+  absl::StatusOr<Json> reviewing = admin.Patch(kube::DaemonSets("shuffle-system", "shuffle-server"),
+                                               kube::PatchType::kJson, ToJson(review));
+  ASSERT_TRUE(reviewing.ok()) << reviewing.status();
+  const Json& args = (*reviewing)["spec"]["template"]["spec"]["containers"][0]["args"];
+  ASSERT_FALSE(args.empty());
+  EXPECT_EQ(args.back(), "--token-review") << args.dump();
 }
 
 // Spark's executor pod template, completed with what Spark fills in (namespace, image) and bound

@@ -31,6 +31,11 @@ absl::StatusOr<LogFormat> ParseLogFormat(std::string_view name);
 // Redirects output to a file descriptor (default 2). For tests.
 void SetLogFd(int fd);
 
+// The last kRecentProblemLines lines logged at warning level or above, oldest first, as they were
+// written (format and trailing newline included); the status page's "recent errors".
+inline constexpr size_t kRecentProblemLines = 50;
+std::vector<std::string> RecentProblemLines();
+
 inline bool LogEnabled(LogLevel level) { return level >= GetLogLevel(); }
 
 // A named field of a log line.

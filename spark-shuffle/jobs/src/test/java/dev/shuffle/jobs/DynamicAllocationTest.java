@@ -22,6 +22,11 @@ import scala.jdk.javaapi.CollectionConverters;
  * then one reduce task holds the job open (it waits for a file the test creates) while the 2 idle
  * executors are released (1 s idle timeout). The reduce then reads the map output those
  * executors wrote, from their nodes' servers: the result is exact, no map and no stage ran again.
+ *
+ * <p>Each map task first waits (bounded) until map tasks have started on all 3 executors, so the
+ * map output is spread over them whatever the scheduler does on a loaded machine (otherwise one
+ * executor can run all 12 maps while the others are still starting, and releasing the others
+ * proves nothing).
  */
 class DynamicAllocationTest {
   static final int MAPS = 12;
@@ -55,6 +60,7 @@ class DynamicAllocationTest {
       sc.sc().addSparkListener(listener);
 
       String gate = work.resolve("gate").toString();
+      String mappers = Files.createDirectory(work.resolve("mappers")).toString();
       List<Integer> seeds = new ArrayList<>();
       for (int i = 0; i < MAPS; i++) {
         seeds.add(i);
@@ -65,6 +71,7 @@ class DynamicAllocationTest {
                   sc.parallelize(seeds, MAPS)
                       .flatMapToPair(
                           seed -> {
+                            awaitMappersOnEveryExecutor(mappers, 3);
                             List<Tuple2<Long, Long>> out = new ArrayList<>();
                             for (long i = seed * PER_MAP; i < (seed + 1) * PER_MAP; i++) {
                               out.add(new Tuple2<>(i % KEYS, i));
@@ -137,6 +144,37 @@ class DynamicAllocationTest {
     return listener.removedExecutors().stream()
         .filter(r -> maps.getOrDefault(r.substring(0, r.indexOf(' ')), 0) > 0)
         .toList();
+  }
+
+  /**
+   * Marks this executor as running a map task and waits until {@code executors} distinct
+   * executors have (pending tasks make dynamic allocation start them; bounded by 120 s).
+   */
+  static void awaitMappersOnEveryExecutor(String dir, int executors) throws Exception {
+    Path marks = Path.of(dir);
+    Path mine = marks.resolve(org.apache.spark.SparkEnv.get().executorId());
+    if (!Files.exists(mine)) {
+      try {
+        Files.createFile(mine);
+      } catch (java.nio.file.FileAlreadyExistsException e) {
+        // another task of this executor marked it first
+      }
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (true) {
+      long seen;
+      try (var files = Files.list(marks)) {
+        seen = files.count();
+      }
+      if (seen >= executors) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(
+            "map tasks started on only " + seen + " of " + executors + " executors in 120 s");
+      }
+      Thread.sleep(100);
+    }
   }
 
   static void waitForFile(String path) throws InterruptedException {
