@@ -112,6 +112,24 @@ absl::StatusOr<uint64_t> ControlClient::RemoveApplication(const std::string& app
   return response.freed_bytes();
 }
 
+absl::StatusOr<ControlClient::MovedOutputs> ControlClient::GetMovedOutputs(
+    const std::string& app_id, const std::string& token) const {
+  proto::GetMovedOutputsRequest request;
+  *request.mutable_credentials() = Credentials(app_id, token);
+  proto::GetMovedOutputsResponse response;
+  SHUFFLE_RETURN_IF_ERROR(
+      FromGrpc(stubs_->control->GetMovedOutputs(Context(call_timeout_).get(), request, &response),
+               "asking for the moved map outputs of application " + app_id, address_));
+  MovedOutputs out;
+  out.running = response.state() == proto::GetMovedOutputsResponse::RUNNING;
+  out.done = response.state() == proto::GetMovedOutputsResponse::DONE;
+  for (const proto::MovedMapOutput& m : response.moved()) {
+    SHUFFLE_ASSIGN_OR_RETURN(MapStatus status, MapStatus::Parse(m.status().SerializeAsString()));
+    out.moved.push_back(std::move(status));
+  }
+  return out;
+}
+
 absl::Status ControlClient::Probe(std::chrono::milliseconds timeout) const {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout);

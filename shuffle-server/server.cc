@@ -16,6 +16,7 @@
 #include "shuffle-server/ops/metrics_http_server.h"
 #include "shuffle-server/ops/status_page.h"
 #include "shuffle-server/security/token_review.h"
+#include "shuffle-server/server_handover.h"
 #include "shuffle-server/sparkess/server.h"
 #include "shuffle/core/endpoint.h"
 #include "shuffle/core/logging.h"
@@ -195,10 +196,12 @@ std::vector<ListenerFactory> StandardListeners() {
 
 // The running parts, in start order; destroyed in reverse.
 struct Server::Parts {
+  // The hand-over's progress (/metrics, the status page) and moves (GetMovedOutputs).
+  handover::HandOverProgress handover_progress;
+  handover::MoveLedger moves;
+  std::string operator_secret;  // with tokens: --registration-secret-file's secret
   std::unique_ptr<security::TokenAuthority> tokens;
   std::unique_ptr<security::TokenReviewer> reviewer;  // --token-review
-  handover::HandOverProgress handover;                // Decommission's, for the status page
-  std::string operator_secret;  // with tokens: --registration-secret-file's secret
   std::unique_ptr<storage::StorageEngine> engine;
   std::unique_ptr<control::Drainer> drainer;
   std::unique_ptr<control::ControlService> service;
@@ -236,12 +239,13 @@ absl::Status Server::Parts::StartControl(const ServerOptions& options) {
   control_options.data_dirs = options.data_dirs;
   control_options.drainer = drainer.get();
   control_options.token_authority = tokens.get();
+  control_options.handover_progress = &handover_progress;
+  control_options.moves = &moves;
   if (tokens != nullptr) {
     SHUFFLE_ASSIGN_OR_RETURN(operator_secret,
                              security::ReadSecretFile(options.registration_secret_file));
     control_options.registration_secret = operator_secret;
   }
-  control_options.handover_progress = &handover;
   if (options.token_review) {
     SHUFFLE_ASSIGN_OR_RETURN(reviewer, StartTokenReview(options));
     control_options.token_reviewer = reviewer.get();
@@ -263,6 +267,7 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
                                 .env = storage::Env::Default(),
                                 .dataplane = nullptr,
                                 .spark = nullptr,
+                                .handover = &handover_progress,
                                 .token_reviews = nullptr};
     for (const std::unique_ptr<Listener>& listener : listeners) {
       listener->AddMetricsSources(&sources);
@@ -281,14 +286,15 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
                                     .node_name = options.node_name,
                                     .history = history.get(),
                                     .started = absl::Now(),
-                                    .handover = [h = &handover] {
+                                    .handover = [h = &handover_progress] {
+                                      const handover::HandOverProgress::Snapshot s = h->snapshot();
                                       return ops::HandOverStatus{
-                                          .started_unix_ms = h->started_unix_ms.load(),
-                                          .finished_unix_ms = h->finished_unix_ms.load(),
-                                          .maps = h->maps.load(),
-                                          .moved = h->moved.load(),
-                                          .unmoved = h->unmoved.load(),
-                                          .bytes_moved = h->bytes_moved.load()};
+                                          .started_unix_ms = s.started_unix_ms,
+                                          .finished_unix_ms = s.finished_unix_ms,
+                                          .maps = s.outputs,
+                                          .moved = s.outputs_moved,
+                                          .unmoved = s.outputs_failed,
+                                          .bytes_moved = s.bytes_moved};
                                     }};
     ops::MetricsHttpServer::Pages pages{
         .metrics = [sources] { return ops::RenderServerMetrics(sources); },
@@ -365,14 +371,24 @@ void Server::Stop() {
     return;
   }
   Parts& p = *parts_;
-  const absl::Time deadline =
-      absl::Now() + absl::Seconds(static_cast<int64_t>(options_.drain_timeout_seconds));
+  const absl::Duration drain_timeout =
+      absl::Seconds(static_cast<int64_t>(options_.drain_timeout_seconds));
+  absl::Time deadline = absl::Now() + drain_timeout;
   // 1. The Drain RPC's procedure: no new writes, commits in flight finished, data synced.
   absl::StatusOr<storage::DrainReport> engine_drained = p.drainer->Drain(deadline);
   if (!engine_drained.ok()) {
     SHUFFLE_LOG(WARNING) << "storage did not drain in time; stopping anyway (acknowledged "
                             "commits are durable)"
                          << Kv("error", engine_drained.status().ToString());
+  }
+  // 1b. The node going away (--handover-on-stop): its outputs to peers, reads still served.
+  if (HandOverOnStop(StopHandOverContext{.options = &options_,
+                                         .engine = p.engine.get(),
+                                         .tokens = p.tokens.get(),
+                                         .operator_secret = p.operator_secret,
+                                         .progress = &p.handover_progress,
+                                         .moves = &p.moves})) {
+    deadline = absl::Now() + drain_timeout;
   }
   // 2. The listeners' own requests in flight (fetches) and unwritten responses.
   for (const std::unique_ptr<Listener>& listener : p.listeners) {

@@ -4,7 +4,9 @@
 // application reaper, and finally writes the ready file (core/ready_file.h) with every bound
 // address. Stop() undoes it in the order that loses nothing:
 //   1. the Drainer: health NOT_SERVING; pushes, commits and registrations refused; commits in
-//      flight finished; data synced (the Drain RPC's procedure);
+//      flight finished; data synced (the Drain RPC's procedure); then, with --handover-on-stop
+//      and the node going away, the hand-over of every committed map output to peers
+//      (server_handover.h), reads still served;
 //   2. every listener drained (its requests in flight finished, responses written), in start
 //      order, within what is left of --drain-timeout-seconds;
 //   3. every listener stopped, in reverse start order;

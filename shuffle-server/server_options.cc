@@ -155,8 +155,8 @@ void AddOperationFlags(ServerOptions* o, core::FlagTable& t) {
               "and subjectaccessreviews (deploy/base/rbac.yaml).",
               [o] { o->token_review = true; })
       .String("kubeconfig", "PATH",
-              "How --token-review reaches the API server (default: in-cluster, the pod's service "
-              "account).",
+              "How --token-review, --handover-on-stop=cordoned and --handover-peer-selector reach "
+              "the Kubernetes API server (default: in-cluster, the pod's service account).",
               &o->kubeconfig)
       .String("token-review-audience", "AUD",
               "The audience drivers' tokens must be meant for (default: the API server's own).",
@@ -196,6 +196,55 @@ void AddOperationFlags(ServerOptions* o, core::FlagTable& t) {
       .Switch("version", "Print the version and exit.", [o] { o->version = true; });
 }
 
+// Hand-over of the node's map outputs when it goes away (docs/node-loss.md).
+void AddHandOverFlags(ServerOptions* o, core::FlagTable& t) {
+  t.Section("Hand-over when the node goes away")
+      .Add("handover-on-stop", "WHEN",
+           "On SIGTERM, copy every committed map output to peer servers before stopping, so "
+           "drivers read it there instead of re-running the maps: never (default), cordoned "
+           "(when the Kubernetes API says this node is cordoned, tainted unschedulable or for "
+           "termination, being deleted or gone) or always.",
+           [o](std::string_view v) {
+             if (v == "never") {
+               o->handover_on_stop = HandOverOnStop::kNever;
+             } else if (v == "cordoned") {
+               o->handover_on_stop = HandOverOnStop::kCordoned;
+             } else if (v == "always") {
+               o->handover_on_stop = HandOverOnStop::kAlways;
+             } else {
+               return core::BadFlagValue("handover-on-stop", v, "never, cordoned or always");
+             }
+             return absl::OkStatus();
+           })
+      .Add("handover-peers", "LIST",
+           "Peer servers that may take the outputs: comma-separated HOST (ports 7340 and 7338) "
+           "or DATA_HOST:PORT/CONTROL_HOST:PORT. May repeat.",
+           [o](std::string_view v) {
+             absl::StatusOr<std::vector<handover::PeerServer>> peers = handover::ParsePeerList(v);
+             if (!peers.ok()) {
+               return core::Annotate(peers.status(), "--handover-peers");
+             }
+             o->handover_peers.insert(o->handover_peers.end(), peers->begin(), peers->end());
+             return absl::OkStatus();
+           })
+      .String("handover-peer-selector", "LABELS",
+              "Without --handover-peers: the peers are the running pods with these labels "
+              "(e.g. app.kubernetes.io/name=shuffle,app.kubernetes.io/component=server) in this "
+              "server's namespace on other nodes, at their host IP with ports 7340 and 7338 "
+              "(asked of the Kubernetes API).",
+              &o->handover_peer_selector)
+      .Number<uint64_t>("handover-timeout-seconds", "N",
+                        "How long a hand-over on SIGTERM may copy (default 120); what is not "
+                        "copied by then falls back to re-runs. Keep it, plus "
+                        "--handover-linger-seconds and --drain-timeout-seconds, below the pod's "
+                        "terminationGracePeriodSeconds.",
+                        &o->handover_timeout_seconds, 1, 86400)
+      .Number<uint64_t>("handover-linger-seconds", "N",
+                        "After a hand-over on SIGTERM, keep serving reads and the outputs' new "
+                        "places this long, so drivers re-point their readers (default 10).",
+                        &o->handover_linger_seconds, 0, 3600);
+}
+
 absl::Status Validate(const ServerOptions& o) {
   if (o.data_dirs.empty()) {
     return absl::InvalidArgumentError(
@@ -227,6 +276,12 @@ absl::Status Validate(const ServerOptions& o) {
   if (o.control_listen.empty()) {
     return absl::InvalidArgumentError("--control-listen is empty: expected HOST:PORT");
   }
+  if (o.handover_on_stop != HandOverOnStop::kNever && o.handover_peers.empty() &&
+      o.handover_peer_selector.empty()) {
+    return absl::InvalidArgumentError(
+        "--handover-on-stop needs peers: give --handover-peers=LIST or "
+        "--handover-peer-selector=LABELS");
+  }
   return absl::OkStatus();
 }
 
@@ -256,6 +311,7 @@ core::FlagTable ServerFlags(ServerOptions* options) {
   AddStorageFlags(options, flags);
   AddListenerFlags(options, flags);
   AddSparkFlags(options, flags);
+  AddHandOverFlags(options, flags);
   AddOperationFlags(options, flags);
   return flags;
 }
@@ -324,7 +380,8 @@ Node-local shuffle service: stores map output on local disks and serves it to re
 over a framed TCP / Unix-socket data plane, with a gRPC control plane.
 Settings come from these flags and, with --config=PATH, a YAML file with the same keys
 (command-line flags win). SIGTERM or SIGINT drains (no new writes, commits in flight
-finish, data synced; --drain-timeout-seconds) and stops.
+finish, data synced; --drain-timeout-seconds) and stops; with --handover-on-stop it
+first hands the node's map outputs over to peer servers.
 
 )";
   return absl::StrCat(ToAbsl(kAbout), ServerFlags(&unused).Help());

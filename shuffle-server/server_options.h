@@ -17,12 +17,15 @@
 
 #include "absl/status/statusor.h"
 #include "shuffle-server/dataplane/options.h"
+#include "shuffle-server/handover/peer_spec.h"
 #include "shuffle-server/server_config.h"
 #include "shuffle-server/sparkess/server.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle/core/flags.h"
 
 namespace shuffle::server {
+
+enum class HandOverOnStop { kNever, kCordoned, kAlways };
 
 struct ServerOptions {
   std::vector<std::string> data_dirs;  // required
@@ -43,7 +46,8 @@ struct ServerOptions {
   std::string secret_file;
   std::string registration_secret_file;
   // On Kubernetes: drivers register with their service-account token, checked with the
-  // TokenReview API (docs/security.md). The API server is reached with kubeconfig, else in-cluster.
+  // TokenReview API (docs/security.md). The API server is reached with kubeconfig, else in-cluster
+  // (also for the hand-over on stop below).
   bool token_review = false;
   std::string kubeconfig;
   std::string token_review_audience;                               // empty: the API server's own
@@ -64,6 +68,16 @@ struct ServerOptions {
   std::string spark_secret_file;           // spark.authenticate: one secret for every application
   std::string spark_secrets_dir;           // or one file per application id
   uint64_t spark_auth_engine_version = 1;  // spark.network.crypto.authEngineVersion
+  // Hand-over on stop (docs/node-loss.md): on SIGTERM, copy every committed map output to peer
+  // servers before exiting: never, always, or when the node is cordoned or going away (asked of
+  // the Kubernetes API).
+  HandOverOnStop handover_on_stop = HandOverOnStop::kNever;
+  std::vector<handover::PeerServer> handover_peers;  // static peers
+  std::string handover_peer_selector;  // else: the server pods with these labels (Kubernetes)
+  uint64_t handover_timeout_seconds = 120;
+  // After the hand-over: how long the server keeps serving reads and the moves' new places
+  // (GetMovedOutputs) so drivers can re-point their readers before it exits.
+  uint64_t handover_linger_seconds = 10;
   // The YAML file the settings were read from first (server_config.h); "" for none.
   std::string config_file;
 

@@ -52,6 +52,9 @@ struct BackendEvent {
   std::string detail;     // "exit code 1", "evicted (SIGKILL)", ...
   bool evicted = false;   // ended by an eviction
   bool released = false;  // ended because the pod manager released it
+  // Exited with code 0 on its own: the driver told it to stop (its job is over, or it no longer
+  // knows the executor). Not a crash.
+  bool clean = false;
   // kOutputsMoved: every output moved (of every application). Delivered before the node's
   // kServerLost.
   std::vector<MovedOutput> moved{};

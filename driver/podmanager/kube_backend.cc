@@ -282,7 +282,8 @@ void KubeBackend::OnPod(const PodState& state) {
                          .node = it->second.node,
                          .detail = state.detail,
                          .evicted = state.evicted || it->second.evicted,
-                         .released = it->second.released};
+                         .released = it->second.released,
+                         .clean = state.succeeded && !state.evicted};
     executors_.erase(it);
   }
   Emit(event);

@@ -116,6 +116,7 @@ PodState InterpretPod(std::string_view event_type, const json& pod) {
   const std::string reason = Str(status, "reason");
   state.evicted = reason == "Evicted" || HasDisruptionTarget(status);
   const std::string terminated = TerminatedDetail(status);
+  state.succeeded = phase == "Succeeded";
   if (phase == "Failed" || phase == "Succeeded") {
     state.ended = true;
     if (state.evicted) {

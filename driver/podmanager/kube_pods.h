@@ -43,6 +43,7 @@ struct PodState {
   bool ended = false;       // it will run no more: Succeeded, Failed, or DELETED
   bool evicted = false;     // ended by an eviction (reason Evicted or a DisruptionTarget)
   bool deleting = false;    // deletionTimestamp set, not gone yet
+  bool succeeded = false;   // phase Succeeded: every container exited with code 0
   std::string detail;       // "exit code 1 (Error)", "evicted: The node was low on memory", ...
 };
 

@@ -463,7 +463,8 @@ std::vector<BackendEvent> LocalBackend::Reap() {
         .node = it->second.node,
         .detail = it->second.evicted ? "evicted (" + exit->Describe() + ")" : exit->Describe(),
         .evicted = it->second.evicted,
-        .released = it->second.released};
+        .released = it->second.released,
+        .clean = !it->second.evicted && exit->signal == 0 && exit->exit_code == 0};
     events.push_back(std::move(e));
     it = executors_.erase(it);
   }

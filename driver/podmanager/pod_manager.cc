@@ -104,6 +104,10 @@ void PodManager::OnEvent(const BackendEvent& event) {
     } else if (event.evicted) {
       ++stats_.evicted;
       consecutive_failures_ = 0;
+    } else if (event.clean) {
+      // Told to stop by the driver (its job over while the driver's loop was busy, e.g. in a
+      // long node drain): not a crash, and not replaced (the driver wants it gone).
+      consecutive_failures_ = 0;
     } else {
       ++stats_.failed;
       consecutive_failures_ = lived < options_.min_lifetime ? consecutive_failures_ + 1 : 0;
@@ -117,7 +121,7 @@ void PodManager::OnEvent(const BackendEvent& event) {
           " ms of their launch; the last: ", event.executor_id, " on ", event.node, ", ",
           event.detail, " (see its log)"));
     }
-    while (!stopped_ && !fatal_ && live_.size() - releasing_.size() < target_) {
+    while (!stopped_ && !fatal_ && !event.clean && live_.size() - releasing_.size() < target_) {
       absl::Status st = LaunchOne();
       if (!st.ok()) {
         fatal_ = true;

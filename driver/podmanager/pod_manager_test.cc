@@ -155,5 +155,19 @@ TEST_F(PodManagerTest, ExecutorsThatDieAtOnceAreFatalNotReplacedForever) {
   EXPECT_LE(manager_->stats().launched, 10u);
 }
 
+// An executor that exits with code 0 was told to stop by the driver (its job is over): neither a
+// crash loop nor replaced.
+TEST_F(PodManagerTest, ExecutorsTheDriverStoppedAreNeitherACrashLoopNorReplaced) {
+  Start(1, "/bin/true", 2);
+  ASSERT_TRUE(listener_.WaitFor(
+      [](RecordingListener& l) ABSL_NO_THREAD_SAFETY_ANALYSIS { return l.ended_.size() == 2; }));
+  absl::MutexLock lock(&listener_.mu_);
+  EXPECT_TRUE(listener_.fatal_.ok()) << listener_.fatal_;
+  EXPECT_TRUE(listener_.ended_[0].clean);
+  EXPECT_EQ(manager_->stats().launched, 2u);
+  EXPECT_EQ(manager_->stats().replaced, 0u);
+  EXPECT_EQ(manager_->stats().failed, 0u);
+}
+
 }  // namespace
 }  // namespace shuffle::podmanager

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "driver/runner/driver_service.h"
+#include "driver/runner/move_follower.h"
 #include "driver/runner/progress.h"
 #include "driver/runner/shuffle_tier.h"
 #include "grpcpp/grpcpp.h"
@@ -149,6 +150,11 @@ absl::StatusOr<JobReport> JobRunner::Run() {
   if (absl::Status started = pods_->Start(); !started.ok()) {
     scheduler_->Fail(started);
   }
+  // Servers that hand their outputs over (their node going away): readers follow.
+  MoveFollower follower(
+      backend_, &tier, prepared.token, scheduler_.get(),
+      [this](const std::string& node) { return IsLost(node); }, MoveFollower::Options{});
+  follower.Start();
   while (!scheduler_->WaitUntilOver(options_.step_interval)) {
     Step(watch);
     if (Clock::now() - watch.start > options_.timeout) {
@@ -156,6 +162,7 @@ absl::StatusOr<JobReport> JobRunner::Run() {
           absl::StrCat("the job did not finish within ", options_.timeout.count(), " s")));
     }
   }
+  follower.Stop();
   JobReport report = Finish(watch, prepared.nodes);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return report;

@@ -101,6 +101,8 @@ class JobRunner final : public podmanager::PodManager::Listener {
   // While Run() runs: the executors alive now, whether one is running a task, and an eviction
   // (counted in JobReport::evictions).
   std::vector<std::string> LiveExecutors() const;
+  // The progress now (the tick's argument is a snapshot taken at the step's start).
+  scheduler::Progress progress() const { return scheduler_->progress(); }
   bool IsBusy(const std::string& executor_id) const;
   absl::Status Evict(const std::string& executor_id);
 

@@ -51,4 +51,10 @@ absl::StatusOr<uint64_t> ShuffleTier::RemoveApplication(const std::string& contr
   return client::ControlClient(control_address).RemoveApplication(app_id_, token);
 }
 
+absl::StatusOr<client::ControlClient::MovedOutputs> ShuffleTier::MovedOutputs(
+    const std::string& control_address, const std::string& token,
+    std::chrono::milliseconds timeout) const {
+  return client::ControlClient(control_address, timeout).GetMovedOutputs(app_id_, token);
+}
+
 }  // namespace shuffle::runner

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "shuffle/client/control_client.h"
 #include "shuffle/core/ids.h"
 
 namespace shuffle::runner {
@@ -44,6 +45,11 @@ class ShuffleTier {
   // nothing answers (a partition, a hung host); UNAVAILABLE when the connection is refused (the
   // host answers, the process is down or restarting). Errors name the server.
   absl::Status Probe(const std::string& control_address, std::chrono::milliseconds timeout) const;
+
+  // The application's outputs the server handed over (GetMovedOutputs), waiting at most `timeout`.
+  absl::StatusOr<client::ControlClient::MovedOutputs> MovedOutputs(
+      const std::string& control_address, const std::string& token,
+      std::chrono::milliseconds timeout) const;
 
   const std::string& app_id() const { return app_id_; }
 

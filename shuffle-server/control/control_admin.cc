@@ -7,12 +7,33 @@
 #include "shuffle-server/control/control_service.h"
 #include "shuffle-server/control/drainer.h"
 #include "shuffle-server/handover/handover.h"
+#include "shuffle-server/handover/moves.h"
+#include "shuffle-server/handover/progress.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
 
 namespace shuffle::control {
 
 using core::Kv;
+
+namespace {
+
+absl::Status AddMoved(const handover::MovedOutput& moved, proto::MovedMapOutput* m) {
+  m->set_app_id(moved.app_id);
+  if (!m->mutable_status()->ParseFromString(moved.status.Serialize())) {
+    return absl::InternalError("a moved output's MapStatus does not parse");
+  }
+  return absl::OkStatus();
+}
+
+void AddUnmoved(const handover::UnmovedOutput& unmoved, proto::UnmovedMapOutput* u) {
+  u->set_app_id(unmoved.app_id);
+  u->set_shuffle_id(unmoved.shuffle.value());
+  u->set_map_id(unmoved.map.value());
+  u->set_error(unmoved.error.ToString());
+}
+
+}  // namespace
 
 absl::StatusOr<proto::ScrubShuffleResponse> ControlService::DoScrubShuffle(
     const proto::ScrubShuffleRequest& req) {
@@ -89,22 +110,26 @@ absl::StatusOr<proto::DecommissionResponse> ControlService::DoDecommission(
     options.peers.push_back(handover::PeerServer{.data_address = peer.data_address(),
                                                  .control_address = peer.control_address()});
   }
-  SHUFFLE_ASSIGN_OR_RETURN(handover::HandOverReport report, handover::HandOver(engine_, options));
+  if (options_.moves != nullptr) {
+    options_.moves->Start();
+  }
+  absl::StatusOr<handover::HandOverReport> handed = handover::HandOver(engine_, options);
+  if (options_.moves != nullptr) {
+    if (handed.ok()) {
+      options_.moves->Record(*handed);
+    } else {
+      options_.moves->Abort();
+    }
+  }
+  SHUFFLE_RETURN_IF_ERROR(handed.status());
+  const handover::HandOverReport& report = *handed;
   proto::DecommissionResponse response;
   response.set_maps(report.maps);
   for (const handover::MovedOutput& moved : report.moved) {
-    proto::MovedMapOutput* m = response.add_moved();
-    m->set_app_id(moved.app_id);
-    if (!m->mutable_status()->ParseFromString(moved.status.Serialize())) {
-      return absl::InternalError("Decommission: a moved output's MapStatus does not parse");
-    }
+    SHUFFLE_RETURN_IF_ERROR(core::Annotate(AddMoved(moved, response.add_moved()), "Decommission"));
   }
   for (const handover::UnmovedOutput& unmoved : report.unmoved) {
-    proto::UnmovedMapOutput* u = response.add_unmoved();
-    u->set_app_id(unmoved.app_id);
-    u->set_shuffle_id(unmoved.shuffle.value());
-    u->set_map_id(unmoved.map.value());
-    u->set_error(unmoved.error.ToString());
+    AddUnmoved(unmoved, response.add_unmoved());
   }
   response.set_bytes_moved(report.bytes_moved);
   response.set_seconds(report.seconds);
@@ -121,6 +146,51 @@ grpc::Status ControlService::Decommission(grpc::ServerContext* context,
     return ToGrpcStatus(done.status());
   }
   *response = *std::move(done);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<proto::GetMovedOutputsResponse> ControlService::DoGetMovedOutputs(
+    const proto::GetMovedOutputsRequest& req) const {
+  if (req.has_admin()) {
+    SHUFFLE_RETURN_IF_ERROR(AuthorizeAdmin(req.admin(), "GetMovedOutputs"));
+  } else {
+    SHUFFLE_RETURN_IF_ERROR(AuthorizeAppOrAdmin(req.credentials(), nullptr, "GetMovedOutputs"));
+  }
+  proto::GetMovedOutputsResponse response;
+  if (options_.moves == nullptr) {
+    return response;
+  }
+  const handover::MoveLedger::AppMoves moves = options_.moves->ForApp(req.credentials().app_id());
+  switch (moves.state) {
+    case handover::MoveLedger::State::kNone:
+      response.set_state(proto::GetMovedOutputsResponse::NONE);
+      break;
+    case handover::MoveLedger::State::kRunning:
+      response.set_state(proto::GetMovedOutputsResponse::RUNNING);
+      break;
+    case handover::MoveLedger::State::kDone:
+      response.set_state(proto::GetMovedOutputsResponse::DONE);
+      break;
+  }
+  for (const handover::MovedOutput& moved : moves.moved) {
+    SHUFFLE_RETURN_IF_ERROR(
+        core::Annotate(AddMoved(moved, response.add_moved()), "GetMovedOutputs"));
+  }
+  for (const handover::UnmovedOutput& unmoved : moves.unmoved) {
+    AddUnmoved(unmoved, response.add_unmoved());
+  }
+  return response;
+}
+
+grpc::Status ControlService::GetMovedOutputs(grpc::ServerContext* /*context*/,
+                                             const proto::GetMovedOutputsRequest* request,
+                                             proto::GetMovedOutputsResponse* response) {
+  const core::Gate::Pass rpc = rpcs_.Hold();
+  absl::StatusOr<proto::GetMovedOutputsResponse> moves = DoGetMovedOutputs(*request);
+  if (!moves.ok()) {
+    return ToGrpcStatus(moves.status());
+  }
+  *response = *std::move(moves);
   return grpc::Status::OK;
 }
 

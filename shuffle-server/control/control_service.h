@@ -2,7 +2,8 @@
 // over a StorageEngine. It registers applications (app id -> namespace, kept in memory) and
 // shuffles, seals and removes them, reports the node's status (data directories, namespaces,
 // applications and their shuffles), scrubs a shuffle's data, drains the server and hands its
-// data over to peers (Decommission).
+// data over to peers (Decommission), and tells drivers where handed-over outputs went
+// (GetMovedOutputs).
 //
 // Authorization (see control.proto): with a TokenAuthority, RegisterApplication needs the operator
 // secret, or with a TokenReviewer the driver's Kubernetes service-account token (the application's
@@ -39,10 +40,6 @@
 #include "shuffle/core/gate.h"
 #include "shuffle/proto/control.grpc.pb.h"
 
-namespace shuffle::handover {
-struct HandOverProgress;
-}  // namespace shuffle::handover
-
 namespace shuffle::security {
 class TokenAuthority;
 class TokenReviewer;
@@ -51,6 +48,11 @@ class TokenReviewer;
 namespace shuffle::control {
 class Drainer;
 }  // namespace shuffle::control
+
+namespace shuffle::handover {
+class HandOverProgress;
+class MoveLedger;
+}  // namespace shuffle::handover
 
 namespace shuffle::control {
 
@@ -87,11 +89,12 @@ struct ControlServiceOptions {
   // On Kubernetes: checks the service-account tokens drivers register with (TokenReview); null:
   // only the operator secret registers. Must outlive the service.
   const security::TokenReviewer* token_reviewer = nullptr;
-  // Updated by Decommission's hand-over (the status page shows it); null: not reported. Must
-  // outlive the service.
-  handover::HandOverProgress* handover_progress = nullptr;
   // Runs Drain; null: Drain is FAILED_PRECONDITION. Must outlive the service.
   Drainer* drainer = nullptr;
+  // Decommission reports its progress here (/metrics, the status page) and records its moves in
+  // the ledger, which GetMovedOutputs serves; null: not recorded. Must outlive the service.
+  handover::HandOverProgress* handover_progress = nullptr;
+  handover::MoveLedger* moves = nullptr;
 };
 
 class ControlService final : public proto::ShuffleControl::Service {
@@ -121,6 +124,9 @@ class ControlService final : public proto::ShuffleControl::Service {
                      proto::DrainResponse* response) override;
   grpc::Status Decommission(grpc::ServerContext* context, const proto::DecommissionRequest* request,
                             proto::DecommissionResponse* response) override;
+  grpc::Status GetMovedOutputs(grpc::ServerContext* context,
+                               const proto::GetMovedOutputsRequest* request,
+                               proto::GetMovedOutputsResponse* response) override;
 
   // The same operations with absl types, callable without gRPC.
   absl::StatusOr<std::string> DoRegisterApplication(const proto::RegisterApplicationRequest& req);
@@ -136,6 +142,8 @@ class ControlService final : public proto::ShuffleControl::Service {
   // Drains, then hands every committed map output over to the peers (shuffle-server/handover).
   absl::StatusOr<proto::DecommissionResponse> DoDecommission(
       const proto::DecommissionRequest& req, absl::Time rpc_deadline = absl::InfiniteFuture());
+  absl::StatusOr<proto::GetMovedOutputsResponse> DoGetMovedOutputs(
+      const proto::GetMovedOutputsRequest& req) const;
 
   // RPCs being handled now (ControlServer waits for them to finish at shutdown).
   const core::Gate& rpcs() const { return rpcs_; }

@@ -122,16 +122,11 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
   const absl::Time start = absl::Now();
   HandOverProgress unreported;
   HandOverProgress& progress = options.progress != nullptr ? *options.progress : unreported;
-  progress.finished_unix_ms = 0;
-  progress.maps = 0;
-  progress.moved = 0;
-  progress.unmoved = 0;
-  progress.bytes_moved = 0;
-  progress.started_unix_ms = absl::ToUnixMillis(start);
+  progress.Start();
   // Finished however it ends (an error before the copies: no peer answered...).
   struct MarkFinished {
     HandOverProgress& progress;
-    ~MarkFinished() { progress.finished_unix_ms = absl::ToUnixMillis(absl::Now()); }
+    ~MarkFinished() { progress.Finish(); }
   } mark_finished{progress};
   SHUFFLE_ASSIGN_OR_RETURN(
       PeerChoice choice, PeerChoice::Ask(options.peers, options.operator_secret, options.deadline));
@@ -142,8 +137,12 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
     outputs.insert(outputs.end(), shuffle_outputs.begin(), shuffle_outputs.end());
   }
   report.maps = outputs.size();
-  progress.maps = report.maps;
-  SHUFFLE_LOG(INFO) << "hand-over started" << Kv("maps", report.maps)
+  uint64_t total_bytes = 0;
+  for (const Output& out : outputs) {
+    total_bytes += out.bytes;
+  }
+  progress.SetTotals(outputs.size(), total_bytes);
+  SHUFFLE_LOG(INFO) << "hand-over started" << Kv("maps", report.maps) << Kv("bytes", total_bytes)
                     << Kv("peers", options.peers.size());
   for (const Output& out : outputs) {
     const bool secured = options.tokens != nullptr && !options.tokens->open();
@@ -163,6 +162,7 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
         choice.Charge(peer, bytes);
         report.bytes_moved += bytes;
         report.moved.push_back(MovedOutput{.app_id = out.key.app.value(), .status = *status});
+        progress.Moved(out.bytes);
         moved = true;
         break;
       }
@@ -173,14 +173,12 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
                            << Kv("error", last.ToString());
     }
     if (!moved) {
+      progress.Failed(out.bytes);
       report.unmoved.push_back(UnmovedOutput{.app_id = out.key.app.value(),
                                              .shuffle = out.key.shuffle,
                                              .map = out.map,
                                              .error = last});
     }
-    progress.moved = report.moved.size();
-    progress.unmoved = report.unmoved.size();
-    progress.bytes_moved = report.bytes_moved;
     const size_t done = report.moved.size() + report.unmoved.size();
     if (done % 64 == 0 || done == outputs.size()) {
       SHUFFLE_LOG(INFO) << "hand-over progress" << Kv("done", done) << Kv("maps", report.maps)

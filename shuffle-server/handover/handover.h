@@ -18,7 +18,6 @@
 #ifndef SHUFFLE_SERVER_HANDOVER_HANDOVER_H_
 #define SHUFFLE_SERVER_HANDOVER_HANDOVER_H_
 
-#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,6 +25,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "shuffle-server/handover/peer_spec.h"
+#include "shuffle-server/handover/progress.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle/client/map_status.h"
 #include "shuffle/core/ids.h"
@@ -39,23 +40,6 @@ namespace shuffle::handover {
 // Partitions of one map output read into memory at once.
 inline constexpr uint32_t kPartitionsPerRead = 64;
 
-struct PeerServer {
-  std::string data_address;     // where outputs are pushed
-  std::string control_address;  // asked for its free space
-};
-
-// How far a hand-over is, for the status page while it runs: written by HandOver, read by
-// anyone at any time (each field on its own; a reader may see one output counted before another
-// field catches up).
-struct HandOverProgress {
-  std::atomic<int64_t> started_unix_ms{0};   // 0: no hand-over yet
-  std::atomic<int64_t> finished_unix_ms{0};  // 0: not finished (or none)
-  std::atomic<uint64_t> maps{0};             // committed map outputs to move
-  std::atomic<uint64_t> moved{0};
-  std::atomic<uint64_t> unmoved{0};
-  std::atomic<uint64_t> bytes_moved{0};
-};
-
 struct HandOverOptions {
   std::vector<PeerServer> peers;
   absl::Time deadline = absl::InfiniteFuture();
@@ -63,7 +47,7 @@ struct HandOverOptions {
   const security::TokenAuthority* tokens = nullptr;
   // The operator secret, to ask the peers for their free space (GetStatus).
   std::string operator_secret;
-  // Updated as the hand-over goes; null: not reported.
+  // Updated as outputs move (the /metrics page); may be null.
   HandOverProgress* progress = nullptr;
 };
 

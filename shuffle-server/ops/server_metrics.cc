@@ -210,6 +210,40 @@ void SparkEssMetrics(const sparkess::SparkEssStats& s, PrometheusText& page) {
           s.corruption_diagnoses);
 }
 
+void HandOverMetrics(const handover::HandOverProgress::Snapshot& s, PrometheusText& page) {
+  page.Gauge("shuffle_handover_running",
+             "1 while this server hands its map outputs over to peers (decommission), else 0.",
+             s.running ? 1 : 0);
+  page.Counter("shuffle_handovers_total",
+               "Hand-overs started (Decommission, SIGTERM when cordoned).",
+               static_cast<double>(s.handovers));
+  const std::string outputs_help =
+      "Map outputs of the current or last hand-over, by state: moved to a peer, failed (they fall "
+      "back to re-runs), left to move.";
+  page.Gauge("shuffle_handover_outputs", outputs_help, static_cast<double>(s.outputs_moved),
+             {{"state", "moved"}});
+  page.Gauge("shuffle_handover_outputs", outputs_help, static_cast<double>(s.outputs_failed),
+             {{"state", "failed"}});
+  page.Gauge("shuffle_handover_outputs", outputs_help, static_cast<double>(s.outputs_left()),
+             {{"state", "left"}});
+  const std::string bytes_help =
+      "Stored bytes of the map outputs of the current or last hand-over, by state.";
+  page.Gauge("shuffle_handover_bytes", bytes_help, static_cast<double>(s.bytes_moved),
+             {{"state", "moved"}});
+  page.Gauge("shuffle_handover_bytes", bytes_help, static_cast<double>(s.bytes_failed),
+             {{"state", "failed"}});
+  page.Gauge("shuffle_handover_bytes", bytes_help, static_cast<double>(s.bytes_left()),
+             {{"state", "left"}});
+  page.Counter("shuffle_handover_moved_outputs_total", "Map outputs handed over to peers.",
+               static_cast<double>(s.outputs_moved_total));
+  page.Counter("shuffle_handover_moved_bytes_total",
+               "Stored bytes of the map outputs handed over to peers.",
+               static_cast<double>(s.bytes_moved_total));
+  page.Counter("shuffle_handover_failed_outputs_total",
+               "Map outputs a hand-over could not move (every peer failed, or the deadline).",
+               static_cast<double>(s.outputs_failed_total));
+}
+
 }  // namespace
 
 std::string RenderServerMetrics(const MetricsSources& sources) {
@@ -221,6 +255,9 @@ std::string RenderServerMetrics(const MetricsSources& sources) {
   }
   if (sources.spark) {
     SparkEssMetrics(sources.spark(), page);
+  }
+  if (sources.handover != nullptr) {
+    HandOverMetrics(sources.handover->snapshot(), page);
   }
   if (sources.token_reviews) {
     const TokenReviewStats t = sources.token_reviews();

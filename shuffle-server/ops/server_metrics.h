@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shuffle-server/dataplane/stats.h"
+#include "shuffle-server/handover/progress.h"
 #include "shuffle-server/sparkess/stats.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle-server/storage/env.h"
@@ -29,6 +30,8 @@ struct MetricsSources {
   std::function<dataplane::DataPlaneStats()> dataplane;
   // Empty when the Spark listener is off.
   std::function<sparkess::SparkEssStats()> spark;
+  // The hand-over of this server's outputs to peers (docs/node-loss.md); may be null.
+  const handover::HandOverProgress* handover = nullptr;
   // Empty without --token-review.
   std::function<TokenReviewStats()> token_reviews;
 };

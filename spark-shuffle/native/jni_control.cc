@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "shuffle/client/control_client.h"
 #include "spark-shuffle/native/jni_util.h"
@@ -68,6 +69,45 @@ JNIEXPORT jlong JNICALL Java_dev_shuffle_spark_client_NativeControl_removeApplic
     return 0;
   }
   return static_cast<jlong>(*freed);
+}
+
+// The moves as strings: the state ("NONE", "RUNNING" or "DONE"), then per moved output its
+// shuffle id, map index, attempt, node, data address and control address (NativeControl parses
+// them).
+JNIEXPORT jobjectArray JNICALL Java_dev_shuffle_spark_client_NativeControl_movedOutputs0(
+    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jstring app_id, jstring token) {
+  auto client = Client(env, address, timeout_ms);
+  auto moves = client.GetMovedOutputs(ToString(env, app_id), ToString(env, token));
+  if (!moves.ok()) {
+    Throw(env, moves.status(), client.address());
+    return nullptr;
+  }
+  std::vector<std::string> fields;
+  fields.push_back(moves->done ? "DONE" : moves->running ? "RUNNING" : "NONE");
+  for (const shuffle::client::MapStatus& s : moves->moved) {
+    for (std::string field :
+         {std::to_string(s.shuffle.value()), std::to_string(s.map.value()),
+          std::to_string(s.attempt.value()), s.node, s.address, s.control_address}) {
+      fields.push_back(std::move(field));
+    }
+  }
+  jclass string_class = env->FindClass("java/lang/String");
+  if (string_class == nullptr) {
+    return nullptr;  // NoClassDefFoundError pending
+  }
+  jobjectArray out = env->NewObjectArray(static_cast<jsize>(fields.size()), string_class, nullptr);
+  if (out == nullptr) {
+    return nullptr;  // OutOfMemoryError pending
+  }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    jstring s = env->NewStringUTF(fields[i].c_str());
+    if (s == nullptr) {
+      return nullptr;
+    }
+    env->SetObjectArrayElement(out, static_cast<jsize>(i), s);
+    env->DeleteLocalRef(s);
+  }
+  return out;
 }
 
 }  // extern "C"

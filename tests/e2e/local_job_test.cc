@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "driver/chaos/chaos.h"
+#include "driver/podmanager/decommission.h"
 #include "driver/podmanager/local_backend.h"
 #include "driver/runner/job_runner.h"
 #include "gmock/gmock.h"
@@ -155,6 +157,54 @@ TEST_F(LocalJobTest, AServerLostForGoodCostsOnlyItsNodesMaps) {
   EXPECT_LT(rerun, 18u);
   // Exactly the lost node's maps ran a second time, and nothing else.
   EXPECT_EQ(report->progress.map_attempts, 18u + rerun);
+  EXPECT_EQ(report->progress.task_failures, 0u);
+}
+
+// A server hands its outputs over on its own (as on SIGTERM while its node is cordoned, or an
+// operator's `shufflectl decommission`): no event tells the driver, which learns the new places
+// by asking the server (GetMovedOutputs, MoveFollower) before the node goes.
+TEST_F(LocalJobTest, AServerThatHandsItsOutputsOverCostsNoMapReRun) {
+  StartCluster(3);
+  JobOptions options = Options("sort", 18, 24, 200000);
+  JobRunner runner(backend_.get(), options);
+  enum class Phase { kRunning, kGone } phase = Phase::kRunning;
+  size_t moved = 0;
+  runner.set_tick([&](const scheduler::Progress& p) {
+    if (phase == Phase::kRunning && p.map_stage_complete && p.reduces_done >= 1) {
+      std::string control;
+      std::vector<podmanager::DecommissionPeer> peers;
+      for (const podmanager::NodeInfo& node : backend_->Nodes()) {
+        if (node.name == "node-1") {
+          control = node.control_address;
+        } else {
+          peers.push_back(
+              {.data_address = node.data_address, .control_address = node.control_address});
+        }
+      }
+      auto result = podmanager::Decommission(control, backend_->operator_secret(), peers,
+                                             std::chrono::seconds(60));
+      ASSERT_TRUE(result.ok()) << result.status();
+      ASSERT_GT(result->moved.size(), 0u);
+      ASSERT_TRUE(result->unmoved.empty());
+      moved = result->moved.size();
+      // The driver's MoveFollower re-points every output (bounded: 60 s)...
+      for (int i = 0; i < 600 && runner.progress().maps_moved < moved; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      ASSERT_EQ(runner.progress().maps_moved, moved);
+      // ...then the node goes, data and all.
+      ASSERT_TRUE(backend_->StopServer("node-1", /*remove_data=*/true).ok());
+      phase = Phase::kGone;
+    }
+  });
+  absl::StatusOr<JobReport> report = runner.Run();
+  ASSERT_TRUE(report.ok()) << report.status();
+  SCOPED_TRACE(report->Render());
+  ASSERT_EQ(phase, Phase::kGone);
+  EXPECT_TRUE(report->ok());
+  EXPECT_EQ(report->progress.maps_moved, moved);
+  EXPECT_EQ(report->progress.maps_rerun_for_lost_servers, 0u);
+  EXPECT_EQ(report->progress.map_attempts, 18u);  // no map ran again
   EXPECT_EQ(report->progress.task_failures, 0u);
 }
 

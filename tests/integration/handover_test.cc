@@ -1,20 +1,31 @@
 // Decommission (graceful hand-over) against real shuffle-server processes with secrets: a node's
 // server drains, copies every committed map output to its peers as the same attempt with the
 // application's token, and answers with their new MapStatuses; readers then get every block from
-// the new places with the old server gone.
+// the new places with the old server gone. The same through `shufflectl decommission`, and on
+// SIGTERM with --handover-on-stop=always, where the driver learns the places from
+// GetMovedOutputs while the server lingers; /metrics shows the progress.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
 #include "shuffle/proto/control.grpc.pb.h"
+#include "tests/support/http.h"
 #include "tests/support/program.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -44,19 +55,35 @@ class HandOverTest : public ::testing::Test {
   void SetUp() override {
     std::ofstream(dir_.path() + "/token-secret") << std::string(40, 'k') << "\n";
     std::ofstream(dir_.path() + "/operator-secret") << kOperatorSecret << "\n";
-    for (int i = 0; i < 3; ++i) {
+    // The peers first, so node 0 can be told where they are.
+    std::string peers;
+    for (int i : {1, 2, 0}) {
+      std::vector<std::string> args = {
+          "--secret-file=" + dir_.path() + "/token-secret",
+          "--registration-secret-file=" + dir_.path() + "/operator-secret"};
+      if (i == 0) {
+        for (const std::string& arg : NodeZeroArgs(peers)) {
+          args.push_back(arg);
+        }
+      }
       auto server =
           ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/n" + std::to_string(i),
-                               "n" + std::to_string(i), "", "127.0.0.1:0",
-                               {"--secret-file=" + dir_.path() + "/token-secret",
-                                "--registration-secret-file=" + dir_.path() + "/operator-secret"});
+                               "n" + std::to_string(i), "", "127.0.0.1:0", args);
       ASSERT_TRUE(server.ok()) << server.status();
+      if (i != 0) {
+        absl::StrAppend(&peers, peers.empty() ? "" : ",", (*server)->data_address(), "/",
+                        (*server)->control_address());
+      }
       servers_.push_back(std::move(*server));
     }
+    std::rotate(servers_.begin(), servers_.begin() + 2, servers_.end());  // n0, n1, n2
     auto token = servers_[0]->RegisterApplication(kApp, "team-a", kOperatorSecret);
     ASSERT_TRUE(token.ok()) << token.status();
     token_ = *token;
   }
+
+  // Node 0's extra flags; `peers` is "DATA/CONTROL,DATA/CONTROL" of nodes 1 and 2.
+  virtual std::vector<std::string> NodeZeroArgs(const std::string& /*peers*/) { return {}; }
 
   ShuffleHandle Handle() const {
     return ShuffleHandle{.app_id = kApp,
@@ -114,6 +141,90 @@ class HandOverTest : public ::testing::Test {
     }
     request.set_timeout_seconds(50);
     return stub->Decommission(&context, request, response);
+  }
+
+  // Writes kMaps maps to node 0; their statuses by map id.
+  std::vector<MapStatus> WriteAllMaps() {
+    std::vector<MapStatus> before;
+    for (uint32_t m = 0; m < kMaps; ++m) {
+      auto status = WriteMap(servers_[0]->data_address(), m);
+      EXPECT_TRUE(status.ok()) << status.status();
+      before.push_back(status.ok() ? *status : MapStatus{});
+    }
+    return before;
+  }
+
+  // Checks the moved outputs (each map once, at a peer, same attempt and block counts) and
+  // returns the statuses readers use now, by map id.
+  std::vector<MapStatus> CheckMoved(
+      const google::protobuf::RepeatedPtrField<proto::MovedMapOutput>& moved,
+      const std::vector<MapStatus>& before) {
+    const std::set<std::string> peers = {servers_[1]->data_address(), servers_[2]->data_address()};
+    std::vector<MapStatus> after(kMaps);
+    std::set<uint32_t> maps_moved;
+    for (const proto::MovedMapOutput& m : moved) {
+      EXPECT_EQ(m.app_id(), kApp);
+      auto status = MapStatus::Parse(m.status().SerializeAsString());
+      EXPECT_TRUE(status.ok()) << status.status();
+      if (!status.ok() || status->map.value() >= kMaps) {
+        ADD_FAILURE() << "a moved output that was never written";
+        continue;
+      }
+      const uint32_t map = status->map.value();
+      EXPECT_TRUE(maps_moved.insert(map).second) << "map " << map << " moved twice";
+      EXPECT_EQ(peers.count(status->address), 1u) << status->address;
+      EXPECT_EQ(status->attempt, before[map].attempt) << "map " << map;
+      EXPECT_EQ(status->partition_blocks, before[map].partition_blocks) << "map " << map;
+      after[map] = *status;
+    }
+    EXPECT_EQ(maps_moved.size(), kMaps);
+    return after;
+  }
+
+  // Every block of every partition, read from `places` (node 0 may be gone).
+  void ExpectEveryBlockAt(const std::vector<MapStatus>& places) {
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      auto reader = PartitionReader::Open(Options(""), Handle(), core::PartitionId(p),
+                                          core::PartitionId(p + 1), places);
+      ASSERT_TRUE(reader.ok()) << reader.status();
+      std::multiset<std::string> got;
+      std::string_view raw;
+      for (int i = 0; i < 1000; ++i) {
+        auto more = (*reader)->NextBlock(&raw);
+        ASSERT_TRUE(more.ok()) << more.status();
+        if (!*more) {
+          break;
+        }
+        got.insert(std::string(raw));
+      }
+      EXPECT_EQ(got, expected_[p]) << "partition " << p;
+    }
+  }
+
+  // GetMovedOutputs of node 0, as the application asks it (its token).
+  grpc::Status MovedOutputs(proto::GetMovedOutputsResponse* response) {
+    auto stub = proto::ShuffleControl::NewStub(
+        grpc::CreateChannel(servers_[0]->control_address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    proto::GetMovedOutputsRequest request;
+    request.mutable_credentials()->set_app_id(kApp);
+    request.mutable_credentials()->set_token(token_);
+    return stub->GetMovedOutputs(&context, request, response);
+  }
+
+  // The value of one sample of node 0's /metrics page, or -1.
+  double Metric(const std::string& sample) {
+    auto endpoint = core::Endpoint::Parse(servers_[0]->metrics_address());
+    if (!endpoint.ok()) {
+      return -1;
+    }
+    auto page = testsupport::HttpGetOk(*endpoint, "/metrics");
+    if (!page.ok()) {
+      return -1;
+    }
+    const size_t at = page->find("\n" + sample + " ");
+    return at == std::string::npos ? -1 : std::stod(page->substr(at + sample.size() + 2));
   }
 
   testsupport::TempDir dir_{"handover_test-"};
@@ -197,6 +308,134 @@ TEST_F(HandOverTest, NeedsTheOperatorSecretAndPeers) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
   // Nothing was drained by the refused calls: the node still takes map output.
   EXPECT_TRUE(WriteMap(servers_[0]->data_address(), 0).ok());
+}
+
+// The operator's command: shufflectl decommission --peer ... moves every output, says where each
+// went (JSON), exits 0; the driver's GetMovedOutputs then gives the same places, and /metrics
+// counts them.
+TEST_F(HandOverTest, ShufflectlDecommissionMovesEveryOutput) {
+  const std::vector<MapStatus> before = WriteAllMaps();
+  ASSERT_EQ(Metric("shuffle_handovers_total"), 0);
+
+  auto run = testsupport::RunProgram(
+      {SHUFFLECTL_BINARY, "--server=" + servers_[0]->control_address(),
+       "--secret-file=" + dir_.path() + "/operator-secret", "--json", "--timeout-seconds=50",
+       "decommission",
+       "--peer=" + servers_[1]->data_address() + "/" + servers_[1]->control_address(), "--peer",
+       servers_[2]->data_address() + "/" + servers_[2]->control_address()},
+      dir_.path(), std::chrono::seconds(120), "shufflectl");
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->exit_code, 0) << run->err;
+  const nlohmann::json out = nlohmann::json::parse(run->out);
+  EXPECT_EQ(out["maps"], kMaps);
+  EXPECT_EQ(out["moved"].size(), kMaps);
+  EXPECT_TRUE(out["unmoved"].empty());
+
+  proto::GetMovedOutputsResponse moves;
+  const grpc::Status st = MovedOutputs(&moves);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(moves.state(), proto::GetMovedOutputsResponse::DONE);
+  const std::vector<MapStatus> after = CheckMoved(moves.moved(), before);
+  for (const nlohmann::json& m : out["moved"]) {
+    const uint32_t map = m["map_id"];
+    ASSERT_LT(map, kMaps);
+    EXPECT_EQ(m["address"], after[map].address) << "map " << map;
+  }
+
+  EXPECT_EQ(Metric("shuffle_handovers_total"), 1);
+  EXPECT_EQ(Metric("shuffle_handover_running"), 0);
+  EXPECT_EQ(Metric("shuffle_handover_outputs{state=\"moved\"}"), kMaps);
+  EXPECT_EQ(Metric("shuffle_handover_outputs{state=\"left\"}"), 0);
+  EXPECT_EQ(Metric("shuffle_handover_outputs{state=\"failed\"}"), 0);
+  EXPECT_GT(Metric("shuffle_handover_moved_bytes_total"), 0);
+
+  servers_[0]->Kill();
+  ExpectEveryBlockAt(after);
+}
+
+// A server that crashed right after the map stage was sealed (SIGKILL: commits in its commit log,
+// the seal's flush maybe half done) and came back still hands every acknowledged output over.
+TEST_F(HandOverTest, AfterACrashEveryAcknowledgedOutputIsStillHandedOver) {
+  const std::vector<MapStatus> before = WriteAllMaps();
+  ASSERT_TRUE(servers_[0]->SealShuffle(kApp, token_, 2).ok());
+  servers_[0]->Kill();
+  auto restarted =
+      ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/n0", "n0", "", "127.0.0.1:0",
+                           {"--secret-file=" + dir_.path() + "/token-secret",
+                            "--registration-secret-file=" + dir_.path() + "/operator-secret"});
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  servers_[0] = std::move(*restarted);
+
+  proto::DecommissionResponse response;
+  const grpc::Status st = Decommission(kOperatorSecret, &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(response.maps(), kMaps);
+  EXPECT_EQ(response.unmoved_size(), 0);
+  const std::vector<MapStatus> after = CheckMoved(response.moved(), before);
+  servers_[0]->Kill();
+  ExpectEveryBlockAt(after);
+}
+
+TEST_F(HandOverTest, MovedOutputsAreTheApplicationsOwn) {
+  proto::GetMovedOutputsResponse moves;
+  ASSERT_TRUE(MovedOutputs(&moves).ok());
+  EXPECT_EQ(moves.state(), proto::GetMovedOutputsResponse::NONE);  // no hand-over yet
+  auto stub = proto::ShuffleControl::NewStub(
+      grpc::CreateChannel(servers_[0]->control_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  proto::GetMovedOutputsRequest request;
+  request.mutable_credentials()->set_app_id(kApp);
+  request.mutable_credentials()->set_token(token_ + "x");
+  EXPECT_EQ(stub->GetMovedOutputs(&context, request, &moves).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// SIGTERM with --handover-on-stop=always (what a cordoned node's server does): the server drains,
+// hands every output over, and lingers while the driver collects the new places; then exits 0.
+class HandOverOnStopTest : public HandOverTest {
+ protected:
+  std::vector<std::string> NodeZeroArgs(const std::string& peers) override {
+    return {"--handover-on-stop=always", "--handover-peers=" + peers,
+            "--handover-timeout-seconds=60", "--handover-linger-seconds=10"};
+  }
+};
+
+TEST_F(HandOverOnStopTest, SigtermHandsOverAndTheDriverLearnsTheNewPlaces) {
+  const std::vector<MapStatus> before = WriteAllMaps();
+  ASSERT_EQ(::kill(servers_[0]->pid(), SIGTERM), 0);
+
+  // The driver polls the stopping server until its hand-over is done (bounded: 60 s).
+  proto::GetMovedOutputsResponse moves;
+  for (int i = 0; i < 600; ++i) {
+    moves.Clear();
+    const grpc::Status st = MovedOutputs(&moves);
+    ASSERT_TRUE(st.ok()) << "the server must serve the moves until it exits: "
+                         << st.error_message();
+    if (moves.state() == proto::GetMovedOutputsResponse::DONE) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(moves.state(), proto::GetMovedOutputsResponse::DONE);
+  EXPECT_EQ(moves.unmoved_size(), 0);
+  const std::vector<MapStatus> after = CheckMoved(moves.moved(), before);
+  EXPECT_EQ(Metric("shuffle_handover_outputs{state=\"moved\"}"), kMaps);
+  EXPECT_EQ(Metric("shuffle_draining"), 1);
+
+  ASSERT_TRUE(servers_[0]->Terminate(60000).ok());  // exits cleanly after the linger
+  ExpectEveryBlockAt(after);
+}
+
+// Without a hand-over to do (--handover-on-stop=never, the default), SIGTERM stops as before.
+TEST_F(HandOverTest, SigtermWithoutHandOverOnStopMovesNothing) {
+  WriteAllMaps();
+  ASSERT_TRUE(servers_[0]->Terminate(60000).ok());
+  for (int i = 1; i < 3; ++i) {
+    auto page =
+        testsupport::HttpGetOk(*core::Endpoint::Parse(servers_[i]->metrics_address()), "/metrics");
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_THAT(*page, ::testing::HasSubstr("\nshuffle_commits_total 0\n")) << "node " << i;
+  }
 }
 
 }  // namespace

@@ -115,6 +115,26 @@ absl::StatusOr<proto::DrainResponse> CtlClient::Drain(uint32_t timeout_seconds) 
   return response;
 }
 
+absl::StatusOr<proto::DecommissionResponse> CtlClient::Decommission(
+    const std::vector<handover::PeerServer>& peers, uint32_t timeout_seconds) {
+  proto::DecommissionRequest request;
+  *request.mutable_admin() = Admin();
+  for (const handover::PeerServer& peer : peers) {
+    proto::Peer* p = request.add_peers();
+    p->set_data_address(peer.data_address);
+    p->set_control_address(peer.control_address);
+  }
+  request.set_timeout_seconds(timeout_seconds);
+  proto::DecommissionResponse response;
+  grpc::ClientContext context;
+  Prepare(&context);
+  grpc::Status status = stub_->Decommission(&context, request, &response);
+  if (!status.ok()) {
+    return Explain(status);
+  }
+  return response;
+}
+
 absl::StatusOr<grpc::health::v1::HealthCheckResponse> CtlClient::Health() {
   grpc::health::v1::HealthCheckRequest request;
   grpc::health::v1::HealthCheckResponse response;

@@ -9,12 +9,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "shuffle-server/handover/peer_spec.h"
 #include "shuffle/proto/control.grpc.pb.h"
 
 namespace shuffle::shufflectl {
@@ -31,6 +33,9 @@ class CtlClient {
                                                            uint32_t shuffle_id);
   // `timeout_seconds` 0: the server's --drain-timeout-seconds.
   absl::StatusOr<proto::DrainResponse> Drain(uint32_t timeout_seconds);
+  // `timeout_seconds` 0: the server's --drain-timeout-seconds.
+  absl::StatusOr<proto::DecommissionResponse> Decommission(
+      const std::vector<handover::PeerServer>& peers, uint32_t timeout_seconds);
   // grpc.health.v1.Health/Check of the whole server (service "").
   absl::StatusOr<grpc::health::v1::HealthCheckResponse> Health();
 

@@ -1,6 +1,6 @@
 // shufflectl: the shuffle server's admin command line (status, apps, shuffles, remove-app,
-// scrub, drain, health) over its gRPC control plane. Exit codes: 0 done, 1 the operation failed (or
-// a scrub found damage), 2 usage error. See `shufflectl --help`.
+// scrub, drain, decommission, health) over its gRPC control plane. Exit codes: 0 done, 1 the
+// operation failed (or a scrub found damage), 2 usage error. See `shufflectl --help`.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -46,6 +46,12 @@ absl::StatusOr<Output> Run(const CtlOptions& o, CtlClient& client) {
       absl::StatusOr<proto::DrainResponse> drain = client.Drain(DrainTimeoutSeconds(o));
       return drain.ok() ? RenderDrain(o.server, *drain, o.json)
                         : absl::StatusOr<Output>(drain.status());
+    }
+    case Command::kDecommission: {
+      absl::StatusOr<proto::DecommissionResponse> decommissioned =
+          client.Decommission(o.peers, DrainTimeoutSeconds(o));
+      return decommissioned.ok() ? RenderDecommission(o.server, *decommissioned, o.json)
+                                 : absl::StatusOr<Output>(decommissioned.status());
     }
     case Command::kHealth: {
       absl::StatusOr<grpc::health::v1::HealthCheckResponse> health = client.Health();

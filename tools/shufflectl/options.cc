@@ -51,6 +51,18 @@ const std::vector<CommandInfo>& Commands() {
         "working. The server stays draining until it restarts (SIGTERM drains the same way).\n"
         "--timeout-seconds N: how long the server waits for commits in flight (default: its\n"
         "--drain-timeout-seconds). Exits 1 if commits were still running at the deadline."}},
+      {Command::kDecommission,
+       {"decommission", "", 0, "hand the node's map outputs over to peers before it goes away",
+        "Decommissions the server (docs/node-loss.md): it drains (as drain), then copies every\n"
+        "committed map output it holds to the peer servers given with --peer, the peer with the\n"
+        "most free space first, each map as the same attempt, and prints where each output went\n"
+        "and what could not be moved (those maps fall back to re-runs). Drivers learn the new\n"
+        "places from the server (GetMovedOutputs) while it still runs.\n"
+        "--peer HOST or DATA_HOST:PORT/CONTROL_HOST:PORT (a bare HOST means ports 7340 and\n"
+        "7338), repeated or comma-separated: at least one.\n"
+        "--timeout-seconds N: how long the whole hand-over may take (default: the server's\n"
+        "--drain-timeout-seconds); keep it below the pod's termination grace period.\n"
+        "Exits 0 when every output moved, 1 when some stayed behind or the call failed."}},
       {Command::kHealth,
        {"health", "", 0, "gRPC health check of the control plane",
         "Calls the standard gRPC health service (grpc.health.v1.Health/Check) of the server.\n"
@@ -107,6 +119,17 @@ core::FlagTable CtlFlags(CtlOptions* o) {
               "server runs with secrets",
               &o->secret_file)
       .Switch("json", "print JSON instead of tables", [o] { o->json = true; })
+      .Add("peer", "PEER",
+           "decommission: a peer server, HOST (ports 7340/7338) or "
+           "DATA_HOST:PORT/CONTROL_HOST:PORT; repeat or comma-separate",
+           [o](std::string_view v) {
+             absl::StatusOr<std::vector<handover::PeerServer>> peers = handover::ParsePeerList(v);
+             if (!peers.ok()) {
+               return core::Annotate(peers.status(), "--peer");
+             }
+             o->peers.insert(o->peers.end(), peers->begin(), peers->end());
+             return absl::OkStatus();
+           })
       .Add("timeout-seconds", "N", "how long to wait for the server (default 30; scrub 3600)",
            [o](std::string_view v) {
              uint64_t seconds = 0;
@@ -124,6 +147,13 @@ absl::Status SetArguments(Command command, const std::vector<std::string>& args,
       return absl::InvalidArgumentError("APP_ID is empty");
     }
     o->app_id = args[0];
+  }
+  if (command == Command::kDecommission && o->peers.empty()) {
+    return absl::InvalidArgumentError(
+        "decommission needs --peer: name the shuffle servers that may take this node's data");
+  }
+  if (command != Command::kDecommission && !o->peers.empty()) {
+    return absl::InvalidArgumentError("--peer is for decommission only");
   }
   if (command == Command::kScrub && !absl::SimpleAtoi(args[1], &o->shuffle_id)) {
     return absl::InvalidArgumentError(
@@ -156,7 +186,7 @@ absl::StatusOr<CtlOptions> ParseCtlOptions(const std::vector<std::string>& args)
 }
 
 uint64_t RpcTimeoutSeconds(const CtlOptions& o) {
-  if (o.command == Command::kDrain) {
+  if (o.command == Command::kDrain || o.command == Command::kDecommission) {
     return o.timeout_seconds.has_value() ? *o.timeout_seconds + 30 : 3600;
   }
   if (o.timeout_seconds.has_value()) {

@@ -12,10 +12,20 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "shuffle-server/handover/peer_spec.h"
 
 namespace shuffle::shufflectl {
 
-enum class Command { kStatus, kApps, kShuffles, kRemoveApp, kScrub, kDrain, kHealth };
+enum class Command {
+  kStatus,
+  kApps,
+  kShuffles,
+  kRemoveApp,
+  kScrub,
+  kDrain,
+  kDecommission,
+  kHealth
+};
 
 // "status", "apps", ...
 std::string_view CommandName(Command command);
@@ -34,9 +44,10 @@ struct CtlOptions {
   bool help = false;  // print Usage(help_command) and exit 0
   std::optional<Command> help_command;
 
-  std::optional<Command> command;  // set unless help
-  std::string app_id;              // shuffles, remove-app, scrub
-  uint32_t shuffle_id = 0;         // scrub
+  std::optional<Command> command;           // set unless help
+  std::string app_id;                       // shuffles, remove-app, scrub
+  uint32_t shuffle_id = 0;                  // scrub
+  std::vector<handover::PeerServer> peers;  // decommission: --peer
 };
 
 // Parses the arguments after the program name. INVALID_ARGUMENT, naming what is wrong, for an
@@ -44,10 +55,11 @@ struct CtlOptions {
 absl::StatusOr<CtlOptions> ParseCtlOptions(const std::vector<std::string>& args);
 
 // The deadline for the command's RPC: --timeout-seconds, else 30 s (scrub: 3600 s). A drain's
-// RPC waits its drain timeout plus a margin; without --timeout-seconds, the server's own
-// --drain-timeout-seconds applies and the RPC waits up to an hour.
+// or decommission's RPC waits its timeout plus a margin; without --timeout-seconds, the server's
+// own --drain-timeout-seconds applies and the RPC waits up to an hour.
 uint64_t RpcTimeoutSeconds(const CtlOptions& options);
-// What DrainRequest.timeout_seconds carries: --timeout-seconds, or 0 for the server's default.
+// What DrainRequest.timeout_seconds (and DecommissionRequest's) carries: --timeout-seconds, or 0
+// for the server's default.
 uint32_t DrainTimeoutSeconds(const CtlOptions& options);
 
 // The help page: the overview, or one subcommand's.

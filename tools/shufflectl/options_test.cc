@@ -50,6 +50,24 @@ TEST(CtlOptionsTest, DrainTimeoutIsTheServersWaitPlusAMargin) {
   EXPECT_EQ(RpcTimeoutSeconds(*server_default), 3600u);
 }
 
+TEST(CtlOptionsTest, DecommissionTakesPeers) {
+  absl::StatusOr<CtlOptions> o = ParseCtlOptions(
+      {"decommission", "--peer=10.0.0.8", "--peer", "a:1/a:2,b", "--timeout-seconds=90"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->command, Command::kDecommission);
+  ASSERT_EQ(o->peers.size(), 3u);
+  EXPECT_EQ(o->peers[0].data_address, "10.0.0.8:7340");
+  EXPECT_EQ(o->peers[0].control_address, "10.0.0.8:7338");
+  EXPECT_EQ(o->peers[1].control_address, "a:2");
+  EXPECT_EQ(o->peers[2].data_address, "b:7340");
+  EXPECT_EQ(DrainTimeoutSeconds(*o), 90u);
+  EXPECT_EQ(RpcTimeoutSeconds(*o), 120u);
+  EXPECT_THAT(Error({"decommission"}), HasSubstr("decommission needs --peer"));
+  EXPECT_THAT(Error({"decommission", "--peer=a:1"}), HasSubstr("--peer"));
+  EXPECT_THAT(Error({"status", "--peer=a"}), HasSubstr("--peer is for decommission only"));
+  EXPECT_THAT(Usage(Command::kDecommission), HasSubstr("Usage: shufflectl [flags] decommission"));
+}
+
 TEST(CtlOptionsTest, UsageErrorsSayWhatIsWrong) {
   EXPECT_THAT(Error({}), HasSubstr("no command given"));
   EXPECT_THAT(Error({"stat"}), HasSubstr("unknown command 'stat'"));

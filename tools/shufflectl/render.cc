@@ -205,6 +205,45 @@ Output RenderDrain(const std::string& server, const proto::DrainResponse& drain,
                        "work\n")};
 }
 
+Output RenderDecommission(const std::string& server, const proto::DecommissionResponse& response,
+                          bool json) {
+  const int code = response.unmoved_size() == 0 ? 0 : 1;
+  if (json) {
+    return {DecommissionJson(server, response), code};
+  }
+  std::string text = absl::StrCat(
+      "decommissioned ", server, ": ", response.moved_size(), " of ", response.maps(),
+      " map outputs moved (", FormatBytes(response.bytes_moved()), ") in ",
+      Seconds(response.seconds()), "; ", response.unmoved_size(),
+      " not moved (they fall back to re-runs). The server stays draining until it restarts.\n");
+  if (response.moved_size() > 0) {
+    Table table;
+    table.AddColumn("APP");
+    table.AddColumn("SHUFFLE", Align::kRight);
+    table.AddColumn("MAP", Align::kRight);
+    table.AddColumn("ATTEMPT", Align::kRight);
+    table.AddColumn("NOW AT");
+    for (const proto::MovedMapOutput& m : response.moved()) {
+      table.AddRow({m.app_id(), absl::StrCat(m.status().shuffle_id()),
+                    absl::StrCat(m.status().map_id()), absl::StrCat(m.status().attempt()),
+                    m.status().address()});
+    }
+    absl::StrAppend(&text, "\n", table.Render());
+  }
+  if (response.unmoved_size() > 0) {
+    Table table;
+    table.AddColumn("APP");
+    table.AddColumn("SHUFFLE", Align::kRight);
+    table.AddColumn("MAP", Align::kRight);
+    table.AddColumn("NOT MOVED BECAUSE");
+    for (const proto::UnmovedMapOutput& u : response.unmoved()) {
+      table.AddRow({u.app_id(), absl::StrCat(u.shuffle_id()), absl::StrCat(u.map_id()), u.error()});
+    }
+    absl::StrAppend(&text, "\n", table.Render());
+  }
+  return {text, code};
+}
+
 Output RenderHealth(const std::string& server, const grpc::health::v1::HealthCheckResponse& health,
                     bool json) {
   const std::string status =

@@ -27,6 +27,9 @@ Output RenderRemoved(const std::string& app_id, const proto::RemoveApplicationRe
 Output RenderScrub(const std::string& app_id, uint32_t shuffle_id,
                    const proto::ScrubShuffleResponse& scrub, bool json);
 Output RenderDrain(const std::string& server, const proto::DrainResponse& drain, bool json);
+// Where each map output went and what stayed behind (exit 1 when some did).
+Output RenderDecommission(const std::string& server, const proto::DecommissionResponse& response,
+                          bool json);
 // SERVING (exit 0) or the status the server reported (exit 1).
 Output RenderHealth(const std::string& server, const grpc::health::v1::HealthCheckResponse& health,
                     bool json);
@@ -39,6 +42,8 @@ std::string RemovedJson(const std::string& app_id, const proto::RemoveApplicatio
 std::string ScrubJson(const std::string& app_id, uint32_t shuffle_id,
                       const proto::ScrubShuffleResponse& scrub);
 std::string DrainJson(const std::string& server, const proto::DrainResponse& drain);
+std::string DecommissionJson(const std::string& server,
+                             const proto::DecommissionResponse& response);
 
 // True when the scrub found every promised block and none corrupt.
 bool ScrubClean(const proto::ScrubShuffleResponse& scrub);

@@ -137,4 +137,30 @@ std::string DrainJson(const std::string& server, const proto::DrainResponse& dra
                {"seconds", drain.seconds()}});
 }
 
+std::string DecommissionJson(const std::string& server,
+                             const proto::DecommissionResponse& response) {
+  nlohmann::json moved = nlohmann::json::array();
+  for (const proto::MovedMapOutput& m : response.moved()) {
+    moved.push_back({{"app_id", m.app_id()},
+                     {"shuffle_id", m.status().shuffle_id()},
+                     {"map_id", m.status().map_id()},
+                     {"attempt", m.status().attempt()},
+                     {"address", m.status().address()},
+                     {"node", m.status().node()}});
+  }
+  nlohmann::json unmoved = nlohmann::json::array();
+  for (const proto::UnmovedMapOutput& u : response.unmoved()) {
+    unmoved.push_back({{"app_id", u.app_id()},
+                       {"shuffle_id", u.shuffle_id()},
+                       {"map_id", u.map_id()},
+                       {"error", u.error()}});
+  }
+  return Dump({{"server", server},
+               {"maps", response.maps()},
+               {"moved", moved},
+               {"unmoved", unmoved},
+               {"bytes_moved", response.bytes_moved()},
+               {"seconds", response.seconds()}});
+}
+
 }  // namespace shuffle::shufflectl

@@ -150,5 +150,37 @@ TEST(RenderTest, JsonParsesBack) {
   EXPECT_FALSE(nlohmann::json::parse(RenderApps(odd, true).text, nullptr, false).is_discarded());
 }
 
+TEST(RenderTest, DecommissionSaysWhereEachOutputWentAndWhatStayed) {
+  proto::DecommissionResponse response;
+  response.set_maps(2);
+  response.set_bytes_moved(3 << 20);
+  response.set_seconds(1.5);
+  proto::MovedMapOutput* moved = response.add_moved();
+  moved->set_app_id("app-1");
+  moved->mutable_status()->set_shuffle_id(4);
+  moved->mutable_status()->set_map_id(7);
+  moved->mutable_status()->set_attempt(107);
+  moved->mutable_status()->set_address("10.0.0.8:7340");
+  Output all = RenderDecommission("h:1", response, false);
+  EXPECT_EQ(all.exit_code, 0);
+  EXPECT_THAT(all.text, HasSubstr("1 of 2 map outputs moved (3.0 MiB)"));
+  EXPECT_THAT(all.text, HasSubstr("10.0.0.8:7340"));
+  EXPECT_THAT(all.text, Not(HasSubstr("NOT MOVED BECAUSE")));
+
+  proto::UnmovedMapOutput* unmoved = response.add_unmoved();
+  unmoved->set_app_id("app-1");
+  unmoved->set_shuffle_id(4);
+  unmoved->set_map_id(8);
+  unmoved->set_error("DEADLINE_EXCEEDED: the hand-over's deadline passed");
+  Output some = RenderDecommission("h:1", response, false);
+  EXPECT_EQ(some.exit_code, 1);
+  EXPECT_THAT(some.text, HasSubstr("the hand-over's deadline passed"));
+  const nlohmann::json json = nlohmann::json::parse(RenderDecommission("h:1", response, true).text);
+  EXPECT_EQ(json["moved"][0]["map_id"], 7);
+  EXPECT_EQ(json["moved"][0]["address"], "10.0.0.8:7340");
+  EXPECT_EQ(json["unmoved"][0]["map_id"], 8);
+  EXPECT_EQ(RenderDecommission("h:1", response, true).exit_code, 1);
+}
+
 }  // namespace
 }  // namespace shuffle::shufflectl

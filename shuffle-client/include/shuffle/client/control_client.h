@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "shuffle/client/map_status.h"
 #include "shuffle/core/ids.h"
 
 namespace shuffle::client {
@@ -44,6 +46,17 @@ class ControlClient {
                                          core::ShuffleId shuffle) const;
   absl::StatusOr<uint64_t> RemoveApplication(const std::string& app_id,
                                              const std::string& token) const;
+
+  /// The new places of the application's map outputs this server handed over to peers before
+  /// going away (docs/node-loss.md): a driver re-points its readers there. `done` is false while
+  /// the hand-over still copies (ask again); `moved` is empty when none ran.
+  struct MovedOutputs {
+    bool running = false;
+    bool done = false;
+    std::vector<MapStatus> moved;
+  };
+  absl::StatusOr<MovedOutputs> GetMovedOutputs(const std::string& app_id,
+                                               const std::string& token) const;
 
   /// Whether the server answers: OK when its gRPC health check answers within `timeout`,
   /// serving or not (a draining server answers NOT_SERVING); DEADLINE_EXCEEDED when nothing

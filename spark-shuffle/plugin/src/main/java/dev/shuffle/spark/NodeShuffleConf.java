@@ -36,6 +36,8 @@ public final class NodeShuffleConf implements Serializable {
   public static final String RETRY_WAIT = PREFIX + "retryWait";
   public static final String RETRY_MAX_WAIT = PREFIX + "retryMaxWait";
   public static final String CONTROL_TIMEOUT = PREFIX + "controlTimeout";
+  /** How often the driver asks servers for outputs they handed over; 0: never. */
+  public static final String MOVES_POLL_INTERVAL = PREFIX + "moves.pollInterval";
 
   /** The service account token a pod carries, presented to the servers on Kubernetes. */
   public static final String POD_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -59,7 +61,8 @@ public final class NodeShuffleConf implements Serializable {
           Map.entry(MAX_RETRIES, "10"),
           Map.entry(RETRY_WAIT, "100ms"),
           Map.entry(RETRY_MAX_WAIT, "4s"),
-          Map.entry(CONTROL_TIMEOUT, "20s"));
+          Map.entry(CONTROL_TIMEOUT, "20s"),
+          Map.entry(MOVES_POLL_INTERVAL, "2s"));
 
   /** The largest block the service takes (core::kMaxBlockSize): a record must fit in one. */
   public static final long MAX_BLOCK_BYTES = 64L << 20;
@@ -81,6 +84,7 @@ public final class NodeShuffleConf implements Serializable {
   private final long retryWaitMs;
   private final long retryMaxWaitMs;
   private final long controlTimeoutMs;
+  private final long movesPollIntervalMs;
 
   private NodeShuffleConf(SparkConf conf) {
     servers = list(conf.get(SERVERS, ""));
@@ -100,6 +104,7 @@ public final class NodeShuffleConf implements Serializable {
     retryWaitMs = millis(conf, RETRY_WAIT, 1, 600_000);
     retryMaxWaitMs = millis(conf, RETRY_MAX_WAIT, 1, 600_000);
     controlTimeoutMs = millis(conf, CONTROL_TIMEOUT, 1, 3_600_000);
+    movesPollIntervalMs = millis(conf, MOVES_POLL_INTERVAL, 0, 3_600_000);
     if (retryMaxWaitMs < retryWaitMs) {
       throw new IllegalArgumentException(
           RETRY_MAX_WAIT + " (" + retryMaxWaitMs + " ms) must not be shorter than " + RETRY_WAIT
@@ -236,5 +241,9 @@ public final class NodeShuffleConf implements Serializable {
 
   public long controlTimeoutMs() {
     return controlTimeoutMs;
+  }
+
+  public long movesPollIntervalMs() {
+    return movesPollIntervalMs;
   }
 }

@@ -3,6 +3,7 @@ package dev.shuffle.spark;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.shuffle.spark.driver.NodeShuffleDriverComponents;
 import dev.shuffle.testkit.ShuffleServer;
 import dev.shuffle.testkit.StandaloneCluster;
 import java.nio.file.Files;
@@ -30,7 +31,8 @@ import org.junit.jupiter.api.TestInstance;
  * Real Spark on a standalone cluster of two simulated nodes (workers on 127.0.0.2 and
  * 127.0.0.3, each with its own shuffle-server, which its executors find in their environment as
  * executor pods find their node's server): speculative attempts, a server killed and restarted
- * in the middle of a job, and a server whose data is lost for good.
+ * in the middle of a job, a server whose data is lost for good, and a server decommissioned
+ * (its outputs handed over to the other node's server) before its node goes away.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ClusterTest {
@@ -224,5 +226,91 @@ class ClusterTest {
     drainEvents();
     assertTrue(stats.fetchFailures >= 1, stats.toString());
     assertEquals(onA, stats.mapSuccesses, "exactly node A's maps ran again: " + stats);
+  }
+
+  @Test
+  void aDecommissionedServersOutputsAreReadFromTheirNewPlaceWithoutRerun() throws Exception {
+    start(Map.of(NodeShuffleConf.MOVES_POLL_INTERVAL, "200ms"));
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    JavaPairRDD<Long, Long> rdd = Workloads.counts(sc);
+    stats.reset();
+    Workloads.Summary expected = Workloads.countsSummary(rdd); // the map stage runs once
+    drainEvents();
+    assertEquals(8, stats.mapAttempts, "one attempt per map: " + stats);
+    int shuffleId =
+        ((org.apache.spark.ShuffleDependency<?, ?, ?>) rdd.rdd().dependencies().head())
+            .shuffleId();
+    int onA = mapsByNode(shuffleId).getOrDefault("nodeshuffle:node-a", 0);
+    assertTrue(onA > 0, mapsByNode(shuffleId).toString());
+    NodeShuffleDriverComponents components =
+        (NodeShuffleDriverComponents) spark.sparkContext().shuffleDriverComponents();
+    long movedBefore = components.movesApplied();
+    try {
+      // Node A is drained: its server hands every output over to node B's server...
+      String report = nodeA.decommission(nodeB);
+      assertTrue(report.contains(onA + " of " + onA + " map outputs moved"), report);
+      // ...and the driver re-points Spark's map output locations (bounded: 60 s).
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (mapsByNode(shuffleId).containsKey("nodeshuffle:node-a")) {
+        assertTrue(System.nanoTime() < deadline, "the driver never learned the moves: "
+            + mapsByNode(shuffleId));
+        sleep(100);
+      }
+      assertEquals(onA, components.movesApplied() - movedBefore);
+      assertEquals(8, mapsByNode(shuffleId).get("nodeshuffle:node-b"));
+      nodeA.kill(); // the node is gone
+      stats.reset();
+      assertEquals(expected, Workloads.countsSummary(rdd));
+      drainEvents();
+      assertEquals(0, stats.fetchFailures, stats.toString());
+      assertEquals(0, stats.stageRetries, stats.toString());
+      assertEquals(0, stats.mapAttempts, "no map ran again: " + stats);
+    } finally {
+      nodeA.restart(); // for the other tests: a fresh server (it left draining behind)
+    }
+  }
+
+  @Test
+  void aServerStoppedOnALeavingNodeHandsItsOutputsOverWithoutRerun() throws Exception {
+    // Node A's server as the DaemonSet runs it on a node going away: SIGTERM hands its outputs
+    // over to node B's server, then it lingers while the driver learns the new places.
+    nodeA.close();
+    nodeA =
+        ShuffleServer.start(
+            root.resolve("server-a"), "node-a", "127.0.0.2",
+            "--handover-on-stop=always",
+            "--handover-peers=" + nodeB.dataAddress() + "/" + nodeB.controlAddress(),
+            "--handover-linger-seconds=20");
+    try {
+      start(Map.of(NodeShuffleConf.MOVES_POLL_INTERVAL, "200ms"));
+      JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+      JavaPairRDD<Long, Long> rdd = Workloads.counts(sc);
+      stats.reset();
+      Workloads.Summary expected = Workloads.countsSummary(rdd);
+      drainEvents();
+      assertEquals(8, stats.mapAttempts, "one attempt per map: " + stats);
+      int shuffleId =
+          ((org.apache.spark.ShuffleDependency<?, ?, ?>) rdd.rdd().dependencies().head())
+              .shuffleId();
+      assertTrue(mapsByNode(shuffleId).getOrDefault("nodeshuffle:node-a", 0) > 0,
+          mapsByNode(shuffleId).toString());
+      nodeA.terminate();
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (mapsByNode(shuffleId).containsKey("nodeshuffle:node-a")) {
+        assertTrue(System.nanoTime() < deadline, "the driver never learned the moves: "
+            + mapsByNode(shuffleId));
+        sleep(100);
+      }
+      assertTrue(nodeA.waitForExit(java.time.Duration.ofSeconds(60)), "node A's server lingered on");
+      stats.reset();
+      assertEquals(expected, Workloads.countsSummary(rdd));
+      drainEvents();
+      assertEquals(0, stats.fetchFailures, stats.toString());
+      assertEquals(0, stats.stageRetries, stats.toString());
+      assertEquals(0, stats.mapAttempts, "no map ran again: " + stats);
+    } finally {
+      nodeA.close();
+      nodeA = ShuffleServer.start(root.resolve("server-a"), "node-a", "127.0.0.2");
+    }
   }
 }

@@ -162,6 +162,30 @@ public final class ShuffleServer implements AutoCloseable {
     }
   }
 
+  /**
+   * SIGTERM, as Kubernetes sends at a pod's termination; returns at once. The server drains (and,
+   * with --handover-on-stop, hands its outputs over and lingers) before it exits: see
+   * {@link #waitForExit}.
+   */
+  public void terminate() {
+    if (process != null) {
+      process.destroy();
+    }
+  }
+
+  /** Waits at most {@code timeout} for the process to exit; true when it has (or never ran). */
+  public boolean waitForExit(Duration timeout) {
+    if (process == null) {
+      return true;
+    }
+    try {
+      return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
   /** Starts the server again on the same ports and data directory. */
   public void restart() throws IOException {
     kill();
@@ -173,6 +197,49 @@ public final class ShuffleServer implements AutoCloseable {
     kill();
     deleteTree(dataDir());
     launch();
+  }
+
+  /**
+   * Decommissions the server with {@code shufflectl decommission} (docs/node-loss.md): it drains
+   * and hands every committed map output over to {@code peers}, then keeps serving reads until
+   * killed. The shufflectl binary is system property shuffle.shufflectl.binary, else the one next
+   * to the server in the build tree. Returns what shufflectl printed; throws when it failed or
+   * left outputs behind.
+   */
+  public String decommission(ShuffleServer... peers) throws IOException {
+    String property = System.getProperty("shuffle.shufflectl.binary", "");
+    Path ctl =
+        property.isEmpty()
+            ? binary.getParent().getParent().resolve("tools/shufflectl/shufflectl")
+            : Path.of(property);
+    List<String> command = new ArrayList<>();
+    command.add(ctl.toString());
+    command.add("--server=" + controlAddress());
+    command.add("--timeout-seconds=120");
+    command.add("decommission");
+    for (ShuffleServer peer : peers) {
+      command.add("--peer=" + peer.dataAddress() + "/" + peer.controlAddress());
+    }
+    Path out = root.resolve("decommission.out");
+    Process p =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+    boolean exited;
+    try {
+      exited = p.waitFor(180, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      exited = false;
+    }
+    if (!exited) {
+      p.destroyForcibly();
+      throw new IllegalStateException("shufflectl decommission did not finish: " + command);
+    }
+    String text = Files.readString(out);
+    if (p.exitValue() != 0) {
+      throw new IllegalStateException(
+          "shufflectl decommission exited with " + p.exitValue() + ": " + text);
+    }
+    return text;
   }
 
   /** The server's /metrics, samples without labels by name (labelled ones by their full key). */

@@ -1,5 +1,8 @@
 package dev.shuffle.spark.client;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * The driver's calls to one shuffle server's control plane ("host:port"). Each waits up to
  * {@code timeoutMs}, also for a server that is restarting; failures are {@link
@@ -21,5 +24,37 @@ public final class NativeControl {
 
   /** Returns the bytes freed. */
   public static native long removeApplication(
+      String address, long timeoutMs, String appId, String token);
+
+  /** One map output a server handed over: where it is now. */
+  public record MovedOutput(
+      int shuffleId, int mapIndex, int attempt, String node, String address,
+      String controlAddress) {}
+
+  /**
+   * The application's map outputs the server handed over to peers before going away
+   * (docs/node-loss.md). {@code done} is false while the hand-over still copies.
+   */
+  public record MovedOutputs(boolean done, List<MovedOutput> moved) {}
+
+  public static MovedOutputs movedOutputs(
+      String address, long timeoutMs, String appId, String token) {
+    String[] fields = movedOutputs0(address, timeoutMs, appId, token);
+    List<MovedOutput> moved = new ArrayList<>();
+    for (int i = 1; i + 5 < fields.length; i += 6) {
+      moved.add(
+          new MovedOutput(
+              Integer.parseUnsignedInt(fields[i]),
+              Integer.parseUnsignedInt(fields[i + 1]),
+              Integer.parseUnsignedInt(fields[i + 2]),
+              fields[i + 3],
+              fields[i + 4],
+              fields[i + 5]));
+    }
+    return new MovedOutputs("DONE".equals(fields[0]), moved);
+  }
+
+  // The state, then six fields per moved output (jni_control.cc).
+  private static native String[] movedOutputs0(
       String address, long timeoutMs, String appId, String token);
 }

@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.spark.SparkConf;
@@ -30,8 +31,9 @@ import org.slf4j.LoggerFactory;
  * declares reliable storage: map outputs live on the nodes' servers, so Spark keeps them when an
  * executor is lost and dynamic allocation needs no external shuffle service. It learns which
  * servers hold each shuffle when its map stage completes (and seals the shuffle there, so the
- * servers lay out its partitions for reading), and removes shuffles and, at the end, the
- * application from every server it knows of. Thread-safe.
+ * servers lay out its partitions for reading), follows the servers' hand-overs when their nodes
+ * go away (MoveFollower: Spark's map output locations are re-pointed, no map re-runs), and
+ * removes shuffles and, at the end, the application from every server it knows of. Thread-safe.
  */
 public final class NodeShuffleDriverComponents implements ShuffleDriverComponents {
   private static final Logger LOG = LoggerFactory.getLogger(NodeShuffleDriverComponents.class);
@@ -51,11 +53,27 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
             t.setDaemon(true);
             return t;
           });
+  private final ScheduledExecutorService moves =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "node-shuffle-moves");
+            t.setDaemon(true);
+            return t;
+          });
+  private final MoveFollower moveFollower;
   private volatile Application application;
 
   public NodeShuffleDriverComponents(SparkConf sparkConf) {
     this.sparkConf = sparkConf;
     this.conf = NodeShuffleConf.from(sparkConf);
+    this.moveFollower =
+        new MoveFollower(
+            conf.controlTimeoutMs(),
+            (shuffleId, server) -> {
+              serversByShuffle.computeIfAbsent(shuffleId, id -> ConcurrentHashMap.newKeySet())
+                  .add(server);
+              knownServers.add(server);
+            });
   }
 
   @Override
@@ -112,11 +130,32 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
     return app;
   }
 
-  /** Starts following map stages (once per application). */
+  /** Starts following map stages and the servers' hand-overs (once per application). */
   public void listenTo(SparkContext sc) {
     if (listening.compareAndSet(false, true)) {
       sc.addSparkListener(new MapStageListener(this));
+      long interval = conf.movesPollIntervalMs();
+      if (interval > 0) {
+        moves.scheduleWithFixedDelay(this::pollMoves, interval, interval, TimeUnit.MILLISECONDS);
+      }
     }
+  }
+
+  private void pollMoves() {
+    Application app = application;
+    if (app == null) {
+      return;
+    }
+    try {
+      moveFollower.poll(new ArrayList<>(knownServers), app);
+    } catch (RuntimeException e) { // never let the schedule die
+      LOG.warn("following the shuffle servers' hand-overs failed this round: {}", e.toString());
+    }
+  }
+
+  /** How many map outputs were re-pointed to the servers they were handed over to. */
+  public long movesApplied() {
+    return moveFollower.movesApplied();
   }
 
   /** The servers that hold (some of) a shuffle's map output; seals the shuffle there. */
@@ -190,6 +229,7 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
       return;
     }
     background.shutdown();
+    moves.shutdownNow();
     try {
       background.awaitTermination(conf.controlTimeoutMs(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {

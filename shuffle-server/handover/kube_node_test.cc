@@ -1,0 +1,60 @@
+#include "shuffle-server/handover/kube_node.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace shuffle::handover {
+namespace {
+
+using nlohmann::json;
+using ::testing::ElementsAre;
+using ::testing::Optional;
+
+TEST(KubeNodeTest, ANodeThatStaysHasNoReason) {
+  EXPECT_EQ(NodeLeavingReason(json::parse(R"({"metadata":{"name":"n"},"spec":{}})")), std::nullopt);
+  EXPECT_EQ(NodeLeavingReason(json::parse(
+                R"({"spec":{"unschedulable":false,"taints":[{"key":"shuffle.io/dedicated",
+                    "effect":"NoSchedule"},{"key":"node.kubernetes.io/disk-pressure"}]}})")),
+            std::nullopt);
+}
+
+TEST(KubeNodeTest, CordonedTaintedOrDeletedNodesAreLeaving) {
+  EXPECT_THAT(NodeLeavingReason(json::parse(R"({"spec":{"unschedulable":true}})")),
+              Optional(std::string("cordoned (spec.unschedulable)")));
+  EXPECT_THAT(NodeLeavingReason(json::parse(
+                  R"({"spec":{"taints":[{"key":"node.kubernetes.io/unschedulable"}]}})")),
+              Optional(std::string("tainted node.kubernetes.io/unschedulable")));
+  EXPECT_THAT(NodeLeavingReason(
+                  json::parse(R"({"spec":{"taints":[{"key":"ToBeDeletedByClusterAutoscaler"}]}})")),
+              Optional(std::string("tainted ToBeDeletedByClusterAutoscaler")));
+  EXPECT_THAT(NodeLeavingReason(json::parse(
+                  R"({"spec":{"taints":[{"key":"aws-node-termination-handler/spot-itn"}]}})")),
+              Optional(std::string("tainted aws-node-termination-handler/spot-itn")));
+  EXPECT_THAT(
+      NodeLeavingReason(json::parse(
+          R"({"spec":{"taints":[{"key":"cloud.google.com/impending-node-termination"}]}})")),
+      Optional(std::string("tainted cloud.google.com/impending-node-termination")));
+  EXPECT_THAT(NodeLeavingReason(json::parse(
+                  R"({"metadata":{"deletionTimestamp":"2026-12-05T08:00:00Z"},"spec":{}})")),
+              Optional(std::string("being deleted")));
+}
+
+TEST(KubeNodeTest, PeersAreRunningServersOnOtherNodes) {
+  const std::vector<json> pods = {
+      json::parse(R"({"metadata":{"name":"a"},"spec":{"nodeName":"node-a"},
+                      "status":{"phase":"Running","hostIP":"10.0.0.1"}})"),
+      json::parse(R"({"metadata":{"name":"b"},"spec":{"nodeName":"node-b"},
+                      "status":{"phase":"Running","hostIP":"10.0.0.2"}})"),
+      json::parse(R"({"metadata":{"name":"c"},"spec":{"nodeName":"node-c"},
+                      "status":{"phase":"Pending","hostIP":"10.0.0.3"}})"),
+      json::parse(R"({"metadata":{"name":"d","deletionTimestamp":"2026-12-05T08:00:00Z"},
+                      "spec":{"nodeName":"node-d"},"status":{"phase":"Running","hostIP":"10.0.0.4"}})"),
+      json::parse(R"({"metadata":{"name":"e"},"spec":{"nodeName":"node-e"},
+                      "status":{"phase":"Running"}})"),
+  };
+  EXPECT_THAT(PeersFromPods(pods, "node-a"),
+              ElementsAre(PeerServer{"10.0.0.2:7340", "10.0.0.2:7338"}));
+}
+
+}  // namespace
+}  // namespace shuffle::handover
