@@ -170,6 +170,36 @@ TEST_F(EngineFaultTest, ShortWritesEverywhereStillCommitExactBytes) {
   }
 }
 
+TEST_F(EngineFaultTest, ExtentsAreWrittenIntoPreallocatedSegmentSpace) {
+  ASSERT_TRUE(WriteMap(*engine_, kA, 0, 0, 100 << 10).ok());  // direct blocks
+  ASSERT_TRUE(WriteMap(*engine_, kA, 1, 0, 500).ok());        // small blocks, flushed by the read
+  auto blocks = engine_->Read(  // flushes map 1's buffered blocks into extents first
+      kA, {.partition_begin = PartitionId(0), .partition_end = PartitionId(kPartitions)});
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  EXPECT_EQ(blocks->size(), 2u * kPartitions);
+  const EngineStats stats = engine_->stats();
+  ASSERT_GT(stats.extents_written, 2u);
+  EXPECT_EQ(stats.segment_preallocation_failures, 0u);
+  // Every extent byte (padding included) was preallocated before it was written.
+  EXPECT_EQ(stats.segment_bytes_preallocated, stats.bytes_written - stats.log_bytes_written);
+}
+
+TEST_F(EngineFaultTest, FailedPreallocationOnlyCostsSpeed) {
+  env_.AddFault({.op = FsOp::kAllocate, .path_contains = "", .count = -1, .error = ENOSPC});
+  ASSERT_TRUE(WriteMap(*engine_, kA, 0, 0, 100 << 10).ok());
+  ASSERT_TRUE(WriteMap(*engine_, kB, 0, 0, 500).ok());
+  EXPECT_GT(engine_->stats().segment_preallocation_failures, 0u);
+  EXPECT_EQ(engine_->stats().segment_bytes_preallocated, 0u);
+  env_.ClearFaults();
+  Open();
+  auto served = ReadAll(*engine_, kA, 100 << 10);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(*served, (std::set<std::pair<uint32_t, uint32_t>>{{0, 0}}));
+  served = ReadAll(*engine_, kB, 500);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(*served, (std::set<std::pair<uint32_t, uint32_t>>{{0, 0}}));
+}
+
 TEST_F(EngineFaultTest, LowDiskRefusesNewWritesNamingTheDirectory) {
   EngineOptions options = testing::SmallOptions(dir_.path(), &env_);
   options.min_free_bytes = 1 << 30;

@@ -30,7 +30,7 @@
 namespace shuffle::storage {
 
 // Operations on names rather than data; a Fault with `op` set matches these instead of `kind`.
-enum class FsOp { kNone, kSyncDir, kRemove, kRename, kCreateDirs, kOpen, kTruncate };
+enum class FsOp { kNone, kSyncDir, kRemove, kRename, kCreateDirs, kOpen, kTruncate, kAllocate };
 
 struct Fault {
   IoKind kind = IoKind::kWrite;

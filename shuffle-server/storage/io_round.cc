@@ -137,11 +137,40 @@ void IoRound::Execute(Env& env, IoEngine& io, Index& index, BufferPool& buffers)
     return;
   }
   env.CrashPoint(crash_point::kRoundCollected);
+  Preallocate();
   Write(env, io, buffers);
   SyncNewLogDirs(env);
   env.CrashPoint(crash_point::kRoundSynced);
   Record(index);
   env.CrashPoint(crash_point::kRoundIndexed);
+}
+
+void IoRound::Preallocate() {
+  // Extents of one segment are allocated back to back under the lock, so a round's extents in a
+  // file form one range.
+  absl::flat_hash_map<File*, std::pair<uint64_t, uint64_t>> ranges;
+  for (const FlushJob& job : flushes_) {
+    File* file = job.shuffle->segments.file(job.dir).file.get();
+    const uint64_t end = job.offset + AlignUp(job.length);
+    auto [it, inserted] = ranges.try_emplace(file, job.offset, end);
+    if (!inserted) {
+      it->second.first = std::min(it->second.first, job.offset);
+      it->second.second = std::max(it->second.second, end);
+    }
+  }
+  for (const auto& [file, range] : ranges) {
+    const uint64_t length = range.second - range.first;
+    absl::Status allocated = file->Allocate(range.first, length);
+    if (allocated.ok()) {
+      preallocated_bytes_ += length;
+      continue;
+    }
+    ++preallocation_failures_;
+    if (!absl::IsUnimplemented(allocated)) {
+      SHUFFLE_LOG(WARNING) << "segment preallocation failed; writing without it"
+                           << Kv("error", allocated.message());
+    }
+  }
 }
 
 IoRound::WriteBatch IoRound::PrepareWrites(BufferPool& buffers) {
@@ -347,6 +376,8 @@ void IoRound::Apply(RoundContext& ctx) {
   if (!commits_.empty()) {
     ++ctx.stats.commit_rounds;
   }
+  ctx.stats.segment_bytes_preallocated += preallocated_bytes_;
+  ctx.stats.segment_preallocation_failures += preallocation_failures_;
   for (auto& waiter : resolve_after_) {
     const ShuffleState& shuffle = *waiter->shuffle;
     auto it = shuffle.winners.find(waiter->request.map.value());

@@ -2,7 +2,8 @@
 //  1. Collect (under the engine's lock): the write buffers' flushes and large blocks become
 //     extents allocated in their segments; every waiting commit is judged by the catalog, and a
 //     commit-log region is reserved for its attempt's blocks still in memory.
-//  2. Execute (without the lock): every extent and region is written in one batch, every file
+//  2. Execute (without the lock): the segment space of the round's extents is preallocated
+//     (fallocate), every extent and region is written in one batch, every file
 //     written is fdatasync'd in one batch, the directories of log files created by rotation are
 //     fsync'd, then one synced index batch records extents, log regions and commit records.
 //  3. Apply (under the lock): blocks now durable leave memory, failed flushes go back to the
@@ -124,6 +125,10 @@ class IoRound {
     std::vector<SyncSite> sites;
   };
   WriteBatch PrepareWrites(BufferPool& buffers);
+  // Preallocates the segment space this round's extents take (one fallocate per segment file
+  // touched), so that their direct writes do not extend the files. A failure only costs speed:
+  // the writes extend the file as before, and decide the jobs' fate.
+  void Preallocate();
   void Write(Env& env, IoEngine& io, BufferPool& buffers);
   void SyncNewLogDirs(Env& env);
   void Record(Index& index);
@@ -141,6 +146,8 @@ class IoRound {
   std::vector<std::shared_ptr<CommitWaiter>> resolve_after_;
   absl::flat_hash_map<LogRegion*, RegionProgress> region_progress_;
   std::vector<NewLogFile> new_log_files_;
+  uint64_t preallocated_bytes_ = 0;
+  uint64_t preallocation_failures_ = 0;
 };
 
 }  // namespace shuffle::storage
