@@ -215,6 +215,13 @@ void FaultInjectionEnv::OnCrash(std::function<void(std::string_view reason)> hoo
 }
 
 void FaultInjectionEnv::Crash(std::string_view reason) {
+  if (crashed_.exchange(true)) {
+    // The power is already being cut (a crash point and the timer of a test can meet): one cut,
+    // reported once; this thread waits for the kill.
+    for (;;) {
+      pause();
+    }
+  }
   std::function<void(std::string_view)> hook;
   {
     absl::MutexLock lock(&mu_);
