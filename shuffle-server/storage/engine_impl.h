@@ -188,10 +188,10 @@ struct StorageEngine::Impl {
   const DataLayout layout;
   const SegmentStore segment_store;
   std::unique_ptr<Index> index;
-  uint32_t epoch = 0;                   // set by recovery, before the I/O thread starts
-  std::unique_ptr<IoEngine> io_engine;  // the I/O thread's (recovery uses it before the start)
+  uint32_t epoch = 0;                     // set by recovery, before the I/O thread starts
+  std::unique_ptr<IoEngine> io_engine;    // the I/O thread's (recovery uses it before the start)
   std::unique_ptr<IoEngine> sync_engine;  // the sync thread's
-  BufferPool extent_buffers;            // the I/O thread's: extents' aligned buffers, reused
+  BufferPool extent_buffers;              // the I/O thread's: extents' aligned buffers, reused
   std::thread io_thread;
   std::thread sync_thread;
   // Threads waiting for io_mu: while there are any, the I/O thread lets go of it after the round

@@ -18,9 +18,8 @@ using core::Kv;
 
 // ---- 1. Collect ---------------------------------------------------------------------------
 
-void IoRound::Collect(RoundContext& ctx,
-                      const std::vector<std::shared_ptr<CommitWaiter>>& commits, uint64_t id,
-                      const IoRound* in_flight,
+void IoRound::Collect(RoundContext& ctx, const std::vector<std::shared_ptr<CommitWaiter>>& commits,
+                      uint64_t id, const IoRound* in_flight,
                       std::vector<std::shared_ptr<CommitWaiter>>* deferred) {
   id_ = id;
   for (WriteBuffers::Flush& flush : ctx.buffers.TakeFlushes(ctx.catalog.shuffles())) {

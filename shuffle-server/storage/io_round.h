@@ -174,7 +174,7 @@ class IoRound {
   std::vector<NewLogFile> new_log_files_;
   uint64_t id_ = 0;
   absl::flat_hash_set<std::pair<const ShuffleState*, uint32_t>> committing_maps_;
-  WriteBatch writes_;                   // what Write submitted, for Finish to sync
+  WriteBatch writes_;  // what Write submitted, for Finish to sync
   std::vector<absl::Status> write_results_;
   uint64_t preallocated_bytes_ = 0;
   uint64_t preallocation_failures_ = 0;
