@@ -145,6 +145,9 @@ absl::StatusOr<DirectIoResult> DirectWrite(const DirectIoSpec& spec) {
                                spec.path);
   }
   const auto start = std::chrono::steady_clock::now();
+  if (spec.preallocate && fallocate(fd.get(), 0, 0, static_cast<off_t>(spec.bytes)) != 0) {
+    return core::ErrnoToStatus(errno, "fallocate", spec.path);
+  }
   SHUFFLE_RETURN_IF_ERROR(RunSequential(fd.get(), /*write=*/true, spec, buffers));
   if (fdatasync(fd.get()) != 0) {
     return core::ErrnoToStatus(errno, "fdatasync", spec.path);

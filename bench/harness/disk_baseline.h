@@ -17,6 +17,9 @@ struct DirectIoSpec {
   uint64_t bytes = 0;        // REQUIRES: a multiple of chunk_bytes
   uint32_t chunk_bytes = 0;  // REQUIRES: a multiple of 4096
   uint32_t queue_depth = 0;  // operations in flight
+  // Write: reserve the whole file with fallocate first (timed too), so that the writes neither
+  // allocate blocks nor extend the file, as the server's segment writes.
+  bool preallocate = false;
 };
 
 struct DirectIoResult {
@@ -26,7 +29,7 @@ struct DirectIoResult {
 };
 
 // Creates (truncates) spec.path and writes it sequentially; the time includes the final
-// fdatasync, as a durable commit's does.
+// fdatasync, as a durable commit's does, and the fallocate when spec.preallocate.
 absl::StatusOr<DirectIoResult> DirectWrite(const DirectIoSpec& spec);
 
 // Reads spec.path sequentially (written by DirectWrite).

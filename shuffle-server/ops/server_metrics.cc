@@ -31,6 +31,12 @@ void StorageMetrics(const storage::StorageEngine& engine, PrometheusText& page) 
   page.Counter("shuffle_commit_log_written_bytes_total",
                "Bytes written to commit logs (part of shuffle_disk_written_bytes_total).",
                static_cast<double>(s.log_bytes_written));
+  page.Counter("shuffle_segment_preallocated_bytes_total",
+               "Segment space reserved with fallocate ahead of extent writes.",
+               static_cast<double>(s.segment_bytes_preallocated));
+  page.Counter("shuffle_segment_preallocation_failures_total",
+               "Segment preallocations that failed (the extent writes then extended the file).",
+               static_cast<double>(s.segment_preallocation_failures));
   page.Counter("shuffle_disk_reads_total", "Read operations submitted for fetches.",
                static_cast<double>(s.disk_reads));
   page.Counter("shuffle_disk_read_bytes_total", "Bytes read from disk for fetches.",

@@ -51,6 +51,7 @@ CommitLog::Reservation CommitLog::Reserve(Env& env, const DataLayout& layout, ui
   reservation.region->offset = offset_;
   reservation.file = files_[current_].get();
   reservation.needs_dir_sync = !entry_synced_;
+  ++reserved_[current_];
   offset_ += length;
   return reservation;
 }
@@ -58,6 +59,13 @@ CommitLog::Reservation CommitLog::Reserve(Env& env, const DataLayout& layout, ui
 void CommitLog::Committed(const LogRegion& region, uint64_t bytes) {
   ++live_[region.log_no];
   file_bytes_[region.log_no] += bytes;
+}
+
+void CommitLog::Unreserve(uint32_t log_no) {
+  auto it = reserved_.find(log_no);
+  if (it != reserved_.end() && --it->second == 0) {
+    reserved_.erase(it);
+  }
 }
 
 void CommitLog::Retired(const LogRegion& region) {
@@ -71,7 +79,8 @@ std::vector<uint32_t> CommitLog::TakeDeadFiles() {
   std::vector<uint32_t> dead;
   for (const auto& [log_no, file] : files_) {
     auto live = live_.find(log_no);
-    if (log_no != current_ && (live == live_.end() || live->second == 0)) {
+    if (log_no != current_ && (live == live_.end() || live->second == 0) &&
+        !reserved_.contains(log_no)) {
       dead.push_back(log_no);
     }
   }

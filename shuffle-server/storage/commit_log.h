@@ -60,6 +60,11 @@ class CommitLog {
       entry_synced_ = true;
     }
   }
+  // The round that reserved a region is over (committed or failed): the region's file no longer
+  // needs to stay for it. A reserved region keeps its file from being taken as dead, since with
+  // overlapping rounds an earlier round may retire the file's last live region before the round
+  // that reserved it has committed.
+  void Unreserve(uint32_t log_no);
   // The region is in the index, `bytes` written: live until Retired.
   void Committed(const LogRegion& region, uint64_t bytes);
   // Counts `bytes` written for a region that needed no index record (all its blocks reached
@@ -67,8 +72,8 @@ class CommitLog {
   void Written(uint32_t log_no, uint64_t bytes) { file_bytes_[log_no] += bytes; }
   // Every block of a live region now lies in a durable extent.
   void Retired(const LogRegion& region);
-  // The files, other than the current one, without live regions: forgotten here, returned for
-  // the caller to delete (after the index stopped naming their regions).
+  // The files, other than the current one, without live or reserved regions: forgotten here,
+  // returned for the caller to delete (after the index stopped naming their regions).
   std::vector<uint32_t> TakeDeadFiles();
 
   uint32_t dir() const { return dir_; }
@@ -97,6 +102,7 @@ class CommitLog {
   bool entry_synced_ = false;  // the current file's directory entry is durable
   std::map<uint32_t, std::unique_ptr<File>> files_;
   std::map<uint32_t, uint32_t> live_;        // log_no -> live regions
+  std::map<uint32_t, uint32_t> reserved_;    // log_no -> regions reserved, round not over
   std::map<uint32_t, uint64_t> file_bytes_;  // log_no -> bytes written
   std::map<uint32_t, uint64_t> replay_end_;  // recovery: log_no -> end of its last live region
 };

@@ -62,8 +62,10 @@ TEST_F(CommitLogTest, FilesWithoutLiveRegionsAreDeadOnceNotCurrent) {
   CommitLog log;
   ASSERT_TRUE(log.Create(env_, layout_, kHandle).ok());
   CommitLog::Reservation a = log.Reserve(env_, layout_, kHandle, 600, 1000);
+  log.Unreserve(a.region->log_no);  // its round is over
   log.Committed(*a.region, 600);
   CommitLog::Reservation b = log.Reserve(env_, layout_, kHandle, 600, 1000);  // rotates
+  log.Unreserve(b.region->log_no);
   log.Committed(*b.region, 600);
   EXPECT_EQ(log.files(), 2u);
   EXPECT_EQ(log.bytes(), 1200u);
@@ -74,6 +76,20 @@ TEST_F(CommitLogTest, FilesWithoutLiveRegionsAreDeadOnceNotCurrent) {
   EXPECT_EQ(log.bytes(), 600u);
   log.Retired(*b.region);
   EXPECT_TRUE(log.TakeDeadFiles().empty());  // the current file stays
+}
+
+TEST_F(CommitLogTest, AReservedRegionKeepsItsFileUntilItsRoundIsOver) {
+  // Overlapping rounds: a round may reserve a region in a file that an earlier round then finds
+  // without live regions.
+  CommitLog log;
+  ASSERT_TRUE(log.Create(env_, layout_, kHandle).ok());
+  CommitLog::Reservation a = log.Reserve(env_, layout_, kHandle, 600, 1000);
+  CommitLog::Reservation b = log.Reserve(env_, layout_, kHandle, 600, 1000);  // rotates
+  EXPECT_EQ(b.region->log_no, 1u);
+  EXPECT_TRUE(log.TakeDeadFiles().empty());  // file 0: no live region, but a reserved one
+  EXPECT_TRUE(Exists(0));
+  log.Unreserve(a.region->log_no);  // a's commit failed: nothing names the region
+  EXPECT_EQ(log.TakeDeadFiles(), std::vector<uint32_t>{0});
 }
 
 TEST_F(CommitLogTest, RecoveryCutsTailsDeletesDeadFilesAndStartsANewFile) {

@@ -103,6 +103,7 @@ absl::StatusOr<std::unique_ptr<StorageEngine>> StorageEngine::Open(const EngineO
   // crash brought back do not come back again and again.
   SHUFFLE_RETURN_IF_ERROR(impl->env->SyncDir(index_dir));
   SHUFFLE_ASSIGN_OR_RETURN(impl->io_engine, impl->env->NewIoEngine(options.queue_depth));
+  SHUFFLE_ASSIGN_OR_RETURN(impl->sync_engine, impl->env->NewIoEngine(options.queue_depth));
   {
     absl::MutexLock lock(&impl->mu);
     impl->disk_space.resize(options.data_dirs.size());
@@ -110,6 +111,7 @@ absl::StatusOr<std::unique_ptr<StorageEngine>> StorageEngine::Open(const EngineO
   RecoveryReport report;
   SHUFFLE_RETURN_IF_ERROR(impl->Recover(&report));
   impl->RefreshDiskSpace();
+  impl->sync_thread = std::thread([raw = impl.get()] { raw->SyncLoop(); });
   impl->io_thread = std::thread([raw = impl.get()] { raw->IoLoop(); });
   auto engine = std::unique_ptr<StorageEngine>(new StorageEngine(std::move(impl)));
   engine->recovery_ = report;
@@ -128,7 +130,15 @@ StorageEngine::~StorageEngine() {
     impl_->work_cv.SignalAll();
   }
   if (impl_->io_thread.joinable()) {
-    impl_->io_thread.join();
+    impl_->io_thread.join();  // it waits for the sync thread to apply its last round
+  }
+  {
+    absl::MutexLock lock(&impl_->mu);
+    impl_->sync_stop = true;
+    impl_->sync_cv.SignalAll();
+  }
+  if (impl_->sync_thread.joinable()) {
+    impl_->sync_thread.join();
   }
 }
 

@@ -148,6 +148,10 @@ struct EngineStats {
   uint64_t extents_written = 0;
   uint64_t bytes_written = 0;      // to segment and log files, padding included
   uint64_t log_bytes_written = 0;  // the commit-log share of bytes_written
+  // Segment space reserved (fallocate) ahead of extent writes, and reservations that failed
+  // (the writes then extended the files themselves).
+  uint64_t segment_bytes_preallocated = 0;
+  uint64_t segment_preallocation_failures = 0;
   // Disk reads for fetches: one per file range of a FetchPlan (sent as one sendfile stream);
   // Read and Scrub count every read they issue.
   uint64_t disk_reads = 0;

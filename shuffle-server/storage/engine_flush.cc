@@ -95,7 +95,9 @@ absl::Status StorageEngine::Seal(const ShuffleKey& key) {
 absl::Status StorageEngine::Impl::MarkSealed(const ShufflePtr& shuffle) {
   // RemoveShuffle deletes the index records under io_mu: holding it, a removed shuffle's record
   // cannot be written back.
+  io_waiters.fetch_add(1);
   absl::MutexLock io_lock(&io_mu);
+  io_waiters.fetch_sub(1);
   ShuffleRecord record;
   {
     absl::MutexLock lock(&mu);

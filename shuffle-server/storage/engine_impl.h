@@ -20,12 +20,14 @@
 // Locking: one mutex, `mu`, guards all in-memory state, parts included (ABSL_GUARDED_BY below):
 // group commit stays simple because a round collects and applies under the same lock that pushes
 // and commits take. `io_mu` serialises I/O rounds against shuffle removal and the seal flag and
-// is always taken before `mu`. Block bytes are immutable once pushed, so the I/O thread copies
+// is always taken before `mu`; the I/O thread holds it while rounds are in flight, the sync
+// thread's included (engine_io.cc). Block bytes are immutable once pushed, so the I/O thread copies
 // them without `mu` while its round holds them; segment files never change once a shuffle is
 // published, so readers use them without `mu`.
 #ifndef SHUFFLE_SERVER_STORAGE_ENGINE_IMPL_H_
 #define SHUFFLE_SERVER_STORAGE_ENGINE_IMPL_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -81,6 +83,10 @@ struct StorageEngine::Impl {
 
   // --- engine.cc
   void IoLoop() ABSL_LOCKS_EXCLUDED(io_mu, mu);
+  // The sync thread: finishes (fdatasync, index batch) and applies the rounds the I/O thread
+  // hands over in `syncing`, one at a time, while the I/O thread writes the next.
+  void SyncLoop() ABSL_LOCKS_EXCLUDED(mu);
+
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void RefreshDiskSpace() ABSL_LOCKS_EXCLUDED(mu);
   RoundContext Round() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
@@ -182,16 +188,24 @@ struct StorageEngine::Impl {
   const DataLayout layout;
   const SegmentStore segment_store;
   std::unique_ptr<Index> index;
-  uint32_t epoch = 0;                   // set by recovery, before the I/O thread starts
-  std::unique_ptr<IoEngine> io_engine;  // the I/O thread's (recovery uses it before the start)
-  BufferPool extent_buffers;            // the I/O thread's: extents' aligned buffers, reused
+  uint32_t epoch = 0;                     // set by recovery, before the I/O thread starts
+  std::unique_ptr<IoEngine> io_engine;    // the I/O thread's (recovery uses it before the start)
+  std::unique_ptr<IoEngine> sync_engine;  // the sync thread's
+  BufferPool extent_buffers;              // the I/O thread's: extents' aligned buffers, reused
   std::thread io_thread;
+  std::thread sync_thread;
+  // Threads waiting for io_mu: while there are any, the I/O thread lets go of it after the round
+  // in hand instead of overlapping the next (counted around the lock by RemoveShuffle, MarkSealed).
+  std::atomic<int> io_waiters{0};
   ReadEnginePool read_engines;
 
   absl::Mutex io_mu ABSL_ACQUIRED_BEFORE(mu);
   absl::Mutex mu;
   absl::CondVar work_cv;   // wakes the I/O thread
   absl::CondVar round_cv;  // a round finished or memory was released
+  absl::CondVar sync_cv;   // a round was handed to the sync thread, or it finished one
+  IoRound* syncing ABSL_GUARDED_BY(mu) = nullptr;  // handed to the sync thread, not yet applied
+  bool sync_stop ABSL_GUARDED_BY(mu) = false;
   Catalog catalog ABSL_GUARDED_BY(mu);
   WriteBuffers buffers ABSL_GUARDED_BY(mu);
   EngineStats stats ABSL_GUARDED_BY(mu);

@@ -16,7 +16,9 @@ using core::Kv;
 
 absl::StatusOr<uint64_t> StorageEngine::RemoveShuffle(const ShuffleKey& key) {
   Impl& impl = *impl_;
+  impl.io_waiters.fetch_add(1);
   absl::MutexLock io_lock(&impl.io_mu);  // no I/O round is running
+  impl.io_waiters.fetch_sub(1);
   ShufflePtr shuffle;
   uint64_t freed = 0;
   {

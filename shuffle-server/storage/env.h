@@ -50,6 +50,11 @@ class File {
   virtual bool direct() const = 0;
   virtual absl::Status Truncate(uint64_t size) = 0;
   virtual absl::StatusOr<uint64_t> Size() const = 0;
+  // Reserves the disk blocks of [offset, offset + length) and extends the file over them
+  // (fallocate, mode 0): direct writes into the range then neither allocate blocks nor extend
+  // the file, so they do not take the inode lock exclusively. The bytes read as zeros until
+  // written. UNIMPLEMENTED when the file system cannot preallocate.
+  virtual absl::Status Allocate(uint64_t offset, uint64_t length) = 0;
 };
 
 enum class IoKind { kRead, kWrite, kSync };

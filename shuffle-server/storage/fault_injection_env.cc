@@ -156,6 +156,19 @@ class FaultInjectionFile final : public File {
     return base_->Truncate(size);
   }
 
+  // The power-loss model sees preallocation as a write of zeros: the size it adds is durable
+  // only after a sync.
+  absl::Status Allocate(uint64_t offset, uint64_t length) override {
+    if (int error = env_->MatchOp(FsOp::kAllocate, path()); error != 0) {
+      return core::ErrnoToStatus(error, "fallocate (injected)", path());
+    }
+    PowerLoss::Operation operation(env_->power());
+    if (env_->power() != nullptr) {
+      env_->power()->WillWrite(fd(), offset, length);
+    }
+    return base_->Allocate(offset, length);
+  }
+
  private:
   FaultInjectionEnv* const env_;
   const std::unique_ptr<File> base_;
@@ -202,6 +215,13 @@ void FaultInjectionEnv::OnCrash(std::function<void(std::string_view reason)> hoo
 }
 
 void FaultInjectionEnv::Crash(std::string_view reason) {
+  if (crashed_.exchange(true)) {
+    // The power is already being cut (a crash point and the timer of a test can meet): one cut,
+    // reported once; this thread waits for the kill.
+    for (;;) {
+      pause();
+    }
+  }
   std::function<void(std::string_view)> hook;
   {
     absl::MutexLock lock(&mu_);

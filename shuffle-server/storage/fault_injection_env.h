@@ -14,6 +14,7 @@
 #ifndef SHUFFLE_SERVER_STORAGE_FAULT_INJECTION_ENV_H_
 #define SHUFFLE_SERVER_STORAGE_FAULT_INJECTION_ENV_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,7 +31,7 @@
 namespace shuffle::storage {
 
 // Operations on names rather than data; a Fault with `op` set matches these instead of `kind`.
-enum class FsOp { kNone, kSyncDir, kRemove, kRename, kCreateDirs, kOpen, kTruncate };
+enum class FsOp { kNone, kSyncDir, kRemove, kRename, kCreateDirs, kOpen, kTruncate, kAllocate };
 
 struct Fault {
   IoKind kind = IoKind::kWrite;
@@ -107,6 +108,7 @@ class FaultInjectionEnv : public Env {
   int crash_hit_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int, std::less<>> point_hits_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<rocksdb::FileSystem> index_fs_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> crashed_{false};  // Crash was called: the process is going down
   std::function<void(std::string_view)> crash_hook_ ABSL_GUARDED_BY(mu_);
   std::vector<ArmedFault> faults_ ABSL_GUARDED_BY(mu_);
   int fired_ ABSL_GUARDED_BY(mu_) = 0;

@@ -18,8 +18,10 @@ using core::Kv;
 
 // ---- 1. Collect ---------------------------------------------------------------------------
 
-void IoRound::Collect(RoundContext& ctx,
-                      const std::vector<std::shared_ptr<CommitWaiter>>& commits) {
+void IoRound::Collect(RoundContext& ctx, const std::vector<std::shared_ptr<CommitWaiter>>& commits,
+                      uint64_t id, const IoRound* in_flight,
+                      std::vector<std::shared_ptr<CommitWaiter>>* deferred) {
+  id_ = id;
   for (WriteBuffers::Flush& flush : ctx.buffers.TakeFlushes(ctx.catalog.shuffles())) {
     AddFlush(ctx, std::move(flush));
   }
@@ -28,8 +30,12 @@ void IoRound::Collect(RoundContext& ctx,
   }
   absl::flat_hash_map<ShuffleState*, std::set<uint32_t>> maps_in_round;
   for (const auto& waiter : commits) {
-    std::set<uint32_t>& maps = maps_in_round[waiter->shuffle.get()];
     const uint32_t map = waiter->request.map.value();
+    if (in_flight != nullptr && in_flight->CommitsMap(waiter->shuffle.get(), map)) {
+      deferred->push_back(waiter);  // judged once the previous round's verdict is applied
+      continue;
+    }
+    std::set<uint32_t>& maps = maps_in_round[waiter->shuffle.get()];
     Catalog::CommitVerdict verdict =
         Catalog::JudgeCommit(*waiter->shuffle, waiter->request, maps.count(map) > 0);
     switch (verdict.kind) {
@@ -41,11 +47,27 @@ void IoRound::Collect(RoundContext& ctx,
         resolve_after_.push_back(waiter);
         break;
       case Catalog::CommitVerdict::Kind::kProceed:
+        if (in_flight != nullptr && verdict.attempt != nullptr &&
+            in_flight->WritesBlocksOf(*verdict.attempt)) {
+          deferred->push_back(waiter);  // its blocks' fate is decided by the previous round
+          break;
+        }
         AddCommit(ctx, waiter, verdict.attempt);
         maps.insert(map);
         break;
     }
   }
+}
+
+bool IoRound::WritesBlocksOf(const AttemptState& attempt) const {
+  if (flushes_.empty()) {
+    return false;
+  }
+  auto mine = [&](const BlockPtr& block) {
+    return block->state == BlockState::kFlushing && block->flush_round == id_;
+  };
+  return std::any_of(attempt.small_blocks.begin(), attempt.small_blocks.end(), mine) ||
+         std::any_of(attempt.direct_blocks.begin(), attempt.direct_blocks.end(), mine);
 }
 
 void IoRound::AddFlush(RoundContext& ctx, WriteBuffers::Flush flush) {
@@ -55,6 +77,7 @@ void IoRound::AddFlush(RoundContext& ctx, WriteBuffers::Flush flush) {
   job.dir = ctx.layout.DirOfPartition(flush.partition);
   job.length = flush.length;
   for (BlockPtr& block : flush.blocks) {
+    block->flush_round = id_;
     job.logs.push_back(block->log);
     job.blocks.push_back(std::move(block));
   }
@@ -70,6 +93,7 @@ void IoRound::AddDirect(RoundContext& ctx, const ShufflePtr& shuffle, const Bloc
   job.direct = true;
   job.length = block->bytes.size();
   job.logs.push_back(nullptr);
+  block->flush_round = id_;
   job.blocks.push_back(block);
   job.offset = shuffle->segments.Allocate(job.dir, job.length);
   direct_index_[block.get()] = flushes_.size();
@@ -79,6 +103,7 @@ void IoRound::AddDirect(RoundContext& ctx, const ShufflePtr& shuffle, const Bloc
 void IoRound::AddCommit(RoundContext& ctx, const std::shared_ptr<CommitWaiter>& waiter,
                         AttemptState* attempt) {
   ShuffleState& shuffle = *waiter->shuffle;
+  committing_maps_.insert(std::make_pair(&shuffle, waiter->request.map.value()));
   CommitJob job;
   job.waiter = waiter;
   job.record.handle = shuffle.record.handle;
@@ -132,16 +157,65 @@ void IoRound::ReserveLogRegion(RoundContext& ctx, ShuffleState& shuffle, CommitJ
 
 // ---- 2. Execute ---------------------------------------------------------------------------
 
-void IoRound::Execute(Env& env, IoEngine& io, Index& index, BufferPool& buffers) {
+void IoRound::Write(Env& env, IoEngine& io, BufferPool& buffers) {
   if (empty()) {
     return;
   }
   env.CrashPoint(crash_point::kRoundCollected);
-  Write(env, io, buffers);
+  Preallocate();
+  writes_ = PrepareWrites(buffers);
+  (void)RunToCompletion(io, std::span<IoOp>(writes_.ops), &write_results_);  // per-op results
+  for (FlushJob& job : flushes_) {  // written (or failed): the next round may reuse them
+    buffers.Give(std::move(job.buffer));
+  }
+  env.CrashPoint(crash_point::kRoundWritten);
+}
+
+void IoRound::RefreshLogs() {
+  for (FlushJob& job : flushes_) {
+    for (size_t b = 0; b < job.blocks.size(); ++b) {
+      job.logs[b] = job.blocks[b]->log;
+    }
+  }
+}
+
+void IoRound::Finish(Env& env, IoEngine& io, Index& index) {
+  if (empty()) {
+    return;
+  }
+  Sync(io);
   SyncNewLogDirs(env);
   env.CrashPoint(crash_point::kRoundSynced);
   Record(index);
   env.CrashPoint(crash_point::kRoundIndexed);
+}
+
+void IoRound::Preallocate() {
+  // Extents of one segment are allocated back to back under the lock, so a round's extents in a
+  // file form one range.
+  absl::flat_hash_map<File*, std::pair<uint64_t, uint64_t>> ranges;
+  for (const FlushJob& job : flushes_) {
+    File* file = job.shuffle->segments.file(job.dir).file.get();
+    const uint64_t end = job.offset + AlignUp(job.length);
+    auto [it, inserted] = ranges.try_emplace(file, job.offset, end);
+    if (!inserted) {
+      it->second.first = std::min(it->second.first, job.offset);
+      it->second.second = std::max(it->second.second, end);
+    }
+  }
+  for (const auto& [file, range] : ranges) {
+    const uint64_t length = range.second - range.first;
+    absl::Status allocated = file->Allocate(range.first, length);
+    if (allocated.ok()) {
+      preallocated_bytes_ += length;
+      continue;
+    }
+    ++preallocation_failures_;
+    if (!absl::IsUnimplemented(allocated)) {
+      SHUFFLE_LOG(WARNING) << "segment preallocation failed; writing without it"
+                           << Kv("error", allocated.message());
+    }
+  }
 }
 
 IoRound::WriteBatch IoRound::PrepareWrites(BufferPool& buffers) {
@@ -182,19 +256,13 @@ IoRound::WriteBatch IoRound::PrepareWrites(BufferPool& buffers) {
   return batch;
 }
 
-void IoRound::Write(Env& env, IoEngine& io, BufferPool& buffers) {
-  WriteBatch batch = PrepareWrites(buffers);
-  std::vector<IoOp>& ops = batch.ops;
-  std::vector<absl::Status> results;
-  (void)RunToCompletion(io, std::span<IoOp>(ops), &results);  // per-op results carry failures
-  for (FlushJob& job : flushes_) {  // written (or failed): the next round may reuse them
-    buffers.Give(std::move(job.buffer));
-  }
-  env.CrashPoint(crash_point::kRoundWritten);
+void IoRound::Sync(IoEngine& io) {
+  std::vector<IoOp>& ops = writes_.ops;
+  std::vector<absl::Status>& results = write_results_;
   // fdatasync every file that took a successful write; a failed sync fails its writes.
   std::vector<IoOp> syncs;
   for (size_t i = 0; i < ops.size(); ++i) {
-    if (results[i].ok() && !SyncRemoved(batch.sites[i]) &&
+    if (results[i].ok() && !SyncRemoved(writes_.sites[i]) &&
         std::none_of(syncs.begin(), syncs.end(),
                      [&](const IoOp& sync) { return sync.file == ops[i].file; })) {
       syncs.push_back(IoOp{.kind = IoKind::kSync, .file = ops[i].file});
@@ -210,7 +278,7 @@ void IoRound::Write(Env& env, IoEngine& io, BufferPool& buffers) {
     }
   }
   for (size_t i = 0; i < ops.size(); ++i) {
-    *batch.owner[i] = results[i];
+    *writes_.owner[i] = results[i];
   }
 }
 
@@ -347,6 +415,8 @@ void IoRound::Apply(RoundContext& ctx) {
   if (!commits_.empty()) {
     ++ctx.stats.commit_rounds;
   }
+  ctx.stats.segment_bytes_preallocated += preallocated_bytes_;
+  ctx.stats.segment_preallocation_failures += preallocation_failures_;
   for (auto& waiter : resolve_after_) {
     const ShuffleState& shuffle = *waiter->shuffle;
     auto it = shuffle.winners.find(waiter->request.map.value());
@@ -394,6 +464,9 @@ void IoRound::ApplyCommit(RoundContext& ctx, CommitJob& job) {
   ShuffleState& shuffle = *job.waiter->shuffle;
   const uint64_t key = AttemptKey(job.record.map, job.record.attempt);
   job.waiter->done = true;
+  if (job.region != nullptr) {
+    shuffle.log.Unreserve(job.region->log_no);
+  }
   if (!job.status.ok()) {
     auto it = shuffle.attempts.find(key);
     if (it != shuffle.attempts.end()) {
@@ -408,7 +481,9 @@ void IoRound::ApplyCommit(RoundContext& ctx, CommitJob& job) {
   if (job.put_log) {
     shuffle.log.Committed(*job.region, job.log_bytes.size());
     for (const BlockPtr& block : job.log_blocks) {
-      if (block->state == BlockState::kInMemory) {
+      // Not in a durable extent yet: in memory, or being written by the next round (which
+      // takes the region in RefreshLogs).
+      if (block->state != BlockState::kDurable) {
         block->log = job.region;
       }
     }

@@ -2,7 +2,8 @@
 //  1. Collect (under the engine's lock): the write buffers' flushes and large blocks become
 //     extents allocated in their segments; every waiting commit is judged by the catalog, and a
 //     commit-log region is reserved for its attempt's blocks still in memory.
-//  2. Execute (without the lock): every extent and region is written in one batch, every file
+//  2. Write, then Finish (without the lock): the segment space of the round's extents is
+//     preallocated (fallocate), every extent and region is written in one batch, every file
 //     written is fdatasync'd in one batch, the directories of log files created by rotation are
 //     fsync'd, then one synced index batch records extents, log regions and commit records.
 //  3. Apply (under the lock): blocks now durable leave memory, failed flushes go back to the
@@ -10,9 +11,15 @@
 // Every commit waiting when a round starts shares its fdatasyncs and its WAL sync. Named crash
 // points (crash_points.h) separate the steps.
 //
-// Thread-safety: a round is owned by the I/O thread. Collect and Apply REQUIRE the engine's lock,
-// held by the caller; Execute runs without it and touches only the round's own jobs (block bytes
-// are immutable once pushed).
+// Rounds overlap (engine_io.cc): the I/O thread collects and writes round N+1 while the sync
+// thread finishes and applies round N; N+1 is handed over only after N is applied, so syncs,
+// index batches and applies stay in round order. A commit that depends on the round still in
+// flight waits for the next one, so its verdict is the same as without overlap.
+//
+// Thread-safety: a round is owned by one thread at a time (the I/O thread for Collect and Write,
+// then the sync thread). Collect, RefreshLogs and Apply REQUIRE the engine's lock, held by the
+// caller; Write and Finish run without it and touch only the round's own jobs (block bytes are
+// immutable once pushed).
 #ifndef SHUFFLE_SERVER_STORAGE_IO_ROUND_H_
 #define SHUFFLE_SERVER_STORAGE_IO_ROUND_H_
 
@@ -21,6 +28,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "shuffle-server/storage/aligned_buffer.h"
@@ -61,13 +69,27 @@ class IoRound {
   IoRound(const IoRound&) = delete;
   IoRound& operator=(const IoRound&) = delete;
 
-  // REQUIRES: the engine's lock. Takes the commits waiting now.
-  void Collect(RoundContext& ctx, const std::vector<std::shared_ptr<CommitWaiter>>& commits);
+  // REQUIRES: the engine's lock. Takes the commits waiting now; `id` numbers the round. Rounds
+  // overlap: `in_flight`, when set, is the previous round, written but perhaps not yet synced,
+  // indexed and applied. A commit that depends on it (its map commits there, or some of its
+  // blocks are being written there) goes to `deferred`, for a round that starts after it.
+  void Collect(RoundContext& ctx, const std::vector<std::shared_ptr<CommitWaiter>>& commits,
+               uint64_t id, const IoRound* in_flight,
+               std::vector<std::shared_ptr<CommitWaiter>>* deferred);
   // Nothing to write or commit.
   bool empty() const { return flushes_.empty() && commits_.empty(); }
-  // Writes, syncs and indexes the round; without the engine's lock. The extents' buffers come
-  // from `buffers` and go back to it once written.
-  void Execute(Env& env, IoEngine& io, Index& index, BufferPool& buffers);
+  // Without the engine's lock (the I/O thread): preallocates segment space and writes every
+  // extent and log region, without syncing. The extents' buffers come from `buffers` and go back
+  // to it once written.
+  void Write(Env& env, IoEngine& io, BufferPool& buffers);
+  // REQUIRES: the engine's lock; every earlier round applied. Takes the log regions of this
+  // round's flushed blocks as they are now: a commit of the previous round may have logged
+  // blocks this round had already collected.
+  void RefreshLogs();
+  // Without the engine's lock (the sync thread), after Write; every earlier round applied:
+  // fdatasyncs every file written, syncs new log files' directories, then writes one synced
+  // index batch.
+  void Finish(Env& env, IoEngine& io, Index& index);
   // REQUIRES: the engine's lock. Answers the round's commits (CommitWaiter::done).
   void Apply(RoundContext& ctx);
 
@@ -124,7 +146,16 @@ class IoRound {
     std::vector<SyncSite> sites;
   };
   WriteBatch PrepareWrites(BufferPool& buffers);
-  void Write(Env& env, IoEngine& io, BufferPool& buffers);
+  void Sync(IoEngine& io);
+  // True when `attempt` has blocks this round writes (they are kFlushing with this round's id).
+  bool WritesBlocksOf(const AttemptState& attempt) const;
+  bool CommitsMap(const ShuffleState* shuffle, uint32_t map) const {
+    return committing_maps_.contains(std::make_pair(shuffle, map));
+  }
+  // Preallocates the segment space this round's extents take (one fallocate per segment file
+  // touched), so that their direct writes do not extend the files. A failure only costs speed:
+  // the writes extend the file as before, and decide the jobs' fate.
+  void Preallocate();
   void SyncNewLogDirs(Env& env);
   void Record(Index& index);
   void RecordExtents(Index::Batch& batch);
@@ -141,6 +172,12 @@ class IoRound {
   std::vector<std::shared_ptr<CommitWaiter>> resolve_after_;
   absl::flat_hash_map<LogRegion*, RegionProgress> region_progress_;
   std::vector<NewLogFile> new_log_files_;
+  uint64_t id_ = 0;
+  absl::flat_hash_set<std::pair<const ShuffleState*, uint32_t>> committing_maps_;
+  WriteBatch writes_;  // what Write submitted, for Finish to sync
+  std::vector<absl::Status> write_results_;
+  uint64_t preallocated_bytes_ = 0;
+  uint64_t preallocation_failures_ = 0;
 };
 
 }  // namespace shuffle::storage

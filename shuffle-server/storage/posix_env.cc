@@ -73,6 +73,20 @@ class PosixFile final : public File {
     return static_cast<uint64_t>(st.st_size);
   }
 
+  absl::Status Allocate(uint64_t offset, uint64_t length) override {
+    if (RetryOnEintr([&] {
+          return fallocate(fd_, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
+        }) != 0) {
+      const int error = errno;
+      const std::string what = absl::StrCat(path_, " [", offset, ", +", length, ")");
+      if (error == EOPNOTSUPP) {
+        return absl::UnimplementedError(absl::StrCat("fallocate is not supported for ", what));
+      }
+      return core::ErrnoToStatus(error, "fallocate", what);
+    }
+    return absl::OkStatus();
+  }
+
  private:
   const int fd_;
   const std::string path_;

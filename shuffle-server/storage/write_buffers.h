@@ -34,6 +34,7 @@ struct PendingBlock {
   std::string bytes;                         // cleared once durable in an extent
   BlockState state = BlockState::kInMemory;  // locked
   std::shared_ptr<LogRegion> log;            // locked; the region holding it, once logged
+  uint64_t flush_round = 0;                  // locked; the I/O round writing it (kFlushing)
 };
 using BlockPtr = std::shared_ptr<PendingBlock>;
 
