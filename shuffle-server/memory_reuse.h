@@ -19,7 +19,8 @@ namespace shuffle::server {
 inline constexpr uint64_t kHeapAllocationLimitBytes = uint64_t{32} << 20;
 
 // Sets the allocator's mmap and trim thresholds; call once at start, before other threads
-// allocate. INTERNAL if the allocator refuses (it keeps its defaults then).
+// allocate. INTERNAL if the allocator refuses (it keeps its defaults then); FAILED_PRECONDITION in
+// a sanitizer build, whose allocator replaces glibc's and has no such thresholds.
 absl::Status RetainFreedMemory(uint64_t retain_bytes);
 
 }  // namespace shuffle::server

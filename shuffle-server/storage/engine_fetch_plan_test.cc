@@ -5,8 +5,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -197,6 +201,73 @@ TEST_F(EngineFetchPlanTest, PlanOutlivesRemovalOfTheApplication) {
   ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), link, sizeof(link) - 1);
   EXPECT_TRUE(n < 0 ||
               std::string(link, static_cast<size_t>(n)).find("data.seg") == std::string::npos);
+}
+
+// A plan waiting for its partitions' buffers to be flushed when the shuffle is removed: removal
+// drops those buffers, so no round will ever write them; the plan is refused at once rather than
+// waiting for some later round (a fetch racing an application's removal used to hang until the
+// next push to the server).
+TEST_F(EngineFetchPlanTest, PlanWaitingForAFlushIsRefusedWhenTheShuffleIsRemoved) {
+  // Another shuffle's large pushes keep rounds going, so removals also queue behind a round.
+  const ShuffleKey busy{kKey.app, ShuffleId(99)};
+  ASSERT_TRUE(engine_->RegisterShuffle(busy, "ns", kPartitions).ok());
+  std::atomic<bool> done{false};
+  std::thread pusher([&] {
+    for (uint32_t attempt = 0; !done && attempt < 100000; ++attempt) {
+      const std::string block = MakeBlock(busy.shuffle.value(), 0, attempt, 0, 0, 64 << 10);
+      const std::vector<PushedBlock> one = {{PartitionId(0), block}};
+      (void)engine_->Push(busy, MapId(0), AttemptId(attempt), one);
+      (void)engine_->Commit(busy, {.map = MapId(0),
+                                   .attempt = AttemptId(attempt),
+                                   .num_partitions = kPartitions,
+                                   .expected_blocks = 1,
+                                   .expected_bytes = block.size()});
+    }
+  });
+  int refused = 0;
+  for (uint32_t round = 0; round < 200; ++round) {
+    const ShuffleKey key{kKey.app, ShuffleId(100 + round)};
+    ASSERT_TRUE(engine_->RegisterShuffle(key, "ns", kPartitions).ok());
+    std::vector<std::string> data;
+    std::vector<PushedBlock> blocks;
+    blocks.reserve(4);
+    for (uint32_t b = 0; b < 4; ++b) {  // small: they aggregate in memory until flushed
+      data.push_back(MakeBlock(key.shuffle.value(), 0, 0, 1, b, 900));
+    }
+    for (const std::string& block : data) {
+      blocks.push_back({PartitionId(1), block});
+    }
+    ASSERT_TRUE(engine_->Push(key, MapId(0), AttemptId(0), blocks).ok());
+    ASSERT_TRUE(engine_
+                    ->Commit(key, {.map = MapId(0),
+                                   .attempt = AttemptId(0),
+                                   .num_partitions = kPartitions,
+                                   .expected_blocks = blocks.size(),
+                                   .expected_bytes = 4 * data[0].size()})
+                    .ok());
+    std::future<absl::StatusOr<FetchPlan>> plan =
+        std::async(std::launch::async, [&] { return engine_->PlanFetch(key, Partitions(1, 2)); });
+    // Removals land at different instants of the plan: before it, while it waits, after it.
+    std::this_thread::sleep_for(std::chrono::microseconds(25 * (round % 40)));
+    ASSERT_TRUE(engine_->RemoveShuffle(key).ok());
+    // Nothing else is pushed: only the removal can end a wait for a flush.
+    if (plan.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      ADD_FAILURE() << "round " << round
+                    << ": the plan still waits for a flush of a removed shuffle";
+      plan.wait();  // the pusher's next round lets it go
+      break;
+    }
+    const absl::StatusOr<FetchPlan> got = plan.get();
+    if (got.ok()) {
+      EXPECT_EQ(got->blocks.size(), 4u) << "round " << round;
+    } else {
+      EXPECT_TRUE(absl::IsNotFound(got.status())) << got.status();
+      ++refused;
+    }
+  }
+  done = true;
+  pusher.join();
+  RecordProperty("refused", refused);
 }
 
 TEST_F(EngineFetchPlanTest, InjectedReadFaultsDoNotApplyToPlans) {

@@ -59,8 +59,13 @@ absl::Status StorageEngine::Impl::FlushAndWait(const ShufflePtr& shuffle, uint32
     // The round that picks these up starts after the current one (if any) completes.
     const uint64_t target = rounds_started + 1;
     work_cv.Signal();
-    while (rounds_completed < target && !stopping) {
+    // A removal drops the buffers this waits for: no round may ever write them.
+    while (rounds_completed < target && !stopping && !shuffle->removed) {
       round_cv.Wait(&mu);
+    }
+    if (shuffle->removed) {
+      return absl::NotFoundError(
+          absl::StrCat("shuffle ", DescribeShuffle(*shuffle), " was removed"));
     }
     if (stopping) {
       break;
