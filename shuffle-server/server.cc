@@ -138,7 +138,9 @@ void LogRecovery(const storage::RecoveryReport& r) {
                     << Kv("log_blocks_already_in_extents", r.log_blocks_already_in_extents)
                     << Kv("corrupt_log_blocks", r.corrupt_log_blocks)
                     << Kv("bytes_truncated", r.bytes_truncated)
-                    << Kv("orphan_dirs_removed", r.orphan_dirs_removed) << Kv("seconds", r.seconds);
+                    << Kv("orphan_dirs_removed", r.orphan_dirs_removed)
+                    << Kv("duplicate_registrations_dropped", r.duplicate_registrations_dropped)
+                    << Kv("seconds", r.seconds);
   if (r.corrupt_log_blocks > 0) {
     SHUFFLE_LOG(WARNING) << "recovery found corrupt commit-log blocks; the attempts they belong "
                             "to were not committed and will be re-run"

@@ -149,6 +149,7 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
         absl::StrCat("shuffle ", DescribeKey(key), ": num_partitions must be at least 1"));
   }
   Impl& impl = *impl_;
+  absl::MutexLock register_lock(&impl.register_mu);
   auto shuffle = std::make_shared<ShuffleState>();
   {
     absl::MutexLock lock(&impl.mu);
@@ -182,15 +183,7 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
       impl.index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kRegisterIndex)));
   impl.env->CrashPoint(crash_point::kRegisterIndexed);
   absl::MutexLock lock(&impl.mu);
-  if (ShufflePtr raced = impl.catalog.Find(key)) {
-    // A concurrent registration of the same key won; ours is an unused handle.
-    return raced->record.num_partitions == num_partitions
-               ? absl::OkStatus()
-               : absl::AlreadyExistsError(absl::StrCat("shuffle ", DescribeKey(key),
-                                                       " registered concurrently with "
-                                                       "another partition count"));
-  }
-  impl.catalog.Add(key, std::move(shuffle));
+  impl.catalog.Add(key, std::move(shuffle));  // register_mu: nobody else registered the key
   return absl::OkStatus();
 }
 

@@ -136,6 +136,7 @@ struct RecoveryReport {
   uint64_t corrupt_log_blocks = 0;
   uint64_t bytes_truncated = 0;
   uint64_t orphan_dirs_removed = 0;
+  uint64_t duplicate_registrations_dropped = 0;  // unused records of a key (older versions)
   double seconds = 0;
 };
 

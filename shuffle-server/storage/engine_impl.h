@@ -166,6 +166,9 @@ struct StorageEngine::Impl {
   // --- engine_recovery.cc (before the I/O thread starts; shuffles not yet published)
   absl::Status Recover(RecoveryReport* report) ABSL_LOCKS_EXCLUDED(mu);
   absl::Status RecoverShuffle(ShuffleState& shuffle, Index::Batch& cleanup, RecoveryReport* report);
+  // Keeps one recovered record per key (the one with commits) and deletes the others' records.
+  void DropDuplicateRegistrations(std::vector<ShufflePtr>& recovered, Index::Batch& cleanup,
+                                  RecoveryReport* report);
   // Deletes the shuffle directories whose handle is not in `handles` (the index's).
   absl::Status RemoveOrphanDirs(const absl::flat_hash_set<uint64_t>& handles,
                                 RecoveryReport* report);
@@ -199,6 +202,10 @@ struct StorageEngine::Impl {
   std::atomic<int> io_waiters{0};
   ReadEnginePool read_engines;
 
+  // Serialises registrations: one key gets one handle. Two executors registering the same
+  // shuffle at once used to both write a record, and recovery then published whichever it met
+  // last (possibly the empty one, hiding every committed output of the shuffle).
+  absl::Mutex register_mu ABSL_ACQUIRED_BEFORE(mu);
   absl::Mutex io_mu ABSL_ACQUIRED_BEFORE(mu);
   absl::Mutex mu;
   absl::CondVar work_cv;   // wakes the I/O thread

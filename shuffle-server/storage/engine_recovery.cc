@@ -5,6 +5,7 @@
 #include <chrono>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -53,8 +54,11 @@ absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
   for (const ShufflePtr& shuffle : recovered) {
     SHUFFLE_RETURN_IF_ERROR(RecoverShuffle(*shuffle, cleanup, report));
     env->CrashPoint(crash_point::kRecoveryShuffle);
-    handles.insert(shuffle->record.handle);
     max_handle = std::max(max_handle, shuffle->record.handle);
+  }
+  DropDuplicateRegistrations(recovered, cleanup, report);
+  for (const ShufflePtr& shuffle : recovered) {
+    handles.insert(shuffle->record.handle);  // the others' directories go as orphans
   }
   if (!cleanup.empty()) {
     SHUFFLE_RETURN_IF_ERROR(index->Write(cleanup, /*sync=*/true));
@@ -75,6 +79,46 @@ absl::Status StorageEngine::Impl::Recover(RecoveryReport* report) {
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   LogRecovery(*report);
   return absl::OkStatus();
+}
+
+void StorageEngine::Impl::DropDuplicateRegistrations(std::vector<ShufflePtr>& recovered,
+                                                     Index::Batch& cleanup,
+                                                     RecoveryReport* report) {
+  // Before registrations were serialised, two of one key could both reach the index, the later
+  // one unused. Keep, per key, the record holding commits (the most; then the lower handle).
+  absl::flat_hash_map<ShuffleKey, size_t> kept;
+  std::vector<bool> drop(recovered.size(), false);
+  for (size_t i = 0; i < recovered.size(); ++i) {
+    const ShuffleRecord& record = recovered[i]->record;
+    const ShuffleKey key{core::AppId(record.app_id), core::ShuffleId(record.shuffle_id)};
+    auto [it, inserted] = kept.try_emplace(key, i);
+    if (inserted) {
+      continue;
+    }
+    const ShuffleState& a = *recovered[it->second];
+    const ShuffleState& b = *recovered[i];
+    const bool b_wins = b.winners.size() > a.winners.size() ||
+                        (b.winners.size() == a.winners.size() && b.record.handle < a.record.handle);
+    const size_t loser = b_wins ? it->second : i;
+    if (b_wins) {
+      it->second = i;
+    }
+    drop[loser] = true;
+    const ShuffleState& dropped = *recovered[loser];
+    SHUFFLE_LOG(WARNING) << "dropping a duplicate registration" << Kv("app", record.app_id)
+                         << Kv("shuffle", record.shuffle_id) << Kv("handle", dropped.record.handle)
+                         << Kv("commits", dropped.winners.size())
+                         << Kv("kept_handle", recovered[it->second]->record.handle);
+    cleanup.DeleteShuffle(dropped.record.handle);
+    ++report->duplicate_registrations_dropped;
+  }
+  size_t out = 0;
+  for (size_t i = 0; i < recovered.size(); ++i) {
+    if (!drop[i]) {
+      recovered[out++] = std::move(recovered[i]);
+    }
+  }
+  recovered.resize(out);
 }
 
 absl::Status StorageEngine::Impl::RemoveOrphanDirs(const absl::flat_hash_set<uint64_t>& handles,
@@ -105,7 +149,9 @@ void LogRecovery(const RecoveryReport& r) {
                     << Kv("log_blocks_replayed", r.log_blocks_replayed)
                     << Kv("corrupt_log_blocks", r.corrupt_log_blocks)
                     << Kv("bytes_truncated", r.bytes_truncated)
-                    << Kv("orphan_dirs_removed", r.orphan_dirs_removed) << Kv("seconds", r.seconds);
+                    << Kv("orphan_dirs_removed", r.orphan_dirs_removed)
+                    << Kv("duplicate_registrations_dropped", r.duplicate_registrations_dropped)
+                    << Kv("seconds", r.seconds);
 }
 
 }  // namespace

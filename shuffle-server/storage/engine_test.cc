@@ -6,6 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "shuffle-server/storage/engine_test_util.h"
+#include "shuffle-server/storage/index.h"
 
 namespace shuffle::storage {
 namespace {
@@ -286,6 +287,60 @@ TEST_F(EngineTest, RestartRecoversEverythingCommitted) {
   Open();
   EXPECT_EQ(engine_->recovery_report().log_blocks_replayed, 0u);
   EXPECT_EQ(ReadAndVerify(*engine_, kShuffle, 0, 700).size(), 20u);
+}
+
+// Executors register a shuffle lazily, several at once: one key must get one record, or a
+// restart may publish an empty duplicate and hide every committed output of the shuffle.
+TEST_F(EngineTest, ConcurrentRegistrationsOfOneShuffleSurviveARestart) {
+  constexpr uint32_t kKeys = 20;
+  for (uint32_t k = 0; k < kKeys; ++k) {
+    const ShuffleKey key{AppId("app-2"), ShuffleId(k)};
+    std::vector<std::thread> registrars;
+    registrars.reserve(4);
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 4; ++t) {
+      registrars.emplace_back([&] { ok += engine_->RegisterShuffle(key, "ns", 2).ok() ? 1 : 0; });
+    }
+    for (std::thread& t : registrars) {
+      t.join();
+    }
+    ASSERT_EQ(ok.load(), 4) << "every registration of a known shape succeeds";
+    ASSERT_TRUE(WriteMap(*engine_, key, 0, 1, 2, 2, 700).ok());
+  }
+  Open();
+  EXPECT_EQ(engine_->recovery_report().shuffles, kKeys + 1);
+  EXPECT_EQ(engine_->recovery_report().duplicate_registrations_dropped, 0u);
+  for (uint32_t k = 0; k < kKeys; ++k) {
+    EXPECT_EQ(ReadAndVerify(*engine_, ShuffleKey{AppId("app-2"), ShuffleId(k)}, 1, 700).size(), 1u)
+        << "shuffle " << k;
+  }
+}
+
+// An index written before registrations were serialised can hold an unused second record of a
+// key: recovery keeps the one with the commits and deletes the other.
+TEST_F(EngineTest, RecoveryDropsAnUnusedDuplicateRegistration) {
+  ASSERT_TRUE(WriteMap(*engine_, kShuffle, 0, 1, kPartitions, 2, 700).ok());
+  engine_.reset();
+  {
+    auto index = Index::Open(dir_.path() + "/d0/index", IndexOptions{});
+    ASSERT_TRUE(index.ok()) << index.status();
+    Index::Batch batch;
+    batch.PutShuffle(ShuffleRecord{.handle = 1000,
+                                   .app_id = "app-1",
+                                   .namespace_name = "ns",
+                                   .shuffle_id = kShuffle.shuffle.value(),
+                                   .num_partitions = kPartitions});
+    batch.PutNextHandle(1001);
+    ASSERT_TRUE((*index)->Write(batch, /*sync=*/true).ok());
+  }
+  Open();
+  EXPECT_EQ(engine_->recovery_report().duplicate_registrations_dropped, 1u);
+  EXPECT_EQ(engine_->recovery_report().commits, 1u);
+  EXPECT_EQ(ReadAndVerify(*engine_, kShuffle, 0, 700).size(), 1u);
+  Open();
+  EXPECT_EQ(engine_->recovery_report().duplicate_registrations_dropped, 0u);
+  EXPECT_EQ(engine_->recovery_report().shuffles, 1u);
+  EXPECT_EQ(ReadAndVerify(*engine_, kShuffle, 0, 700).size(), 1u);
 }
 
 TEST_F(EngineTest, FirstReadAfterRestartFlushesOnlyItsPartition) {
