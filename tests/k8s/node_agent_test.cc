@@ -253,6 +253,30 @@ TEST_F(NodeAgentTest, EnvironmentFromSecretsConfigMapsAndTheDownwardApi) {
   EXPECT_EQ(line, absl::StrCat("s3cret fast 1 ", node, " ", ns_, " ", out));
 }
 
+// A pod whose ConfigMap is not there yet waits with CreateContainerConfigError, and runs once it
+// appears: the agent plans it again with a backoff, as a kubelet does.
+TEST_F(NodeAgentTest, APodWaitingForItsConfigMapRunsOnceItAppears) {
+  Json pod = Pod("late", {"/bin/sh", "-c", "test \"$MODE\" = slow"}, "Never");
+  pod["spec"]["containers"][0]["env"] = {
+      {{"name", "MODE"},
+       {"valueFrom", {{"configMapKeyRef", {{"name", "late-config"}, {"key", "MODE"}}}}}}};
+  ASSERT_TRUE(admin().Create(kube::Pods(ns_), pod).ok());
+  const Json waiting = WaitPod("late", [](const Json& p) {
+    const Json statuses = p["status"].value("containerStatuses", Json::array());
+    return !statuses.empty() && statuses[0]["state"].contains("waiting") &&
+           statuses[0]["state"]["waiting"].value("reason", "") == "CreateContainerConfigError";
+  });
+  EXPECT_EQ(waiting["status"].value("phase", ""), "Pending") << waiting.dump(1);
+  ASSERT_TRUE(admin()
+                  .Create(kube::ConfigMaps(ns_), Json{{"metadata", {{"name", "late-config"}}},
+                                                      {"data", {{"MODE", "slow"}}}})
+                  .ok());
+  const Json done =
+      WaitPod("late", [](const Json& p) { return p["status"].value("phase", "") == "Succeeded"; });
+  EXPECT_EQ(done["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 0)
+      << done.dump(1);
+}
+
 TEST_F(NodeAgentTest, ExitCodeAndFailedPhaseAreReported) {
   ASSERT_TRUE(
       admin().Create(kube::Pods(ns_), Pod("exit3", {"/bin/sh", "-c", "exit 3"}, "Never")).ok());

@@ -258,9 +258,10 @@ void NodeAgent::HandleDeleted(const std::string& uid) {
   run.reset();
 }
 
-void NodeAgent::StartPod(const Json& pod) {
+void NodeAgent::StartPod(const Json& pod, int replans) {
   auto run = std::make_unique<PodRun>();
   run->start_time = absl::Now();
+  run->replans = replans;
   const RefResolver resolve_ref = [this](const std::string& kind, const std::string& ns,
                                          const std::string& name,
                                          const std::string& key) -> absl::StatusOr<std::string> {
@@ -334,7 +335,14 @@ void NodeAgent::StartPod(const Json& pod) {
   if (stop_ || pods_.count(run->plan.uid) != 0) {
     return;
   }
-  if (run->config_error.empty()) {
+  if (!run->config_error.empty()) {
+    run->replan_at =
+        absl::Now() + std::min(absl::Seconds(1) * (1 << std::min(replans, 3)), absl::Seconds(10));
+    SHUFFLE_LOG(WARNING) << "node agent: cannot plan pod; retrying"
+                         << core::Kv("node", options_.node) << core::Kv("pod", run->plan.name)
+                         << core::Kv("attempt", replans + 1)
+                         << core::Kv("error", run->config_error);
+  } else {
     const Json& specs = Arr(pod, {"spec", "containers"});
     for (size_t i = 0; i < run->plan.containers.size(); ++i) {
       ContainerRun c;
@@ -351,6 +359,43 @@ void NodeAgent::StartPod(const Json& pod) {
   if (const std::string evict = Str(pod, {"metadata", "annotations", kEvictAnnotation});
       !evict.empty()) {
     EvictLocked(ref, evict);
+  }
+}
+
+void NodeAgent::ReplanFailedPods() {
+  struct Due {
+    std::string ns, name, uid;
+    int replans;
+  };
+  std::vector<Due> due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const absl::Time now = absl::Now();
+    for (const auto& [uid, run] : pods_) {
+      if (!run->config_error.empty() && !run->terminating && now >= run->replan_at) {
+        due.push_back({run->plan.ns, run->plan.name, uid, run->replans + 1});
+        run->replan_at = absl::InfiniteFuture();  // until this attempt is over
+      }
+    }
+  }
+  for (const Due& d : due) {
+    absl::StatusOr<Json> pod = client_->Get(kube::Pods(d.ns, d.name));
+    const bool same = pod.ok() && Str(*pod, {"metadata", "uid"}) == d.uid;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto it = pods_.find(d.uid);
+      if (it == pods_.end()) {
+        continue;  // deleted meanwhile
+      }
+      const Json* deleting = same ? At(*pod, {"metadata", "deletionTimestamp"}) : nullptr;
+      if (!same || (deleting != nullptr && !deleting->is_null())) {
+        // Gone or going: the watch deals with it; try again later if it is still here.
+        it->second->replan_at = absl::Now() + absl::Seconds(1);
+        continue;
+      }
+      pods_.erase(it);  // StartPod plans it afresh
+    }
+    StartPod(*pod, d.replans);
   }
 }
 

@@ -76,7 +76,11 @@ class NodeAgent {
   void SuperviseLoop();
   void HandlePod(const kube::Json& pod);
   void HandleDeleted(const std::string& uid);
-  void StartPod(const kube::Json& pod);
+  // Plans and starts a pod; `replans`: failed plannings before this one (for the backoff).
+  void StartPod(const kube::Json& pod, int replans = 0);
+  // Plans again the pods whose planning failed (a Secret or ConfigMap not there yet, ...) once
+  // their backoff is over: a kubelet retries them too.
+  void ReplanFailedPods();
   void BeginTermination(PodRun& run, int64_t grace_seconds) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvictLocked(PodRun& run, std::string message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartContainer(ContainerRun& c, const PodRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -127,6 +127,7 @@ int NodeAgent::PidOf(std::string_view ns, std::string_view name, std::string_vie
 
 void NodeAgent::SuperviseLoop() {
   while (Sleep(absl::Milliseconds(100))) {
+    ReplanFailedPods();
     std::vector<Pending> reports;
     std::vector<Pending> deletions;
     {

@@ -34,8 +34,10 @@ struct PodRun {
   absl::Time start_time;
   std::vector<ContainerRun> containers;
   std::string config_error;  // the pod could not be planned: it stays Pending with this message
-  bool terminating = false;  // deletionTimestamp seen: SIGTERM sent
-  absl::Time kill_at;        // SIGKILL then
+  int replans = 0;           // plannings that failed before this one (config_error: retried)
+  absl::Time replan_at = absl::InfiniteFuture();  // when to plan it again, as a kubelet would
+  bool terminating = false;                       // deletionTimestamp seen: SIGTERM sent
+  absl::Time kill_at;                             // SIGKILL then
   bool delete_sent = false;
   bool evicted = false;
   std::string evict_message;
