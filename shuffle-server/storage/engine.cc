@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "shuffle-server/storage/crash_points.h"
@@ -149,10 +150,13 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
         absl::StrCat("shuffle ", DescribeKey(key), ": num_partitions must be at least 1"));
   }
   Impl& impl = *impl_;
-  absl::MutexLock register_lock(&impl.register_mu);
   auto shuffle = std::make_shared<ShuffleState>();
   {
     absl::MutexLock lock(&impl.mu);
+    // Another registration of this key is writing its record: judge this one by its outcome.
+    while (impl.registering.contains(key)) {
+      impl.registered_cv.Wait(&impl.mu);
+    }
     if (impl.draining) {
       return impl.RefuseWhileDraining(absl::StrCat("registration of shuffle ", DescribeKey(key)));
     }
@@ -165,7 +169,13 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
       return absl::OkStatus();
     }
     shuffle->record.handle = impl.catalog.AllocateHandle();
+    impl.registering.insert(key);
   }
+  absl::Cleanup registered = [&impl, &key] {
+    absl::MutexLock lock(&impl.mu);
+    impl.registering.erase(key);
+    impl.registered_cv.SignalAll();
+  };
   shuffle->record.app_id = key.app.value();
   shuffle->record.namespace_name = std::string(namespace_name);
   shuffle->record.shuffle_id = key.shuffle.value();
@@ -183,7 +193,7 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
       impl.index->Write(batch, /*sync=*/!SyncRemoved(SyncSite::kRegisterIndex)));
   impl.env->CrashPoint(crash_point::kRegisterIndexed);
   absl::MutexLock lock(&impl.mu);
-  impl.catalog.Add(key, std::move(shuffle));  // register_mu: nobody else registered the key
+  impl.catalog.Add(key, std::move(shuffle));  // `registering`: the only record of the key
   return absl::OkStatus();
 }
 

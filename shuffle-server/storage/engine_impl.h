@@ -202,10 +202,6 @@ struct StorageEngine::Impl {
   std::atomic<int> io_waiters{0};
   ReadEnginePool read_engines;
 
-  // Serialises registrations: one key gets one handle. Two executors registering the same
-  // shuffle at once used to both write a record, and recovery then published whichever it met
-  // last (possibly the empty one, hiding every committed output of the shuffle).
-  absl::Mutex register_mu ABSL_ACQUIRED_BEFORE(mu);
   absl::Mutex io_mu ABSL_ACQUIRED_BEFORE(mu);
   absl::Mutex mu;
   absl::CondVar work_cv;   // wakes the I/O thread
@@ -218,6 +214,12 @@ struct StorageEngine::Impl {
   EngineStats stats ABSL_GUARDED_BY(mu);
   std::vector<std::shared_ptr<CommitWaiter>> pending_commits ABSL_GUARDED_BY(mu);
   core::Gate commits;  // inside Commit(), after its checks; entered only under mu
+  // Keys whose registration is writing its files and record: a second registration of the key
+  // waits for it (registered_cv), so one key gets one record. Two executors registering one
+  // shuffle at once used to both write one, and recovery then published whichever it met last
+  // (possibly the unused one, hiding every committed output of the shuffle).
+  absl::flat_hash_set<ShuffleKey> registering ABSL_GUARDED_BY(mu);
+  absl::CondVar registered_cv;
   bool draining ABSL_GUARDED_BY(mu) = false;
   bool stopping ABSL_GUARDED_BY(mu) = false;
   uint64_t rounds_started ABSL_GUARDED_BY(mu) = 0;
