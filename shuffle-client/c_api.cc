@@ -52,6 +52,11 @@ ClientOptions Options(const shuffle_target& t, const shuffle_options* o = nullpt
     options.max_backoff_ms = o->max_backoff_ms;
     options.register_shuffle_on_push = o->register_shuffle_on_push != 0;
     options.writer_waits_for_server = o->writer_waits_for_server != 0;
+    auto text = [](const char* s) { return std::string(s != nullptr ? s : ""); };
+    options.tls_ca_file = text(o->tls_ca_file);
+    options.tls_cert_file = text(o->tls_cert_file);
+    options.tls_key_file = text(o->tls_key_file);
+    options.tls_server_name = text(o->tls_server_name);
   }
   return options;
 }
@@ -74,7 +79,11 @@ void shuffle_options_init(shuffle_options* options) {
                              .initial_backoff_ms = d.initial_backoff_ms,
                              .max_backoff_ms = d.max_backoff_ms,
                              .register_shuffle_on_push = d.register_shuffle_on_push ? 1 : 0,
-                             .writer_waits_for_server = d.writer_waits_for_server ? 1 : 0};
+                             .writer_waits_for_server = d.writer_waits_for_server ? 1 : 0,
+                             .tls_ca_file = nullptr,
+                             .tls_cert_file = nullptr,
+                             .tls_key_file = nullptr,
+                             .tls_server_name = nullptr};
 }
 
 int shuffle_writer_open(const shuffle_target* target, uint32_t map_id, uint32_t attempt,

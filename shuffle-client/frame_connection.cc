@@ -11,6 +11,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -126,30 +127,72 @@ absl::StatusOr<int> Dial(const std::string& address, int64_t timeout_ms) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<FrameConnection>> FrameConnection::Connect(
-    const std::string& address, int64_t connect_timeout_ms, int64_t io_timeout_ms,
-    uint32_t max_frame_payload) {
-  SHUFFLE_ASSIGN_OR_RETURN(int fd, Dial(address, connect_timeout_ms));
-  SetTimeouts(fd, io_timeout_ms);
-  return std::unique_ptr<FrameConnection>(new FrameConnection(fd, address, max_frame_payload));
+tls::ClientFiles TlsFiles(const ClientOptions& options) {
+  tls::ClientFiles files;
+  files.ca_file = options.tls_ca_file;
+  files.cert_file = options.tls_cert_file;
+  files.key_file = options.tls_key_file;
+  files.server_name = options.tls_server_name;
+  return files;
 }
 
-FrameConnection::FrameConnection(int fd, std::string address, uint32_t max_frame_payload)
+absl::StatusOr<std::unique_ptr<FrameConnection>> FrameConnection::Connect(
+    const std::string& address, int64_t connect_timeout_ms, int64_t io_timeout_ms,
+    uint32_t max_frame_payload, const tls::ClientFiles& tls) {
+  tls::SslCtxPtr ctx;
+  std::string host;
+  if (tls.enabled()) {
+    absl::StatusOr<core::Endpoint> endpoint = core::Endpoint::Parse(address);
+    if (endpoint.ok() && !endpoint->is_unix()) {
+      SHUFFLE_ASSIGN_OR_RETURN(ctx, tls::SharedClientContext(tls));
+      host = endpoint->host();
+    }
+  }
+  SHUFFLE_ASSIGN_OR_RETURN(int fd, Dial(address, connect_timeout_ms));
+  SetTimeouts(fd, io_timeout_ms);
+  tls::SslPtr ssl;
+  if (ctx != nullptr) {
+    absl::StatusOr<tls::SslPtr> handshake = tls::ClientHandshake(fd, ctx.get(), tls, host, address);
+    if (!handshake.ok()) {
+      close(fd);
+      return handshake.status();
+    }
+    ssl = *std::move(handshake);
+  }
+  return std::unique_ptr<FrameConnection>(
+      new FrameConnection(fd, address, max_frame_payload, std::move(ssl)));
+}
+
+FrameConnection::FrameConnection(int fd, std::string address, uint32_t max_frame_payload,
+                                 tls::SslPtr ssl)
     : fd_(fd),
+      ssl_(std::move(ssl)),
       address_(std::move(address)),
       limits_(
           core::FrameLimits{.max_header_size = 1u << 20, .max_payload_size = max_frame_payload}),
       stage_(new char[kStageSize]) {}
 
-FrameConnection::~FrameConnection() { close(fd_); }
+FrameConnection::~FrameConnection() {
+  ssl_.reset();  // no close_notify: the server treats the close like a plaintext one
+  close(fd_);
+}
 
 void FrameConnection::Shutdown() { shutdown(fd_, SHUT_RDWR); }
 
 absl::Status FrameConnection::Send(core::FrameType type, uint64_t request_id,
                                    const google::protobuf::MessageLite& header,
                                    std::string_view payload) {
-  const std::string head = core::EncodeFrameHead(type, request_id, header.SerializeAsString(),
-                                                 static_cast<uint32_t>(payload.size()));
+  std::string head = core::EncodeFrameHead(type, request_id, header.SerializeAsString(),
+                                           static_cast<uint32_t>(payload.size()));
+  if (ssl_ != nullptr) {
+    // Small frames go out as one record; a large payload follows its head in records of its own.
+    if (payload.size() <= kStageSize) {
+      head.append(payload);
+      return SendTls(head);
+    }
+    SHUFFLE_RETURN_IF_ERROR(SendTls(head));
+    return SendTls(payload);
+  }
   iovec iov[2] = {{const_cast<char*>(head.data()), head.size()},
                   {const_cast<char*>(payload.data()), payload.size()}};
   int iovcnt = payload.empty() ? 1 : 2;
@@ -183,7 +226,64 @@ absl::Status FrameConnection::Send(core::FrameType type, uint64_t request_id,
   return absl::OkStatus();
 }
 
+absl::Status FrameConnection::SendTls(std::string_view data) {
+  while (!data.empty()) {
+    ERR_clear_error();
+    errno = 0;
+    const int n = SSL_write(ssl_.get(), data.data(),
+                            static_cast<int>(std::min<size_t>(data.size(), 1u << 30)));
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    const int err = SSL_get_error(ssl_.get(), n);
+    if (errno == EINTR && err != SSL_ERROR_SSL) {
+      continue;  // a signal interrupted the socket write
+    }
+    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("sending to shuffle server ", address_, ": timed out"));
+    }
+    if (err == SSL_ERROR_SYSCALL && errno != 0) {
+      return core::ErrnoToStatus(errno, "send to shuffle server", address_);
+    }
+    return absl::UnavailableError(
+        absl::StrCat("sending to shuffle server ", address_,
+                     " over TLS failed: ", tls::DrainOpenSslErrors("connection closed")));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<size_t> FrameConnection::RecvSome(char* dst, size_t len, int flags) {
+  if (ssl_ != nullptr) {  // whole records only: MSG_WAITALL has no meaning here
+    for (;;) {
+      ERR_clear_error();
+      errno = 0;
+      const int n = SSL_read(ssl_.get(), dst, static_cast<int>(std::min<size_t>(len, 1u << 30)));
+      if (n > 0) {
+        return static_cast<size_t>(n);
+      }
+      const int err = SSL_get_error(ssl_.get(), n);
+      if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errno == 0)) {
+        return absl::UnavailableError(
+            absl::StrCat("shuffle server ", address_, " closed the connection"));
+      }
+      // A signal interrupting the socket read looks like "try again" to OpenSSL.
+      if ((err == SSL_ERROR_SYSCALL || err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) &&
+          errno == EINTR) {
+        continue;
+      }
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("waiting for shuffle server ", address_, ": timed out"));
+      }
+      if (err == SSL_ERROR_SYSCALL) {
+        return core::ErrnoToStatus(errno, "receive from shuffle server", address_);
+      }
+      return absl::UnavailableError(absl::StrCat("receiving from shuffle server ", address_,
+                                                 " over TLS failed: ", tls::DrainOpenSslErrors()));
+    }
+  }
   for (;;) {
     const ssize_t n = recv(fd_, dst, len, flags);
     if (n > 0) {

@@ -4,6 +4,8 @@
 // into the caller's buffer (one copy from the kernel), so a reader can hand the buffer on instead
 // of copying blocks out of it. After an error in the middle of a frame the stream cannot be
 // resynchronised: every later Receive fails the same way and the connection must be closed.
+// With TLS files, a TCP connection runs a TLS handshake first (core/tls) and then carries its
+// frames in TLS records; a Unix-socket connection stays plaintext.
 // Not thread-safe: one user at a time (Shutdown() excepted).
 #ifndef SHUFFLE_CLIENT_FRAME_CONNECTION_H_
 #define SHUFFLE_CLIENT_FRAME_CONNECTION_H_
@@ -15,8 +17,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/tls/tls_context.h"
 #include "google/protobuf/message_lite.h"
 #include "shuffle-client/byte_buffer.h"
+#include "shuffle/client/options.h"
 #include "shuffle/core/frame.h"
 
 namespace shuffle::client {
@@ -34,7 +38,8 @@ class FrameConnection {
   static absl::StatusOr<std::unique_ptr<FrameConnection>> Connect(const std::string& address,
                                                                   int64_t connect_timeout_ms,
                                                                   int64_t io_timeout_ms,
-                                                                  uint32_t max_frame_payload);
+                                                                  uint32_t max_frame_payload,
+                                                                  const tls::ClientFiles& tls = {});
   ~FrameConnection();
   FrameConnection(const FrameConnection&) = delete;
   FrameConnection& operator=(const FrameConnection&) = delete;
@@ -53,10 +58,14 @@ class FrameConnection {
   void Shutdown();
 
   const std::string& address() const { return address_; }
+  // The socket, for tests that speak another protocol over a connection dialled here.
+  int fd_for_testing() const { return fd_; }
   uint64_t NextRequestId() { return ++last_request_id_; }
 
  private:
-  FrameConnection(int fd, std::string address, uint32_t max_frame_payload);
+  FrameConnection(int fd, std::string address, uint32_t max_frame_payload, tls::SslPtr ssl);
+  // Writes all of `data` through TLS.
+  absl::Status SendTls(std::string_view data);
   // One recv() of at most `len` bytes (at least one).
   absl::StatusOr<size_t> RecvSome(char* dst, size_t len, int flags);
   // Until at least `n` bytes are staged. REQUIRES: n <= kStageSize.
@@ -69,6 +78,7 @@ class FrameConnection {
   static constexpr size_t kStageSize = 64 << 10;
 
   int fd_;
+  tls::SslPtr ssl_;  // null: plaintext
   std::string address_;
   core::FrameLimits limits_;
   std::unique_ptr<char[]> stage_;
@@ -78,6 +88,9 @@ class FrameConnection {
   absl::Status broken_;  // sticky: set by a failure in the middle of a frame
   uint64_t last_request_id_ = 0;
 };
+
+// The TLS settings of `options` (ca_file empty: plaintext).
+tls::ClientFiles TlsFiles(const ClientOptions& options);
 
 // Converts an Error frame's header into the status it carries, annotated with the server.
 absl::Status ErrorFrameToStatus(std::string_view header, const std::string& address);

@@ -218,8 +218,9 @@ absl::StatusOr<std::unique_ptr<MapOutputWriter>> MapOutputWriter::Open(const Cli
   // while: wait for it, as readers do, rather than fail the task at once.
   int64_t backoff_ms = options.initial_backoff_ms;
   for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<std::unique_ptr<FrameConnection>> conn = FrameConnection::Connect(
-        address, options.connect_timeout_ms, options.io_timeout_ms, options.max_frame_payload);
+    absl::StatusOr<std::unique_ptr<FrameConnection>> conn =
+        FrameConnection::Connect(address, options.connect_timeout_ms, options.io_timeout_ms,
+                                 options.max_frame_payload, TlsFiles(options));
     if (conn.ok()) {
       impl->conn = std::move(*conn);
       break;

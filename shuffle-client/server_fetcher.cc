@@ -68,7 +68,7 @@ absl::Status Fetcher::Once() {
   SHUFFLE_ASSIGN_OR_RETURN(
       std::unique_ptr<FrameConnection> conn,
       FrameConnection::Connect(plan.address, options.connect_timeout_ms, options.io_timeout_ms,
-                               options.max_frame_payload));
+                               options.max_frame_payload, TlsFiles(options)));
   if (!scope.live->Add(conn.get())) {
     return absl::CancelledError("reader closed");
   }

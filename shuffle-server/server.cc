@@ -53,6 +53,7 @@ class DataPlaneListener final : public Listener {
     SHUFFLE_ASSIGN_OR_RETURN(std::string advertise, AdvertiseAddress(options, ProcessEnv));
     dataplane::DataPlaneOptions data_options = ToDataPlaneOptions(options, advertise);
     data_options.token_authority = context.tokens;
+    data_options.tls = context.tls;
     data_options.control_port = context.control_port;
     SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<dataplane::DataPlaneServer> server,
                              dataplane::DataPlaneServer::Start(data_options, context.engine));
@@ -203,6 +204,7 @@ struct Server::Parts {
   handover::MoveLedger moves;
   std::string operator_secret;  // with tokens: --registration-secret-file's secret
   std::unique_ptr<security::TokenAuthority> tokens;
+  std::unique_ptr<tls::ReloadingServerContext> tls;   // --tls-cert-file
   std::unique_ptr<security::TokenReviewer> reviewer;  // --token-review
   std::unique_ptr<storage::StorageEngine> engine;
   std::unique_ptr<control::Drainer> drainer;
@@ -223,6 +225,11 @@ absl::Status Server::Parts::OpenEngine(const ServerOptions& options) {
                     << Kv("first_data_dir", options.data_dirs.front());
   SHUFFLE_ASSIGN_OR_RETURN(engine, storage::StorageEngine::Open(ToEngineOptions(options)));
   LogRecovery(engine->recovery_report());
+  if (const tls::ServerFiles files = TlsFiles(options); files.enabled()) {
+    SHUFFLE_ASSIGN_OR_RETURN(tls, tls::ReloadingServerContext::Create(files));
+    SHUFFLE_LOG(INFO) << "TLS on the data plane's TCP listener" << Kv("cert", files.cert_file)
+                      << Kv("mutual", files.client_ca_file.empty() ? "no" : "yes");
+  }
   if (options.secret_file.empty()) {
     SHUFFLE_LOG(WARNING) << "RUNNING UNAUTHENTICATED: no --secret-file, so any client can read, "
                             "write or delete any application's shuffle data";
@@ -346,6 +353,7 @@ absl::Status Server::StartAll(const std::vector<ListenerFactory>& listeners) {
   const ListenerContext context{.options = &options_,
                                 .engine = p.engine.get(),
                                 .tokens = p.tokens.get(),
+                                .tls = p.tls.get(),
                                 .control_port = p.control->port()};
   for (const ListenerFactory& start : listeners) {
     SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<Listener> listener, start(context));

@@ -41,6 +41,7 @@ struct ListenerContext {
   const ServerOptions* options = nullptr;
   storage::StorageEngine* engine = nullptr;
   const security::TokenAuthority* tokens = nullptr;  // null: the server is unauthenticated
+  tls::ReloadingServerContext* tls = nullptr;        // null: TCP listeners are plaintext
   uint16_t control_port = 0;  // the control plane's bound port (map statuses carry it)
 };
 

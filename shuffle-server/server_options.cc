@@ -147,6 +147,15 @@ void AddOperationFlags(ServerOptions* o, core::FlagTable& t) {
               "Operator secret a driver presents to register an application (required with "
               "--secret-file).",
               &o->registration_secret_file)
+      .String("tls-cert-file", "PATH",
+              "PEM certificate (then its chain) for TLS on the data plane's TCP listener (TLS 1.2 "
+              "or newer; the Unix socket stays plaintext). Reloaded when the file changes, for "
+              "new connections (a rotated Kubernetes Secret). Needs --tls-key-file.",
+              &o->tls_cert_file)
+      .String("tls-key-file", "PATH", "PEM private key of --tls-cert-file.", &o->tls_key_file)
+      .String("tls-client-ca-file", "PATH",
+              "PEM CA bundle: TCP clients must present a certificate it signed (mutual TLS).",
+              &o->tls_client_ca_file)
       .Switch("token-review",
               "On Kubernetes: drivers register with their pod's service-account token, checked "
               "with the API server's TokenReview API; the application's namespace is the "
@@ -256,6 +265,9 @@ absl::Status Validate(const ServerOptions& o) {
     return absl::InvalidArgumentError(
         "--secret-file needs --registration-secret-file: drivers must prove who they are "
         "before they are given application tokens");
+  }
+  if (absl::Status tls = tls::Validate(TlsFiles(o)); !tls.ok()) {
+    return tls;
   }
   if (o.token_review && o.secret_file.empty()) {
     return absl::InvalidArgumentError(

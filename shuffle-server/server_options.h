@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/tls/tls_context.h"
 #include "shuffle-server/dataplane/options.h"
 #include "shuffle-server/handover/peer_spec.h"
 #include "shuffle-server/server_config.h"
@@ -45,6 +46,11 @@ struct ServerOptions {
   // secret a driver must present to register an application. Neither: unauthenticated.
   std::string secret_file;
   std::string registration_secret_file;
+  // TLS on the data plane's TCP listener (docs/security.md): PEM certificate and key, reloaded
+  // when the files change; with a client CA, clients must present a certificate it signed.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
   // On Kubernetes: drivers register with their service-account token, checked with the
   // TokenReview API (docs/security.md). The API server is reached with kubeconfig, else in-cluster
   // (also for the hand-over on stop below).
@@ -118,6 +124,9 @@ absl::StatusOr<std::string> AdvertiseAddress(const ServerOptions& options, const
 storage::EngineOptions ToEngineOptions(const ServerOptions& options);
 dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
                                                std::string advertise_address);
+
+// The data plane's TLS files (cert_file empty: TLS off).
+tls::ServerFiles TlsFiles(const ServerOptions& options);
 
 // The Spark listener's options; nullopt when it is off (no --spark-local-dirs-root).
 std::optional<sparkess::SparkEssOptions> ToSparkEssOptions(const ServerOptions& options);

@@ -11,6 +11,15 @@
 #include "shuffle/core/status_macros.h"
 
 namespace shuffle::server {
+
+tls::ServerFiles TlsFiles(const ServerOptions& options) {
+  tls::ServerFiles files;
+  files.cert_file = options.tls_cert_file;
+  files.key_file = options.tls_key_file;
+  files.client_ca_file = options.tls_client_ca_file;
+  return files;
+}
+
 namespace {
 
 // The port of --listen, or 0 when it has none fixed (port 0, empty, or not HOST:PORT: the data

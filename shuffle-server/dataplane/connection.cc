@@ -9,6 +9,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/error.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "shuffle/core/logging.h"
@@ -39,7 +40,7 @@ double Seconds(std::chrono::steady_clock::duration d) {
 }  // namespace
 
 Connection::Connection(Socket socket, std::string peer, uint64_t id,
-                       const ConnectionContext& context)
+                       const ConnectionContext& context, const tls::SslCtxPtr& tls)
     : peer_(std::move(peer)),
       id_(id),
       context_(context),
@@ -48,7 +49,14 @@ Connection::Connection(Socket socket, std::string peer, uint64_t id,
       strand_(boost::asio::make_strand(*context.io)),
       socket_(std::move(socket)),
       watchdog_(strand_),
-      watchdog_tick_(WatchdogTick(options_)) {}
+      watchdog_tick_(WatchdogTick(options_)) {
+  if (tls != nullptr) {
+    // The stream's SSL holds its own reference to the context; the Asio wrapper only lends it.
+    SSL_CTX_up_ref(tls.get());
+    boost::asio::ssl::context lent(tls.get());
+    tls_ = std::make_unique<TlsStream>(socket_, lent);
+  }
+}
 
 Connection::~Connection() {
   // Normally CloseNow() ran; if the server stopped its I/O threads first, account here.
@@ -73,8 +81,38 @@ void Connection::Start() {
     }
     self->last_frame_time_ = Clock::now();
     self->ArmWatchdog();
-    self->ReadNext();
+    if (self->tls_ == nullptr) {
+      self->ReadNext();
+      return;
+    }
+    self->tls_->async_handshake(
+        boost::asio::ssl::stream_base::server,
+        boost::asio::bind_executor(
+            self->strand_, [self](const boost::system::error_code& ec) { self->OnHandshake(ec); }));
   });
+}
+
+void Connection::OnHandshake(const boost::system::error_code& ec) {
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    DataPlaneCounters::Add(counters_.tls_handshake_failures);
+    CloseNow(absl::StrCat("TLS handshake failed: ", ec.message()));
+    return;
+  }
+  DataPlaneCounters::Add(counters_.tls_handshakes);
+  ReadNext();
+}
+
+template <typename Buffers, typename Done>
+void Connection::ReadExactly(const Buffers& buffers, Done done) {
+  auto handler = boost::asio::bind_executor(strand_, std::move(done));
+  if (tls_ != nullptr) {
+    boost::asio::async_read(*tls_, buffers, std::move(handler));
+  } else {
+    boost::asio::async_read(socket_, buffers, std::move(handler));
+  }
 }
 
 void Connection::Shutdown(std::string reason) {
@@ -105,12 +143,10 @@ void Connection::ReadNext() {
   }
   paused_ = false;
   reading_ = true;
-  boost::asio::async_read(
-      socket_, boost::asio::buffer(prefix_bytes_),
-      boost::asio::bind_executor(
-          strand_, [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-            self->OnPrefix(ec, n);
-          }));
+  ReadExactly(boost::asio::buffer(prefix_bytes_),
+              [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+                self->OnPrefix(ec, n);
+              });
 }
 
 void Connection::OnPrefix(const boost::system::error_code& ec, size_t bytes) {
@@ -171,12 +207,9 @@ void Connection::ReadBody() {
   }
   std::array<boost::asio::mutable_buffer, 2> buffers = {boost::asio::buffer(header_),
                                                         boost::asio::buffer(payload_)};
-  boost::asio::async_read(
-      socket_, buffers,
-      boost::asio::bind_executor(
-          strand_, [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-            self->OnBody(ec, n);
-          }));
+  ReadExactly(buffers, [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+    self->OnBody(ec, n);
+  });
 }
 
 void Connection::OnBody(const boost::system::error_code& ec, size_t bytes) {
@@ -277,12 +310,16 @@ void Connection::FailProtocol(uint64_t request_id, const absl::Status& status) {
 void Connection::OnReadError(const boost::system::error_code& ec, size_t bytes,
                              bool at_frame_boundary) {
   reading_ = false;
-  if (ec == boost::asio::error::eof && at_frame_boundary) {
+  // Over TLS, a peer that closes without close_notify (as the client library does) ends the
+  // stream like a plaintext close: the records before it were whole and authenticated.
+  const bool closed =
+      ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated;
+  if (closed && at_frame_boundary) {
     peer_eof_ = true;  // orderly half-close: answer what is in flight, then close
     MaybeFinish();
     return;
   }
-  if (ec == boost::asio::error::eof) {
+  if (closed) {
     CloseNow(absl::StrCat("peer closed the connection in the middle of a frame (", bytes,
                           " bytes of its last read)"));
     return;

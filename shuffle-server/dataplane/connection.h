@@ -11,6 +11,10 @@
 // writes drain.
 // Timeouts: a watchdog closes the connection when it is idle (no complete frame, nothing in
 // flight) or when its pending responses make no write progress (slow client).
+// TLS: a connection given a TLS context runs the server handshake first (the watchdog's idle
+// timeout bounds it) and then reads and writes through OpenSSL; file ranges are read into a
+// buffer and encrypted, since sendfile cannot go through user-space TLS (the kernel's TLS offload
+// is not used: see docs/security.md).
 //
 // Thread-safety: socket, timer and read state live on the connection's strand; the write queue
 // and closed flag are guarded by a mutex so worker threads may call Send() and
@@ -31,6 +35,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -38,6 +43,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "core/tls/tls_context.h"
 #include "shuffle-server/dataplane/handlers.h"
 #include "shuffle-server/dataplane/options.h"
 #include "shuffle-server/dataplane/out_frame.h"
@@ -64,7 +70,9 @@ class Connection final : public ResponseWriter, public std::enable_shared_from_t
   using Socket = boost::asio::generic::stream_protocol::socket;
   using Clock = std::chrono::steady_clock;
 
-  Connection(Socket socket, std::string peer, uint64_t id, const ConnectionContext& context);
+  // `tls`: the server TLS context this connection uses for its life (null: plaintext).
+  Connection(Socket socket, std::string peer, uint64_t id, const ConnectionContext& context,
+             const tls::SslCtxPtr& tls = nullptr);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -82,7 +90,13 @@ class Connection final : public ResponseWriter, public std::enable_shared_from_t
   const std::string& peer() const override { return peer_; }
 
  private:
+  using TlsStream = boost::asio::ssl::stream<Socket&>;
+
   // Read path (strand).
+  void OnHandshake(const boost::system::error_code& ec);
+  // Reads exactly `buffers` from the socket or through TLS, then calls `done` on the strand.
+  template <typename Buffers, typename Done>
+  void ReadExactly(const Buffers& buffers, Done done);
   void ReadNext();
   void OnPrefix(const boost::system::error_code& ec, size_t bytes);
   void OnBudgetGranted();
@@ -104,6 +118,9 @@ class Connection final : public ResponseWriter, public std::enable_shared_from_t
   // (`buffers`), else the rest of that range (`file`). False when nothing is left to write.
   bool NextWrite(std::vector<boost::asio::const_buffer>* buffers, storage::FileRange* file);
   void OnWrite(const boost::system::error_code& ec, size_t bytes);
+  // TLS: reads up to `budget` bytes of `file` into tls_file_buffer_ and writes them encrypted.
+  // False when the read failed (the connection is closed).
+  bool WriteFileThroughTls(const storage::FileRange& file, uint64_t budget);
   void OnWritable(const boost::system::error_code& ec);
   // Strand: `bytes` of the queue reached the socket.
   void OnWritten(uint64_t bytes);
@@ -125,6 +142,8 @@ class Connection final : public ResponseWriter, public std::enable_shared_from_t
   DataPlaneCounters& counters_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   Socket socket_;
+  std::unique_ptr<TlsStream> tls_;           // null: plaintext
+  std::unique_ptr<char[]> tls_file_buffer_;  // file bytes on their way into TLS records
   boost::asio::steady_timer watchdog_;
   const Clock::duration watchdog_tick_;
 

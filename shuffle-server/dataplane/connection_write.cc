@@ -1,12 +1,17 @@
 // Connection's write path: the response queue shared with worker threads, the fetch streams'
 // backpressure wait, and the strand's writes: gathered writes for frames in memory, sendfile for
 // the file ranges of fetch payloads. See connection.h.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <utility>
 #include <vector>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "shuffle-server/dataplane/connection.h"
@@ -23,6 +28,8 @@ constexpr size_t kMaxWriteBuffers = 64;
 // File bytes one turn of the strand sends before it lets the connections sharing its I/O thread
 // run: a fast reader could otherwise keep one connection sending for as long as its fetch lasts.
 constexpr uint64_t kFileBytesPerTurn = 4u << 20;
+// TLS: file bytes read and encrypted per write (a multiple of the 16 KiB record size).
+constexpr uint64_t kTlsFileChunk = 256u << 10;
 
 }  // namespace
 
@@ -103,6 +110,17 @@ void Connection::WriteSome() {
     if (!NextWrite(&buffers, &file)) {
       return;
     }
+    if (!buffers.empty() && tls_ != nullptr) {
+      tls_->async_write_some(
+          buffers, boost::asio::bind_executor(
+                       strand_, [self = shared_from_this()](const boost::system::error_code& ec,
+                                                            size_t n) { self->OnWrite(ec, n); }));
+      return;
+    }
+    if (tls_ != nullptr) {
+      WriteFileThroughTls(file, budget);
+      return;
+    }
     if (!buffers.empty()) {
       socket_.async_write_some(
           buffers, boost::asio::bind_executor(
@@ -156,6 +174,38 @@ void Connection::OnWrite(const boost::system::error_code& ec, size_t bytes) {
   }
   OnWritten(bytes);
   WriteSome();
+}
+
+bool Connection::WriteFileThroughTls(const storage::FileRange& file, uint64_t budget) {
+  if (tls_file_buffer_ == nullptr) {
+    tls_file_buffer_ = std::make_unique<char[]>(kTlsFileChunk);
+  }
+  const size_t want = std::min({file.length, budget, kTlsFileChunk});
+  size_t got = 0;
+  while (got < want) {
+    const ssize_t n = pread(file.fd, tls_file_buffer_.get() + got, want - got,
+                            static_cast<off_t>(file.offset + got));
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    const std::string reason =
+        n == 0 ? "the segment file ends before the range" : std::string(strerror(errno));
+    SHUFFLE_LOG(WARNING) << "reading a segment file for a fetch failed" << Kv("peer", peer_)
+                         << Kv("error", reason);
+    CloseNow(absl::StrCat("reading a fetch payload failed: ", reason));
+    return false;
+  }
+  boost::asio::async_write(
+      *tls_, boost::asio::buffer(tls_file_buffer_.get(), got),
+      boost::asio::bind_executor(
+          strand_, [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+            self->OnWrite(ec, n);
+          }));
+  return true;
 }
 
 void Connection::OnWritable(const boost::system::error_code& ec) {

@@ -13,6 +13,10 @@ namespace shuffle::security {
 class TokenAuthority;
 }  // namespace shuffle::security
 
+namespace shuffle::tls {
+class ReloadingServerContext;
+}  // namespace shuffle::tls
+
 namespace shuffle::dataplane {
 
 struct DataPlaneOptions {
@@ -56,6 +60,11 @@ struct DataPlaneOptions {
   // Checks every request's application token. Null: the server is unauthenticated (it says so
   // loudly at start). Must outlive the server.
   const security::TokenAuthority* token_authority = nullptr;
+
+  // TLS on the TCP listener (the Unix socket stays plaintext: local, and guarded by its file's
+  // permissions). Each accepted connection keeps the context current when it was accepted, so a
+  // rotated certificate reaches new connections only. Null: plaintext. Must outlive the server.
+  tls::ReloadingServerContext* tls = nullptr;
 };
 
 }  // namespace shuffle::dataplane

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "core/tls/tls_context.h"
 #include "shuffle-server/dataplane/listen.h"
 #include "shuffle-server/dataplane/send_file.h"
 #include "shuffle/core/endpoint.h"
@@ -101,6 +102,7 @@ absl::StatusOr<std::unique_ptr<DataPlaneServer>> DataPlaneServer::Start(
     });
   }
   SHUFFLE_LOG(INFO) << "data plane serving" << Kv("tcp_port", server->tcp_port_)
+                    << Kv("tls", options.tls != nullptr ? "on" : "off")
                     << Kv("socket", options.socket_path)
                     << Kv("advertise", server->advertise_address_) << Kv("io_threads", io_threads)
                     << Kv("worker_threads", options.worker_threads);
@@ -139,7 +141,8 @@ void DataPlaneServer::AcceptTcp() {
         socket.set_option(tcp::no_delay(true), ignored);
         const tcp::endpoint remote = socket.remote_endpoint(ignored);
         std::string peer = absl::StrCat("tcp:", remote.address().to_string(), ":", remote.port());
-        Adopt(Connection::Socket(std::move(socket)), std::move(peer));
+        Adopt(Connection::Socket(std::move(socket)), std::move(peer),
+              options_.tls != nullptr ? options_.tls->Current() : nullptr);
         AcceptTcp();
       }));
 }
@@ -177,7 +180,8 @@ void DataPlaneServer::RetryAcceptLater(void (DataPlaneServer::*accept)()) {
   });
 }
 
-void DataPlaneServer::Adopt(Connection::Socket socket, std::string peer) {
+void DataPlaneServer::Adopt(Connection::Socket socket, std::string peer,
+                            const tls::SslCtxPtr& tls) {
   std::shared_ptr<Connection> connection;
   {
     absl::MutexLock lock(&mu_);
@@ -185,8 +189,8 @@ void DataPlaneServer::Adopt(Connection::Socket socket, std::string peer) {
       return;  // the socket closes as it goes out of scope
     }
     const uint64_t id = next_connection_id_++;
-    connection =
-        std::make_shared<Connection>(std::move(socket), std::move(peer), id, connection_context_);
+    connection = std::make_shared<Connection>(std::move(socket), std::move(peer), id,
+                                              connection_context_, tls);
     connections_.emplace(id, connection);
     open_connections_.Enter();  // left by on_closed
   }

@@ -76,7 +76,7 @@ class DataPlaneServer {
   void AcceptTcp();
   void AcceptUnix();
   void RetryAcceptLater(void (DataPlaneServer::*accept)());
-  void Adopt(Connection::Socket socket, std::string peer);
+  void Adopt(Connection::Socket socket, std::string peer, const tls::SslCtxPtr& tls = nullptr);
   void StopAccepting();
   bool OnServerThread();
 

@@ -27,6 +27,8 @@ DataPlaneStats DataPlaneCounters::Snapshot() const {
   for (size_t i = 0; i < kStatusCodeSlots; ++i) {
     s.errors[i] = Load(errors[i]);
   }
+  s.tls_handshakes = Load(tls_handshakes);
+  s.tls_handshake_failures = Load(tls_handshake_failures);
   s.paused_in_flight = Load(paused_in_flight);
   s.paused_pending_writes = Load(paused_pending_writes);
   s.paused_request_budget = Load(paused_request_budget);

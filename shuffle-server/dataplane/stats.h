@@ -38,6 +38,9 @@ struct DataPlaneStats {
   uint64_t sendfile_waits = 0;
   // kError frames sent, by status code.
   std::array<uint64_t, kStatusCodeSlots> errors{};
+  // TLS handshakes completed and failed (wrong CA, old protocol version, no client certificate).
+  uint64_t tls_handshakes = 0;
+  uint64_t tls_handshake_failures = 0;
 
   // Times a connection's reading was paused by a limit.
   uint64_t paused_in_flight = 0;
@@ -74,6 +77,8 @@ struct DataPlaneCounters {
   std::atomic<uint64_t> sendfile_bytes{0};
   std::atomic<uint64_t> sendfile_waits{0};
   std::array<std::atomic<uint64_t>, kStatusCodeSlots> errors{};
+  std::atomic<uint64_t> tls_handshakes{0};
+  std::atomic<uint64_t> tls_handshake_failures{0};
   std::atomic<uint64_t> paused_in_flight{0};
   std::atomic<uint64_t> paused_pending_writes{0};
   std::atomic<uint64_t> paused_request_budget{0};

@@ -139,6 +139,14 @@ void DataPlaneMetrics(const dataplane::DataPlaneStats& s, PrometheusText& page) 
   page.Counter("shuffle_network_sendfile_waits_total",
                "Times sending a fetch payload found the socket full and waited.",
                static_cast<double>(s.sendfile_waits));
+  page.Counter("shuffle_tls_handshakes_total",
+               "TLS handshakes on the data plane's TCP listener, by result (a failure is a "
+               "client with the wrong CA, an old protocol version or no client certificate).",
+               static_cast<double>(s.tls_handshakes), {{"result", "ok"}});
+  page.Counter("shuffle_tls_handshakes_total",
+               "TLS handshakes on the data plane's TCP listener, by result (a failure is a "
+               "client with the wrong CA, an old protocol version or no client certificate).",
+               static_cast<double>(s.tls_handshake_failures), {{"result", "failed"}});
   for (size_t code = 1; code < dataplane::kStatusCodeSlots; ++code) {
     if (s.errors[code] == 0) {
       continue;

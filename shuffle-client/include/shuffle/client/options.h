@@ -51,6 +51,15 @@ struct ClientOptions {
   int64_t initial_backoff_ms = 100;
   int64_t max_backoff_ms = 4000;
   uint32_t max_frame_payload = 64u << 20;
+
+  // --- TLS, to servers reached over TCP (the node's Unix socket stays plaintext)
+  /// PEM CA bundle that signs the servers' certificates. Empty: plaintext.
+  std::string tls_ca_file;
+  /// Mutual TLS: the client certificate and private key to present (both or neither).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  /// The name the servers' certificates must carry; empty: the host of the address dialled.
+  std::string tls_server_name;
 };
 
 }  // namespace shuffle::client

@@ -77,6 +77,13 @@ typedef struct shuffle_options { /* NOLINT(readability-identifier-naming) */
   int register_shuffle_on_push;
   /* Writer: wait (retries, backoff) for a server that refuses connections (restarting). */
   int writer_waits_for_server;
+  /* TLS to servers reached over TCP (NULL or "": plaintext): the PEM CA bundle of the servers'
+   * certificates; for mutual TLS a client certificate and key; the name the servers'
+   * certificates must carry (NULL: the host dialled). Copied at open. */
+  const char* tls_ca_file;
+  const char* tls_cert_file;
+  const char* tls_key_file;
+  const char* tls_server_name;
 } shuffle_options;
 
 void shuffle_options_init(shuffle_options* options);
