@@ -3,8 +3,6 @@
 // sendfile in plaintext go through OpenSSL here), the refusals (no CA, another CA, a wrong host
 // name, TLS 1.0, mutual TLS without a client certificate) with nothing stored, and a certificate
 // rotated on disk reaching new connections while a connection opened before it keeps working.
-#include <openssl/ssl.h>
-
 #include <chrono>
 #include <string>
 #include <thread>
@@ -13,6 +11,7 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -60,11 +59,11 @@ class ServerTlsTest : public ::testing::Test {
     request.set_num_partitions(kPartitions);
     proto::RegisterShuffleResponse response;
     grpc::ClientContext context;
-    ASSERT_TRUE(proto::ShuffleControl::NewStub(
-                    grpc::CreateChannel(Address(core::ReadyFile::kControl),
-                                        grpc::InsecureChannelCredentials()))
-                    ->RegisterShuffle(&context, request, &response)
-                    .ok());
+    ASSERT_TRUE(
+        proto::ShuffleControl::NewStub(grpc::CreateChannel(Address(core::ReadyFile::kControl),
+                                                           grpc::InsecureChannelCredentials()))
+            ->RegisterShuffle(&context, request, &response)
+            .ok());
   }
 
   std::string Address(std::string_view key) const {
@@ -107,9 +106,8 @@ class ServerTlsTest : public ::testing::Test {
   // Reads every partition of `statuses`; the number of records and of value bytes.
   absl::StatusOr<std::pair<int, uint64_t>> ReadAll(const client::ClientOptions& options,
                                                    const std::vector<client::MapStatus>& statuses) {
-    absl::StatusOr<std::unique_ptr<client::PartitionReader>> reader =
-        client::PartitionReader::Open(options, handle_, core::PartitionId(0),
-                                      core::PartitionId(kPartitions), statuses);
+    absl::StatusOr<std::unique_ptr<client::PartitionReader>> reader = client::PartitionReader::Open(
+        options, handle_, core::PartitionId(0), core::PartitionId(kPartitions), statuses);
     if (!reader.ok()) {
       return reader.status();
     }
@@ -265,9 +263,8 @@ TEST_F(ServerTlsTest, ARotatedCertificateReachesNewConnectionsAndSparesOpenOnes)
     absl::StatusOr<bool> next = (*reader)->Next(&key, &value);
     ASSERT_TRUE(next.ok() && *next) << records << ": " << next.status();
   }
-  absl::StatusOr<std::unique_ptr<client::FrameConnection>> open =
-      client::FrameConnection::Connect(Address(core::ReadyFile::kData), 5000, 5000, 1 << 20,
-                                       client::TlsFiles(old_name));
+  absl::StatusOr<std::unique_ptr<client::FrameConnection>> open = client::FrameConnection::Connect(
+      Address(core::ReadyFile::kData), 5000, 5000, 1 << 20, client::TlsFiles(old_name));
   ASSERT_TRUE(open.ok()) << open.status();
 
   // cert-manager renews the certificate under a new name; the server notices within a second.

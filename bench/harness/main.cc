@@ -50,11 +50,10 @@ std::vector<Scenario> Plan(const HarnessOptions& options) {
   if (net) {
     plan.push_back({"net", RunNetBaselines});
   }
-  const std::vector<Scenario> service = {{"ingest", RunIngestScenario},
-                                         {"small", RunSmallBlockScenario},
-                                         {"sweep", RunSweepScenario},
-                                         {"restart", RunRestartScenario},
-                                         {"evict", RunEvictScenario}};
+  const std::vector<Scenario> service = {
+      {"ingest", RunIngestScenario}, {"small", RunSmallBlockScenario},
+      {"sweep", RunSweepScenario},   {"restart", RunRestartScenario},
+      {"tls", RunTlsScenario},       {"evict", RunEvictScenario}};
   for (const Scenario& s : service) {
     if (options.Runs(s.name)) {
       plan.push_back(s);

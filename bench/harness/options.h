@@ -15,7 +15,7 @@ namespace shuffle::bench {
 
 // Scenario names accepted by --only, in the order a run executes them.
 inline constexpr const char* kScenarioNames[] = {"disk",  "net",     "ingest", "small",
-                                                 "sweep", "restart", "evict"};
+                                                 "sweep", "restart", "tls",    "evict"};
 
 // How much work each scenario does.
 struct Profile {

@@ -214,7 +214,8 @@ const std::vector<std::string>& AllFigureNames() {
   static const auto* const names =
       new std::vector<std::string>{"ingest_large",    "fetch_cold",        "fetch_hot_tcp",
                                    "fetch_hot_unix",  "small_block_fetch", "small_block_disk_reads",
-                                   "restart_indexed", "restart_unsealed",  "evict_reduce"};
+                                   "restart_indexed", "restart_unsealed",  "tls_ingest",
+                                   "tls_fetch_hot",   "evict_reduce"};
   return *names;
 }
 

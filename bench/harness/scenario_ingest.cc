@@ -126,7 +126,8 @@ absl::Status RunIngestScenario(const ScenarioContext& ctx, Report* report) {
   const FetchSpec all_tcp{.server = server->tcp_address(),
                           .partition_begin = 0,
                           .partition_end = p.ingest_partitions,
-                          .readers = 1};
+                          .readers = 1,
+                          .tls_ca_file = ""};
   SHUFFLE_ASSIGN_OR_RETURN(Costs cost2, SampleCosts(*server));
   SHUFFLE_ASSIGN_OR_RETURN(FetchResult cold, FetchPartitions(handle, written.statuses, all_tcp));
   SHUFFLE_ASSIGN_OR_RETURN(Costs cost3, SampleCosts(*server));

@@ -32,7 +32,8 @@ absl::Status TimeRestart(BenchServer& server, const client::ShuffleHandle& handl
                                                           FetchSpec{.server = server.tcp_address(),
                                                                     .partition_begin = partition,
                                                                     .partition_end = partition + 1,
-                                                                    .readers = 1}));
+                                                                    .readers = 1,
+                                                                    .tls_ca_file = ""}));
   const uint64_t expected = written.blocks / handle.num_partitions;
   if (r.blocks != expected) {
     return absl::DataLossError(absl::StrCat(name, ": fetched ", r.blocks, " blocks of partition ",

@@ -64,7 +64,8 @@ absl::Status RunSmallBlockScenario(const ScenarioContext& ctx, Report* report) {
                                                FetchSpec{.server = server->tcp_address(),
                                                          .partition_begin = partition,
                                                          .partition_end = partition + 1,
-                                                         .readers = 1}));
+                                                         .readers = 1,
+                                                         .tls_ca_file = ""}));
       blocks += r.blocks;
       seconds += r.seconds;
     }
@@ -83,7 +84,8 @@ absl::Status RunSmallBlockScenario(const ScenarioContext& ctx, Report* report) {
                                              FetchSpec{.server = server->tcp_address(),
                                                        .partition_begin = 0,
                                                        .partition_end = p.small_partitions,
-                                                       .readers = 1}));
+                                                       .readers = 1,
+                                                       .tls_ca_file = ""}));
     all_blocks += r.blocks;
     all_seconds += r.seconds;
   }

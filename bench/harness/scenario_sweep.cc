@@ -68,7 +68,8 @@ absl::Status RunSweepScenario(const ScenarioContext& ctx, Report* report) {
                                              FetchSpec{.server = server->tcp_address(),
                                                        .partition_begin = 0,
                                                        .partition_end = p.sweep_partitions,
-                                                       .readers = readers}));
+                                                       .readers = readers,
+                                                       .tls_ca_file = ""}));
     const double value = MiBPerSecond(r.bytes, r.seconds);
     fetch.points.push_back(SweepPoint{
         .concurrency = readers, .value = value, .ratio = RatioTo(*report, fetch.baseline, value)});

@@ -39,6 +39,8 @@ absl::Status RunSmallBlockScenario(const ScenarioContext& ctx, Report* report);
 absl::Status RunSweepScenario(const ScenarioContext& ctx, Report* report);
 // restart_unsealed, restart_indexed (and the empty_server_start baseline).
 absl::Status RunRestartScenario(const ScenarioContext& ctx, Report* report);
+// tls_ingest and tls_fetch_hot (and their plaintext baselines, measured alongside).
+absl::Status RunTlsScenario(const ScenarioContext& ctx, Report* report);
 // evict_reduce (and the job_without_eviction baseline), through shuffle-driver.
 absl::Status RunEvictScenario(const ScenarioContext& ctx, Report* report);
 

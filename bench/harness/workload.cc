@@ -113,7 +113,8 @@ absl::StatusOr<client::MapStatus> WriteOneMap(const client::ClientOptions& optio
 }  // namespace
 
 absl::StatusOr<WriteResult> WriteMaps(const std::string& server,
-                                      const client::ShuffleHandle& shuffle, const MapShape& shape) {
+                                      const client::ShuffleHandle& shuffle, const MapShape& shape,
+                                      const std::string& tls_ca_file) {
   SHUFFLE_ASSIGN_OR_RETURN(const size_t value_bytes, ValueBytesFor(shape.block_bytes));
   if (value_bytes > kRandomBytes) {
     return absl::InvalidArgumentError(
@@ -122,6 +123,7 @@ absl::StatusOr<WriteResult> WriteMaps(const std::string& server,
   const std::string_view value(RandomBytes().data(), value_bytes);
   client::ClientOptions options;
   options.server = server;
+  options.tls_ca_file = tls_ca_file;
   options.compression_level = 0;
   // One record fills a block: each Write cuts one block of exactly shape.block_bytes.
   options.block_bytes = static_cast<uint32_t>(shape.block_bytes - core::kBlockHeaderSize);
@@ -171,12 +173,14 @@ absl::StatusOr<FetchResult> FetchPartitions(const client::ShuffleHandle& shuffle
   FetchResult result;
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
+  client::ClientOptions options;
+  options.tls_ca_file = spec.tls_ca_file;
   for (uint32_t r = 0; r < readers; ++r) {
     const uint32_t begin = spec.partition_begin + r * partitions / readers;
     const uint32_t end = spec.partition_begin + (r + 1) * partitions / readers;
     threads.emplace_back([&, begin, end] {
       absl::StatusOr<std::unique_ptr<client::PartitionReader>> reader =
-          client::PartitionReader::Open(client::ClientOptions(), shuffle, core::PartitionId(begin),
+          client::PartitionReader::Open(options, shuffle, core::PartitionId(begin),
                                         core::PartitionId(end), targets);
       if (!reader.ok()) {
         error.Set(reader.status());

@@ -31,9 +31,11 @@ struct WriteResult {
   double seconds = 0;  // first open to last acknowledged commit
 };
 
-// Writes and commits every map of `shape` to `server` ("host:port" or "unix:PATH").
+// Writes and commits every map of `shape` to `server` ("host:port" or "unix:PATH"); over TLS
+// when `tls_ca_file` is set.
 absl::StatusOr<WriteResult> WriteMaps(const std::string& server,
-                                      const client::ShuffleHandle& shuffle, const MapShape& shape);
+                                      const client::ShuffleHandle& shuffle, const MapShape& shape,
+                                      const std::string& tls_ca_file = "");
 
 // Partitions [partition_begin, partition_end) are split into `readers` contiguous ranges, each
 // fetched by its own PartitionReader at the same time.
@@ -42,6 +44,7 @@ struct FetchSpec {
   uint32_t partition_begin = 0;
   uint32_t partition_end = 0;
   uint32_t readers = 1;
+  std::string tls_ca_file;  // set: fetch over TLS, checking the server with this CA
 };
 
 struct FetchResult {

@@ -11,13 +11,13 @@
 #ifndef SHUFFLE_CORE_TLS_TLS_CONTEXT_H_
 #define SHUFFLE_CORE_TLS_TLS_CONTEXT_H_
 
-#include <openssl/ssl.h>
-
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <openssl/ssl.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"

@@ -1,11 +1,12 @@
 #include "core/tls/tls_context.h"
 
-#include <openssl/err.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <thread>
+
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,15 +1,16 @@
 #include "tests/support/test_pki.h"
 
-#include <arpa/inet.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 
 #include <cstdlib>
 #include <iostream>
 #include <utility>
+
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -82,8 +83,9 @@ struct TestPki::Keys {
   }
 };
 
-TestPki::TestPki(std::string dir, std::string name)
-    : dir_(std::move(dir)), ca_file_(absl::StrCat(dir_, "/", name, ".crt")),
+TestPki::TestPki(std::string dir, const std::string& name)
+    : dir_(std::move(dir)),
+      ca_file_(absl::StrCat(dir_, "/", name, ".crt")),
       keys_(std::make_unique<Keys>()) {
   keys_->key = NewKey();
   keys_->cert = NewCert(name, keys_->key, serial_++, /*expired=*/false);
@@ -108,8 +110,8 @@ IssuedCertificate TestPki::Issue(const std::string& stem, const std::vector<std:
   for (const std::string& n : names) {
     in6_addr ip6{};
     in_addr ip4{};
-    const bool ip = inet_pton(AF_INET, n.c_str(), &ip4) == 1 ||
-                    inet_pton(AF_INET6, n.c_str(), &ip6) == 1;
+    const bool ip =
+        inet_pton(AF_INET, n.c_str(), &ip4) == 1 || inet_pton(AF_INET6, n.c_str(), &ip6) == 1;
     alt.push_back(absl::StrCat(ip ? "IP:" : "DNS:", n));
   }
   if (!alt.empty()) {

@@ -20,7 +20,7 @@ struct IssuedCertificate {
 class TestPki {
  public:
   // A new CA named `name`, its certificate at "<dir>/<name>.crt".
-  TestPki(std::string dir, std::string name = "shuffle-test-ca");
+  explicit TestPki(std::string dir, const std::string& name = "shuffle-test-ca");
   ~TestPki();
   TestPki(const TestPki&) = delete;
   TestPki& operator=(const TestPki&) = delete;
