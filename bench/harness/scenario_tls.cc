@@ -74,29 +74,27 @@ absl::Status RunTlsScenario(const ScenarioContext& ctx, Report* report) {
   const testsupport::IssuedCertificate cert = pki.Issue("server", {"localhost", "127.0.0.1"});
 
   SHUFFLE_ASSIGN_OR_RETURN(Measured plain, Measure(ctx, ctx.run_dir + "/tls-plain", {}, ""));
-  SHUFFLE_ASSIGN_OR_RETURN(
-      Measured tls,
-      Measure(ctx, ctx.run_dir + "/tls-on",
-              {"--tls-cert-file=" + cert.cert_file, "--tls-key-file=" + cert.key_file},
-              pki.ca_file()));
+  SHUFFLE_ASSIGN_OR_RETURN(Measured tls, Measure(ctx, ctx.run_dir + "/tls-on",
+                                                 {"--tls-cert-file=" + cert.cert_file,
+                                                  "--tls-key-file=" + cert.key_file},
+                                                 pki.ca_file()));
 
-  const nlohmann::json shape = {{"bytes", plain.written.bytes},
-                                {"block_bytes", kBlockBytes},
-                                {"transport", "tcp"}};
-  report->baselines.push_back(Baseline{
-      .name = "tcp_ingest_plaintext",
-      .description = "durable push ingest of 1 MiB blocks over loopback TCP, plaintext",
-      .value = MiBPerSecond(plain.written.bytes, plain.written.seconds),
-      .unit = "MiB/s",
-      .kind = "measured",
-      .details = shape});
-  report->baselines.push_back(Baseline{
-      .name = "tcp_fetch_hot_plaintext",
-      .description = "hot fetch of the same data over loopback TCP, plaintext (sendfile)",
-      .value = MiBPerSecond(plain.hot.bytes, plain.hot.seconds),
-      .unit = "MiB/s",
-      .kind = "measured",
-      .details = shape});
+  const nlohmann::json shape = {
+      {"bytes", plain.written.bytes}, {"block_bytes", kBlockBytes}, {"transport", "tcp"}};
+  report->baselines.push_back(
+      Baseline{.name = "tcp_ingest_plaintext",
+               .description = "durable push ingest of 1 MiB blocks over loopback TCP, plaintext",
+               .value = MiBPerSecond(plain.written.bytes, plain.written.seconds),
+               .unit = "MiB/s",
+               .kind = "measured",
+               .details = shape});
+  report->baselines.push_back(
+      Baseline{.name = "tcp_fetch_hot_plaintext",
+               .description = "hot fetch of the same data over loopback TCP, plaintext (sendfile)",
+               .value = MiBPerSecond(plain.hot.bytes, plain.hot.seconds),
+               .unit = "MiB/s",
+               .kind = "measured",
+               .details = shape});
   const std::string design =
       "not in DESIGN.md: TLS's cost, reported; the project's bar is >= 0.5x plaintext without "
       "kernel TLS offload";
@@ -105,12 +103,11 @@ absl::Status RunTlsScenario(const ScenarioContext& ctx, Report* report) {
                     "tcp_ingest_plaintext",
                     Target{.goal = Goal::kRatioAtLeast, .threshold = 0.5, .design = design},
                     {{"bytes", tls.written.bytes}, {"seconds", tls.written.seconds}});
-  report->AddFigure("tls_fetch_hot",
-                    "the same hot fetch over TLS (file ranges read and encrypted: no sendfile)",
-                    MiBPerSecond(tls.hot.bytes, tls.hot.seconds), "MiB/s",
-                    "tcp_fetch_hot_plaintext",
-                    Target{.goal = Goal::kRatioAtLeast, .threshold = 0.5, .design = design},
-                    {{"bytes", tls.hot.bytes}, {"seconds", tls.hot.seconds}});
+  report->AddFigure(
+      "tls_fetch_hot", "the same hot fetch over TLS (file ranges read and encrypted: no sendfile)",
+      MiBPerSecond(tls.hot.bytes, tls.hot.seconds), "MiB/s", "tcp_fetch_hot_plaintext",
+      Target{.goal = Goal::kRatioAtLeast, .threshold = 0.5, .design = design},
+      {{"bytes", tls.hot.bytes}, {"seconds", tls.hot.seconds}});
   return absl::OkStatus();
 }
 

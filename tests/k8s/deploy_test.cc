@@ -1,5 +1,5 @@
-// deploy/ against a real control plane: every manifest of the base, and the RWX-PVC and
-// token-review overlays' patches, are accepted by the API server (server-side apply, which
+// deploy/ against a real control plane: every manifest of the base, and the RWX-PVC,
+// token-review and TLS overlays' patches, are accepted by the API server (server-side apply, which
 // validates them), and the real DaemonSet controller places one shuffle-server pod on each of
 // three fake nodes, where the node agents run them with their ConfigMap and Secret volumes. Spark's
 // executor pod template (deploy/spark/) is accepted as a Pod.
@@ -66,8 +66,7 @@ kube::ResourcePath PathOf(const YAML::Node& doc) {
   return path;
 }
 
-// YAML to JSON for a patch: maps, lists, null, and every other scalar as a string (the overlay's
-// patch has no numbers or booleans).
+// YAML to JSON for a patch: maps, lists, null, booleans, integers and strings.
 Json ToJson(const YAML::Node& node) {
   if (node.IsMap()) {
     Json out = Json::object();
@@ -86,7 +85,19 @@ Json ToJson(const YAML::Node& node) {
   if (node.IsNull()) {
     return nullptr;
   }
-  return node.as<std::string>();
+  const std::string text = node.as<std::string>();
+  if (node.Tag() != "?") {
+    return text;  // quoted: a string whatever it looks like
+  }
+  // Plain scalars resolve as kubectl's YAML 1.1 reader does: booleans, and integers (a leading
+  // 0 is octal, as in file modes such as defaultMode: 0400).
+  if (text == "true" || text == "false") {
+    return text == "true";
+  }
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    return std::stoll(text, nullptr, text.size() > 1 && text[0] == '0' ? 8 : 10);
+  }
+  return text;
 }
 
 // Whether something accepts TCP connections at host:port.
@@ -209,6 +220,19 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
   const Json& args = (*reviewing)["spec"]["template"]["spec"]["containers"][0]["args"];
   ASSERT_FALSE(args.empty());
   EXPECT_EQ(args.back(), "--token-review") << args.dump();
+
+  // The TLS overlay: its JSON patch mounts the shuffle-tls Secret and points the flags at it.
+  YAML::Node tls =
+      YAML::LoadFile(std::string(SHUFFLE_SOURCE_DIR) + "/deploy/overlays/tls/daemonset-tls.yaml");
+  absl::StatusOr<Json> secured = admin.Patch(kube::DaemonSets("shuffle-system", "shuffle-server"),
+                                             kube::PatchType::kJson, ToJson(tls));
+  ASSERT_TRUE(secured.ok()) << secured.status();
+  const Json& pod = (*secured)["spec"]["template"]["spec"];
+  EXPECT_THAT(pod["containers"][0]["args"].dump(),
+              ::testing::HasSubstr("--tls-cert-file=/etc/shuffle/tls/tls.crt"));
+  EXPECT_THAT(pod["containers"][0]["volumeMounts"].dump(),
+              ::testing::HasSubstr("/etc/shuffle/tls"));
+  EXPECT_THAT(pod["volumes"].dump(), ::testing::HasSubstr("shuffle-tls"));
 }
 
 // Spark's executor pod template, completed with what Spark fills in (namespace, image) and bound
