@@ -19,9 +19,9 @@ extern "C" {
 JNIEXPORT jlong JNICALL Java_dev_shuffle_spark_client_NativeReader_open(
     JNIEnv* env, jclass /*cls*/, jstring app_id, jstring token, jint shuffle_id,
     jint num_partitions, jint partition_begin, jint partition_end, jobjectArray addresses,
-    jintArray map_ids, jintArray attempts, jlongArray options) {
+    jintArray map_ids, jintArray attempts, jlongArray options, jobjectArray tls) {
   shuffle::client::ClientOptions client_options;
-  if (absl::Status st = shuffle::jni::ToOptions(env, options, &client_options); !st.ok()) {
+  if (absl::Status st = shuffle::jni::ToOptions(env, options, tls, &client_options); !st.ok()) {
     Throw(env, st);
     return 0;
   }

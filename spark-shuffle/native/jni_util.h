@@ -37,7 +37,8 @@ std::string ToString(JNIEnv* env, jstring s);
 
 // Client options from the long[] the Java side builds (NativeOptions.toArray(); the order is
 // fixed by kOption* below). INVALID_ARGUMENT for a wrong length.
-absl::Status ToOptions(JNIEnv* env, jlongArray array, client::ClientOptions* out);
+// `tls`: String[4] of the TLS files (CA, certificate, key, server name; null entries are empty).
+absl::Status ToOptions(JNIEnv* env, jlongArray array, jobjectArray tls, client::ClientOptions* out);
 
 inline constexpr int kOptionCompressionLevel = 0;
 inline constexpr int kOptionMaxBytesInFlight = 1;

@@ -29,9 +29,9 @@ extern "C" {
 
 JNIEXPORT jlong JNICALL Java_dev_shuffle_spark_client_NativeWriter_open(
     JNIEnv* env, jclass /*cls*/, jstring server, jstring app_id, jstring token, jint shuffle_id,
-    jint num_partitions, jint map_id, jint attempt, jlongArray options) {
+    jint num_partitions, jint map_id, jint attempt, jlongArray options, jobjectArray tls) {
   shuffle::client::ClientOptions client_options;
-  if (absl::Status st = shuffle::jni::ToOptions(env, options, &client_options); !st.ok()) {
+  if (absl::Status st = shuffle::jni::ToOptions(env, options, tls, &client_options); !st.ok()) {
     Throw(env, st);
     return 0;
   }

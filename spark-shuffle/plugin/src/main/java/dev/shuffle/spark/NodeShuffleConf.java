@@ -36,6 +36,11 @@ public final class NodeShuffleConf implements Serializable {
   public static final String RETRY_WAIT = PREFIX + "retryWait";
   public static final String RETRY_MAX_WAIT = PREFIX + "retryMaxWait";
   public static final String CONTROL_TIMEOUT = PREFIX + "controlTimeout";
+  /** TLS to the servers' data planes over TCP (the node's Unix socket stays plaintext). */
+  public static final String TLS_CA_FILE = PREFIX + "tls.caFile";
+  public static final String TLS_CERT_FILE = PREFIX + "tls.certFile";
+  public static final String TLS_KEY_FILE = PREFIX + "tls.keyFile";
+  public static final String TLS_SERVER_NAME = PREFIX + "tls.serverName";
   /** How often the driver asks servers for outputs they handed over; 0: never. */
   public static final String MOVES_POLL_INTERVAL = PREFIX + "moves.pollInterval";
 
@@ -85,6 +90,10 @@ public final class NodeShuffleConf implements Serializable {
   private final long retryMaxWaitMs;
   private final long controlTimeoutMs;
   private final long movesPollIntervalMs;
+  private final String tlsCaFile;
+  private final String tlsCertFile;
+  private final String tlsKeyFile;
+  private final String tlsServerName;
 
   private NodeShuffleConf(SparkConf conf) {
     servers = list(conf.get(SERVERS, ""));
@@ -105,6 +114,18 @@ public final class NodeShuffleConf implements Serializable {
     retryMaxWaitMs = millis(conf, RETRY_MAX_WAIT, 1, 600_000);
     controlTimeoutMs = millis(conf, CONTROL_TIMEOUT, 1, 3_600_000);
     movesPollIntervalMs = millis(conf, MOVES_POLL_INTERVAL, 0, 3_600_000);
+    tlsCaFile = conf.get(TLS_CA_FILE, "").trim();
+    tlsCertFile = conf.get(TLS_CERT_FILE, "").trim();
+    tlsKeyFile = conf.get(TLS_KEY_FILE, "").trim();
+    tlsServerName = conf.get(TLS_SERVER_NAME, "").trim();
+    if (tlsCertFile.isEmpty() != tlsKeyFile.isEmpty()) {
+      throw new IllegalArgumentException(
+          TLS_CERT_FILE + " and " + TLS_KEY_FILE + " (mutual TLS) go together: set both or neither");
+    }
+    if (!tlsCertFile.isEmpty() && tlsCaFile.isEmpty()) {
+      throw new IllegalArgumentException(
+          TLS_CERT_FILE + " needs " + TLS_CA_FILE + ", the CA that checks the servers");
+    }
     if (retryMaxWaitMs < retryWaitMs) {
       throw new IllegalArgumentException(
           RETRY_MAX_WAIT + " (" + retryMaxWaitMs + " ms) must not be shorter than " + RETRY_WAIT
@@ -204,7 +225,11 @@ public final class NodeShuffleConf implements Serializable {
         retryWaitMs,
         retryMaxWaitMs,
         /* registerShuffleOnPush= */ true,
-        /* writerWaitsForServer= */ true);
+        /* writerWaitsForServer= */ true,
+        tlsCaFile,
+        tlsCertFile,
+        tlsKeyFile,
+        tlsServerName);
   }
 
   public List<String> servers() {

@@ -39,6 +39,36 @@ class NodeShuffleConfTest {
   }
 
   @Test
+  void tlsFilesReachTheNativeOptionsAndGoInPairs() {
+    NodeShuffleConf c =
+        NodeShuffleConf.from(
+            new SparkConf(false)
+                .set(NodeShuffleConf.TLS_CA_FILE, "/etc/shuffle/tls/ca.crt")
+                .set(NodeShuffleConf.TLS_SERVER_NAME, "shuffle.internal"));
+    assertEquals("/etc/shuffle/tls/ca.crt", c.nativeOptions().tlsCaFile());
+    assertEquals("shuffle.internal", c.nativeOptions().tlsServerName());
+    assertEquals("", NodeShuffleConf.from(new SparkConf(false)).nativeOptions().tlsCaFile());
+    IllegalArgumentException alone =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                NodeShuffleConf.from(
+                    new SparkConf(false)
+                        .set(NodeShuffleConf.TLS_CA_FILE, "ca")
+                        .set(NodeShuffleConf.TLS_CERT_FILE, "executor.crt")));
+    assertTrue(alone.getMessage().contains(NodeShuffleConf.TLS_KEY_FILE), alone.getMessage());
+    IllegalArgumentException noCa =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                NodeShuffleConf.from(
+                    new SparkConf(false)
+                        .set(NodeShuffleConf.TLS_CERT_FILE, "executor.crt")
+                        .set(NodeShuffleConf.TLS_KEY_FILE, "executor.key")));
+    assertTrue(noCa.getMessage().contains(NodeShuffleConf.TLS_CA_FILE), noCa.getMessage());
+  }
+
+  @Test
   void badValuesNameTheKeyAndWhatItTakes() {
     for (String[] bad :
         new String[][] {

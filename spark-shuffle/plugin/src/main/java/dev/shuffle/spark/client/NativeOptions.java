@@ -2,7 +2,8 @@ package dev.shuffle.spark.client;
 
 /**
  * The client library's tuning, as the native side reads it (a long[] whose order is fixed by
- * spark-shuffle/native/jni_util.h). A plain value; thread-safe.
+ * spark-shuffle/native/jni_util.h), and its TLS files (empty: plaintext; see {@link
+ * #tlsArray()}). A plain value; thread-safe.
  */
 public record NativeOptions(
     int compressionLevel,
@@ -14,7 +15,16 @@ public record NativeOptions(
     long initialBackoffMs,
     long maxBackoffMs,
     boolean registerShuffleOnPush,
-    boolean writerWaitsForServer) {
+    boolean writerWaitsForServer,
+    String tlsCaFile,
+    String tlsCertFile,
+    String tlsKeyFile,
+    String tlsServerName) {
+
+  /** The TLS settings in the order jni_util.h reads them: CA, certificate, key, server name. */
+  String[] tlsArray() {
+    return new String[] {tlsCaFile, tlsCertFile, tlsKeyFile, tlsServerName};
+  }
 
   long[] toArray() {
     return new long[] {

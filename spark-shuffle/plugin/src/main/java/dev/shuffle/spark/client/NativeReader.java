@@ -41,7 +41,8 @@ public final class NativeReader extends NativeHandle {
             addresses,
             mapIds,
             attempts,
-            options.toArray()));
+            options.toArray(),
+            options.tlsArray()));
   }
 
   /**
@@ -78,7 +79,8 @@ public final class NativeReader extends NativeHandle {
       String[] addresses,
       int[] mapIds,
       int[] attempts,
-      long[] options);
+      long[] options,
+      String[] tls);
 
   private static native ByteBuffer nextBlock(long handle, long waitMs);
 

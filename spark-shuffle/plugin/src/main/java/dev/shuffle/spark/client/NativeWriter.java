@@ -34,7 +34,16 @@ public final class NativeWriter extends NativeHandle {
       int attempt,
       NativeOptions options) {
     return new NativeWriter(
-        open(server, appId, token, shuffleId, numPartitions, mapId, attempt, options.toArray()));
+        open(
+            server,
+            appId,
+            token,
+            shuffleId,
+            numPartitions,
+            mapId,
+            attempt,
+            options.toArray(),
+            options.tlsArray()));
   }
 
   /** Appends one block: {@code length} bytes holding {@code records} serialized records. */
@@ -69,7 +78,8 @@ public final class NativeWriter extends NativeHandle {
       int numPartitions,
       int mapId,
       int attempt,
-      long[] options);
+      long[] options,
+      String[] tls);
 
   private static native void writeBlock(
       long handle, int partition, byte[] data, int offset, int length, int records);
