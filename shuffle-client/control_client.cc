@@ -3,14 +3,18 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/tls/grpc_credentials.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "shuffle-client/frame_connection.h"
 #include "shuffle/core/status_macros.h"
 #include "shuffle/proto/control.grpc.pb.h"
 
 namespace shuffle::client {
 
 struct ControlClient::Stubs {
+  tls::ClientFiles tls;
+  absl::Status error;  // the TLS files could not be loaded: every call returns it
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<proto::ShuffleControl::Stub> control;
 };
@@ -43,8 +47,20 @@ proto::Credentials Credentials(const std::string& app_id, const std::string& tok
 }  // namespace
 
 ControlClient::ControlClient(std::string address, std::chrono::milliseconds call_timeout)
+    : ControlClient(std::move(address), call_timeout, ClientOptions{}) {}
+
+ControlClient::ControlClient(std::string address, std::chrono::milliseconds call_timeout,
+                             const ClientOptions& tls_options)
     : address_(std::move(address)), call_timeout_(call_timeout), stubs_(std::make_unique<Stubs>()) {
-  stubs_->channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  stubs_->tls = TlsFiles(tls_options);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      tls::NewGrpcChannel(address_, stubs_->tls);
+  if (!channel.ok()) {
+    stubs_->error = core::Annotate(
+        channel.status(), absl::StrCat("the shuffle server's control plane at ", address_));
+    return;
+  }
+  stubs_->channel = *std::move(channel);
   stubs_->control = proto::ShuffleControl::NewStub(stubs_->channel);
 }
 
@@ -53,6 +69,7 @@ ControlClient::~ControlClient() = default;
 absl::StatusOr<std::string> ControlClient::RegisterApplication(
     const std::string& app_id, const std::string& namespace_name,
     const std::string& identity_token) const {
+  SHUFFLE_RETURN_IF_ERROR(stubs_->error);
   proto::RegisterApplicationRequest request;
   request.set_app_id(app_id);
   request.set_namespace_(namespace_name);
@@ -67,6 +84,7 @@ absl::StatusOr<std::string> ControlClient::RegisterApplication(
 absl::Status ControlClient::RegisterShuffle(const std::string& app_id, const std::string& token,
                                             core::ShuffleId shuffle, uint32_t num_maps,
                                             uint32_t num_partitions) const {
+  SHUFFLE_RETURN_IF_ERROR(stubs_->error);
   proto::RegisterShuffleRequest request;
   *request.mutable_credentials() = Credentials(app_id, token);
   request.set_shuffle_id(shuffle.value());
@@ -80,6 +98,7 @@ absl::Status ControlClient::RegisterShuffle(const std::string& app_id, const std
 
 absl::Status ControlClient::SealShuffle(const std::string& app_id, const std::string& token,
                                         core::ShuffleId shuffle) const {
+  SHUFFLE_RETURN_IF_ERROR(stubs_->error);
   proto::SealShuffleRequest request;
   *request.mutable_credentials() = Credentials(app_id, token);
   request.set_shuffle_id(shuffle.value());
@@ -91,6 +110,7 @@ absl::Status ControlClient::SealShuffle(const std::string& app_id, const std::st
 absl::StatusOr<uint64_t> ControlClient::RemoveShuffle(const std::string& app_id,
                                                       const std::string& token,
                                                       core::ShuffleId shuffle) const {
+  SHUFFLE_RETURN_IF_ERROR(stubs_->error);
   proto::RemoveShuffleRequest request;
   *request.mutable_credentials() = Credentials(app_id, token);
   request.set_shuffle_id(shuffle.value());
@@ -103,6 +123,7 @@ absl::StatusOr<uint64_t> ControlClient::RemoveShuffle(const std::string& app_id,
 
 absl::StatusOr<uint64_t> ControlClient::RemoveApplication(const std::string& app_id,
                                                           const std::string& token) const {
+  SHUFFLE_RETURN_IF_ERROR(stubs_->error);
   proto::RemoveApplicationRequest request;
   *request.mutable_credentials() = Credentials(app_id, token);
   proto::RemoveApplicationResponse response;
@@ -114,6 +135,7 @@ absl::StatusOr<uint64_t> ControlClient::RemoveApplication(const std::string& app
 
 absl::StatusOr<ControlClient::MovedOutputs> ControlClient::GetMovedOutputs(
     const std::string& app_id, const std::string& token) const {
+  SHUFFLE_RETURN_IF_ERROR(stubs_->error);
   proto::GetMovedOutputsRequest request;
   *request.mutable_credentials() = Credentials(app_id, token);
   proto::GetMovedOutputsResponse response;
@@ -131,14 +153,16 @@ absl::StatusOr<ControlClient::MovedOutputs> ControlClient::GetMovedOutputs(
 }
 
 absl::Status ControlClient::Probe(std::chrono::milliseconds timeout) const {
+  SHUFFLE_RETURN_IF_ERROR(stubs_->error);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout);
   grpc::health::v1::HealthCheckRequest request;
   grpc::health::v1::HealthCheckResponse response;
   // A channel of its own: the shared one may be in a reconnect backoff after an earlier failure
   // and would answer UNAVAILABLE at once, so a partition (no answer) would pass for a restart.
-  auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  SHUFFLE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                           tls::NewGrpcChannel(address_, stubs_->tls));
+  auto health = grpc::health::v1::Health::NewStub(channel);
   const grpc::Status st = health->Check(&context, request, &response);
   if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     return absl::DeadlineExceededError(absl::StrCat("the shuffle server at ", address_,

@@ -212,6 +212,9 @@ struct Server::Parts {
   std::unique_ptr<control::ControlServer> control;
   std::vector<std::unique_ptr<Listener>> listeners;
   std::unique_ptr<ops::ThroughputHistory> history;  // the status page's charts
+  // HTTPS for /metrics and the status page: the same files, but no client certificate asked
+  // (Prometheus and a browser through port-forward show none; the status page has its secret).
+  std::unique_ptr<tls::ReloadingServerContext> metrics_tls;
   std::unique_ptr<ops::MetricsHttpServer> metrics;
   std::unique_ptr<IdleReaper> reaper;
 
@@ -227,7 +230,8 @@ absl::Status Server::Parts::OpenEngine(const ServerOptions& options) {
   LogRecovery(engine->recovery_report());
   if (const tls::ServerFiles files = TlsFiles(options); files.enabled()) {
     SHUFFLE_ASSIGN_OR_RETURN(tls, tls::ReloadingServerContext::Create(files));
-    SHUFFLE_LOG(INFO) << "TLS on the data plane's TCP listener" << Kv("cert", files.cert_file)
+    SHUFFLE_LOG(INFO) << "TLS on the TCP planes (data, control, metrics)"
+                      << Kv("cert", files.cert_file)
                       << Kv("mutual", files.client_ca_file.empty() ? "no" : "yes");
   }
   if (options.secret_file.empty()) {
@@ -250,6 +254,7 @@ absl::Status Server::Parts::StartControl(const ServerOptions& options) {
   control_options.token_authority = tokens.get();
   control_options.handover_progress = &handover_progress;
   control_options.moves = &moves;
+  control_options.peer_tls = PeerTls(options);
   if (tokens != nullptr) {
     SHUFFLE_ASSIGN_OR_RETURN(operator_secret,
                              security::ReadSecretFile(options.registration_secret_file));
@@ -260,8 +265,8 @@ absl::Status Server::Parts::StartControl(const ServerOptions& options) {
     control_options.token_reviewer = reviewer.get();
   }
   service = std::make_unique<control::ControlService>(engine.get(), control_options);
-  SHUFFLE_ASSIGN_OR_RETURN(control,
-                           control::ControlServer::Start(options.control_listen, service.get()));
+  SHUFFLE_ASSIGN_OR_RETURN(control, control::ControlServer::Start(
+                                        options.control_listen, service.get(), TlsFiles(options)));
   drainer->OnStart([server = control.get()] {
     SHUFFLE_LOG(INFO) << "health NOT_SERVING";
     server->SetServing(false);
@@ -314,8 +319,14 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
         return StatusPageAccess(secret, given);
       };
     }
-    SHUFFLE_ASSIGN_OR_RETURN(metrics, ops::MetricsHttpServer::Start(options.metrics_listen, pages));
+    if (tls::ServerFiles files = TlsFiles(options); files.enabled()) {
+      files.client_ca_file.clear();
+      SHUFFLE_ASSIGN_OR_RETURN(metrics_tls, tls::ReloadingServerContext::Create(files));
+    }
+    SHUFFLE_ASSIGN_OR_RETURN(
+        metrics, ops::MetricsHttpServer::Start(options.metrics_listen, pages, metrics_tls.get()));
     SHUFFLE_LOG(INFO) << "serving metrics and the status page" << Kv("port", metrics->port())
+                      << Kv("https", metrics_tls != nullptr)
                       << Kv("status_page_secured", tokens != nullptr);
   }
   if (options.app_ttl_minutes > 0) {

@@ -106,7 +106,8 @@ bool HandOverOnStop(const StopHandOverContext& c) {
                                                              .deadline = deadline,
                                                              .tokens = c.tokens,
                                                              .operator_secret = c.operator_secret,
-                                                             .progress = c.progress});
+                                                             .progress = c.progress,
+                                                             .peer_tls = PeerTls(*c.options)});
   if (!report.ok()) {
     c.moves->Abort();
     SHUFFLE_LOG(ERROR) << "hand-over failed; the node's map outputs fall back to re-runs"

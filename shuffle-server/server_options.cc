@@ -156,6 +156,11 @@ void AddOperationFlags(ServerOptions* o, core::FlagTable& t) {
       .String("tls-client-ca-file", "PATH",
               "PEM CA bundle: TCP clients must present a certificate it signed (mutual TLS).",
               &o->tls_client_ca_file)
+      .String("tls-ca-file", "PATH",
+              "PEM CA bundle this server checks its peers' certificates with when it hands its "
+              "map outputs over to them (their data planes have TLS); it shows its own "
+              "--tls-cert-file to them, for peers with --tls-client-ca-file.",
+              &o->tls_ca_file)
       .Switch("token-review",
               "On Kubernetes: drivers register with their pod's service-account token, checked "
               "with the API server's TokenReview API; the application's namespace is the "

@@ -51,6 +51,9 @@ struct ServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  // The CA this server checks its peers with when it hands its outputs over (it shows its own
+  // certificate to them as a client certificate).
+  std::string tls_ca_file;
   // On Kubernetes: drivers register with their service-account token, checked with the
   // TokenReview API (docs/security.md). The API server is reached with kubeconfig, else in-cluster
   // (also for the hand-over on stop below).
@@ -127,6 +130,8 @@ dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
 
 // The data plane's TLS files (cert_file empty: TLS off).
 tls::ServerFiles TlsFiles(const ServerOptions& options);
+// How this server reaches its peers' data planes in a hand-over (ca_file empty: plaintext).
+tls::ClientFiles PeerTls(const ServerOptions& options);
 
 // The Spark listener's options; nullopt when it is off (no --spark-local-dirs-root).
 std::optional<sparkess::SparkEssOptions> ToSparkEssOptions(const ServerOptions& options);

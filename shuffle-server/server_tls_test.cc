@@ -1,21 +1,29 @@
-// TLS on the data plane's TCP listener, end to end in process: a Server started with a
-// certificate, the client library writing and reading through it (file ranges that are sent with
-// sendfile in plaintext go through OpenSSL here), the refusals (no CA, another CA, a wrong host
-// name, TLS 1.0, mutual TLS without a client certificate) with nothing stored, and a certificate
-// rotated on disk reaching new connections while a connection opened before it keeps working.
+// TLS on the server's TCP planes, end to end in process: a Server started with a certificate,
+// the client library writing and reading through it (file ranges that are sent with sendfile in
+// plaintext go through OpenSSL here), the control plane (gRPC) and /metrics (HTTPS) refusing
+// plaintext, the refusals (no CA, another CA, a wrong host name, TLS 1.0, mutual TLS without a
+// client certificate) with nothing stored, and a certificate rotated on disk reaching new
+// connections of every plane while a connection opened before it keeps working.
+#include <unistd.h>
+
 #include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "core/tls/grpc_credentials.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "shuffle-client/frame_connection.h"
 #include "shuffle-server/server.h"
 #include "shuffle/client/map_output_writer.h"
@@ -47,6 +55,7 @@ class ServerTlsTest : public ::testing::Test {
     options_.min_free_mib = 0;
     options_.tls_cert_file = server_cert_.cert_file;
     options_.tls_key_file = server_cert_.key_file;
+    control_tls_.ca_file = pki_.ca_file();
   }
 
   void StartServer() {
@@ -59,11 +68,56 @@ class ServerTlsTest : public ::testing::Test {
     request.set_num_partitions(kPartitions);
     proto::RegisterShuffleResponse response;
     grpc::ClientContext context;
-    ASSERT_TRUE(
-        proto::ShuffleControl::NewStub(grpc::CreateChannel(Address(core::ReadyFile::kControl),
-                                                           grpc::InsecureChannelCredentials()))
-            ->RegisterShuffle(&context, request, &response)
-            .ok());
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        tls::NewGrpcChannel(Address(core::ReadyFile::kControl), control_tls_);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    const grpc::Status registered =
+        proto::ShuffleControl::NewStub(*channel)->RegisterShuffle(&context, request, &response);
+    ASSERT_TRUE(registered.ok()) << registered.error_message();
+  }
+
+  // The control plane's health check through `files`: OK, or gRPC's error.
+  grpc::Status ControlHealth(const tls::ClientFiles& files) const {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        tls::NewGrpcChannel(Address(core::ReadyFile::kControl), files);
+    if (!channel.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          std::string(channel.status().message()));
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    return grpc::health::v1::Health::NewStub(*channel)->Check(&context, request, &response);
+  }
+
+  // A TLS 1.0 handshake (and nothing newer offered) with the plane at `key`; its result.
+  absl::Status Tls10Handshake(std::string_view key) const {
+    const core::Endpoint endpoint = *server_->addresses().Find(key);
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(endpoint.port());
+    ::inet_pton(AF_INET, endpoint.host().c_str(), &address.sin_addr);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+      ::close(fd);
+      return absl::InternalError("connect failed");
+    }
+    timeval timeout{.tv_sec = 5, .tv_usec = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    tls::SslCtxPtr old(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+    SSL_CTX_set_security_level(old.get(), 0);
+    SSL_CTX_set_min_proto_version(old.get(), TLS1_VERSION);
+    SSL_CTX_set_max_proto_version(old.get(), TLS1_VERSION);
+    SSL_CTX_load_verify_locations(old.get(), pki_.ca_file().c_str(), nullptr);
+    SSL_CTX_set_verify(old.get(), SSL_VERIFY_PEER, nullptr);
+    tls::ClientFiles files;
+    files.ca_file = pki_.ca_file();
+    absl::StatusOr<tls::SslPtr> handshake =
+        tls::ClientHandshake(fd, old.get(), files, endpoint.host(), endpoint.ToString());
+    ::close(fd);
+    return handshake.status();
   }
 
   std::string Address(std::string_view key) const {
@@ -129,8 +183,8 @@ class ServerTlsTest : public ::testing::Test {
   }
 
   double Metric(std::string_view line_prefix) const {
-    absl::StatusOr<std::string> page =
-        testsupport::HttpGetOk(*server_->addresses().Find(core::ReadyFile::kMetrics), "/metrics");
+    absl::StatusOr<std::string> page = testsupport::HttpGetOk(
+        *server_->addresses().Find(core::ReadyFile::kMetrics), "/metrics", pki_.ca_file());
     EXPECT_TRUE(page.ok()) << page.status();
     for (absl::string_view line : absl::StrSplit(page.value_or(""), '\n')) {
       if (absl::StartsWith(line, absl::string_view(line_prefix.data(), line_prefix.size()))) {
@@ -155,6 +209,7 @@ class ServerTlsTest : public ::testing::Test {
   testsupport::TempDir dir_{"server-tls-test-"};
   testsupport::TestPki pki_{dir_.path()};
   testsupport::IssuedCertificate server_cert_;
+  tls::ClientFiles control_tls_;  // how StartServer reaches the control plane
   ServerOptions options_;
   std::unique_ptr<Server> server_;
   const client::ShuffleHandle handle_{
@@ -207,32 +262,55 @@ TEST_F(ServerTlsTest, RefusesClientsThatCannotCheckTheServerAndStoresNothing) {
   EXPECT_TRUE(WriteMap(TlsClient(), 0, 10, 10).ok());
 }
 
-TEST_F(ServerTlsTest, RefusesTls10) {
+TEST_F(ServerTlsTest, RefusesTls10OnEveryPlane) {
   StartServer();
-  const core::Endpoint data = *server_->addresses().Find(core::ReadyFile::kData);
-  absl::StatusOr<std::unique_ptr<client::FrameConnection>> plain =
-      client::FrameConnection::Connect(data.ToString(), 5000, 5000, 1 << 20);
-  ASSERT_TRUE(plain.ok());
-  // A client that offers TLS 1.0 only, on the raw connection's socket.
-  tls::SslCtxPtr old(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
-  SSL_CTX_set_security_level(old.get(), 0);
-  SSL_CTX_set_min_proto_version(old.get(), TLS1_VERSION);
-  SSL_CTX_set_max_proto_version(old.get(), TLS1_VERSION);
-  SSL_CTX_load_verify_locations(old.get(), pki_.ca_file().c_str(), nullptr);
-  SSL_CTX_set_verify(old.get(), SSL_VERIFY_PEER, nullptr);
-  tls::ClientFiles files;
-  files.ca_file = pki_.ca_file();
-  absl::StatusOr<tls::SslPtr> handshake = tls::ClientHandshake(
-      (*plain)->fd_for_testing(), old.get(), files, data.host(), data.ToString());
-  ASSERT_FALSE(handshake.ok());
-  EXPECT_EQ(handshake.status().code(), absl::StatusCode::kUnavailable) << handshake.status();
+  for (std::string_view plane :
+       {core::ReadyFile::kData, core::ReadyFile::kControl, core::ReadyFile::kMetrics}) {
+    const absl::Status handshake = Tls10Handshake(plane);
+    EXPECT_EQ(handshake.code(), absl::StatusCode::kUnavailable) << plane << ": " << handshake;
+  }
   EXPECT_GE(Metric("shuffle_tls_handshakes_total{result=\"failed\"}"), 1);
+}
+
+TEST_F(ServerTlsTest, ControlPlaneAndMetricsRefusePlaintextAndForeignCas) {
+  StartServer();
+  EXPECT_TRUE(ControlHealth(control_tls_).ok());
+  const grpc::Status plaintext = ControlHealth(tls::ClientFiles{});
+  EXPECT_EQ(plaintext.error_code(), grpc::StatusCode::UNAVAILABLE) << plaintext.error_message();
+  testsupport::TempDir other_dir("server-tls-other-");
+  testsupport::TestPki other(other_dir.path(), "other-ca");
+  tls::ClientFiles foreign;
+  foreign.ca_file = other.ca_file();
+  EXPECT_EQ(ControlHealth(foreign).error_code(), grpc::StatusCode::UNAVAILABLE);
+  tls::ClientFiles misnamed = control_tls_;
+  misnamed.server_name = "elsewhere.test";
+  EXPECT_EQ(ControlHealth(misnamed).error_code(), grpc::StatusCode::UNAVAILABLE);
+  tls::ClientFiles by_name = control_tls_;
+  by_name.server_name = "shuffle.test";
+  EXPECT_TRUE(ControlHealth(by_name).ok());
+
+  const core::Endpoint metrics = *server_->addresses().Find(core::ReadyFile::kMetrics);
+  absl::StatusOr<std::string> page = testsupport::HttpGetOk(metrics, "/metrics", pki_.ca_file());
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(*page, HasSubstr("shuffle_tls_handshakes_total"));
+  EXPECT_FALSE(testsupport::HttpGet(metrics, "/healthz").ok());  // plaintext HTTP
+  EXPECT_FALSE(testsupport::HttpGet(metrics, "/healthz", other.ca_file()).ok());
 }
 
 TEST_F(ServerTlsTest, MutualTlsRefusesAClientWithoutACertificate) {
   const testsupport::IssuedCertificate executor = pki_.Issue("executor", {"executor-1"});
   options_.tls_client_ca_file = pki_.ca_file();
+  control_tls_.cert_file = executor.cert_file;
+  control_tls_.key_file = executor.key_file;
   StartServer();
+  // The control plane asks for a client certificate too; /metrics does not (Prometheus, probes).
+  tls::ClientFiles anonymous_control;
+  anonymous_control.ca_file = pki_.ca_file();
+  EXPECT_FALSE(ControlHealth(anonymous_control).ok());
+  EXPECT_TRUE(ControlHealth(control_tls_).ok());
+  EXPECT_TRUE(testsupport::HttpGetOk(*server_->addresses().Find(core::ReadyFile::kMetrics),
+                                     "/healthz", pki_.ca_file())
+                  .ok());
   absl::Status anonymous = WriteMap(TlsClient(), 0, 10, 10).status();
   EXPECT_FALSE(anonymous.ok());
   EXPECT_EQ(StoredBytes(), 0u);
@@ -280,6 +358,16 @@ TEST_F(ServerTlsTest, ARotatedCertificateReachesNewConnectionsAndSparesOpenOnes)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(renewed.ok()) << "the renewed certificate was never served: " << renewed;
+  // The control plane and /metrics follow (gRPC's file watcher looks once a second).
+  tls::ClientFiles renewed_control = control_tls_;
+  renewed_control.server_name = "renewed.test";
+  grpc::Status control = ControlHealth(renewed_control);
+  for (int i = 0; i < 50 && !control.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    control = ControlHealth(renewed_control);
+  }
+  EXPECT_TRUE(control.ok()) << "the control plane never served the renewed certificate: "
+                            << control.error_message();
   EXPECT_EQ(WriteMap(old_name, 2, 10, 10).status().code(),
             absl::StatusCode::kFailedPrecondition);  // new connections: the new certificate
 

@@ -20,6 +20,16 @@ tls::ServerFiles TlsFiles(const ServerOptions& options) {
   return files;
 }
 
+tls::ClientFiles PeerTls(const ServerOptions& options) {
+  tls::ClientFiles files;
+  files.ca_file = options.tls_ca_file;
+  if (!options.tls_ca_file.empty()) {  // for peers that require client certificates
+    files.cert_file = options.tls_cert_file;
+    files.key_file = options.tls_key_file;
+  }
+  return files;
+}
+
 namespace {
 
 // The port of --listen, or 0 when it has none fixed (port 0, empty, or not HOST:PORT: the data

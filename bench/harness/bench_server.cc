@@ -48,6 +48,9 @@ absl::Status BenchServer::Launch() {
   }
   start_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   process_ = std::move(*process);
+  client::ClientOptions control_tls;
+  control_tls.tls_ca_file = spec_.tls_ca_file;
+  process_->set_control_tls(control_tls);
   const std::optional<core::Endpoint> tcp = process_->ready().Find(core::ReadyFile::kData);
   const std::optional<core::Endpoint> unix = process_->ready().Find(core::ReadyFile::kSocket);
   if (!tcp.has_value()) {
@@ -82,7 +85,8 @@ absl::StatusOr<std::map<std::string, double>> BenchServer::ScrapeMetrics() const
   if (!endpoint.has_value()) {
     return absl::FailedPreconditionError("the server has no metrics endpoint");
   }
-  SHUFFLE_ASSIGN_OR_RETURN(std::string page, testsupport::HttpGetOk(*endpoint, "/metrics"));
+  SHUFFLE_ASSIGN_OR_RETURN(std::string page,
+                           testsupport::HttpGetOk(*endpoint, "/metrics", spec_.tls_ca_file));
   std::map<std::string, double> metrics;
   std::istringstream lines(page);
   std::string line;

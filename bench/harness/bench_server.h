@@ -24,6 +24,9 @@ struct BenchServerSpec {
   std::string dir;     // created; removed with the server
   bool unix_socket = false;
   std::vector<std::string> extra_args;
+  // The CA of a server started with --tls-cert-file (in extra_args): its control plane and
+  // /metrics are then reached through TLS.
+  std::string tls_ca_file;
 };
 
 class BenchServer {

@@ -32,7 +32,8 @@ absl::StatusOr<Measured> Measure(const ScenarioContext& ctx, const std::string& 
                            BenchServer::Start(BenchServerSpec{.binary = ctx.options->server,
                                                               .dir = dir,
                                                               .unix_socket = false,
-                                                              .extra_args = server_args}));
+                                                              .extra_args = server_args,
+                                                              .tls_ca_file = ca_file}));
   SHUFFLE_ASSIGN_OR_RETURN(client::ShuffleHandle handle,
                            server->RegisterShuffle(5, p.ingest_partitions));
   const uint64_t bytes = std::max<uint64_t>(p.ingest_bytes / 4, uint64_t{kBlockBytes} * 16);

@@ -105,7 +105,8 @@ absl::StatusOr<proto::DecommissionResponse> ControlService::DoDecommission(
                                     .deadline = deadline,
                                     .tokens = options_.token_authority,
                                     .operator_secret = req.admin().operator_secret(),
-                                    .progress = options_.handover_progress};
+                                    .progress = options_.handover_progress,
+                                    .peer_tls = options_.peer_tls};
   for (const proto::Peer& peer : req.peers()) {
     options.peers.push_back(handover::PeerServer{.data_address = peer.data_address(),
                                                  .control_address = peer.control_address()});

@@ -8,17 +8,24 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/tls/grpc_credentials.h"
 #include "shuffle/core/logging.h"
+#include "shuffle/core/status_macros.h"
 
 namespace shuffle::control {
 
 using core::Kv;
 
 absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& address,
-                                                                    ControlService* service) {
+                                                                    ControlService* service,
+                                                                    const tls::ServerFiles& tls) {
   if (address.empty()) {
     return absl::InvalidArgumentError(
         "control plane address is empty: pass host:port (e.g. 0.0.0.0:7338; port 0 picks one)");
+  }
+  auto credentials = tls::GrpcServerCredentials(tls);
+  if (!credentials.ok()) {
+    return core::Annotate(credentials.status(), "control plane");
   }
   // Process-wide; must precede building the server so the builder adds the health service.
   grpc::EnableDefaultHealthCheckService(true);
@@ -26,7 +33,7 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::s
   // gRPC sets SO_REUSEPORT by default, which would let a second server share the port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int selected_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddListeningPort(address, *credentials, &selected_port);
   builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port == 0) {
@@ -42,7 +49,10 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::s
       new ControlServer(std::move(server), service, address, static_cast<uint16_t>(selected_port)));
   control->SetServing(true);
   SHUFFLE_LOG(INFO) << "control plane serving" << Kv("address", address)
-                    << Kv("port", selected_port);
+                    << Kv("port", selected_port)
+                    << Kv("tls", !tls.enabled()               ? "off"
+                                 : tls.client_ca_file.empty() ? "on"
+                                                              : "mutual");
   return control;
 }
 

@@ -1,7 +1,8 @@
 // ControlServer: the gRPC server that hosts the ControlService, plus the standard gRPC health
 // checking service (grpc.health.v1.Health). Health reports SERVING for "" and
 // "shuffle.proto.ShuffleControl" once started, NOT_SERVING after SetServing(false) or Shutdown().
-// Plaintext (insecure credentials) for now.
+// Plaintext, or TLS from the server's certificate files (tls::GrpcServerCredentials: reloaded
+// on rotation, optional mutual TLS).
 //
 // Thread-safety: every method may be called from any thread, except that Shutdown() (and the
 // destructor) must not be called from inside an RPC handler.
@@ -19,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/tls/tls_context.h"
 #include "shuffle-server/control/control_service.h"
 
 namespace shuffle::control {
@@ -30,9 +32,11 @@ class ControlServer {
  public:
   // Listens on `address` ("host:port"; port 0 picks a free port, see port()) and serves
   // `service`, which must outlive the server. UNAVAILABLE, naming the address, when it cannot
-  // listen there.
+  // listen there. With `tls` enabled, only TLS clients are served (INVALID_ARGUMENT naming a
+  // certificate file that cannot be loaded).
   static absl::StatusOr<std::unique_ptr<ControlServer>> Start(const std::string& address,
-                                                              ControlService* service);
+                                                              ControlService* service,
+                                                              const tls::ServerFiles& tls = {});
 
   // Shutdown() with a one-second grace period.
   ~ControlServer();

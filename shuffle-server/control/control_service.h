@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/tls/tls_context.h"
 #include "shuffle-server/storage/engine.h"
 #include "shuffle-server/storage/env.h"
 #include "shuffle/core/gate.h"
@@ -95,6 +96,8 @@ struct ControlServiceOptions {
   // the ledger, which GetMovedOutputs serves; null: not recorded. Must outlive the service.
   handover::HandOverProgress* handover_progress = nullptr;
   handover::MoveLedger* moves = nullptr;
+  // How Decommission reaches the peers' data planes (ca_file empty: plaintext).
+  tls::ClientFiles peer_tls;
 };
 
 class ControlService final : public proto::ShuffleControl::Service {

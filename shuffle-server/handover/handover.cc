@@ -61,9 +61,14 @@ absl::StatusOr<std::vector<Output>> CommittedOutputs(storage::StorageEngine* eng
   return outputs;
 }
 
-client::ClientOptions WriterOptions(const PeerServer& peer, absl::Time deadline) {
+client::ClientOptions WriterOptions(const PeerServer& peer, const tls::ClientFiles& tls,
+                                    absl::Time deadline) {
   client::ClientOptions o;
   o.server = peer.data_address;
+  o.tls_ca_file = tls.ca_file;
+  o.tls_cert_file = tls.cert_file;
+  o.tls_key_file = tls.key_file;
+  o.tls_server_name = tls.server_name;
   o.register_shuffle_on_push = true;  // the peer may not know the shuffle (a Spark application)
   o.max_retries = 3;
   const int64_t left_ms =
@@ -75,15 +80,16 @@ client::ClientOptions WriterOptions(const PeerServer& peer, absl::Time deadline)
 
 // Reads the output back from the engine and writes it to `peer` as the same attempt.
 absl::StatusOr<client::MapStatus> CopyOutput(storage::StorageEngine* engine, const Output& out,
-                                             const PeerServer& peer, const std::string& token,
-                                             absl::Time deadline, uint64_t* bytes_read) {
+                                             const PeerServer& peer, const tls::ClientFiles& tls,
+                                             const std::string& token, absl::Time deadline,
+                                             uint64_t* bytes_read) {
   const client::ShuffleHandle handle{.app_id = out.key.app.value(),
                                      .token = token,
                                      .shuffle = out.key.shuffle,
                                      .num_partitions = out.num_partitions};
-  SHUFFLE_ASSIGN_OR_RETURN(
-      std::unique_ptr<client::MapOutputWriter> writer,
-      client::MapOutputWriter::Open(WriterOptions(peer, deadline), handle, out.map, out.attempt));
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<client::MapOutputWriter> writer,
+                           client::MapOutputWriter::Open(WriterOptions(peer, tls, deadline), handle,
+                                                         out.map, out.attempt));
   SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<core::Decompressor> decompressor,
                            core::Decompressor::Create());
   std::string raw;
@@ -129,7 +135,8 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
     ~MarkFinished() { progress.Finish(); }
   } mark_finished{progress};
   SHUFFLE_ASSIGN_OR_RETURN(
-      PeerChoice choice, PeerChoice::Ask(options.peers, options.operator_secret, options.deadline));
+      PeerChoice choice,
+      PeerChoice::Ask(options.peers, options.operator_secret, options.peer_tls, options.deadline));
   HandOverReport report;
   std::vector<Output> outputs;
   for (const storage::ShuffleUsage& usage : engine->Usage()) {
@@ -156,8 +163,8 @@ absl::StatusOr<HandOverReport> HandOver(storage::StorageEngine* engine,
         break;
       }
       uint64_t bytes = 0;
-      absl::StatusOr<client::MapStatus> status =
-          CopyOutput(engine, out, choice.peer(peer), token, options.deadline, &bytes);
+      absl::StatusOr<client::MapStatus> status = CopyOutput(
+          engine, out, choice.peer(peer), options.peer_tls, token, options.deadline, &bytes);
       if (status.ok()) {
         choice.Charge(peer, bytes);
         report.bytes_moved += bytes;

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/tls/tls_context.h"
 #include "shuffle-server/handover/peer_spec.h"
 #include "shuffle-server/handover/progress.h"
 #include "shuffle-server/storage/engine.h"
@@ -49,6 +50,8 @@ struct HandOverOptions {
   std::string operator_secret;
   // Updated as outputs move (the /metrics page); may be null.
   HandOverProgress* progress = nullptr;
+  // TLS to the peers' data planes (ca_file empty: plaintext).
+  tls::ClientFiles peer_tls;
 };
 
 struct MovedOutput {

@@ -6,7 +6,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/tls/grpc_credentials.h"
 #include "shuffle/core/logging.h"
+#include "shuffle/core/status_macros.h"
 #include "shuffle/proto/control.grpc.pb.h"
 
 namespace shuffle::handover {
@@ -17,8 +19,9 @@ using core::Kv;
 constexpr absl::Duration kStatusTimeout = absl::Seconds(5);
 
 absl::StatusOr<uint64_t> PeerFreeBytes(const PeerServer& peer, const std::string& operator_secret,
-                                       absl::Time deadline) {
-  auto channel = grpc::CreateChannel(peer.control_address, grpc::InsecureChannelCredentials());
+                                       const tls::ClientFiles& tls, absl::Time deadline) {
+  SHUFFLE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                           tls::NewGrpcChannel(peer.control_address, tls));
   auto stub = proto::ShuffleControl::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + kStatusTimeout)));
@@ -44,10 +47,10 @@ absl::StatusOr<uint64_t> PeerFreeBytes(const PeerServer& peer, const std::string
 
 absl::StatusOr<PeerChoice> PeerChoice::Ask(const std::vector<PeerServer>& peers,
                                            const std::string& operator_secret,
-                                           absl::Time deadline) {
+                                           const tls::ClientFiles& tls, absl::Time deadline) {
   PeerChoice choice;
   for (const PeerServer& peer : peers) {
-    absl::StatusOr<uint64_t> free_bytes = PeerFreeBytes(peer, operator_secret, deadline);
+    absl::StatusOr<uint64_t> free_bytes = PeerFreeBytes(peer, operator_secret, tls, deadline);
     if (!free_bytes.ok()) {
       SHUFFLE_LOG(WARNING) << "hand-over: leaving a peer out" << Kv("peer", peer.data_address)
                            << Kv("error", free_bytes.status().ToString());

@@ -11,20 +11,23 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/tls/tls_context.h"
 #include "shuffle-server/handover/handover.h"
 
 namespace shuffle::handover {
 
-// The free bytes of a peer's data directories. Errors name the peer.
+// The free bytes of a peer's data directories, asked through `tls` (plaintext when not
+// enabled). Errors name the peer.
 absl::StatusOr<uint64_t> PeerFreeBytes(const PeerServer& peer, const std::string& operator_secret,
-                                       absl::Time deadline);
+                                       const tls::ClientFiles& tls, absl::Time deadline);
 
 class PeerChoice {
  public:
   // Asks every peer for its free space; those that do not answer are left out (logged).
   // FAILED_PRECONDITION when none answers.
   static absl::StatusOr<PeerChoice> Ask(const std::vector<PeerServer>& peers,
-                                        const std::string& operator_secret, absl::Time deadline);
+                                        const std::string& operator_secret,
+                                        const tls::ClientFiles& tls, absl::Time deadline);
 
   // The peers by free space left, most first, skipping those in `exclude` (indexes).
   std::vector<size_t> Ranked() const;

@@ -1,9 +1,13 @@
 #include "shuffle-server/ops/metrics_http_server.h"
 
+#include <type_traits>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "shuffle-server/dataplane/listen.h"
 #include "shuffle-server/ops/status_page.h"
@@ -17,23 +21,50 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-// One HTTP exchange: read a request, answer it, close.
-class Session : public std::enable_shared_from_this<Session> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One HTTP exchange over a plain or TLS stream: (handshake,) read a request, answer it, close.
+template <typename Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(tcp::socket socket, const MetricsHttpServer::Pages& pages)
-      : stream_(std::move(socket)), pages_(pages) {}
+  Session(Stream stream, const MetricsHttpServer::Pages& pages)
+      : stream_(std::move(stream)), pages_(pages) {}
 
   void Run() {
-    stream_.expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
+    if constexpr (kTls) {
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (!ec) {
+                                  self->Read();
+                                }
+                              });
+    } else {
+      Read();
+    }
+  }
+
+ private:
+  void Read() {
     http::async_read(stream_, buffer_, request_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        if (!ec) {
                          self->Answer();
                        }
                      });
   }
 
- private:
+  void Close() {
+    if constexpr (kTls) {
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
   void Answer() {
     response_.version(request_.version());
     response_.keep_alive(false);
@@ -65,10 +96,9 @@ class Session : public std::enable_shared_from_this<Session> {
                                 : "not found: try /metrics or /healthz\n";
     }
     response_.prepare_payload();
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code, size_t) {
-      beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    });
+    http::async_write(
+        stream_, response_,
+        [self = this->shared_from_this()](beast::error_code, size_t) { self->Close(); });
   }
 
   void AnswerStatusJson() {
@@ -94,7 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.body() = pages_.status_json();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   const MetricsHttpServer::Pages& pages_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
@@ -107,24 +137,35 @@ struct MetricsHttpServer::State {
   asio::io_context io;
   tcp::acceptor acceptor{io};
   Pages pages;
+  tls::ReloadingServerContext* tls = nullptr;
 
   void Accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         return;  // closed
       }
-      std::make_shared<Session>(std::move(socket), pages)->Run();
+      if (tls == nullptr) {
+        std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), pages)
+            ->Run();
+      } else {
+        // The stream's SSL holds its own reference to the context; the Asio wrapper only lends it.
+        const tls::SslCtxPtr ctx = tls->Current();
+        SSL_CTX_up_ref(ctx.get());
+        asio::ssl::context lent(ctx.get());
+        std::make_shared<Session<TlsStream>>(TlsStream(std::move(socket), lent), pages)->Run();
+      }
       Accept();
     });
   }
 };
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    const std::string& address, Pages pages) {
+    const std::string& address, Pages pages, tls::ReloadingServerContext* tls) {
   auto server = std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer());
   server->state_ = std::make_unique<State>();
   State& state = *server->state_;
   state.pages = std::move(pages);
+  state.tls = tls;
   auto endpoint = dataplane::ResolveListenAddress(state.io, address);
   if (!endpoint.ok()) {
     return core::Annotate(endpoint.status(), "metrics listener");

@@ -2,8 +2,9 @@
 // the page a callback renders (Prometheus text format), GET /healthz answers "ok", and with a
 // status callback GET /status serves the status page (status_page.h) and GET /status.json its
 // data. On a secured server /status.json needs the operator secret as "Authorization: Bearer
-// SECRET" (401 without it, 403 with a wrong one); the page itself holds no data. One I/O thread;
-// requests are small and rare. Start/Stop from any thread except the server's own.
+// SECRET" (401 without it, 403 with a wrong one); the page itself holds no data. Plaintext, or
+// HTTPS with a (reloading) TLS context. One I/O thread; requests are small and rare. Start/Stop
+// from any thread except the server's own.
 #ifndef SHUFFLE_SERVER_OPS_METRICS_HTTP_SERVER_H_
 #define SHUFFLE_SERVER_OPS_METRICS_HTTP_SERVER_H_
 
@@ -16,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/tls/tls_context.h"
 
 namespace shuffle::ops {
 
@@ -31,9 +33,10 @@ class MetricsHttpServer {
     std::function<absl::Status(std::string_view secret)> authorize;
   };
 
-  // Listens on "host:port" (port 0 picks a free one).
-  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& address,
-                                                                  Pages pages);
+  // Listens on "host:port" (port 0 picks a free one); HTTPS with the context `tls` (it must
+  // outlive the server) unless it is null.
+  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
+      const std::string& address, Pages pages, tls::ReloadingServerContext* tls = nullptr);
   ~MetricsHttpServer();
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;

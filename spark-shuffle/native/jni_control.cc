@@ -3,6 +3,7 @@
 #include <jni.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,9 +15,16 @@ using shuffle::jni::ToString;
 
 namespace {
 
-shuffle::client::ControlClient Client(JNIEnv* env, jstring address, jlong timeout_ms) {
-  return shuffle::client::ControlClient(ToString(env, address),
-                                        std::chrono::milliseconds(timeout_ms));
+// Null, with a Java exception pending, when `tls` is not the plugin's String[4].
+std::optional<shuffle::client::ControlClient> Client(JNIEnv* env, jstring address, jlong timeout_ms,
+                                                     jobjectArray tls) {
+  shuffle::client::ClientOptions options;
+  if (absl::Status st = shuffle::jni::ToTlsOptions(env, tls, &options); !st.ok()) {
+    Throw(env, st, ToString(env, address));
+    return std::nullopt;
+  }
+  return std::optional<shuffle::client::ControlClient>(
+      std::in_place, ToString(env, address), std::chrono::milliseconds(timeout_ms), options);
 }
 
 }  // namespace
@@ -24,48 +32,62 @@ shuffle::client::ControlClient Client(JNIEnv* env, jstring address, jlong timeou
 extern "C" {
 
 JNIEXPORT jstring JNICALL Java_dev_shuffle_spark_client_NativeControl_registerApplication(
-    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jstring app_id,
-    jstring namespace_name, jstring identity_token) {
-  auto client = Client(env, address, timeout_ms);
-  auto token = client.RegisterApplication(ToString(env, app_id), ToString(env, namespace_name),
-                                          ToString(env, identity_token));
+    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jobjectArray tls,
+    jstring app_id, jstring namespace_name, jstring identity_token) {
+  auto client = Client(env, address, timeout_ms, tls);
+  if (!client) {
+    return nullptr;
+  }
+  auto token = client->RegisterApplication(ToString(env, app_id), ToString(env, namespace_name),
+                                           ToString(env, identity_token));
   if (!token.ok()) {
-    Throw(env, token.status(), client.address());
+    Throw(env, token.status(), client->address());
     return nullptr;
   }
   return env->NewStringUTF(token->c_str());
 }
 
 JNIEXPORT void JNICALL Java_dev_shuffle_spark_client_NativeControl_sealShuffle(
-    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jstring app_id, jstring token,
-    jint shuffle_id) {
-  auto client = Client(env, address, timeout_ms);
-  absl::Status st = client.SealShuffle(ToString(env, app_id), ToString(env, token),
-                                       shuffle::core::ShuffleId(static_cast<uint32_t>(shuffle_id)));
+    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jobjectArray tls,
+    jstring app_id, jstring token, jint shuffle_id) {
+  auto client = Client(env, address, timeout_ms, tls);
+  if (!client) {
+    return;
+  }
+  absl::Status st =
+      client->SealShuffle(ToString(env, app_id), ToString(env, token),
+                          shuffle::core::ShuffleId(static_cast<uint32_t>(shuffle_id)));
   if (!st.ok()) {
-    Throw(env, st, client.address());
+    Throw(env, st, client->address());
   }
 }
 
 JNIEXPORT jlong JNICALL Java_dev_shuffle_spark_client_NativeControl_removeShuffle(
-    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jstring app_id, jstring token,
-    jint shuffle_id) {
-  auto client = Client(env, address, timeout_ms);
-  auto freed = client.RemoveShuffle(ToString(env, app_id), ToString(env, token),
-                                    shuffle::core::ShuffleId(static_cast<uint32_t>(shuffle_id)));
+    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jobjectArray tls,
+    jstring app_id, jstring token, jint shuffle_id) {
+  auto client = Client(env, address, timeout_ms, tls);
+  if (!client) {
+    return 0;
+  }
+  auto freed = client->RemoveShuffle(ToString(env, app_id), ToString(env, token),
+                                     shuffle::core::ShuffleId(static_cast<uint32_t>(shuffle_id)));
   if (!freed.ok()) {
-    Throw(env, freed.status(), client.address());
+    Throw(env, freed.status(), client->address());
     return 0;
   }
   return static_cast<jlong>(*freed);
 }
 
 JNIEXPORT jlong JNICALL Java_dev_shuffle_spark_client_NativeControl_removeApplication(
-    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jstring app_id, jstring token) {
-  auto client = Client(env, address, timeout_ms);
-  auto freed = client.RemoveApplication(ToString(env, app_id), ToString(env, token));
+    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jobjectArray tls,
+    jstring app_id, jstring token) {
+  auto client = Client(env, address, timeout_ms, tls);
+  if (!client) {
+    return 0;
+  }
+  auto freed = client->RemoveApplication(ToString(env, app_id), ToString(env, token));
   if (!freed.ok()) {
-    Throw(env, freed.status(), client.address());
+    Throw(env, freed.status(), client->address());
     return 0;
   }
   return static_cast<jlong>(*freed);
@@ -75,11 +97,15 @@ JNIEXPORT jlong JNICALL Java_dev_shuffle_spark_client_NativeControl_removeApplic
 // shuffle id, map index, attempt, node, data address and control address (NativeControl parses
 // them).
 JNIEXPORT jobjectArray JNICALL Java_dev_shuffle_spark_client_NativeControl_movedOutputs0(
-    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jstring app_id, jstring token) {
-  auto client = Client(env, address, timeout_ms);
-  auto moves = client.GetMovedOutputs(ToString(env, app_id), ToString(env, token));
+    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jobjectArray tls,
+    jstring app_id, jstring token) {
+  auto client = Client(env, address, timeout_ms, tls);
+  if (!client) {
+    return nullptr;
+  }
+  auto moves = client->GetMovedOutputs(ToString(env, app_id), ToString(env, token));
   if (!moves.ok()) {
-    Throw(env, moves.status(), client.address());
+    Throw(env, moves.status(), client->address());
     return nullptr;
   }
   std::vector<std::string> fields;

@@ -47,6 +47,24 @@ std::string ToString(JNIEnv* env, jstring s) {
   return out;
 }
 
+absl::Status ToTlsOptions(JNIEnv* env, jobjectArray tls, client::ClientOptions* out) {
+  if (tls == nullptr || env->GetArrayLength(tls) != 4) {
+    return absl::InvalidArgumentError(
+        "native client TLS options: expected String[4]; the plugin jar and libshuffle_jni.so do "
+        "not match");
+  }
+  std::string* fields[] = {&out->tls_ca_file, &out->tls_cert_file, &out->tls_key_file,
+                           &out->tls_server_name};
+  for (jsize i = 0; i < 4; ++i) {
+    auto s = static_cast<jstring>(env->GetObjectArrayElement(tls, i));
+    *fields[i] = ToString(env, s);
+    if (s != nullptr) {
+      env->DeleteLocalRef(s);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ToOptions(JNIEnv* env, jlongArray array, jobjectArray tls,
                        client::ClientOptions* out) {
   if (array == nullptr || env->GetArrayLength(array) != kOptionCount) {
@@ -66,21 +84,7 @@ absl::Status ToOptions(JNIEnv* env, jlongArray array, jobjectArray tls,
   out->max_backoff_ms = v[kOptionMaxBackoffMs];
   out->register_shuffle_on_push = v[kOptionRegisterShuffleOnPush] != 0;
   out->writer_waits_for_server = v[kOptionWriterWaitsForServer] != 0;
-  if (tls == nullptr || env->GetArrayLength(tls) != 4) {
-    return absl::InvalidArgumentError(
-        "native client TLS options: expected String[4]; the plugin jar and libshuffle_jni.so do "
-        "not match");
-  }
-  std::string* fields[] = {&out->tls_ca_file, &out->tls_cert_file, &out->tls_key_file,
-                           &out->tls_server_name};
-  for (jsize i = 0; i < 4; ++i) {
-    auto s = static_cast<jstring>(env->GetObjectArrayElement(tls, i));
-    *fields[i] = ToString(env, s);
-    if (s != nullptr) {
-      env->DeleteLocalRef(s);
-    }
-  }
-  return absl::OkStatus();
+  return ToTlsOptions(env, tls, out);
 }
 
 }  // namespace shuffle::jni

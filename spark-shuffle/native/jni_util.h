@@ -39,6 +39,8 @@ std::string ToString(JNIEnv* env, jstring s);
 // fixed by kOption* below). INVALID_ARGUMENT for a wrong length.
 // `tls`: String[4] of the TLS files (CA, certificate, key, server name; null entries are empty).
 absl::Status ToOptions(JNIEnv* env, jlongArray array, jobjectArray tls, client::ClientOptions* out);
+// Only the TLS files of `out`, from `tls` as above.
+absl::Status ToTlsOptions(JNIEnv* env, jobjectArray tls, client::ClientOptions* out);
 
 inline constexpr int kOptionCompressionLevel = 0;
 inline constexpr int kOptionMaxBytesInFlight = 1;

@@ -19,6 +19,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/tls/grpc_credentials.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -29,6 +30,7 @@
 #include "tests/support/program.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_pki.h"
 
 namespace shuffle::client {
 namespace {
@@ -57,10 +59,18 @@ class HandOverTest : public ::testing::Test {
     std::ofstream(dir_.path() + "/operator-secret") << kOperatorSecret << "\n";
     // The peers first, so node 0 can be told where they are.
     std::string peers;
+    const testsupport::IssuedCertificate cert = pki_.Issue("server", {"127.0.0.1"});
     for (int i : {1, 2, 0}) {
       std::vector<std::string> args = {
           "--secret-file=" + dir_.path() + "/token-secret",
           "--registration-secret-file=" + dir_.path() + "/operator-secret"};
+      if (WithTls()) {  // every data plane encrypted; node 0 checks its peers with the CA
+        args.push_back("--tls-cert-file=" + cert.cert_file);
+        args.push_back("--tls-key-file=" + cert.key_file);
+        if (i == 0) {
+          args.push_back("--tls-ca-file=" + pki_.ca_file());
+        }
+      }
       if (i == 0) {
         for (const std::string& arg : NodeZeroArgs(peers)) {
           args.push_back(arg);
@@ -70,6 +80,7 @@ class HandOverTest : public ::testing::Test {
           ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/n" + std::to_string(i),
                                "n" + std::to_string(i), "", "127.0.0.1:0", args);
       ASSERT_TRUE(server.ok()) << server.status();
+      (*server)->set_control_tls(Options(""));
       if (i != 0) {
         absl::StrAppend(&peers, peers.empty() ? "" : ",", (*server)->data_address(), "/",
                         (*server)->control_address());
@@ -84,6 +95,20 @@ class HandOverTest : public ::testing::Test {
 
   // Node 0's extra flags; `peers` is "DATA/CONTROL,DATA/CONTROL" of nodes 1 and 2.
   virtual std::vector<std::string> NodeZeroArgs(const std::string& /*peers*/) { return {}; }
+  // TLS on every server's TCP planes.
+  virtual bool WithTls() const { return false; }
+
+  // A channel to node 0's control plane, through TLS when the servers have it.
+  std::shared_ptr<grpc::Channel> ControlChannel() const {
+    tls::ClientFiles files;
+    if (WithTls()) {
+      files.ca_file = pki_.ca_file();
+    }
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        tls::NewGrpcChannel(servers_[0]->control_address(), files);
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    return channel.value_or(nullptr);
+  }
 
   ShuffleHandle Handle() const {
     return ShuffleHandle{.app_id = kApp,
@@ -91,9 +116,12 @@ class HandOverTest : public ::testing::Test {
                          .shuffle = core::ShuffleId(2),
                          .num_partitions = kPartitions};
   }
-  static ClientOptions Options(const std::string& server) {
+  ClientOptions Options(const std::string& server) const {
     ClientOptions o;
     o.server = server;
+    if (WithTls()) {
+      o.tls_ca_file = pki_.ca_file();
+    }
     o.register_shuffle_on_push = true;
     o.max_retries = 2;
     o.initial_backoff_ms = 20;
@@ -128,8 +156,7 @@ class HandOverTest : public ::testing::Test {
   }
 
   grpc::Status Decommission(const std::string& secret, proto::DecommissionResponse* response) {
-    auto stub = proto::ShuffleControl::NewStub(
-        grpc::CreateChannel(servers_[0]->control_address(), grpc::InsecureChannelCredentials()));
+    auto stub = proto::ShuffleControl::NewStub(ControlChannel());
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     proto::DecommissionRequest request;
@@ -203,8 +230,7 @@ class HandOverTest : public ::testing::Test {
 
   // GetMovedOutputs of node 0, as the application asks it (its token).
   grpc::Status MovedOutputs(proto::GetMovedOutputsResponse* response) {
-    auto stub = proto::ShuffleControl::NewStub(
-        grpc::CreateChannel(servers_[0]->control_address(), grpc::InsecureChannelCredentials()));
+    auto stub = proto::ShuffleControl::NewStub(ControlChannel());
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     proto::GetMovedOutputsRequest request;
@@ -213,13 +239,13 @@ class HandOverTest : public ::testing::Test {
     return stub->GetMovedOutputs(&context, request, response);
   }
 
-  // The value of one sample of node 0's /metrics page, or -1.
-  double Metric(const std::string& sample) {
-    auto endpoint = core::Endpoint::Parse(servers_[0]->metrics_address());
+  // The value of one sample of node `node`'s /metrics page, or -1.
+  double Metric(const std::string& sample, size_t node = 0) {
+    auto endpoint = core::Endpoint::Parse(servers_[node]->metrics_address());
     if (!endpoint.ok()) {
       return -1;
     }
-    auto page = testsupport::HttpGetOk(*endpoint, "/metrics");
+    auto page = testsupport::HttpGetOk(*endpoint, "/metrics", WithTls() ? pki_.ca_file() : "");
     if (!page.ok()) {
       return -1;
     }
@@ -228,6 +254,7 @@ class HandOverTest : public ::testing::Test {
   }
 
   testsupport::TempDir dir_{"handover_test-"};
+  testsupport::TestPki pki_{dir_.path()};
   std::vector<std::unique_ptr<ServerProcess>> servers_;
   std::string token_;
   std::map<uint32_t, std::multiset<std::string>> expected_;  // by partition
@@ -299,8 +326,7 @@ TEST_F(HandOverTest, EveryOutputIsServedFromItsNewPlaceAfterTheNodeIsGone) {
 TEST_F(HandOverTest, NeedsTheOperatorSecretAndPeers) {
   proto::DecommissionResponse response;
   EXPECT_EQ(Decommission("wrong", &response).error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  auto stub = proto::ShuffleControl::NewStub(
-      grpc::CreateChannel(servers_[0]->control_address(), grpc::InsecureChannelCredentials()));
+  auto stub = proto::ShuffleControl::NewStub(ControlChannel());
   grpc::ClientContext context;
   proto::DecommissionRequest request;
   request.mutable_admin()->set_operator_secret(kOperatorSecret);
@@ -380,8 +406,7 @@ TEST_F(HandOverTest, MovedOutputsAreTheApplicationsOwn) {
   proto::GetMovedOutputsResponse moves;
   ASSERT_TRUE(MovedOutputs(&moves).ok());
   EXPECT_EQ(moves.state(), proto::GetMovedOutputsResponse::NONE);  // no hand-over yet
-  auto stub = proto::ShuffleControl::NewStub(
-      grpc::CreateChannel(servers_[0]->control_address(), grpc::InsecureChannelCredentials()));
+  auto stub = proto::ShuffleControl::NewStub(ControlChannel());
   grpc::ClientContext context;
   proto::GetMovedOutputsRequest request;
   request.mutable_credentials()->set_app_id(kApp);
@@ -424,6 +449,60 @@ TEST_F(HandOverOnStopTest, SigtermHandsOverAndTheDriverLearnsTheNewPlaces) {
 
   ASSERT_TRUE(servers_[0]->Terminate(60000).ok());  // exits cleanly after the linger
   ExpectEveryBlockAt(after);
+}
+
+class HandOverTlsTest : public HandOverTest {
+ protected:
+  bool WithTls() const override { return true; }
+};
+
+// With TLS on every server's TCP planes, the decommissioning server asks its peers' control
+// planes for their free space and writes to their data planes through TLS (--tls-ca-file), and
+// readers find every block there.
+TEST_F(HandOverTlsTest, DecommissionMovesEveryOutputToPeersOverTls) {
+  const std::vector<MapStatus> before = WriteAllMaps();
+  proto::DecommissionResponse response;
+  const grpc::Status st = Decommission(kOperatorSecret, &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(response.unmoved_size(), 0);
+  const std::vector<MapStatus> after = CheckMoved(response.moved(), before);
+  for (size_t node = 1; node < 3; ++node) {
+    EXPECT_GT(Metric("shuffle_tls_handshakes_total{result=\"ok\"}", node), 0) << node;
+    EXPECT_EQ(Metric("shuffle_tls_handshakes_total{result=\"failed\"}", node), 0) << node;
+  }
+  servers_[0]->Kill();
+  ExpectEveryBlockAt(after);
+}
+
+// shufflectl reaches a TLS control plane with the CA (as the DaemonSet's probes do), and says
+// what to do without it.
+TEST_F(HandOverTlsTest, ShufflectlTalksTlsWithTheCa) {
+  const std::vector<std::string> base = {
+      SHUFFLECTL_BINARY, "--server=" + servers_[0]->control_address(), "--timeout-seconds=5"};
+  std::vector<std::string> with_ca = base;
+  with_ca.push_back("--tls-ca-file=" + pki_.ca_file());
+  with_ca.push_back("health");
+  auto health = testsupport::RunProgram(with_ca, dir_.path(), std::chrono::seconds(30), "health");
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(health->exit_code, 0) << health->err;
+  EXPECT_THAT(health->out, ::testing::HasSubstr("SERVING"));
+
+  std::vector<std::string> status = base;
+  status.push_back("--tls-ca-file=" + pki_.ca_file());
+  status.push_back("--secret-file=" + dir_.path() + "/operator-secret");
+  status.push_back("--json");
+  status.push_back("apps");
+  auto apps = testsupport::RunProgram(status, dir_.path(), std::chrono::seconds(30), "apps");
+  ASSERT_TRUE(apps.ok()) << apps.status();
+  EXPECT_EQ(apps->exit_code, 0) << apps->err;
+  EXPECT_THAT(apps->out, ::testing::HasSubstr(kApp));
+
+  std::vector<std::string> plaintext = base;
+  plaintext.push_back("health");
+  auto refused = testsupport::RunProgram(plaintext, dir_.path(), std::chrono::seconds(30), "plain");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->exit_code, 1);
+  EXPECT_THAT(refused->err, ::testing::HasSubstr("--tls-ca-file"));
 }
 
 // Without a hand-over to do (--handover-on-stop=never, the default), SIGTERM stops as before.

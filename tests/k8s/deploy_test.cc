@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "tests/k8s/node_agent/node_agent.h"
 #include "tests/k8s/testenv.h"
+#include "tools/shufflectl/options.h"
 #include "yaml-cpp/yaml.h"
 
 namespace shuffle::k8stest {
@@ -233,6 +234,22 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
   EXPECT_THAT(pod["containers"][0]["volumeMounts"].dump(),
               ::testing::HasSubstr("/etc/shuffle/tls"));
   EXPECT_THAT(pod["volumes"].dump(), ::testing::HasSubstr("shuffle-tls"));
+  EXPECT_EQ((*secured)["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scheme"],
+            "https");
+  // The probes' shufflectl commands, as the API server kept them, parse as shufflectl's own
+  // command line and talk TLS with the mounted CA.
+  for (const char* probe : {"readinessProbe", "livenessProbe"}) {
+    const Json& command = pod["containers"][0][probe]["exec"]["command"];
+    ASSERT_TRUE(command.is_array()) << probe;
+    std::vector<std::string> args;
+    for (size_t i = 1; i < command.size(); ++i) {
+      args.push_back(command[i].get<std::string>());
+    }
+    absl::StatusOr<shufflectl::CtlOptions> parsed = shufflectl::ParseCtlOptions(args);
+    ASSERT_TRUE(parsed.ok()) << probe << ": " << parsed.status();
+    EXPECT_EQ(parsed->tls.ca_file, "/etc/shuffle/tls/ca.crt") << probe;
+    EXPECT_EQ(parsed->command, shufflectl::Command::kHealth) << probe;
+  }
 }
 
 // Spark's executor pod template, completed with what Spark fills in (namespace, image) and bound

@@ -1,5 +1,5 @@
-// HttpGet: one plain HTTP/1.1 GET (Boost.Beast), for tests and benchmarks that read a server's
-// /metrics or /healthz. Bounded by a 10 s timeout and a 64 MiB body. Thread-safe.
+// HttpGet: one HTTP/1.1 GET (Boost.Beast), plain or HTTPS, for tests and benchmarks that read a
+// server's /metrics or /healthz. Bounded by a 10 s timeout and a 64 MiB body. Thread-safe.
 #ifndef SHUFFLE_TESTS_SUPPORT_HTTP_H_
 #define SHUFFLE_TESTS_SUPPORT_HTTP_H_
 
@@ -17,12 +17,15 @@ struct HttpResponse {
   std::string body;
 };
 
-// GET http://ENDPOINT/path. UNAVAILABLE naming the endpoint when it cannot connect or the
-// exchange fails; any HTTP status is a response.
-absl::StatusOr<HttpResponse> HttpGet(const core::Endpoint& endpoint, std::string_view path);
+// GET http://ENDPOINT/path, or https:// when `ca_file` is set (the server's certificate checked
+// against it and the endpoint's host). UNAVAILABLE naming the URL when it cannot connect or the
+// exchange (the TLS handshake included) fails; any HTTP status is a response.
+absl::StatusOr<HttpResponse> HttpGet(const core::Endpoint& endpoint, std::string_view path,
+                                     const std::string& ca_file = "");
 
 // The body of a 200 answer; UNAVAILABLE naming the URL and the status otherwise.
-absl::StatusOr<std::string> HttpGetOk(const core::Endpoint& endpoint, std::string_view path);
+absl::StatusOr<std::string> HttpGetOk(const core::Endpoint& endpoint, std::string_view path,
+                                      const std::string& ca_file = "");
 
 }  // namespace shuffle::testsupport
 

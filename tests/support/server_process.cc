@@ -125,7 +125,7 @@ absl::Status ServerProcess::SealShuffle(const std::string& app, const std::strin
 }
 
 client::ControlClient ServerProcess::Control() const {
-  return client::ControlClient(control_address_, std::chrono::seconds(30));
+  return client::ControlClient(control_address_, std::chrono::seconds(30), control_tls_);
 }
 
 }  // namespace shuffle::testsupport

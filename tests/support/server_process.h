@@ -45,7 +45,8 @@ class ServerProcess {
   void Kill();                             // SIGKILL and reap
   absl::Status Terminate(int timeout_ms);  // SIGTERM, wait for a clean exit
 
-  // Control plane calls.
+  // Control plane calls, through TLS once set_control_tls() named a CA (its tls_* fields).
+  void set_control_tls(const client::ClientOptions& tls) { control_tls_ = tls; }
   absl::Status RegisterShuffle(const std::string& app, uint32_t shuffle, uint32_t partitions);
   absl::Status SealShuffle(const std::string& app, uint32_t shuffle);
   absl::Status SealShuffle(const std::string& app, const std::string& token, uint32_t shuffle);
@@ -64,6 +65,7 @@ class ServerProcess {
   std::string data_address_;
   std::string control_address_;
   std::string metrics_address_;
+  client::ClientOptions control_tls_;
 };
 
 }  // namespace shuffle::testsupport

@@ -7,11 +7,12 @@
 
 namespace shuffle::shufflectl {
 
-CtlClient::CtlClient(std::string server, std::string operator_secret, absl::Duration timeout)
+CtlClient::CtlClient(std::string server, std::shared_ptr<grpc::Channel> channel,
+                     std::string operator_secret, absl::Duration timeout)
     : server_(std::move(server)),
       operator_secret_(std::move(operator_secret)),
       timeout_(timeout),
-      channel_(grpc::CreateChannel(server_, grpc::InsecureChannelCredentials())),
+      channel_(std::move(channel)),
       stub_(proto::ShuffleControl::NewStub(channel_)) {}
 
 void CtlClient::Prepare(grpc::ClientContext* context) const {
@@ -32,7 +33,8 @@ absl::Status CtlClient::Explain(const grpc::Status& status) const {
     case grpc::StatusCode::UNAVAILABLE:
       return absl::UnavailableError(absl::StrCat(
           "cannot reach the shuffle server's control plane at ", server_, " (", message,
-          "): is the server running, and is --server its control-plane address?"));
+          "): is the server running, is --server its control-plane address, and does it "
+          "speak TLS (--tls-ca-file)?"));
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       if (absl::StartsWith(message, "Deadline Exceeded")) {  // gRPC's own, not the server's
         return absl::DeadlineExceededError(absl::StrCat("no answer from ", server_, " within ",

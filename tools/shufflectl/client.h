@@ -23,8 +23,10 @@ namespace shuffle::shufflectl {
 
 class CtlClient {
  public:
-  // `operator_secret` may be empty (a server without secrets).
-  CtlClient(std::string server, std::string operator_secret, absl::Duration timeout);
+  // `operator_secret` may be empty (a server without secrets); `channel` leads to `server`
+  // (tls::NewGrpcChannel: plaintext or TLS).
+  CtlClient(std::string server, std::shared_ptr<grpc::Channel> channel, std::string operator_secret,
+            absl::Duration timeout);
 
   // Every application (app_id empty) or one.
   absl::StatusOr<proto::GetStatusResponse> GetStatus(const std::string& app_id);

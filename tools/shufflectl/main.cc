@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/tls/grpc_credentials.h"
 #include "shuffle-server/security/token_authority.h"
 #include "shuffle/core/flags.h"
 #include "shuffle/core/status_macros.h"
@@ -80,7 +81,12 @@ int Main(int argc, char** argv) {
     }
     secret = *std::move(read);
   }
-  CtlClient client(options->server, secret,
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      tls::NewGrpcChannel(options->server, options->tls);
+  if (!channel.ok()) {
+    return core::ReportUsageError("shufflectl", channel.status());
+  }
+  CtlClient client(options->server, *std::move(channel), secret,
                    absl::Seconds(static_cast<int64_t>(RpcTimeoutSeconds(*options))));
   absl::StatusOr<Output> output = Run(*options, client);
   if (!output.ok()) {

@@ -118,6 +118,17 @@ core::FlagTable CtlFlags(CtlOptions* o) {
               "the operator secret (the server's --registration-secret-file); needed when the "
               "server runs with secrets",
               &o->secret_file)
+      .String("tls-ca-file", "PATH",
+              "the PEM CA bundle of the server's certificate: talk TLS to a server started with "
+              "--tls-cert-file",
+              &o->tls.ca_file)
+      .String("tls-cert-file", "PATH",
+              "with --tls-key-file: a client certificate, for a server with --tls-client-ca-file",
+              &o->tls.cert_file)
+      .String("tls-key-file", "PATH", "the private key of --tls-cert-file", &o->tls.key_file)
+      .String("tls-server-name", "NAME",
+              "the name the server's certificate must carry (default: the host of --server)",
+              &o->tls.server_name)
       .Switch("json", "print JSON instead of tables", [o] { o->json = true; })
       .Add("peer", "PEER",
            "decommission: a peer server, HOST (ports 7340/7338) or "
@@ -182,6 +193,12 @@ absl::StatusOr<CtlOptions> ParseCtlOptions(const std::vector<std::string>& args)
   }
   o.command = command;
   SHUFFLE_RETURN_IF_ERROR(SetArguments(command, choice.arguments, &o));
+  if (!o.tls.enabled() && (!o.tls.cert_file.empty() || !o.tls.server_name.empty())) {
+    return absl::InvalidArgumentError(
+        "--tls-cert-file and --tls-server-name need --tls-ca-file: the CA of the server's "
+        "certificate");
+  }
+  SHUFFLE_RETURN_IF_ERROR(tls::Validate(o.tls));
   return o;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/tls/tls_context.h"
 #include "shuffle-server/handover/peer_spec.h"
 
 namespace shuffle::shufflectl {
@@ -37,6 +38,7 @@ inline constexpr uint64_t kDefaultScrubTimeoutSeconds = 3600;
 struct CtlOptions {
   std::string server = std::string(kDefaultServer);  // the control plane, HOST:PORT
   std::string secret_file;                           // the operator secret
+  tls::ClientFiles tls;  // --tls-ca-file and friends: the control plane through TLS
   bool json = false;
   // --timeout-seconds; nullopt: the command's default (see RpcTimeoutSeconds).
   std::optional<uint64_t> timeout_seconds;

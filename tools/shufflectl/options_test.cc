@@ -16,6 +16,20 @@ std::string Error(const std::vector<std::string>& args) {
   return std::string(o.status().message());
 }
 
+TEST(CtlOptionsTest, TlsFlagsComeTogether) {
+  absl::StatusOr<CtlOptions> o =
+      ParseCtlOptions({"health", "--tls-ca-file=/tls/ca.crt", "--tls-cert-file=/tls/tls.crt",
+                       "--tls-key-file=/tls/tls.key", "--tls-server-name=shuffle.svc"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->tls.ca_file, "/tls/ca.crt");
+  EXPECT_EQ(o->tls.cert_file, "/tls/tls.crt");
+  EXPECT_EQ(o->tls.key_file, "/tls/tls.key");
+  EXPECT_EQ(o->tls.server_name, "shuffle.svc");
+  EXPECT_FALSE(ParseCtlOptions({"health"})->tls.enabled());
+  EXPECT_THAT(Error({"health", "--tls-server-name=x"}), HasSubstr("need --tls-ca-file"));
+  EXPECT_THAT(Error({"health", "--tls-ca-file=/ca", "--tls-cert-file=/c"}), HasSubstr("key"));
+}
+
 TEST(CtlOptionsTest, CommandsAndTheirArguments) {
   absl::StatusOr<CtlOptions> status = ParseCtlOptions({"status"});
   ASSERT_TRUE(status.ok()) << status.status();

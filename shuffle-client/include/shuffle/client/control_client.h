@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "shuffle/client/map_status.h"
+#include "shuffle/client/options.h"
 #include "shuffle/core/ids.h"
 
 namespace shuffle::client {
@@ -26,6 +27,10 @@ class ControlClient {
   /// down fails the first call, not this.
   explicit ControlClient(std::string address,
                          std::chrono::milliseconds call_timeout = std::chrono::seconds(20));
+  /// The same, through TLS when `tls_options.tls_ca_file` is set (its tls_* fields are used, the
+  /// rest ignored): a TLS file that cannot be loaded fails every call, naming it.
+  ControlClient(std::string address, std::chrono::milliseconds call_timeout,
+                const ClientOptions& tls_options);
   ~ControlClient();
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;

@@ -1,10 +1,12 @@
 package dev.shuffle.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shuffle.testkit.ShuffleServer;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The plugin over TLS: a server with --tls-cert-file, executors that reach its data plane over
- * TCP and check it with the CA of spark.shuffle.node.tls.caFile. The job's result equals Spark's
- * built-in shuffle's, and every connection was a TLS one. The certificates are made with the
+ * TCP and a driver that reaches its control plane, both checking it with the CA of
+ * spark.shuffle.node.tls.caFile. The job's result equals Spark's built-in shuffle's, and every
+ * connection was a TLS one. The certificates are made with the
  * openssl command (tools/setup installs it).
  */
 class TlsTest {
@@ -57,7 +60,10 @@ class TlsTest {
       } finally {
         spark.stop();
       }
-      Map<String, Double> metrics = server.metrics();
+      // The driver's registrations went through the control plane, which serves TLS only, and
+      // /metrics is HTTPS only.
+      assertThrows(UncheckedIOException.class, server::metrics);
+      Map<String, Double> metrics = server.metrics(ca);
       double ok = metrics.getOrDefault("shuffle_tls_handshakes_total{result=\"ok\"}", 0.0);
       assertTrue(ok >= 2, "TLS handshakes: " + ok);  // at least one writer and one reader
       assertEquals(0.0, metrics.get("shuffle_tls_handshakes_total{result=\"failed\"}"));

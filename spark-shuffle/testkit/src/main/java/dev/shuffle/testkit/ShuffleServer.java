@@ -1,6 +1,7 @@
 package dev.shuffle.testkit;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -8,6 +9,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -16,6 +21,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A real shuffle-server process for tests: its own data directory, socket and ready file under
@@ -244,10 +251,23 @@ public final class ShuffleServer implements AutoCloseable {
 
   /** The server's /metrics, samples without labels by name (labelled ones by their full key). */
   public Map<String, Double> metrics() {
+    return metrics(null);
+  }
+
+  /**
+   * The same over HTTPS, for a server started with --tls-cert-file: its certificate is checked
+   * against the PEM CA bundle {@code caFile} (null: plain HTTP).
+   */
+  public Map<String, Double> metrics(Path caFile) {
     try {
-      HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+      HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+      if (caFile != null) {
+        builder.sslContext(trusting(caFile));
+      }
+      HttpClient client = builder.build();
+      String scheme = caFile != null ? "https://" : "http://";
       HttpRequest request =
-          HttpRequest.newBuilder(URI.create("http://" + host + ":" + metricsPort + "/metrics"))
+          HttpRequest.newBuilder(URI.create(scheme + host + ":" + metricsPort + "/metrics"))
               .timeout(Duration.ofSeconds(10))
               .build();
       String body = client.send(request, HttpResponse.BodyHandlers.ofString()).body();
@@ -265,6 +285,26 @@ public final class ShuffleServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
+    }
+  }
+
+  // A TLS context that trusts the certificates of one PEM CA bundle.
+  private static SSLContext trusting(Path caFile) throws IOException {
+    try (InputStream in = Files.newInputStream(caFile)) {
+      KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+      store.load(null, null);
+      int i = 0;
+      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+        store.setCertificateEntry("ca-" + i++, c);
+      }
+      TrustManagerFactory trust =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      trust.init(store);
+      SSLContext context = SSLContext.getInstance("TLS");
+      context.init(null, trust.getTrustManagers(), null);
+      return context;
+    } catch (GeneralSecurityException e) {
+      throw new IOException("loading the CA bundle " + caFile + ": " + e.getMessage(), e);
     }
   }
 

@@ -4,7 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The driver's calls to one shuffle server's control plane ("host:port"). Each waits up to
+ * The driver's calls to one shuffle server's control plane ("host:port"), through TLS when {@code
+ * tls} ({@link NativeOptions#tlsArray()}) names a CA file. Each waits up to
  * {@code timeoutMs}, also for a server that is restarting; failures are {@link
  * ShuffleServiceException}s naming the server. Thread-safe.
  */
@@ -13,18 +14,18 @@ public final class NativeControl {
 
   /** Registers the application and returns its token ("" on a server without secrets). */
   public static native String registerApplication(
-      String address, long timeoutMs, String appId, String namespace, String identityToken);
+      String address, long timeoutMs, String[] tls, String appId, String namespace, String identityToken);
 
   public static native void sealShuffle(
-      String address, long timeoutMs, String appId, String token, int shuffleId);
+      String address, long timeoutMs, String[] tls, String appId, String token, int shuffleId);
 
   /** Returns the bytes freed. */
   public static native long removeShuffle(
-      String address, long timeoutMs, String appId, String token, int shuffleId);
+      String address, long timeoutMs, String[] tls, String appId, String token, int shuffleId);
 
   /** Returns the bytes freed. */
   public static native long removeApplication(
-      String address, long timeoutMs, String appId, String token);
+      String address, long timeoutMs, String[] tls, String appId, String token);
 
   /** One map output a server handed over: where it is now. */
   public record MovedOutput(
@@ -38,8 +39,8 @@ public final class NativeControl {
   public record MovedOutputs(boolean done, List<MovedOutput> moved) {}
 
   public static MovedOutputs movedOutputs(
-      String address, long timeoutMs, String appId, String token) {
-    String[] fields = movedOutputs0(address, timeoutMs, appId, token);
+      String address, long timeoutMs, String[] tls, String appId, String token) {
+    String[] fields = movedOutputs0(address, timeoutMs, tls, appId, token);
     List<MovedOutput> moved = new ArrayList<>();
     for (int i = 1; i + 5 < fields.length; i += 6) {
       moved.add(
@@ -56,5 +57,5 @@ public final class NativeControl {
 
   // The state, then six fields per moved output (jni_control.cc).
   private static native String[] movedOutputs0(
-      String address, long timeoutMs, String appId, String token);
+      String address, long timeoutMs, String[] tls, String appId, String token);
 }

@@ -22,7 +22,7 @@ public record NativeOptions(
     String tlsServerName) {
 
   /** The TLS settings in the order jni_util.h reads them: CA, certificate, key, server name. */
-  String[] tlsArray() {
+  public String[] tlsArray() {
     return new String[] {tlsCaFile, tlsCertFile, tlsKeyFile, tlsServerName};
   }
 

@@ -42,13 +42,15 @@ final class MoveFollower {
   }
 
   private final long timeoutMs;
+  private final String[] tls;
   private final NewServers newServers;
   // "server shuffle map attempt" of the moves already applied (a server repeats them).
   private final Set<String> applied = ConcurrentHashMap.newKeySet();
   private final AtomicLong movesApplied = new AtomicLong();
 
-  MoveFollower(long timeoutMs, NewServers newServers) {
+  MoveFollower(long timeoutMs, String[] tls, NewServers newServers) {
     this.timeoutMs = timeoutMs;
+    this.tls = tls;
     this.newServers = newServers;
   }
 
@@ -68,7 +70,7 @@ final class MoveFollower {
     for (String server : servers) {
       MovedOutputs moves;
       try {
-        moves = NativeControl.movedOutputs(server, timeoutMs, app.appId(), app.token());
+        moves = NativeControl.movedOutputs(server, timeoutMs, tls, app.appId(), app.token());
       } catch (ShuffleServiceException e) {
         LOG.debug("asking {} for moved map outputs failed: {}", server, e.getMessage());
         continue;

@@ -69,11 +69,17 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
     this.moveFollower =
         new MoveFollower(
             conf.controlTimeoutMs(),
+            conf.nativeOptions().tlsArray(),
             (shuffleId, server) -> {
               serversByShuffle.computeIfAbsent(shuffleId, id -> ConcurrentHashMap.newKeySet())
                   .add(server);
               knownServers.add(server);
             });
+  }
+
+  /** The TLS files of the control-plane calls, as the native side reads them. */
+  private String[] tls() {
+    return conf.nativeOptions().tlsArray();
   }
 
   @Override
@@ -87,7 +93,7 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
       try {
         String token =
             NativeControl.registerApplication(
-                server, conf.controlTimeoutMs(), appId, conf.namespace(), identity);
+                server, conf.controlTimeoutMs(), tls(), appId, conf.namespace(), identity);
         application = new Application(appId, token);
         knownServers.add(server);
         LOG.info(
@@ -172,7 +178,7 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
           () -> {
             try {
               NativeControl.sealShuffle(
-                  server, conf.controlTimeoutMs(), app.appId(), app.token(), shuffleId);
+                  server, conf.controlTimeoutMs(), tls(), app.appId(), app.token(), shuffleId);
             } catch (ShuffleServiceException e) {
               LOG.warn("sealing shuffle {} on {} failed (reads still work): {}", shuffleId, server,
                   e.getMessage());
@@ -205,7 +211,7 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
             try {
               long freed =
                   NativeControl.removeShuffle(
-                      server, conf.controlTimeoutMs(), app.appId(), app.token(), shuffleId);
+                      server, conf.controlTimeoutMs(), tls(), app.appId(), app.token(), shuffleId);
               LOG.debug("removed shuffle {} from {} ({} bytes)", shuffleId, server, freed);
             } catch (ShuffleServiceException e) {
               if (e.code() != ShuffleServiceException.NOT_FOUND) {
@@ -240,7 +246,7 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
     for (String server : servers) {
       try {
         long freed =
-            NativeControl.removeApplication(server, conf.controlTimeoutMs(), app.appId(),
+            NativeControl.removeApplication(server, conf.controlTimeoutMs(), tls(), app.appId(),
                 app.token());
         LOG.info("removed application {} from the shuffle server at {} ({} bytes freed)",
             app.appId(), server, freed);
