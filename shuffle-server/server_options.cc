@@ -148,17 +148,19 @@ void AddOperationFlags(ServerOptions* o, core::FlagTable& t) {
               "--secret-file).",
               &o->registration_secret_file)
       .String("tls-cert-file", "PATH",
-              "PEM certificate (then its chain) for TLS on the data plane's TCP listener (TLS 1.2 "
-              "or newer; the Unix socket stays plaintext). Reloaded when the file changes, for "
-              "new connections (a rotated Kubernetes Secret). Needs --tls-key-file.",
+              "PEM certificate (then its chain) for TLS on the TCP planes: the data plane, the "
+              "control plane (gRPC) and /metrics (HTTPS), TLS 1.2 or newer; the Unix socket "
+              "stays plaintext. Reloaded when the file changes, for new connections (a rotated "
+              "Kubernetes Secret). Needs --tls-key-file.",
               &o->tls_cert_file)
       .String("tls-key-file", "PATH", "PEM private key of --tls-cert-file.", &o->tls_key_file)
       .String("tls-client-ca-file", "PATH",
-              "PEM CA bundle: TCP clients must present a certificate it signed (mutual TLS).",
+              "PEM CA bundle: clients of the data and control planes must present a "
+              "certificate it signed (mutual TLS); /metrics asks for none.",
               &o->tls_client_ca_file)
       .String("tls-ca-file", "PATH",
               "PEM CA bundle this server checks its peers' certificates with when it hands its "
-              "map outputs over to them (their data planes have TLS); it shows its own "
+              "map outputs over to them (their planes have TLS); it shows its own "
               "--tls-cert-file to them, for peers with --tls-client-ca-file.",
               &o->tls_ca_file)
       .Switch("token-review",

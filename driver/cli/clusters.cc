@@ -188,6 +188,18 @@ absl::StatusOr<Cluster> StartLocalCluster(const DriverOptions& options) {
                               : options.executor_binary;
   local.server_args = {"--memory-budget-mib=128", "--min-free-mib=64"};
   local.isolated_network = NeedsNodeNetwork(options.chaos);
+  if (local.isolated_network && !options.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "partition faults put each node on an address of its own network namespace, which the "
+        "--tls-cert-file certificate does not name: run them without TLS");
+  }
+  // Servers and executors run in other directories: absolute paths.
+  const auto absolute = [](const std::string& path) {
+    return path.empty() ? path : std::filesystem::absolute(path).string();
+  };
+  local.tls_cert_file = absolute(options.tls_cert_file);
+  local.tls_key_file = absolute(options.tls_key_file);
+  local.tls_ca_file = absolute(options.tls_ca_file);
   SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<podmanager::LocalBackend> backend,
                            podmanager::LocalBackend::Start(local));
   Cluster cluster;

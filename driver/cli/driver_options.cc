@@ -102,6 +102,19 @@ void AddClusterFlags(DriverOptions* o, core::FlagTable& t) {
               &o->executor_binary);
 }
 
+void AddTlsFlags(DriverOptions* o, core::FlagTable& t) {
+  t.Section("TLS (local backend)")
+      .String("tls-cert-file", "PATH",
+              "PEM certificate of every node's shuffle-server: TLS on their data and control "
+              "planes and /metrics; it must name 127.0.0.1 (needs --tls-key-file, --tls-ca-file)",
+              &o->tls_cert_file)
+      .String("tls-key-file", "PATH", "the private key of --tls-cert-file", &o->tls_key_file)
+      .String("tls-ca-file", "PATH",
+              "PEM CA bundle the driver, the executors and the servers' hand-overs check the "
+              "servers' certificates with",
+              &o->tls_ca_file);
+}
+
 void AddFaultFlags(DriverOptions* o, core::FlagTable& t) {
   t.Section("Faults")
       .Number<uint32_t>("evict-during-map", "N",
@@ -185,6 +198,7 @@ core::FlagTable DriverFlags(DriverOptions* options) {
   core::FlagTable flags;
   AddJobFlags(options, flags);
   AddClusterFlags(options, flags);
+  AddTlsFlags(options, flags);
   AddFaultFlags(options, flags);
   AddKubernetesFlags(options, flags);
   AddOtherFlags(options, flags);
@@ -197,6 +211,21 @@ absl::StatusOr<DriverOptions> ParseDriverOptions(const std::vector<std::string>&
   SHUFFLE_ASSIGN_OR_RETURN(const core::CommandLine line, flags.Parse(args));
   SHUFFLE_RETURN_IF_ERROR(core::NoArguments(line));
   o.help = line.help;
+  if (o.help) {
+    return o;
+  }
+  const bool server_tls = !o.tls_cert_file.empty() || !o.tls_key_file.empty();
+  if (server_tls && (o.tls_cert_file.empty() || o.tls_key_file.empty() || o.tls_ca_file.empty())) {
+    return absl::InvalidArgumentError(
+        "--tls-cert-file, --tls-key-file and --tls-ca-file go together: the servers' certificate "
+        "and key, and the CA that the driver and the executors check them with");
+  }
+  if (o.backend == "kubernetes" && (server_tls || !o.tls_ca_file.empty())) {
+    return absl::InvalidArgumentError(
+        "--tls-* flags are for the local backend: on Kubernetes the DaemonSet's servers take "
+        "their certificate from deploy/overlays/tls, and the reference driver's executor pods "
+        "cannot mount its CA yet (the Spark plugin can: spark.shuffle.node.tls.caFile)");
+  }
   return o;
 }
 

@@ -47,6 +47,10 @@ struct DriverOptions {
   std::string operator_secret_file;  // registers the application with the servers
   std::string listen;                // the driver's gRPC; default per backend
   std::string advertise_host;        // how executors reach the driver; default $POD_IP
+  // TLS (local backend): the servers' certificate and key, and the CA everything checks them with.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
   std::string log_level = "info";
   bool progress = true;
   bool help = false;

@@ -31,6 +31,8 @@ int RunJob(const DriverOptions& options, Cluster& cluster, const std::string& ap
   job.slots = options.slots;
   job.operator_secret = cluster.operator_secret;
   job.identity_token_file = cluster.identity_token_file;
+  job.tls_ca_file =
+      options.tls_ca_file.empty() ? "" : std::filesystem::absolute(options.tls_ca_file).string();
   job.listen = cluster.listen;
   job.advertise_host = cluster.advertise_host;
   job.show_progress = options.progress;

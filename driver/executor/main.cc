@@ -31,6 +31,10 @@ core::FlagTable ExecutorFlags(ExecutorOptions* o) {
       .String("node", "NAME", "the node it runs on (default: $NODE_NAME, else the host name)",
               &o->node)
       .Number<uint32_t>("slots", "N", "tasks run at once (default 1)", &o->slots, 1)
+      .String("tls-ca-file", "PATH",
+              "PEM CA bundle of the shuffle servers' certificates: TLS to servers reached over "
+              "TCP (the node's Unix socket stays plaintext)",
+              &o->client.tls_ca_file)
       .Add("driver-timeout-seconds", "N",
            "exit when the driver stays unreachable this long (default 30)",
            [o](std::string_view v) {

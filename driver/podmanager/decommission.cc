@@ -3,6 +3,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/tls/grpc_credentials.h"
+#include "shuffle/core/status_macros.h"
 #include "shuffle/proto/control.grpc.pb.h"
 
 namespace shuffle::podmanager {
@@ -13,9 +15,14 @@ constexpr auto kAnswerMargin = std::chrono::seconds(5);
 absl::StatusOr<DecommissionResult> Decommission(const std::string& control_address,
                                                 const std::string& operator_secret,
                                                 const std::vector<DecommissionPeer>& peers,
-                                                std::chrono::seconds grace) {
-  auto stub = proto::ShuffleControl::NewStub(
-      grpc::CreateChannel(control_address, grpc::InsecureChannelCredentials()));
+                                                std::chrono::seconds grace,
+                                                const tls::ClientFiles& tls) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      tls::NewGrpcChannel(control_address, tls);
+  if (!channel.ok()) {
+    return core::Annotate(channel.status(), "decommissioning " + control_address);
+  }
+  auto stub = proto::ShuffleControl::NewStub(*channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + grace + kAnswerMargin);
   proto::DecommissionRequest request;

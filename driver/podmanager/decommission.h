@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/tls/tls_context.h"
 #include "driver/podmanager/backend.h"
 
 namespace shuffle::podmanager {
@@ -31,10 +32,12 @@ struct DecommissionResult {
 };
 
 // Errors name the server; the call's deadline is `grace` plus a few seconds for the answer.
+// Through TLS when `tls` names a CA.
 absl::StatusOr<DecommissionResult> Decommission(const std::string& control_address,
                                                 const std::string& operator_secret,
                                                 const std::vector<DecommissionPeer>& peers,
-                                                std::chrono::seconds grace);
+                                                std::chrono::seconds grace,
+                                                const tls::ClientFiles& tls = {});
 
 }  // namespace shuffle::podmanager
 

@@ -118,6 +118,13 @@ absl::Status LocalBackend::StartServer(Node& node) {
     spec.argv.push_back("--secret-file=" + cluster_secret_file_);
     spec.argv.push_back("--registration-secret-file=" + operator_secret_file_);
   }
+  if (!options_.tls_cert_file.empty()) {
+    spec.argv.push_back("--tls-cert-file=" + options_.tls_cert_file);
+    spec.argv.push_back("--tls-key-file=" + options_.tls_key_file);
+  }
+  if (!options_.tls_ca_file.empty()) {
+    spec.argv.push_back("--tls-ca-file=" + options_.tls_ca_file);
+  }
   spec.argv.insert(spec.argv.end(), options_.server_args.begin(), options_.server_args.end());
   spec.argv.insert(spec.argv.end(), node.extra_args.begin(), node.extra_args.end());
   spec.log_path = log;
@@ -247,6 +254,9 @@ absl::Status LocalBackend::LaunchExecutor(const ExecutorLaunch& launch) {
   spec.argv = {options_.executor_binary, "--driver=" + launch.driver_address,
                "--executor-id=" + launch.executor_id, "--node=" + node->name,
                absl::StrCat("--slots=", launch.slots)};
+  if (!options_.tls_ca_file.empty()) {
+    spec.argv.push_back("--tls-ca-file=" + options_.tls_ca_file);
+  }
   spec.env = {{"SHUFFLE_SERVER_SOCKET", node->dir + "/shuffle.sock"},
               {"SHUFFLE_JOB_SECRET", launch.secret}};
   spec.log_path = (fs::path(options_.root) / "executors" / (launch.executor_id + ".log")).string();
@@ -328,8 +338,9 @@ absl::StatusOr<LocalBackend::DrainResult> LocalBackend::DrainNode(const std::str
   }
   SHUFFLE_LOG(WARNING) << "draining node" << Kv("node", node_name) << Kv("peers", peers.size())
                        << Kv("grace_s", grace.count());
-  SHUFFLE_ASSIGN_OR_RETURN(DecommissionResult decommissioned,
-                           Decommission(control_address, operator_secret_, peers, grace));
+  SHUFFLE_ASSIGN_OR_RETURN(
+      DecommissionResult decommissioned,
+      Decommission(control_address, operator_secret_, peers, grace, ControlTls()));
   DrainResult result{.maps = decommissioned.maps,
                      .moved = decommissioned.moved.size(),
                      .bytes_moved = decommissioned.bytes_moved,

@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/tls/tls_context.h"
 #include "driver/podmanager/backend.h"
 #include "driver/podmanager/disk_throttle.h"
 #include "driver/podmanager/node_network.h"
@@ -33,6 +34,12 @@ struct LocalBackendOptions {
   std::string server_binary;
   std::string executor_binary;
   std::vector<std::string> server_args;  // extra flags for every server
+  // TLS on every server's TCP planes (certificate and key: they must name the nodes' addresses,
+  // 127.0.0.1 without isolated networks), and the CA that executors, hand-overs between servers
+  // and the decommission calls check them with. Empty: plaintext.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
   // Generate a cluster token secret and an operator secret, so servers check every request.
   bool authenticated = true;
   std::chrono::milliseconds ready_timeout{30000};
@@ -58,6 +65,12 @@ class LocalBackend final : public Backend {
 
   // The secret a driver presents to register an application ("" when not authenticated).
   const std::string& operator_secret() const { return operator_secret_; }
+  // How clients reach the servers' control planes (the CA of tls_ca_file; empty: plaintext).
+  tls::ClientFiles ControlTls() const {
+    tls::ClientFiles files;
+    files.ca_file = options_.tls_ca_file;
+    return files;
+  }
 
   // Node loss: SIGKILLs the node's server and executors; with `remove_data` its data directory
   // is deleted. The server is not restarted; a kServerLost event follows.

@@ -24,12 +24,15 @@ class ShuffleTier {
   // `operator_secret` proves the driver when it registers the application; when
   // `identity_token_file` is set, that file is read at every registration instead (a pod's
   // service-account token, which the kubelet rotates; servers with --token-review check it).
+  // `tls_ca_file`: the servers' control planes are reached through TLS, checked with it.
   ShuffleTier(std::string app_id, std::string app_namespace, std::string operator_secret,
-              std::string identity_token_file = "")
+              std::string identity_token_file = "", std::string tls_ca_file = "")
       : app_id_(std::move(app_id)),
         namespace_(std::move(app_namespace)),
         operator_secret_(std::move(operator_secret)),
-        identity_token_file_(std::move(identity_token_file)) {}
+        identity_token_file_(std::move(identity_token_file)) {
+    tls_.tls_ca_file = std::move(tls_ca_file);
+  }
 
   // Registers the application and the shuffle on the server; returns the application token.
   absl::StatusOr<std::string> Prepare(const std::string& control_address, core::ShuffleId shuffle,
@@ -58,6 +61,7 @@ class ShuffleTier {
   const std::string namespace_;
   const std::string operator_secret_;
   const std::string identity_token_file_;
+  client::ClientOptions tls_;  // only its tls_* fields are used
 };
 
 }  // namespace shuffle::runner

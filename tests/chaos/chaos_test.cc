@@ -13,6 +13,7 @@
 #include "driver/runner/job_runner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_pki.h"
 
 namespace shuffle::chaos {
 namespace {
@@ -65,6 +66,7 @@ class ChaosTest : public ::testing::Test {
     job.executors = 3;
     job.slots = 2;
     job.operator_secret = cluster->operator_secret;
+    job.tls_ca_file = options.tls_ca_file;
     job.listen = cluster->listen;
     job.advertise_host = cluster->advertise_host;
     job.step_interval = std::chrono::milliseconds(20);
@@ -177,6 +179,20 @@ TEST_F(ChaosTest, ANodeDrainedInTheReduceStageCostsNoMapReRun) {
 
 TEST_F(ChaosTest, ANodeDrainedInTheMapStageCostsNoMapReRun) {
   Rounds("node-drain=1@map", ExpectEverythingHandedOver);
+}
+
+// The same hand-over with TLS on every server's planes, which then refuse plaintext: the
+// driver's registrations, probes and seals, the executors' cross-node pushes and fetches, the
+// decommission call and the hand-over to the peers all go through TLS (shuffle-driver
+// --tls-cert-file, --tls-key-file, --tls-ca-file).
+TEST_F(ChaosTest, ANodeDrainedWithTlsOnEveryServerCostsNoMapReRun) {
+  fs::create_directories(root_ / "pki");
+  testsupport::TestPki pki((root_ / "pki").string());
+  const testsupport::IssuedCertificate cert = pki.Issue("server", {"127.0.0.1"});
+  cluster_.tls_cert_file = cert.cert_file;
+  cluster_.tls_key_file = cert.key_file;
+  cluster_.tls_ca_file = pki.ca_file();
+  Rounds("node-drain=1@reduce", ExpectEverythingHandedOver);
 }
 
 TEST_F(ChaosTest, ALongPartitionLosesOnlyThatNodesServerAndExecutors) {
