@@ -6,8 +6,10 @@
 #include <utility>
 
 #include <arpa/inet.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +20,37 @@ namespace {
 
 // The client's read-ahead buffer (see NewClientContext).
 constexpr size_t kClientReadBuffer = 256u << 10;
+
+// OpenSSL's socket BIO writes with write(2), which raises SIGPIPE (and kills a process that does
+// not ignore it) when the peer has closed the connection. This BIO is the socket BIO with its
+// writes made by send(MSG_NOSIGNAL): such a write fails with EPIPE instead.
+int SendWithoutSigpipe(BIO* bio, const char* data, int len) {
+  int fd = -1;
+  BIO_get_fd(bio, &fd);
+  errno = 0;
+  const ssize_t n = ::send(fd, data, static_cast<size_t>(len), MSG_NOSIGNAL);
+  BIO_clear_retry_flags(bio);
+  if (n <= 0 && BIO_sock_should_retry(static_cast<int>(n)) != 0) {
+    BIO_set_retry_write(bio);
+  }
+  return static_cast<int>(n);
+}
+
+BIO_METHOD* SocketWithoutSigpipe() {
+  static BIO_METHOD* const method = [] {
+    const BIO_METHOD* socket = BIO_s_socket();
+    BIO_METHOD* m = BIO_meth_new(BIO_TYPE_SOCKET, "socket without SIGPIPE");
+    BIO_meth_set_write(m, SendWithoutSigpipe);
+    BIO_meth_set_read(m, BIO_meth_get_read(socket));
+    BIO_meth_set_puts(m, BIO_meth_get_puts(socket));
+    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(socket));
+    BIO_meth_set_create(m, BIO_meth_get_create(socket));
+    BIO_meth_set_destroy(m, BIO_meth_get_destroy(socket));
+    BIO_meth_set_callback_ctrl(m, BIO_meth_get_callback_ctrl(socket));
+    return m;
+  }();
+  return method;
+}
 
 SslCtxPtr Own(SSL_CTX* ctx) {
   return SslCtxPtr(ctx, [](SSL_CTX* c) { SSL_CTX_free(c); });
@@ -249,10 +282,13 @@ absl::StatusOr<SslPtr> ClientHandshake(int fd, SSL_CTX* ctx, const ClientFiles& 
                                        const std::string& host, const std::string& address) {
   ERR_clear_error();
   SslPtr ssl(SSL_new(ctx));
-  if (ssl == nullptr || SSL_set_fd(ssl.get(), fd) != 1) {
+  BIO* bio = ssl != nullptr ? BIO_new(SocketWithoutSigpipe()) : nullptr;
+  if (bio == nullptr) {
     return absl::InternalError(
         absl::StrCat("setting up TLS to ", address, ": ", DrainOpenSslErrors()));
   }
+  BIO_set_fd(bio, fd, BIO_NOCLOSE);
+  SSL_set_bio(ssl.get(), bio, bio);  // the SSL owns the BIO now
   const std::string& name = files.server_name.empty() ? host : files.server_name;
   in6_addr ip6{};
   in_addr ip4{};

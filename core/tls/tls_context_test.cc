@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <thread>
 
 #include <openssl/err.h>
@@ -185,6 +186,36 @@ TEST_F(TlsContextTest, MutualTlsRequiresAClientCertificateOfTheClientCa) {
   r = Handshake(server->get(), client->get(), with_cert, "shuffle.test");
   EXPECT_TRUE(r.client.ok()) << r.client;
   EXPECT_TRUE(r.server_ok) << r.server_error;
+}
+
+// A client writing to a server that has gone gets an error, not SIGPIPE (which would kill this
+// process: the test runs with SIGPIPE's default disposition).
+TEST_F(TlsContextTest, AWriteToAClosedConnectionFailsWithoutSigpipe) {
+  absl::StatusOr<SslCtxPtr> server = NewServerContext(server_files_);
+  absl::StatusOr<SslCtxPtr> client = NewClientContext(client_files_);
+  ASSERT_TRUE(server.ok() && client.ok());
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  std::thread peer([&] {
+    SslPtr ssl(SSL_new(server->get()));
+    SSL_set_fd(ssl.get(), fds[1]);
+    EXPECT_EQ(SSL_accept(ssl.get()), 1);
+    close(fds[1]);  // gone without a word
+  });
+  absl::StatusOr<SslPtr> ssl =
+      ClientHandshake(fds[0], client->get(), client_files_, "shuffle.test", "test-server");
+  peer.join();
+  ASSERT_TRUE(ssl.ok()) << ssl.status();
+  const std::string chunk(16 << 10, 'x');
+  int written = 1;
+  for (int i = 0; i < 100 && written > 0; ++i) {
+    written = SSL_write(ssl->get(), chunk.data(), static_cast<int>(chunk.size()));
+  }
+  EXPECT_LE(written, 0);
+  EXPECT_EQ(SSL_get_error(ssl->get(), written), SSL_ERROR_SYSCALL);
+  EXPECT_EQ(errno, EPIPE);
+  ERR_clear_error();
+  close(fds[0]);
 }
 
 TEST_F(TlsContextTest, ReloadingContextFollowsARotationAndSurvivesAHalfWrittenOne) {
