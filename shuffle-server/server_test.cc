@@ -19,6 +19,7 @@
 #include "shuffle/core/files.h"
 #include "shuffle/proto/control.grpc.pb.h"
 #include "tests/support/http.h"
+#include "tests/support/read_totals.h"
 #include "tests/support/temp_dir.h"
 
 namespace shuffle::server {
@@ -252,18 +253,9 @@ TEST(ServerTest, CommittedOutputSurvivesAStopAndARestart) {
   auto reader = client::PartitionReader::Open(client_options, handle, core::PartitionId(0),
                                               core::PartitionId(2), statuses);
   ASSERT_TRUE(reader.ok()) << reader.status();
-  int records = 0;
-  std::string_view key;
-  std::string_view value;
-  for (;;) {
-    absl::StatusOr<bool> next = (*reader)->Next(&key, &value);
-    ASSERT_TRUE(next.ok()) << next.status();
-    if (!*next) {
-      break;
-    }
-    ++records;
-  }
-  EXPECT_EQ(records, 1000);
+  absl::StatusOr<testsupport::ReadTotals> read = testsupport::ReadToEnd(**reader);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->records, 1000u);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include "shuffle/proto/control.grpc.pb.h"
 #include "shuffle/proto/data.pb.h"
 #include "tests/support/http.h"
+#include "tests/support/read_totals.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
 
@@ -158,28 +159,14 @@ class ServerTlsTest : public ::testing::Test {
   }
 
   // Reads every partition of `statuses`; the number of records and of value bytes.
-  absl::StatusOr<std::pair<int, uint64_t>> ReadAll(const client::ClientOptions& options,
-                                                   const std::vector<client::MapStatus>& statuses) {
+  absl::StatusOr<testsupport::ReadTotals> ReadAll(const client::ClientOptions& options,
+                                                  const std::vector<client::MapStatus>& statuses) {
     absl::StatusOr<std::unique_ptr<client::PartitionReader>> reader = client::PartitionReader::Open(
         options, handle_, core::PartitionId(0), core::PartitionId(kPartitions), statuses);
     if (!reader.ok()) {
       return reader.status();
     }
-    int records = 0;
-    uint64_t bytes = 0;
-    std::string_view key;
-    std::string_view value;
-    for (;;) {
-      absl::StatusOr<bool> next = (*reader)->Next(&key, &value);
-      if (!next.ok()) {
-        return next.status();
-      }
-      if (!*next) {
-        return std::make_pair(records, bytes);
-      }
-      ++records;
-      bytes += value.size();
-    }
+    return testsupport::ReadToEnd(**reader);
   }
 
   double Metric(std::string_view line_prefix) const {
@@ -227,10 +214,10 @@ TEST_F(ServerTlsTest, WritesAndReadsThroughTlsAndTheUnixSocketStaysPlain) {
   ASSERT_TRUE(small.ok()) << small.status();
   small->address = Address(core::ReadyFile::kData);  // read it over TCP, through TLS
 
-  absl::StatusOr<std::pair<int, uint64_t>> read = ReadAll(TlsClient(), {*big, *small});
+  absl::StatusOr<testsupport::ReadTotals> read = ReadAll(TlsClient(), {*big, *small});
   ASSERT_TRUE(read.ok()) << read.status();
-  EXPECT_EQ(read->first, 1040);
-  EXPECT_EQ(read->second, 40ull * (300 << 10) + 1000 * 100);
+  EXPECT_EQ(read->records, 1040u);
+  EXPECT_EQ(read->value_bytes, 40ull * (300 << 10) + 1000 * 100);
   EXPECT_GE(Metric("shuffle_tls_handshakes_total{result=\"ok\"}"), 2);
   EXPECT_EQ(Metric("shuffle_tls_handshakes_total{result=\"failed\"}"), 0);
 }
@@ -319,9 +306,9 @@ TEST_F(ServerTlsTest, MutualTlsRefusesAClientWithoutACertificate) {
   with_cert.tls_key_file = executor.key_file;
   absl::StatusOr<client::MapStatus> written = WriteMap(with_cert, 0, 100, 1000);
   ASSERT_TRUE(written.ok()) << written.status();
-  absl::StatusOr<std::pair<int, uint64_t>> read = ReadAll(with_cert, {*written});
+  absl::StatusOr<testsupport::ReadTotals> read = ReadAll(with_cert, {*written});
   ASSERT_TRUE(read.ok()) << read.status();
-  EXPECT_EQ(read->first, 100);
+  EXPECT_EQ(read->records, 100u);
 }
 
 TEST_F(ServerTlsTest, ARotatedCertificateReachesNewConnectionsAndSparesOpenOnes) {
@@ -376,15 +363,9 @@ TEST_F(ServerTlsTest, ARotatedCertificateReachesNewConnectionsAndSparesOpenOnes)
   absl::StatusOr<core::Frame> pong = (*open)->Receive();
   ASSERT_TRUE(pong.ok()) << pong.status();
   EXPECT_EQ(pong->type, core::FrameType::kPong);
-  for (;;) {
-    absl::StatusOr<bool> next = (*reader)->Next(&key, &value);
-    ASSERT_TRUE(next.ok()) << next.status();
-    if (!*next) {
-      break;
-    }
-    ++records;
-  }
-  EXPECT_EQ(records, 200);
+  absl::StatusOr<testsupport::ReadTotals> rest = testsupport::ReadToEnd(**reader);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(records + static_cast<int>(rest->records), 200);
 }
 
 }  // namespace

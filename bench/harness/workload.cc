@@ -14,6 +14,7 @@
 #include "shuffle/client/partition_reader.h"
 #include "shuffle/core/block.h"
 #include "shuffle/core/status_macros.h"
+#include "tests/support/read_totals.h"
 
 namespace shuffle::bench {
 namespace {
@@ -186,17 +187,10 @@ absl::StatusOr<FetchResult> FetchPartitions(const client::ShuffleHandle& shuffle
         error.Set(reader.status());
         return;
       }
-      std::string_view key;
-      std::string_view value;
-      for (;;) {
-        absl::StatusOr<bool> more = (*reader)->Next(&key, &value);
-        if (!more.ok()) {
-          error.Set(more.status());
-          return;
-        }
-        if (!*more) {
-          break;
-        }
+      if (absl::StatusOr<testsupport::ReadTotals> read = testsupport::ReadToEnd(**reader);
+          !read.ok()) {
+        error.Set(read.status());
+        return;
       }
       const client::PartitionReader::Stats stats = (*reader)->stats();
       std::lock_guard<std::mutex> lock(mu);

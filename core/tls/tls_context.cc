@@ -184,7 +184,7 @@ absl::StatusOr<std::unique_ptr<ReloadingServerContext>> ReloadingServerContext::
     const ServerFiles& files, absl::Duration check_interval) {
   std::unique_ptr<ReloadingServerContext> reloading(
       new ReloadingServerContext(files, check_interval));
-  std::vector<FileId> ids = reloading->Identify();
+  std::vector<FileStamp> ids = reloading->Identify();
   SHUFFLE_ASSIGN_OR_RETURN(SslCtxPtr ctx, NewServerContext(files));
   absl::MutexLock lock(&reloading->mu_);
   reloading->current_ = std::move(ctx);
@@ -193,19 +193,24 @@ absl::StatusOr<std::unique_ptr<ReloadingServerContext>> ReloadingServerContext::
   return reloading;
 }
 
-std::vector<ReloadingServerContext::FileId> ReloadingServerContext::Identify() const {
-  std::vector<FileId> ids;
-  for (const std::string* path : {&files_.cert_file, &files_.key_file, &files_.client_ca_file}) {
-    FileId id;
+std::vector<FileStamp> StampFiles(std::initializer_list<const std::string*> paths) {
+  std::vector<FileStamp> stamps;
+  for (const std::string* path : paths) {
+    FileStamp stamp;
     struct stat st {};
     if (!path->empty() && stat(path->c_str(), &st) == 0) {  // follows Secret volume symlinks
-      id = FileId{.inode = st.st_ino,
-                  .size = st.st_size,
-                  .mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
+      stamp =
+          FileStamp{.inode = st.st_ino,
+                    .size = st.st_size,
+                    .mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
     }
-    ids.push_back(id);
+    stamps.push_back(stamp);
   }
-  return ids;
+  return stamps;
+}
+
+std::vector<FileStamp> ReloadingServerContext::Identify() const {
+  return StampFiles({&files_.cert_file, &files_.key_file, &files_.client_ca_file});
 }
 
 SslCtxPtr ReloadingServerContext::Current() {
@@ -217,7 +222,7 @@ SslCtxPtr ReloadingServerContext::Current() {
     next_check_ = absl::Now() + check_interval_;
   }
   // One caller per interval gets here; it loads outside the lock, so others keep serving.
-  std::vector<FileId> ids = Identify();
+  std::vector<FileStamp> ids = Identify();
   {
     absl::MutexLock lock(&mu_);
     if (ids == loaded_) {
@@ -250,20 +255,13 @@ uint64_t ReloadingServerContext::reload_failures() const {
 
 absl::StatusOr<SslCtxPtr> SharedClientContext(const ClientFiles& files) {
   struct Entry {
-    std::vector<int64_t> ids;
+    std::vector<FileStamp> ids;
     SslCtxPtr ctx;
   };
   static absl::Mutex mu(absl::kConstInit);
   static auto* cache ABSL_GUARDED_BY(mu) =
       new std::map<std::tuple<std::string, std::string, std::string>, Entry>();
-  std::vector<int64_t> ids;
-  for (const std::string* path : {&files.ca_file, &files.cert_file, &files.key_file}) {
-    struct stat st {};
-    if (!path->empty() && stat(path->c_str(), &st) == 0) {
-      ids.insert(ids.end(), {static_cast<int64_t>(st.st_ino), st.st_size,
-                             int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec});
-    }
-  }
+  std::vector<FileStamp> ids = StampFiles({&files.ca_file, &files.cert_file, &files.key_file});
   const auto key = std::make_tuple(files.ca_file, files.cert_file, files.key_file);
   {
     absl::MutexLock lock(&mu);

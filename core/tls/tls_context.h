@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +68,17 @@ absl::StatusOr<SslCtxPtr> NewClientContext(const ClientFiles& files);
 // The calling thread's OpenSSL error queue as text (emptied), or `fallback` when it is empty.
 std::string DrainOpenSslErrors(std::string_view fallback = "unknown TLS error");
 
+// What tells a file rewritten on disk from the one loaded: its inode, size and modification time
+// (a missing file: the defaults). Symbolic links are followed, as a Secret volume's are.
+struct FileStamp {
+  uint64_t inode = 0;
+  int64_t size = -1;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+// The stamps of `paths`, in order; an empty path gets the defaults.
+std::vector<FileStamp> StampFiles(std::initializer_list<const std::string*> paths);
+
 // A server context that follows its files: Current() looks at their identity (inode, size,
 // modification time) at most once per `check_interval` and, when one changed, loads them again.
 // A load that fails (a rotation caught half-written) keeps the previous context and is retried
@@ -83,20 +95,14 @@ class ReloadingServerContext {
   uint64_t reload_failures() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct FileId {
-    uint64_t inode = 0;
-    int64_t size = -1;
-    int64_t mtime_ns = 0;
-    bool operator==(const FileId&) const = default;
-  };
   ReloadingServerContext(const ServerFiles& files, absl::Duration check_interval);
-  std::vector<FileId> Identify() const;
+  std::vector<FileStamp> Identify() const;
 
   const ServerFiles files_;
   const absl::Duration check_interval_;
   mutable absl::Mutex mu_;
   SslCtxPtr current_ ABSL_GUARDED_BY(mu_);
-  std::vector<FileId> loaded_ ABSL_GUARDED_BY(mu_);
+  std::vector<FileStamp> loaded_ ABSL_GUARDED_BY(mu_);
   absl::Time next_check_ ABSL_GUARDED_BY(mu_);
   uint64_t reloads_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t reload_failures_ ABSL_GUARDED_BY(mu_) = 0;

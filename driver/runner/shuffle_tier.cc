@@ -10,16 +10,14 @@
 
 namespace shuffle::runner {
 
-// ControlClient's default deadline per call.
-constexpr std::chrono::milliseconds kCallTimeout = std::chrono::seconds(20);
-
 // Each call opens a client (a channel) of its own, as it always did: a server restarted on the
 // same address is reached at once, not after a shared channel's reconnect backoff.
 
 absl::StatusOr<std::string> ShuffleTier::Prepare(const std::string& control_address,
                                                  core::ShuffleId shuffle, uint32_t num_maps,
                                                  uint32_t num_partitions) const {
-  const client::ControlClient control(control_address, kCallTimeout, tls_);
+  const client::ControlClient control(control_address, client::ControlClient::kDefaultCallTimeout,
+                                      tls_);
   std::string identity = operator_secret_;
   if (!identity_token_file_.empty()) {
     std::ifstream in(identity_token_file_);
@@ -41,18 +39,19 @@ absl::StatusOr<std::string> ShuffleTier::Prepare(const std::string& control_addr
 
 absl::Status ShuffleTier::Seal(const std::string& control_address, const std::string& token,
                                core::ShuffleId shuffle) const {
-  return client::ControlClient(control_address, kCallTimeout, tls_)
+  return client::ControlClient(control_address, client::ControlClient::kDefaultCallTimeout, tls_)
       .SealShuffle(app_id_, token, shuffle);
 }
 
 absl::Status ShuffleTier::Probe(const std::string& control_address,
                                 std::chrono::milliseconds timeout) const {
-  return client::ControlClient(control_address, kCallTimeout, tls_).Probe(timeout);
+  return client::ControlClient(control_address, client::ControlClient::kDefaultCallTimeout, tls_)
+      .Probe(timeout);
 }
 
 absl::StatusOr<uint64_t> ShuffleTier::RemoveApplication(const std::string& control_address,
                                                         const std::string& token) const {
-  return client::ControlClient(control_address, kCallTimeout, tls_)
+  return client::ControlClient(control_address, client::ControlClient::kDefaultCallTimeout, tls_)
       .RemoveApplication(app_id_, token);
 }
 

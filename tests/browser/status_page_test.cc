@@ -19,6 +19,7 @@
 #include "shuffle/proto/control.grpc.pb.h"
 #include "tests/browser/chromium.h"
 #include "tests/support/http.h"
+#include "tests/support/read_totals.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -102,17 +103,9 @@ class StatusPageTest : public ::testing::Test {
     if (!reader.ok()) {
       return 0;
     }
-    uint64_t records = 0;
-    std::string_view key;
-    std::string_view value;
-    for (;;) {
-      auto next = (*reader)->Next(&key, &value);
-      EXPECT_TRUE(next.ok()) << next.status();
-      if (!next.ok() || !*next) {
-        return records;
-      }
-      ++records;
-    }
+    absl::StatusOr<testsupport::ReadTotals> read = testsupport::ReadToEnd(**reader);
+    EXPECT_TRUE(read.ok()) << read.status();
+    return read.ok() ? read->records : 0;
   }
   static client::ShuffleHandle Handle(const std::string& app, uint32_t shuffle) {
     return client::ShuffleHandle{.app_id = app,

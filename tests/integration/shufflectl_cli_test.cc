@@ -18,6 +18,7 @@
 #include "tests/support/files.h"
 #include "tests/support/http.h"
 #include "tests/support/program.h"
+#include "tests/support/read_totals.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -106,19 +107,11 @@ class ShufflectlTest : public ::testing::Test {
     if (!reader.ok()) {
       return reader.status();
     }
-    uint64_t records = 0;
-    std::string_view key;
-    std::string_view value;
-    for (;;) {
-      absl::StatusOr<bool> next = (*reader)->Next(&key, &value);
-      if (!next.ok()) {
-        return next.status();
-      }
-      if (!*next) {
-        return records;
-      }
-      ++records;
+    absl::StatusOr<testsupport::ReadTotals> read = testsupport::ReadToEnd(**reader);
+    if (!read.ok()) {
+      return read.status();
     }
+    return read->records;
   }
 
   // Runs shufflectl against the server (--server and, with `secret`, --secret-file added).

@@ -23,10 +23,13 @@ namespace shuffle::client {
 
 class ControlClient {
  public:
+  /// Each call's deadline unless the constructor is given another.
+  static constexpr std::chrono::milliseconds kDefaultCallTimeout = std::chrono::seconds(20);
+
   /// `address`: the server's control plane, "host:port". Connecting is lazy: a server that is
   /// down fails the first call, not this.
   explicit ControlClient(std::string address,
-                         std::chrono::milliseconds call_timeout = std::chrono::seconds(20));
+                         std::chrono::milliseconds call_timeout = kDefaultCallTimeout);
   /// The same, through TLS when `tls_options.tls_ca_file` is set (its tls_* fields are used, the
   /// rest ignored): a TLS file that cannot be loaded fails every call, naming it.
   ControlClient(std::string address, std::chrono::milliseconds call_timeout,

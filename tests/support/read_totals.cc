@@ -1,0 +1,24 @@
+#include "tests/support/read_totals.h"
+
+#include <string_view>
+
+namespace shuffle::testsupport {
+
+absl::StatusOr<ReadTotals> ReadToEnd(client::PartitionReader& reader) {
+  ReadTotals totals;
+  std::string_view key;
+  std::string_view value;
+  for (;;) {
+    absl::StatusOr<bool> next = reader.Next(&key, &value);
+    if (!next.ok()) {
+      return next.status();
+    }
+    if (!*next) {
+      return totals;
+    }
+    ++totals.records;
+    totals.value_bytes += value.size();
+  }
+}
+
+}  // namespace shuffle::testsupport
