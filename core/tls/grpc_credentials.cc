@@ -16,6 +16,21 @@ namespace {
 // How often gRPC's file watcher looks at the server's files (as often as the data plane does).
 constexpr unsigned int kRefreshSeconds = 1;
 
+// Reconnection after a lost connection: a node's server restarts in a fraction of a second, and
+// gRPC shares one connection per address among the process's channels, so with its default (a
+// first wait of 1 s, growing to 2 min) every control call to a server that has just restarted,
+// including from channels made afterwards, would wait out the backoff (a driver's seal, a
+// shufflectl probe). Retried sooner, and never more than a few seconds apart.
+constexpr int kInitialReconnectBackoffMs = 100;
+constexpr int kMaxReconnectBackoffMs = 3000;
+
+grpc::ChannelArguments ChannelArguments() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
+  return args;
+}
+
 absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view what) {
   auto text = core::ReadFileToString(path);
   if (!text.ok()) {
@@ -48,8 +63,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> NewGrpcChannel(const std::string& address,
                                                               const ClientFiles& files) {
+  grpc::ChannelArguments args = ChannelArguments();
   if (!files.enabled()) {
-    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   }
   SHUFFLE_RETURN_IF_ERROR(Validate(files));
   SHUFFLE_RETURN_IF_ERROR(NewClientContext(files).status());  // names a bad file now
@@ -59,7 +75,6 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewGrpcChannel(const std::string&
     SHUFFLE_ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadPem(files.cert_file, "certificate"));
     SHUFFLE_ASSIGN_OR_RETURN(ssl.pem_private_key, ReadPem(files.key_file, "private key"));
   }
-  grpc::ChannelArguments args;
   if (!files.server_name.empty()) {
     args.SetSslTargetNameOverride(files.server_name);
   }
