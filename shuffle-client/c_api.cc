@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "shuffle-client/c_api_status.h"
+#include "shuffle-client/c_api_internal.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
 #include "shuffle/client/shuffle_client_c.h"
@@ -39,8 +39,17 @@ ShuffleHandle Handle(const shuffle_target& t) {
 }
 
 ClientOptions Options(const shuffle_target& t, const shuffle_options* o = nullptr) {
-  ClientOptions options;
+  ClientOptions options = shuffle::client::FromC(o);
   options.server = t.server != nullptr ? t.server : "";
+  return options;
+}
+
+}  // namespace
+
+namespace shuffle::client {
+
+ClientOptions FromC(const shuffle_options* o) {
+  ClientOptions options;
   if (o != nullptr) {
     options.compression_level = o->compression_level;
     options.max_bytes_in_flight = o->max_bytes_in_flight;
@@ -61,7 +70,7 @@ ClientOptions Options(const shuffle_target& t, const shuffle_options* o = nullpt
   return options;
 }
 
-}  // namespace
+}  // namespace shuffle::client
 
 extern "C" {
 
@@ -158,6 +167,15 @@ int shuffle_reader_open(const shuffle_target* target, uint32_t partition_begin,
                         uint32_t partition_end, const uint8_t* const* statuses,
                         const size_t* status_lens, size_t num_statuses, shuffle_reader** out,
                         shuffle_error* err) {
+  return shuffle_reader_open_with_options(target, nullptr, partition_begin, partition_end, statuses,
+                                          status_lens, num_statuses, out, err);
+}
+
+int shuffle_reader_open_with_options(const shuffle_target* target, const shuffle_options* options,
+                                     uint32_t partition_begin, uint32_t partition_end,
+                                     const uint8_t* const* statuses, const size_t* status_lens,
+                                     size_t num_statuses, shuffle_reader** out,
+                                     shuffle_error* err) {
   if (target == nullptr || target->app_id == nullptr || out == nullptr ||
       (num_statuses > 0 && (statuses == nullptr || status_lens == nullptr))) {
     return Invalid("shuffle_reader_open: target, app_id, out and the statuses are required", err);
@@ -172,7 +190,7 @@ int shuffle_reader_open(const shuffle_target* target, uint32_t partition_begin,
     parsed.push_back(std::move(*s));
   }
   auto reader = shuffle::client::PartitionReader::Open(
-      Options(*target), Handle(*target), shuffle::core::PartitionId(partition_begin),
+      Options(*target, options), Handle(*target), shuffle::core::PartitionId(partition_begin),
       shuffle::core::PartitionId(partition_end), parsed);
   if (!reader.ok()) {
     return Report(reader.status(), err);

@@ -1,10 +1,11 @@
-// The C ABI (shuffle_client_c.h) over ControlClient: the driver's control-plane calls.
+// The C ABI (shuffle_client_c.h) over ControlClient: the driver's control-plane calls, plaintext
+// or, with a shuffle_options naming a CA (its tls_* fields), through TLS.
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
-#include "shuffle-client/c_api_status.h"
+#include "shuffle-client/c_api_internal.h"
 #include "shuffle/client/control_client.h"
 #include "shuffle/client/shuffle_client_c.h"
 
@@ -29,8 +30,11 @@ bool Missing(const char* address, const char* app_id, const char* call, shuffle_
   return false;
 }
 
-ControlClient Client(const char* address, int64_t timeout_ms) {
-  return ControlClient(address, std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms : 20000));
+ControlClient Client(const char* address, const shuffle_options* options, int64_t timeout_ms) {
+  return ControlClient(
+      address,
+      timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : ControlClient::kDefaultCallTimeout,
+      shuffle::client::FromC(options));
 }
 
 }  // namespace
@@ -40,6 +44,14 @@ extern "C" {
 int shuffle_control_register_application(const char* control_address, const char* app_id,
                                          const char* namespace_name, const char* identity_token,
                                          int64_t timeout_ms, char** token, shuffle_error* err) {
+  return shuffle_control_register_application_with_options(
+      control_address, nullptr, app_id, namespace_name, identity_token, timeout_ms, token, err);
+}
+
+int shuffle_control_register_application_with_options(
+    const char* control_address, const shuffle_options* options, const char* app_id,
+    const char* namespace_name, const char* identity_token, int64_t timeout_ms, char** token,
+    shuffle_error* err) {
   if (Missing(control_address, app_id, "shuffle_control_register_application", err)) {
     return err != nullptr ? err->code : static_cast<int>(absl::StatusCode::kInvalidArgument);
   }
@@ -48,7 +60,7 @@ int shuffle_control_register_application(const char* control_address, const char
                   err);
   }
   absl::StatusOr<std::string> issued =
-      Client(control_address, timeout_ms)
+      Client(control_address, options, timeout_ms)
           .RegisterApplication(app_id, Str(namespace_name), Str(identity_token));
   if (!issued.ok()) {
     return Report(issued.status(), err);
@@ -62,10 +74,21 @@ int shuffle_control_register_shuffle(const char* control_address, const char* ap
                                      const char* token, uint32_t shuffle_id, uint32_t num_maps,
                                      uint32_t num_partitions, int64_t timeout_ms,
                                      shuffle_error* err) {
+  return shuffle_control_register_shuffle_with_options(control_address, nullptr, app_id, token,
+                                                       shuffle_id, num_maps, num_partitions,
+                                                       timeout_ms, err);
+}
+
+int shuffle_control_register_shuffle_with_options(const char* control_address,
+                                                  const shuffle_options* options,
+                                                  const char* app_id, const char* token,
+                                                  uint32_t shuffle_id, uint32_t num_maps,
+                                                  uint32_t num_partitions, int64_t timeout_ms,
+                                                  shuffle_error* err) {
   if (Missing(control_address, app_id, "shuffle_control_register_shuffle", err)) {
     return err != nullptr ? err->code : static_cast<int>(absl::StatusCode::kInvalidArgument);
   }
-  return Report(Client(control_address, timeout_ms)
+  return Report(Client(control_address, options, timeout_ms)
                     .RegisterShuffle(app_id, Str(token), shuffle::core::ShuffleId(shuffle_id),
                                      num_maps, num_partitions),
                 err);
@@ -73,10 +96,18 @@ int shuffle_control_register_shuffle(const char* control_address, const char* ap
 
 int shuffle_control_seal_shuffle(const char* control_address, const char* app_id, const char* token,
                                  uint32_t shuffle_id, int64_t timeout_ms, shuffle_error* err) {
+  return shuffle_control_seal_shuffle_with_options(control_address, nullptr, app_id, token,
+                                                   shuffle_id, timeout_ms, err);
+}
+
+int shuffle_control_seal_shuffle_with_options(const char* control_address,
+                                              const shuffle_options* options, const char* app_id,
+                                              const char* token, uint32_t shuffle_id,
+                                              int64_t timeout_ms, shuffle_error* err) {
   if (Missing(control_address, app_id, "shuffle_control_seal_shuffle", err)) {
     return err != nullptr ? err->code : static_cast<int>(absl::StatusCode::kInvalidArgument);
   }
-  return Report(Client(control_address, timeout_ms)
+  return Report(Client(control_address, options, timeout_ms)
                     .SealShuffle(app_id, Str(token), shuffle::core::ShuffleId(shuffle_id)),
                 err);
 }
@@ -84,11 +115,20 @@ int shuffle_control_seal_shuffle(const char* control_address, const char* app_id
 int shuffle_control_remove_shuffle(const char* control_address, const char* app_id,
                                    const char* token, uint32_t shuffle_id, int64_t timeout_ms,
                                    uint64_t* freed_bytes, shuffle_error* err) {
+  return shuffle_control_remove_shuffle_with_options(control_address, nullptr, app_id, token,
+                                                     shuffle_id, timeout_ms, freed_bytes, err);
+}
+
+int shuffle_control_remove_shuffle_with_options(const char* control_address,
+                                                const shuffle_options* options, const char* app_id,
+                                                const char* token, uint32_t shuffle_id,
+                                                int64_t timeout_ms, uint64_t* freed_bytes,
+                                                shuffle_error* err) {
   if (Missing(control_address, app_id, "shuffle_control_remove_shuffle", err)) {
     return err != nullptr ? err->code : static_cast<int>(absl::StatusCode::kInvalidArgument);
   }
   absl::StatusOr<uint64_t> freed =
-      Client(control_address, timeout_ms)
+      Client(control_address, options, timeout_ms)
           .RemoveShuffle(app_id, Str(token), shuffle::core::ShuffleId(shuffle_id));
   if (freed.ok() && freed_bytes != nullptr) {
     *freed_bytes = *freed;
@@ -99,11 +139,20 @@ int shuffle_control_remove_shuffle(const char* control_address, const char* app_
 int shuffle_control_remove_application(const char* control_address, const char* app_id,
                                        const char* token, int64_t timeout_ms, uint64_t* freed_bytes,
                                        shuffle_error* err) {
+  return shuffle_control_remove_application_with_options(control_address, nullptr, app_id, token,
+                                                         timeout_ms, freed_bytes, err);
+}
+
+int shuffle_control_remove_application_with_options(const char* control_address,
+                                                    const shuffle_options* options,
+                                                    const char* app_id, const char* token,
+                                                    int64_t timeout_ms, uint64_t* freed_bytes,
+                                                    shuffle_error* err) {
   if (Missing(control_address, app_id, "shuffle_control_remove_application", err)) {
     return err != nullptr ? err->code : static_cast<int>(absl::StatusCode::kInvalidArgument);
   }
   absl::StatusOr<uint64_t> freed =
-      Client(control_address, timeout_ms).RemoveApplication(app_id, Str(token));
+      Client(control_address, options, timeout_ms).RemoveApplication(app_id, Str(token));
   if (freed.ok() && freed_bytes != nullptr) {
     *freed_bytes = *freed;
   }

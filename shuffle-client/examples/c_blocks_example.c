@@ -3,7 +3,10 @@
  * whole blocks (the shuffle registers itself with the first push), reads every partition back
  * by naming the map's location and attempt, checks each block, and removes the application.
  *
- *   shuffle_c_blocks_example DATA_SERVER CONTROL_SERVER APP_ID SHUFFLE_ID NUM_PARTITIONS
+ *   shuffle_c_blocks_example DATA_SERVER CONTROL_SERVER APP_ID SHUFFLE_ID NUM_PARTITIONS [CA_FILE]
+ *
+ * With CA_FILE, every call (control, push, fetch) goes through TLS, the servers' certificates
+ * checked against that PEM CA bundle.
  *
  * Exit status 0 when every block came back exactly once. */
 #include <stdio.h>
@@ -30,22 +33,27 @@ static size_t make_block(uint32_t p, uint32_t b, char* out) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: %s DATA_SERVER CONTROL_SERVER APP_ID SHUFFLE_ID NUM_PARTITIONS\n",
+  if (argc != 6 && argc != 7) {
+    fprintf(stderr,
+            "usage: %s DATA_SERVER CONTROL_SERVER APP_ID SHUFFLE_ID NUM_PARTITIONS [CA_FILE]\n",
             argv[0]);
     return 2;
   }
+  shuffle_options options;
+  shuffle_options_init(&options);
+  options.register_shuffle_on_push = 1;
+  options.tls_ca_file = argc == 7 ? argv[6] : NULL;
   shuffle_error err;
   char* token = NULL;
-  if (shuffle_control_register_application(argv[2], argv[3], "default", "", 10000, &token, &err) !=
-      0) {
+  /* The control calls' plain forms without a CA file, their _with_options forms with one. */
+  if ((argc == 7 ? shuffle_control_register_application_with_options(
+                       argv[2], &options, argv[3], "default", "", 10000, &token, &err)
+                 : shuffle_control_register_application(argv[2], argv[3], "default", "", 10000,
+                                                        &token, &err)) != 0) {
     return fail("shuffle_control_register_application", &err);
   }
   shuffle_target target = {argv[1], argv[3], token, (uint32_t)atoi(argv[4]),
                            (uint32_t)atoi(argv[5])};
-  shuffle_options options;
-  shuffle_options_init(&options);
-  options.register_shuffle_on_push = 1;
   shuffle_writer* writer = NULL;
   if (shuffle_writer_open_with_options(&target, &options, /*map_id=*/2, /*attempt=*/41, &writer,
                                        &err) != 0) {
@@ -110,7 +118,10 @@ int main(int argc, char** argv) {
     }
   }
   uint64_t freed = 0;
-  if (shuffle_control_remove_application(argv[2], argv[3], token, 10000, &freed, &err) != 0) {
+  if ((argc == 7 ? shuffle_control_remove_application_with_options(argv[2], &options, argv[3],
+                                                                   token, 10000, &freed, &err)
+                 : shuffle_control_remove_application(argv[2], argv[3], token, 10000, &freed,
+                                                      &err)) != 0) {
     return fail("shuffle_control_remove_application", &err);
   }
   shuffle_free(token);

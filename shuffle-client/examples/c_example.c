@@ -1,7 +1,10 @@
 /* shuffle_c_example: writes records for one map through the C ABI, commits, then reads every
  * partition back and checks the records. The shuffle must already be registered on the server.
  *
- *   shuffle_c_example SERVER APP_ID SHUFFLE_ID NUM_PARTITIONS [RECORDS]
+ *   shuffle_c_example SERVER APP_ID SHUFFLE_ID NUM_PARTITIONS [RECORDS [CA_FILE]]
+ *
+ * With CA_FILE the writer and the reader connect through TLS (the _with_options forms of the
+ * calls), the server's certificate checked against that PEM CA bundle.
  *
  * Exit status 0 when every record came back. */
 #include <stdio.h>
@@ -17,15 +20,24 @@ static int fail(const char* what, const shuffle_error* err) {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: %s SERVER APP_ID SHUFFLE_ID NUM_PARTITIONS [RECORDS]\n", argv[0]);
+    fprintf(stderr, "usage: %s SERVER APP_ID SHUFFLE_ID NUM_PARTITIONS [RECORDS [CA_FILE]]\n",
+            argv[0]);
     return 2;
   }
   shuffle_target target = {argv[1], argv[2], NULL, (uint32_t)atoi(argv[3]),
                            (uint32_t)atoi(argv[4])};
   const int records = argc > 5 ? atoi(argv[5]) : 10000;
+  /* Without a CA file the simplest calls; with one, their _with_options forms. */
+  const char* ca_file = argc > 6 ? argv[6] : NULL;
+  shuffle_options tls;
+  shuffle_options_init(&tls);
+  tls.tls_ca_file = ca_file;
   shuffle_error err;
   shuffle_writer* writer = NULL;
-  if (shuffle_writer_open(&target, /*map_id=*/0, /*attempt=*/0, &writer, &err) != 0) {
+  if ((ca_file != NULL
+           ? shuffle_writer_open_with_options(&target, &tls, /*map_id=*/0, /*attempt=*/0, &writer,
+                                              &err)
+           : shuffle_writer_open(&target, /*map_id=*/0, /*attempt=*/0, &writer, &err)) != 0) {
     return fail("shuffle_writer_open", &err);
   }
   char key[32];
@@ -49,8 +61,10 @@ int main(int argc, char** argv) {
   const uint8_t* statuses[1] = {status};
   size_t lens[1] = {status_len};
   shuffle_reader* reader = NULL;
-  if (shuffle_reader_open(&target, 0, target.num_partitions, statuses, lens, 1, &reader, &err) !=
-      0) {
+  if ((ca_file != NULL ? shuffle_reader_open_with_options(&target, &tls, 0, target.num_partitions,
+                                                          statuses, lens, 1, &reader, &err)
+                       : shuffle_reader_open(&target, 0, target.num_partitions, statuses, lens, 1,
+                                             &reader, &err)) != 0) {
     return fail("shuffle_reader_open", &err);
   }
   long count = 0;

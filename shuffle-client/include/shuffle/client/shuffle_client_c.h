@@ -105,6 +105,12 @@ typedef struct shuffle_map_location { /* NOLINT(readability-identifier-naming) *
   uint32_t attempt;
 } shuffle_map_location;
 
+/* shuffle_reader_open with options (NULL: the defaults), for TLS or tuning. */
+int shuffle_reader_open_with_options(const shuffle_target* target, const shuffle_options* options,
+                                     uint32_t partition_begin, uint32_t partition_end,
+                                     const uint8_t* const* statuses, const size_t* status_lens,
+                                     size_t num_statuses, shuffle_reader** out, shuffle_error* err);
+
 /* Opens a reader of partitions [partition_begin, partition_end) of the listed maps. It asks each
  * server what it holds of them first; a server that lacks a listed attempt fails the reader with
  * code 5 (not found) and shuffle_reader_failed_server() names it. `options` may be NULL. */
@@ -129,7 +135,10 @@ typedef struct shuffle_reader_stats { /* NOLINT(readability-identifier-naming) *
 void shuffle_reader_get_stats(const shuffle_reader* reader, shuffle_reader_stats* out);
 
 /* ---- The driver's calls to one server's control plane ("host:port"); each waits up to
- * timeout_ms (a restarting server is waited for). */
+ * timeout_ms (0 or less: 20 s; a restarting server is waited for). Each has a _with_options
+ * form whose options (NULL: plaintext) give the TLS to use: only their tls_* fields are read
+ * (the CA that signs the servers' certificates, a client certificate and key for mutual TLS, the
+ * name the certificate must carry). */
 
 /* On success *token is the application's token (free with shuffle_free). */
 int shuffle_control_register_application(const char* control_address, const char* app_id,
@@ -147,6 +156,31 @@ int shuffle_control_remove_shuffle(const char* control_address, const char* app_
 int shuffle_control_remove_application(const char* control_address, const char* app_id,
                                        const char* token, int64_t timeout_ms, uint64_t* freed_bytes,
                                        shuffle_error* err);
+
+int shuffle_control_register_application_with_options(
+    const char* control_address, const shuffle_options* options, const char* app_id,
+    const char* namespace_name, const char* identity_token, int64_t timeout_ms, char** token,
+    shuffle_error* err);
+int shuffle_control_register_shuffle_with_options(const char* control_address,
+                                                  const shuffle_options* options,
+                                                  const char* app_id, const char* token,
+                                                  uint32_t shuffle_id, uint32_t num_maps,
+                                                  uint32_t num_partitions, int64_t timeout_ms,
+                                                  shuffle_error* err);
+int shuffle_control_seal_shuffle_with_options(const char* control_address,
+                                              const shuffle_options* options, const char* app_id,
+                                              const char* token, uint32_t shuffle_id,
+                                              int64_t timeout_ms, shuffle_error* err);
+int shuffle_control_remove_shuffle_with_options(const char* control_address,
+                                                const shuffle_options* options, const char* app_id,
+                                                const char* token, uint32_t shuffle_id,
+                                                int64_t timeout_ms, uint64_t* freed_bytes,
+                                                shuffle_error* err);
+int shuffle_control_remove_application_with_options(const char* control_address,
+                                                    const shuffle_options* options,
+                                                    const char* app_id, const char* token,
+                                                    int64_t timeout_ms, uint64_t* freed_bytes,
+                                                    shuffle_error* err);
 
 void shuffle_free(void* p);
 
