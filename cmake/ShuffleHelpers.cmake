@@ -45,6 +45,16 @@ function(shuffle_cc_test)
   endforeach()
   gtest_discover_tests(${ARG_NAME} DISCOVERY_MODE PRE_TEST
                        PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+  # The TLS run: every integration test again with TLS on every server's TCP planes
+  # (tests/support/tls_run.h), as "<test>/tls" with the label `tls`.
+  if("integration" IN_LIST ARG_LABELS)
+    gtest_discover_tests(${ARG_NAME} DISCOVERY_MODE PRE_TEST TEST_SUFFIX "/tls"
+                         TEST_LIST ${ARG_NAME}_TLS_TESTS
+                         PROPERTIES LABELS tls TIMEOUT ${ARG_TIMEOUT}
+                                    ENVIRONMENT SHUFFLE_TEST_TLS=1)
+    set_property(GLOBAL APPEND PROPERTY SHUFFLE_TESTS_tls ${ARG_NAME})
+    set_property(GLOBAL APPEND PROPERTY SHUFFLE_TEST_LABELS tls)
+  endif()
   foreach(_label IN LISTS ARG_LABELS)
     set_property(GLOBAL APPEND PROPERTY SHUFFLE_TESTS_${_label} ${ARG_NAME})
   endforeach()

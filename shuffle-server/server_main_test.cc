@@ -1,7 +1,8 @@
 // The shuffle-server binary as a child process: start on port 0 with a temporary data dir, find
 // it through --ready-file, use its control plane over gRPC, stop it with SIGTERM / SIGINT and
 // expect exit code 0; restart it on the same data; --help and command-line errors. Also the flag
-// parsing itself. Children are killed by PID (SIGKILL) and reaped whatever happens.
+// parsing itself. Children are killed by PID (SIGKILL) and reaped whatever happens. In the TLS run
+// (tests/support/tls_run.h) the servers get the run's certificate and the calls check it.
 #include <unistd.h>
 
 #include <chrono>
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/tls/grpc_credentials.h"
 #include "shuffle-server/server_options.h"
 #include "shuffle/core/endpoint.h"
 #include "shuffle/core/files.h"
@@ -26,6 +28,7 @@
 #include "shuffle/proto/control.grpc.pb.h"
 #include "tests/support/program.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::server {
 namespace {
@@ -90,8 +93,7 @@ std::optional<Ready> WaitReady(Child& child, const std::string& path) {
 }
 
 std::unique_ptr<proto::ShuffleControl::Stub> Connect(const std::string& address) {
-  return proto::ShuffleControl::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  return proto::ShuffleControl::NewStub(*tls::NewGrpcChannel(address, testsupport::RunClientTls()));
 }
 
 grpc::Status Call(proto::ShuffleControl::Stub& stub, const proto::RegisterShuffleRequest& request) {
@@ -122,10 +124,16 @@ bool CanConnect(const std::string& host_port) {
   return ok;
 }
 
+// A serving server's flags (with the run's certificate in the TLS run).
 std::vector<std::string> ServerArgs(const std::string& dir) {
-  return {"--data-dir=" + dir + "/data",  "--listen=127.0.0.1:0",  "--control-listen=127.0.0.1:0",
-          "--metrics-listen=127.0.0.1:0", "--node-name=test-node", "--ready-file=" + dir + "/ready",
-          "--memory-budget-mib=16",       "--min-free-mib=0",      "--log-format=json"};
+  std::vector<std::string> args = {
+      "--data-dir=" + dir + "/data",  "--listen=127.0.0.1:0",  "--control-listen=127.0.0.1:0",
+      "--metrics-listen=127.0.0.1:0", "--node-name=test-node", "--ready-file=" + dir + "/ready",
+      "--memory-budget-mib=16",       "--min-free-mib=0",      "--log-format=json"};
+  for (const std::string& flag : testsupport::RunServerTlsArgs()) {
+    args.push_back(flag);
+  }
+  return args;
 }
 
 TEST(ServerMainTest, ServesThenStopsCleanlyOnSigterm) {
@@ -181,8 +189,12 @@ TEST(ServerMainTest, ConfigFileSettingsWithCommandLineOverrides) {
                         << "listen: 127.0.0.1:0\ncontrol-listen: 127.0.0.1:0\n"
                         << "metrics-listen: 127.0.0.1:0\nnode-name: from-file\n"
                         << "namespace-quotas: {team-a: 100}\ndrain-timeout-seconds: 5\n";
-  Child child(dir.path(), {"--config=" + config, "--node-name=from-flag",
-                           "--ready-file=" + dir.path() + "/ready", "--min-free-mib=0"});
+  std::vector<std::string> args = {"--config=" + config, "--node-name=from-flag",
+                                   "--ready-file=" + dir.path() + "/ready", "--min-free-mib=0"};
+  for (const std::string& flag : testsupport::RunServerTlsArgs()) {
+    args.push_back(flag);
+  }
+  Child child(dir.path(), args);
   std::optional<Ready> ready = WaitReady(child, dir.path() + "/ready");
   ASSERT_TRUE(ready.has_value()) << "not ready; stderr:\n" << child.err();
   std::unique_ptr<proto::ShuffleControl::Stub> stub = Connect(ready->control);

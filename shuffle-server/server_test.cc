@@ -1,7 +1,8 @@
 // The Server class in process: what it announces, the order it stops in (the storage engine stops
 // taking writes before any listener drains; listeners drain in start order and stop in reverse;
 // the engine closes last), that a failed start leaves nothing running, and that committed output
-// survives a stop and a restart on the same directories.
+// survives a stop and a restart on the same directories. In the TLS run (tests/support/tls_run.h)
+// the server's TCP planes are encrypted and every call here goes through TLS.
 #include "shuffle-server/server.h"
 
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "core/tls/grpc_credentials.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
@@ -21,6 +23,7 @@
 #include "tests/support/http.h"
 #include "tests/support/read_totals.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::server {
 namespace {
@@ -40,20 +43,24 @@ ServerOptions Options(const testsupport::TempDir& dir) {
   o.memory_budget_mib = 16;
   o.min_free_mib = 0;
   o.drain_timeout_seconds = 10;
+  o.tls_cert_file = testsupport::RunServerTls().cert_file;
+  o.tls_key_file = testsupport::RunServerTls().key_file;
   return o;
 }
 
+std::shared_ptr<grpc::Channel> ControlChannel(const std::string& control) {
+  return *tls::NewGrpcChannel(control, testsupport::RunClientTls());
+}
+
 std::shared_ptr<grpc::Channel> Channel(const Server& server) {
-  return grpc::CreateChannel(server.addresses().Find(core::ReadyFile::kControl)->ToString(),
-                             grpc::InsecureChannelCredentials());
+  return ControlChannel(server.addresses().Find(core::ReadyFile::kControl)->ToString());
 }
 
 std::string Health(const std::string& control) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::health::v1::HealthCheckResponse response;
-  grpc::Status st = grpc::health::v1::Health::NewStub(
-                        grpc::CreateChannel(control, grpc::InsecureChannelCredentials()))
+  grpc::Status st = grpc::health::v1::Health::NewStub(ControlChannel(control))
                         ->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
   return st.ok() ? grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())
                  : "unreachable: " + st.error_message();
@@ -83,7 +90,8 @@ TEST(ServerTest, AnnouncesEveryBoundAddressAndRemovesTheReadyFileOnStop) {
   ASSERT_TRUE(file.ok()) << file.status();
   EXPECT_EQ(file->Format(), addresses.Format());
 
-  EXPECT_EQ(*testsupport::HttpGetOk(*addresses.Find(core::ReadyFile::kMetrics), "/healthz"),
+  EXPECT_EQ(*testsupport::HttpGetOk(*addresses.Find(core::ReadyFile::kMetrics), "/healthz",
+                                    testsupport::RunCaFile()),
             "ok\n");
   EXPECT_EQ(Health(addresses.Find(core::ReadyFile::kControl)->ToString()), "SERVING");
   proto::GetStatusResponse status;
@@ -119,9 +127,9 @@ TEST(ServerTest, TheSparkListenerIsAnnouncedAndMeasuredWhenConfigured) {
   EXPECT_NE(spark->port(), 0);
   EXPECT_THAT(*core::ReadFileToString(options.ready_file),
               HasSubstr("spark=127.0.0.1:" + std::to_string(spark->port()) + "\n"));
-  EXPECT_THAT(
-      *testsupport::HttpGetOk(*(*server)->addresses().Find(core::ReadyFile::kMetrics), "/metrics"),
-      HasSubstr("shuffle_spark_connections_open 0\n"));
+  EXPECT_THAT(*testsupport::HttpGetOk(*(*server)->addresses().Find(core::ReadyFile::kMetrics),
+                                      "/metrics", testsupport::RunCaFile()),
+              HasSubstr("shuffle_spark_connections_open 0\n"));
 }
 
 // A listener that records when it is drained and stopped, and what it saw then.
@@ -233,7 +241,7 @@ TEST(ServerTest, CommittedOutputSurvivesAStopAndARestart) {
     ASSERT_TRUE(proto::ShuffleControl::NewStub(Channel(**server))
                     ->RegisterShuffle(&context, request, &response)
                     .ok());
-    client::ClientOptions client_options;
+    client::ClientOptions client_options = testsupport::WithRunTls({});
     client_options.server = (*server)->addresses().Find(core::ReadyFile::kSocket)->ToString();
     auto writer =
         client::MapOutputWriter::Open(client_options, handle, core::MapId(0), core::AttemptId(0));
@@ -247,7 +255,7 @@ TEST(ServerTest, CommittedOutputSurvivesAStopAndARestart) {
   }  // ~Server stops it
   absl::StatusOr<std::unique_ptr<Server>> again = Server::Start(options);
   ASSERT_TRUE(again.ok()) << again.status();
-  client::ClientOptions client_options;
+  client::ClientOptions client_options = testsupport::WithRunTls({});
   client_options.server = (*again)->addresses().Find(core::ReadyFile::kData)->ToString();
   statuses[0].address = client_options.server;  // the TCP port changed with the restart
   auto reader = client::PartitionReader::Open(client_options, handle, core::PartitionId(0),

@@ -1,6 +1,7 @@
 // The local cluster's node faults against the real kernel: NodeNetwork's namespaces, bridge and
 // partitions (a shuffle-server in one node, health-checked from another node and from the
-// driver's namespace), and DiskThrottle's blkio group. Both need root, as chaos runs do.
+// driver's namespace), and DiskThrottle's blkio group. Both need root, as chaos runs do. In the
+// TLS run (tests/support/tls_run.h) the server serves TLS and the health checks go through it.
 #include <unistd.h>
 
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "shuffle/core/process.h"
 #include "tests/support/program.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::podmanager {
 namespace {
@@ -45,8 +47,14 @@ class NodeFaultsTest : public ::testing::Test {
 
   // `shufflectl health` against `control`, from `netns`: 0 when the server answers.
   int Health(const std::string& control, const std::string& netns) {
-    return RunToEnd({SHUFFLECTL_BINARY, "--server=" + control, "--timeout-seconds=2", "health"},
-                    netns);
+    std::vector<std::string> argv = {SHUFFLECTL_BINARY, "--server=" + control,
+                                     "--timeout-seconds=2"};
+    for (const std::string& flag : testsupport::RunCtlTlsArgs()) {
+      argv.push_back(flag);
+      argv.emplace_back("--tls-server-name=localhost");  // dialled by the node's address
+    }
+    argv.emplace_back("health");
+    return RunToEnd(argv, netns);
   }
 
   testsupport::TempDir tmp_{"shuffle-node-faults-"};
@@ -74,6 +82,9 @@ TEST_F(NodeFaultsTest, NodesReachEachOtherUntilOneIsPartitionedAndAgainWhenHeale
                  "--control-listen=" + (*network)->NodeAddress(1) + ":0",
                  "--metrics-listen=",
                  "--ready-file=" + ready};
+    for (const std::string& flag : testsupport::RunServerTlsArgs()) {
+      spec.argv.push_back(flag);
+    }
     spec.netns = ns1;
     spec.log_path = (dir_ / "server.log").string();
     absl::StatusOr<std::unique_ptr<core::Process>> server = core::Process::Spawn(spec);

@@ -1,5 +1,6 @@
 // The pod manager on the local backend, with stand-in executors (a shell script that sleeps), so
 // that launching, replacing, scaling, evicting and server supervision are checked on their own.
+// In the TLS run (tests/support/tls_run.h) the servers serve TLS.
 #include "driver/podmanager/pod_manager.h"
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "driver/podmanager/local_backend.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::podmanager {
 namespace {
@@ -70,6 +72,9 @@ class PodManagerTest : public ::testing::Test {
     options.server_binary = SHUFFLE_SERVER_BINARY;
     options.executor_binary = executor;
     options.server_args = {"--log-level=warning", "--min-free-mib=16"};
+    options.tls_cert_file = testsupport::RunServerTls().cert_file;
+    options.tls_key_file = testsupport::RunServerTls().key_file;
+    options.tls_ca_file = testsupport::RunCaFile();
     auto backend = LocalBackend::Start(options);
     ASSERT_TRUE(backend.ok()) << backend.status();
     backend_ = *std::move(backend);

@@ -1,5 +1,6 @@
 // ShuffleTier against a real secured shuffle-server: the identity token file is read at every
 // registration, so a token rotated on disk (a pod's service-account token) is the one presented.
+// In the TLS run (tests/support/tls_run.h) through TLS.
 #include "driver/runner/shuffle_tier.h"
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::runner {
 namespace {
@@ -23,7 +25,8 @@ TEST(ShuffleTierTest, ReadsTheIdentityTokenFileAtEveryRegistration) {
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string control = (*server)->control_address();
   const std::string identity = dir.path() + "/identity-token";
-  const ShuffleTier tier("tier-app", "team-t", "not-the-secret", identity);
+  const ShuffleTier tier("tier-app", "team-t", "not-the-secret", identity,
+                         testsupport::RunCaFile());
 
   std::ofstream(identity) << "tier-operator\n";
   absl::StatusOr<std::string> token = tier.Prepare(control, core::ShuffleId(1), 2, 2);

@@ -2,7 +2,8 @@
 // ControlServer on 127.0.0.1:0 (open, or secured with tokens and an operator secret), a gRPC
 // client stub, and health checks over the wire: a generic (untyped) call to
 // grpc.health.v1.Health/Check, hand-encoding its two tiny messages, because Debian's grpc++ ships
-// no generated health client. Test code; not thread-safe.
+// no generated health client. In the TLS run (tests/support/tls_run.h) the server and the stub
+// speak TLS. Test code; not thread-safe.
 #ifndef SHUFFLE_SERVER_CONTROL_CONTROL_TEST_UTIL_H_
 #define SHUFFLE_SERVER_CONTROL_CONTROL_TEST_UTIL_H_
 
@@ -15,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/tls/grpc_credentials.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "shuffle-server/control/control_server.h"
 #include "shuffle-server/control/control_service.h"
@@ -22,6 +24,7 @@
 #include "shuffle-server/security/token_authority.h"
 #include "shuffle-server/storage/engine_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::control::testing {
 
@@ -82,13 +85,13 @@ class ControlTest : public ::testing::Test {
     }
     service_ = std::make_unique<ControlService>(engine_.get(), service_options);
     absl::StatusOr<std::unique_ptr<ControlServer>> server =
-        ControlServer::Start("127.0.0.1:0", service_.get());
+        ControlServer::Start("127.0.0.1:0", service_.get(), testsupport::RunServerTls());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     ASSERT_NE(server_->port(), 0);
     drainer_->OnStart([server = server_.get()] { server->SetServing(false); });
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = *tls::NewGrpcChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                    testsupport::RunClientTls());
     stub_ = proto::ShuffleControl::NewStub(channel_);
   }
 

@@ -62,6 +62,12 @@ Blocks MakeMapBlocks(uint32_t shuffle, uint32_t map, uint32_t attempt, uint32_t 
 
 void DataPlaneTest::SetUp() {
   ASSERT_FALSE(dir_.path().empty());
+  if (testsupport::TlsRun()) {
+    absl::StatusOr<std::unique_ptr<tls::ReloadingServerContext>> context =
+        tls::ReloadingServerContext::Create(testsupport::RunServerTls());
+    ASSERT_TRUE(context.ok()) << context.status();
+    tls_ = *std::move(context);
+  }
   absl::StatusOr<std::unique_ptr<storage::StorageEngine>> engine =
       storage::StorageEngine::Open(storage::testing::SmallOptions(dir_.path()));
   ASSERT_TRUE(engine.ok()) << engine.status();
@@ -70,6 +76,7 @@ void DataPlaneTest::SetUp() {
 
 void DataPlaneTest::TearDown() {
   server_.reset();
+  tls_.reset();
   engine_.reset();
 }
 
@@ -79,6 +86,7 @@ DataPlaneOptions DataPlaneTest::DefaultOptions() const {
   options.socket_path = socket_path();
   options.node_name = "node-a";
   options.worker_threads = 3;
+  options.tls = tls_.get();
   return options;
 }
 

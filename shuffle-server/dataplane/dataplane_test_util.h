@@ -1,6 +1,8 @@
 // Test fixture for the data plane: a storage engine in a temporary directory, a server on
 // 127.0.0.1:0 and a Unix socket, and helpers that build and send push, commit and fetch
-// requests through a TestClient. Used by one test thread at a time.
+// requests through a TestClient. In the TLS run of the integration suites
+// (tests/support/tls_run.h) the TCP listener serves TLS and TestClient speaks it. Used by one
+// test thread at a time.
 #ifndef SHUFFLE_SERVER_DATAPLANE_DATAPLANE_TEST_UTIL_H_
 #define SHUFFLE_SERVER_DATAPLANE_DATAPLANE_TEST_UTIL_H_
 
@@ -19,6 +21,7 @@
 #include "shuffle-server/storage/engine_test_util.h"
 #include "shuffle/proto/data.pb.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::dataplane::testing {
 
@@ -85,6 +88,7 @@ class DataPlaneTest : public ::testing::Test {
   }
 
   testsupport::TempDir dir_;
+  std::unique_ptr<tls::ReloadingServerContext> tls_;  // the TLS run's certificate
   std::unique_ptr<storage::StorageEngine> engine_;
   std::unique_ptr<DataPlaneServer> server_;
 };

@@ -9,10 +9,13 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "shuffle/core/errno_status.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::dataplane::testing {
 namespace {
@@ -23,11 +26,26 @@ core::FrameLimits ClientLimits() {
   return limits;
 }
 
+// One SSL_read: the byte count, 0 at the end of the stream or on an error, -1 when the record
+// is not complete yet (the caller polls again).
+ssize_t ReadTls(SSL* ssl, char* buffer, int size) {
+  const int n = SSL_read(ssl, buffer, size);
+  if (n > 0) {
+    return n;
+  }
+  const int err = SSL_get_error(ssl, n);
+  ERR_clear_error();
+  return err == SSL_ERROR_WANT_READ ? -1 : 0;
+}
+
 }  // namespace
 
 TestClient::TestClient(int fd) : fd_(fd), decoder_(ClientLimits()) {}
 
-TestClient::~TestClient() { close(fd_); }
+TestClient::~TestClient() {
+  ssl_.reset();
+  close(fd_);
+}
 
 absl::StatusOr<std::unique_ptr<TestClient>> TestClient::ConnectTcp(uint16_t port,
                                                                    int receive_buffer) {
@@ -49,7 +67,22 @@ absl::StatusOr<std::unique_ptr<TestClient>> TestClient::ConnectTcp(uint16_t port
     close(fd);
     return core::ErrnoToStatus(err, "connect", "127.0.0.1:" + std::to_string(port));
   }
-  return std::unique_ptr<TestClient>(new TestClient(fd));
+  auto client = std::unique_ptr<TestClient>(new TestClient(fd));
+  if (testsupport::TlsRun()) {
+    const tls::ClientFiles files = testsupport::RunClientTls();
+    absl::StatusOr<tls::SslCtxPtr> context = tls::NewClientContext(files);
+    if (!context.ok()) {
+      return context.status();
+    }
+    client->tls_context_ = *std::move(context);
+    absl::StatusOr<tls::SslPtr> ssl = tls::ClientHandshake(
+        fd, client->tls_context_.get(), files, "127.0.0.1", "127.0.0.1:" + std::to_string(port));
+    if (!ssl.ok()) {
+      return ssl.status();
+    }
+    client->ssl_ = *std::move(ssl);
+  }
+  return client;
 }
 
 absl::StatusOr<std::unique_ptr<TestClient>> TestClient::ConnectUnix(const std::string& path) {
@@ -70,6 +103,14 @@ absl::StatusOr<std::unique_ptr<TestClient>> TestClient::ConnectUnix(const std::s
 
 absl::Status TestClient::SendRaw(std::string_view bytes) {
   while (!bytes.empty()) {
+    if (ssl_ != nullptr) {
+      const int n = SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size()));
+      if (n <= 0) {
+        return absl::UnavailableError("TLS write: " + tls::DrainOpenSslErrors("connection closed"));
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
     const ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) {
@@ -88,7 +129,12 @@ absl::Status TestClient::SendFrame(core::FrameType type, uint64_t request_id,
   return SendRaw(core::EncodeFrame(type, request_id, header.SerializeAsString(), payload));
 }
 
-void TestClient::ShutdownWrite() { shutdown(fd_, SHUT_WR); }
+void TestClient::ShutdownWrite() {
+  if (ssl_ != nullptr) {
+    SSL_shutdown(ssl_.get());  // close_notify: TLS's end of the stream
+  }
+  shutdown(fd_, SHUT_WR);
+}
 
 absl::StatusOr<bool> TestClient::Fill(std::chrono::steady_clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -97,7 +143,9 @@ absl::StatusOr<bool> TestClient::Fill(std::chrono::steady_clock::time_point dead
     return false;
   }
   pollfd pfd{.fd = fd_, .events = POLLIN, .revents = 0};
-  const int ready = poll(&pfd, 1, static_cast<int>(left.count()));
+  // Bytes TLS already decrypted are not on the socket any more.
+  const bool buffered = ssl_ != nullptr && SSL_has_pending(ssl_.get()) == 1;
+  const int ready = buffered ? 1 : poll(&pfd, 1, static_cast<int>(left.count()));
   if (ready < 0) {
     return errno == EINTR ? absl::StatusOr<bool>(true)
                           : absl::StatusOr<bool>(core::ErrnoToStatus(errno, "poll", "test"));
@@ -106,7 +154,12 @@ absl::StatusOr<bool> TestClient::Fill(std::chrono::steady_clock::time_point dead
     return false;
   }
   std::array<char, 1 << 16> buffer{};
-  const ssize_t n = recv(fd_, buffer.data(), buffer.size(), 0);
+  const ssize_t n = ssl_ != nullptr
+                        ? ReadTls(ssl_.get(), buffer.data(), static_cast<int>(buffer.size()))
+                        : recv(fd_, buffer.data(), buffer.size(), 0);
+  if (n < 0 && ssl_ != nullptr) {
+    return true;  // part of a TLS record: more to come
+  }
   if (n <= 0) {
     eof_ = true;  // orderly close or reset: either way the server is gone
     return true;

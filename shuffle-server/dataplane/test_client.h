@@ -1,6 +1,8 @@
 // TestClient: a raw, blocking data-plane client for tests. It writes arbitrary bytes or
 // well-formed frames and reads frames back with a deadline, so tests can drive the server
-// byte by byte (pipelining, malformed frames, clients that stop reading). Not thread-safe.
+// byte by byte (pipelining, malformed frames, clients that stop reading). Over TCP in the TLS
+// run of the integration suites (tests/support/tls_run.h) the same bytes go through TLS, checked
+// against the run's CA. Not thread-safe.
 #ifndef SHUFFLE_SERVER_DATAPLANE_TEST_CLIENT_H_
 #define SHUFFLE_SERVER_DATAPLANE_TEST_CLIENT_H_
 
@@ -13,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/tls/tls_context.h"
 #include "google/protobuf/message_lite.h"
 #include "shuffle/core/frame.h"
 
@@ -51,6 +54,8 @@ class TestClient {
   absl::StatusOr<bool> Fill(std::chrono::steady_clock::time_point deadline);
 
   int fd_;
+  tls::SslCtxPtr tls_context_;  // set in the TLS run, with ssl_
+  tls::SslPtr ssl_;
   core::FrameDecoder decoder_;
   bool eof_ = false;
 };

@@ -1,6 +1,7 @@
 // Metrics: the text writer's format, and a live scrape of a server that has served real pushes,
 // commits and fetches, checked with `promtool check metrics` (from Debian's prometheus package,
-// installed by tools/setup).
+// installed by tools/setup). In the TLS run (tests/support/tls_run.h) the data plane and /metrics
+// serve TLS and the client and the scrapes check them with the run's CA.
 #include <cstdio>
 #include <fstream>
 
@@ -14,6 +15,7 @@
 #include "shuffle/client/partition_reader.h"
 #include "tests/support/http.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::ops {
 namespace {
@@ -43,10 +45,10 @@ TEST(PrometheusTextTest, HistogramBucketsAreCumulative) {
   EXPECT_NE(text.find("x_seconds_count 3\n"), std::string::npos);
 }
 
-// GET http://127.0.0.1:PORT/path; a response with status 0 when the exchange fails.
+// GET http(s)://127.0.0.1:PORT/path; a response with status 0 when the exchange fails.
 testsupport::HttpResponse HttpGet(uint16_t port, const std::string& path) {
   absl::StatusOr<testsupport::HttpResponse> r =
-      testsupport::HttpGet(core::Endpoint::Tcp("127.0.0.1", port), path);
+      testsupport::HttpGet(core::Endpoint::Tcp("127.0.0.1", port), path, testsupport::RunCaFile());
   EXPECT_TRUE(r.ok()) << r.status();
   return r.value_or(testsupport::HttpResponse());
 }
@@ -57,13 +59,20 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
   ASSERT_TRUE(engine.ok()) << engine.status();
   const storage::ShuffleKey key{core::AppId("app"), core::ShuffleId(1)};
   ASSERT_TRUE((*engine)->RegisterShuffle(key, "team-a", 2).ok());
+  std::unique_ptr<tls::ReloadingServerContext> tls;  // the TLS run's certificate
+  if (testsupport::TlsRun()) {
+    auto context = tls::ReloadingServerContext::Create(testsupport::RunServerTls());
+    ASSERT_TRUE(context.ok()) << context.status();
+    tls = *std::move(context);
+  }
   dataplane::DataPlaneOptions options;
   options.listen_address = "127.0.0.1:0";
+  options.tls = tls.get();
   auto server = dataplane::DataPlaneServer::Start(options, engine->get());
   ASSERT_TRUE(server.ok()) << server.status();
 
   // Real traffic: one map written and read back through the client library.
-  client::ClientOptions client_options;
+  client::ClientOptions client_options = testsupport::WithRunTls({});
   client_options.server = "127.0.0.1:" + std::to_string((*server)->tcp_port());
   client::ShuffleHandle handle{
       .app_id = "app", .token = "", .shuffle = core::ShuffleId(1), .num_partitions = 2};
@@ -107,7 +116,8 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
   auto http = MetricsHttpServer::Start("127.0.0.1:0",
                                        {.metrics = [&] { return RenderServerMetrics(sources); },
                                         .status_json = nullptr,
-                                        .authorize = nullptr});
+                                        .authorize = nullptr},
+                                       tls.get());
   ASSERT_TRUE(http.ok()) << http.status();
   const testsupport::HttpResponse response = HttpGet((*http)->port(), "/metrics");
   ASSERT_EQ(response.status, 200) << response.body;

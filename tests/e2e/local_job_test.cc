@@ -1,6 +1,8 @@
 // End to end on the local backend: real shuffle-server, shuffle-executor processes on simulated
 // nodes, the driver's scheduler and pod manager in this process. Each test checks the job's
-// output against the regenerated input, and how many map tasks ran.
+// output against the regenerated input, and how many map tasks ran. In the TLS run
+// (tests/support/tls_run.h) every server's TCP planes are encrypted (shuffle-driver
+// --tls-cert-file ...): executors, the driver's calls and the hand-over go through TLS.
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include "driver/runner/job_runner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::runner {
 namespace {
@@ -46,7 +49,10 @@ class LocalJobTest : public ::testing::Test {
          .nodes = nodes,
          .server_binary = SHUFFLE_SERVER_BINARY,
          .executor_binary = executor_binary,
-         .server_args = {"--memory-budget-mib=64", "--min-free-mib=16", "--log-level=warning"}});
+         .server_args = {"--memory-budget-mib=64", "--min-free-mib=16", "--log-level=warning"},
+         .tls_cert_file = testsupport::RunServerTls().cert_file,
+         .tls_key_file = testsupport::RunServerTls().key_file,
+         .tls_ca_file = testsupport::RunCaFile()});
     ASSERT_TRUE(backend.ok()) << backend.status();
     backend_ = *std::move(backend);
   }
@@ -58,6 +64,7 @@ class LocalJobTest : public ::testing::Test {
     o.executors = 3;
     o.slots = 2;
     o.operator_secret = backend_->operator_secret();
+    o.tls_ca_file = testsupport::RunCaFile();
     o.step_interval = std::chrono::milliseconds(20);
     o.timeout = std::chrono::seconds(240);
     return o;
@@ -182,7 +189,7 @@ TEST_F(LocalJobTest, AServerThatHandsItsOutputsOverCostsNoMapReRun) {
         }
       }
       auto result = podmanager::Decommission(control, backend_->operator_secret(), peers,
-                                             std::chrono::seconds(60));
+                                             std::chrono::seconds(60), testsupport::RunClientTls());
       ASSERT_TRUE(result.ok()) << result.status();
       ASSERT_GT(result->moved.size(), 0u);
       ASSERT_TRUE(result->unmoved.empty());

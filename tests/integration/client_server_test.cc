@@ -1,6 +1,7 @@
 // The client library against real shuffle-server processes over loopback: many writers and
 // readers at once across three servers, corruption on disk reported as that block's corruption,
-// a reader that survives its server being killed and restarted mid-fetch, and the C ABI.
+// a reader that survives its server being killed and restarted mid-fetch, and the C ABI. In the
+// TLS run (tests/support/tls_run.h) every TCP connection goes through TLS.
 #include <unistd.h>
 
 #include <atomic>
@@ -18,11 +19,13 @@
 #include "tests/support/program.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::client {
 namespace {
 
 using testsupport::ServerProcess;
+using testsupport::WithRunTls;
 
 constexpr uint32_t kPartitions = 8;
 constexpr uint32_t kMaps = 24;
@@ -71,7 +74,7 @@ class ClusterTest : public ::testing::Test {
                          .num_partitions = kPartitions};
   }
   ClientOptions Options(const std::string& server) const {
-    ClientOptions o;
+    ClientOptions o = WithRunTls({});
     o.server = server;
     o.block_bytes = 32 << 10;
     o.push_batch_bytes = 256 << 10;
@@ -102,7 +105,7 @@ class ClusterTest : public ::testing::Test {
                                          const std::vector<MapStatus>& statuses,
                                          const std::vector<MapPlan>& plans,
                                          const ClientOptions& options = {}) {
-    auto reader = PartitionReader::Open(options, Handle(shuffle), core::PartitionId(p),
+    auto reader = PartitionReader::Open(WithRunTls(options), Handle(shuffle), core::PartitionId(p),
                                         core::PartitionId(p + 1), statuses);
     if (!reader.ok()) {
       return reader.status();
@@ -294,7 +297,7 @@ TEST_F(ClusterTest, ReaderSurvivesServerKilledAndRestartedMidFetch) {
   ASSERT_TRUE(status.ok()) << status.status();
   ASSERT_TRUE(servers_[0]->SealShuffle(kApp, 1).ok());
 
-  ClientOptions slow;
+  ClientOptions slow = WithRunTls({});
   slow.max_bytes_in_flight = 256 << 10;  // the fetch runs only as fast as we consume
   auto reader = PartitionReader::Open(slow, Handle(1), core::PartitionId(0),
                                       core::PartitionId(kPartitions), {*status});
@@ -416,9 +419,13 @@ TEST_F(ClusterTest, SigtermDuringConcurrentCommitsLosesNothingAcknowledged) {
 TEST_F(ClusterTest, CExampleWritesAndReadsThroughTheCAbi) {
   ASSERT_NO_FATAL_FAILURE(StartServers(1));
   ASSERT_TRUE(servers_[0]->RegisterShuffle("c-app", 4, 3).ok());
-  absl::StatusOr<testsupport::ProgramResult> run = testsupport::RunProgram(
-      {SHUFFLE_C_EXAMPLE_BINARY, servers_[0]->data_address(), "c-app", "4", "3", "20000"},
-      dir_.path(), std::chrono::seconds(120));
+  std::vector<std::string> args = {
+      SHUFFLE_C_EXAMPLE_BINARY, servers_[0]->data_address(), "c-app", "4", "3", "20000"};
+  if (testsupport::TlsRun()) {
+    args.push_back(testsupport::RunCaFile());
+  }
+  absl::StatusOr<testsupport::ProgramResult> run =
+      testsupport::RunProgram(args, dir_.path(), std::chrono::seconds(120));
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->exit_code, 0) << run->out << run->err;
 }

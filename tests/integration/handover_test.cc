@@ -31,6 +31,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::client {
 namespace {
@@ -95,15 +96,15 @@ class HandOverTest : public ::testing::Test {
 
   // Node 0's extra flags; `peers` is "DATA/CONTROL,DATA/CONTROL" of nodes 1 and 2.
   virtual std::vector<std::string> NodeZeroArgs(const std::string& /*peers*/) { return {}; }
-  // TLS on every server's TCP planes.
+  // TLS on every server's TCP planes from this test's own CA (otherwise, in the TLS run of the
+  // integration suites, from the run's: tests/support/tls_run.h).
   virtual bool WithTls() const { return false; }
+  // The CA the servers' certificates chain to, "" when they serve plaintext.
+  std::string CaFile() const { return WithTls() ? pki_.ca_file() : testsupport::RunCaFile(); }
 
   // A channel to node 0's control plane, through TLS when the servers have it.
   std::shared_ptr<grpc::Channel> ControlChannel() const {
-    tls::ClientFiles files;
-    if (WithTls()) {
-      files.ca_file = pki_.ca_file();
-    }
+    const tls::ClientFiles files{.ca_file = CaFile()};
     absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
         tls::NewGrpcChannel(servers_[0]->control_address(), files);
     EXPECT_TRUE(channel.ok()) << channel.status();
@@ -119,9 +120,7 @@ class HandOverTest : public ::testing::Test {
   ClientOptions Options(const std::string& server) const {
     ClientOptions o;
     o.server = server;
-    if (WithTls()) {
-      o.tls_ca_file = pki_.ca_file();
-    }
+    o.tls_ca_file = CaFile();
     o.register_shuffle_on_push = true;
     o.max_retries = 2;
     o.initial_backoff_ms = 20;
@@ -245,7 +244,7 @@ class HandOverTest : public ::testing::Test {
     if (!endpoint.ok()) {
       return -1;
     }
-    auto page = testsupport::HttpGetOk(*endpoint, "/metrics", WithTls() ? pki_.ca_file() : "");
+    auto page = testsupport::HttpGetOk(*endpoint, "/metrics", CaFile());
     if (!page.ok()) {
       return -1;
     }
@@ -343,13 +342,20 @@ TEST_F(HandOverTest, ShufflectlDecommissionMovesEveryOutput) {
   const std::vector<MapStatus> before = WriteAllMaps();
   ASSERT_EQ(Metric("shuffle_handovers_total"), 0);
 
-  auto run = testsupport::RunProgram(
-      {SHUFFLECTL_BINARY, "--server=" + servers_[0]->control_address(),
-       "--secret-file=" + dir_.path() + "/operator-secret", "--json", "--timeout-seconds=50",
-       "decommission",
-       "--peer=" + servers_[1]->data_address() + "/" + servers_[1]->control_address(), "--peer",
-       servers_[2]->data_address() + "/" + servers_[2]->control_address()},
-      dir_.path(), std::chrono::seconds(120), "shufflectl");
+  std::vector<std::string> args = {SHUFFLECTL_BINARY, "--server=" + servers_[0]->control_address(),
+                                   "--secret-file=" + dir_.path() + "/operator-secret", "--json",
+                                   "--timeout-seconds=50"};
+  if (!CaFile().empty()) {
+    args.push_back("--tls-ca-file=" + CaFile());
+  }
+  for (const std::string& arg :
+       {std::string("decommission"),
+        "--peer=" + servers_[1]->data_address() + "/" + servers_[1]->control_address(),
+        std::string("--peer"),
+        servers_[2]->data_address() + "/" + servers_[2]->control_address()}) {
+    args.push_back(arg);
+  }
+  auto run = testsupport::RunProgram(args, dir_.path(), std::chrono::seconds(120), "shufflectl");
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->exit_code, 0) << run->err;
   const nlohmann::json out = nlohmann::json::parse(run->out);
@@ -510,8 +516,8 @@ TEST_F(HandOverTest, SigtermWithoutHandOverOnStopMovesNothing) {
   WriteAllMaps();
   ASSERT_TRUE(servers_[0]->Terminate(60000).ok());
   for (int i = 1; i < 3; ++i) {
-    auto page =
-        testsupport::HttpGetOk(*core::Endpoint::Parse(servers_[i]->metrics_address()), "/metrics");
+    auto page = testsupport::HttpGetOk(*core::Endpoint::Parse(servers_[i]->metrics_address()),
+                                       "/metrics", CaFile());
     ASSERT_TRUE(page.ok()) << page.status();
     EXPECT_THAT(*page, ::testing::HasSubstr("\nshuffle_commits_total 0\n")) << "node " << i;
   }

@@ -18,6 +18,7 @@
 #include "tests/support/program.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::client {
 namespace {
@@ -56,7 +57,7 @@ class LocationsTest : public ::testing::Test {
         .app_id = kApp, .token = "", .shuffle = core::ShuffleId(3), .num_partitions = kPartitions};
   }
   static ClientOptions Options(const std::string& server) {
-    ClientOptions o;
+    ClientOptions o = testsupport::WithRunTls({});
     o.server = server;
     o.register_shuffle_on_push = true;
     o.max_retries = 2;
@@ -208,7 +209,8 @@ TEST_F(LocationsTest, AMapWithNoOutputCommitsOnAServerThatNeverSawTheShuffle) {
 }
 
 TEST_F(LocationsTest, ControlClientSealsAndRemoves) {
-  ControlClient control(servers_[0]->control_address());
+  ControlClient control(servers_[0]->control_address(), ControlClient::kDefaultCallTimeout,
+                        testsupport::WithRunTls({}));
   auto token = control.RegisterApplication(kApp, "default", "");
   ASSERT_TRUE(token.ok()) << token.status();
   Write(0, 1, 1);
@@ -259,10 +261,17 @@ TEST_F(LocationsTest, AWriterWaitsForItsServerToComeBack) {
 }
 
 TEST_F(LocationsTest, TheCAbiWritesBlocksAndReadsThemByLocation) {
+  std::vector<std::string> args = {SHUFFLE_C_BLOCKS_EXAMPLE_BINARY,
+                                   servers_[0]->data_address(),
+                                   servers_[0]->control_address(),
+                                   "c-blocks",
+                                   "6",
+                                   "9"};
+  if (testsupport::TlsRun()) {
+    args.push_back(testsupport::RunCaFile());  // the _with_options calls, through TLS
+  }
   absl::StatusOr<testsupport::ProgramResult> run =
-      testsupport::RunProgram({SHUFFLE_C_BLOCKS_EXAMPLE_BINARY, servers_[0]->data_address(),
-                               servers_[0]->control_address(), "c-blocks", "6", "9"},
-                              dir_.path(), std::chrono::seconds(120));
+      testsupport::RunProgram(args, dir_.path(), std::chrono::seconds(120));
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->exit_code, 0) << run->out << run->err;
 }

@@ -2,7 +2,8 @@
 // after a shuffle was written with the client library: status, apps, shuffles, scrub (clean,
 // then after a byte is flipped on disk), remove-app and drain, checking what they print (--json
 // parsed with nlohmann-json) and their exit codes. Every process is killed by PID and every
-// temporary directory removed, whatever happens.
+// temporary directory removed, whatever happens. In the TLS run (tests/support/tls_run.h)
+// shufflectl, the client library and the /metrics reads go through TLS.
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 #include "tests/support/read_totals.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::client {
 namespace {
@@ -71,7 +73,7 @@ class ShufflectlTest : public ::testing::Test {
             .num_partitions = kPartitions};
   }
   ClientOptions Options() const {
-    ClientOptions o;
+    ClientOptions o = testsupport::WithRunTls({});
     o.server = server_->data_address();
     o.block_bytes = 16 << 10;
     return o;
@@ -124,6 +126,8 @@ class ShufflectlTest : public ::testing::Test {
   }
 
   CtlResult RunCtl(std::vector<std::string> args) {
+    const std::vector<std::string> tls = testsupport::RunCtlTlsArgs();
+    args.insert(args.begin(), tls.begin(), tls.end());
     args.insert(args.begin(), SHUFFLECTL_BINARY);
     absl::StatusOr<CtlResult> run = testsupport::RunProgram(args, dir_, std::chrono::seconds(60));
     if (!run.ok()) {
@@ -135,8 +139,8 @@ class ShufflectlTest : public ::testing::Test {
 
   // The server's /metrics page ("" when it cannot be read, which the caller's check reports).
   std::string MetricsPage() const {
-    absl::StatusOr<std::string> page =
-        testsupport::HttpGetOk(*server_->ready().Find(core::ReadyFile::kMetrics), "/metrics");
+    absl::StatusOr<std::string> page = testsupport::HttpGetOk(
+        *server_->ready().Find(core::ReadyFile::kMetrics), "/metrics", testsupport::RunCaFile());
     EXPECT_TRUE(page.ok()) << page.status();
     return page.value_or("");
   }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "shuffle/core/files.h"
 #include "shuffle/core/status_macros.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::testsupport {
 
@@ -19,6 +20,10 @@ absl::StatusOr<std::unique_ptr<core::Process>> StartProgram(const std::vector<st
   spec.argv = argv;
   spec.stdout_path = stdout_path;
   spec.stderr_path = stderr_path;
+  // The TLS run (tls_run.h) is the test process's own switch: a program it starts gets TLS from
+  // its flags, and one that starts servers of its own (shuffle-bench) starts them as it would
+  // anywhere else.
+  spec.env.emplace_back(kTlsRunVariable, "");
   return core::Process::Spawn(spec);
 }
 

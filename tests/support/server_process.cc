@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <vector>
@@ -10,10 +11,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "shuffle/client/control_client.h"
 #include "shuffle/core/status_macros.h"
 #include "tests/support/program.h"
+#include "tests/support/tls_run.h"
 
 namespace shuffle::testsupport {
 
@@ -41,6 +44,15 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   }
   spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
   auto process = std::unique_ptr<ServerProcess>(new ServerProcess());
+  // The TLS run (tls_run.h), unless the test chose its own TLS.
+  const bool own_tls = std::any_of(extra_args.begin(), extra_args.end(), [](const std::string& a) {
+    return absl::StartsWith(a, "--tls-");
+  });
+  if (!own_tls) {
+    const std::vector<std::string> tls = RunServerTlsArgs();
+    spec.argv.insert(spec.argv.end(), tls.begin(), tls.end());
+    process->control_tls_ = WithRunTls({});
+  }
   SHUFFLE_ASSIGN_OR_RETURN(process->process_, core::Process::Spawn(spec));
   SHUFFLE_ASSIGN_OR_RETURN(process->ready_, AwaitServerReady(*process->process_, ready));
   const core::ReadyFile& r = process->ready_;

@@ -1,7 +1,9 @@
 // ServerProcess: a real `shuffle-server` process on loopback for tests and benchmarks, started
 // with port 0 (or a given Unix socket) through core::Process and discovered through its
 // --ready-file (core::ReadyFile); SIGKILLed by PID, always, when the object dies. Also control
-// calls to register and seal shuffles (the client library's ControlClient). Not thread-safe.
+// calls to register and seal shuffles (the client library's ControlClient). In the TLS run of the
+// integration suites (tls_run.h) the server gets the run's certificate, unless the test passes
+// --tls-* flags of its own, and the control calls check it. Not thread-safe.
 #ifndef SHUFFLE_TESTS_SUPPORT_SERVER_PROCESS_H_
 #define SHUFFLE_TESTS_SUPPORT_SERVER_PROCESS_H_
 
@@ -45,7 +47,8 @@ class ServerProcess {
   void Kill();                             // SIGKILL and reap
   absl::Status Terminate(int timeout_ms);  // SIGTERM, wait for a clean exit
 
-  // Control plane calls, through TLS once set_control_tls() named a CA (its tls_* fields).
+  // Control plane calls, through TLS once set_control_tls() named a CA (its tls_* fields; in the
+  // TLS run, the run's CA unless the test passed its own --tls-* flags).
   void set_control_tls(const client::ClientOptions& tls) { control_tls_ = tls; }
   absl::Status RegisterShuffle(const std::string& app, uint32_t shuffle, uint32_t partitions);
   absl::Status SealShuffle(const std::string& app, uint32_t shuffle);
