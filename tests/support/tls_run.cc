@@ -64,11 +64,15 @@ std::vector<std::string> RunServerTlsArgs() {
           "--tls-ca-file=" + RunCaFile()};
 }
 
-std::vector<std::string> RunCtlTlsArgs() {
+std::vector<std::string> RunCtlTlsArgs(const std::string& server_name) {
   if (!TlsRun()) {
     return {};
   }
-  return {"--tls-ca-file=" + RunCaFile()};
+  std::vector<std::string> args = {"--tls-ca-file=" + RunCaFile()};
+  if (!server_name.empty()) {
+    args.push_back("--tls-server-name=" + server_name);
+  }
+  return args;
 }
 
 }  // namespace shuffle::testsupport

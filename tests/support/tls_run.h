@@ -39,8 +39,9 @@ client::ClientOptions WithRunTls(client::ClientOptions options);
 // shuffle-server flags for the run's certificate (--tls-cert-file, --tls-key-file and, for the
 // hand-over to its peers, --tls-ca-file); none outside the TLS run.
 std::vector<std::string> RunServerTlsArgs();
-// shufflectl's flag for the run's CA (--tls-ca-file); none outside the TLS run.
-std::vector<std::string> RunCtlTlsArgs();
+// shufflectl's flags for the run's CA (--tls-ca-file and, when `server_name` is set, the name
+// the certificate is checked for, --tls-server-name); none outside the TLS run.
+std::vector<std::string> RunCtlTlsArgs(const std::string& server_name = "");
 
 }  // namespace shuffle::testsupport
 
