@@ -237,6 +237,8 @@ absl::StatusOr<Cluster> ConnectKubernetes(const DriverOptions& options, const st
                                                     pod.namespace_name, pod.driver_pod_name)));
     pod.driver_pod_uid = driver["metadata"].value("uid", "");
   }
+  pod.tls_ca_secret = options.tls_ca_secret;
+  pod.tls_server_name = options.tls_server_name;
   kube_options.server_namespace = options.server_namespace;
   if (!options.operator_secret_file.empty()) {
     SHUFFLE_ASSIGN_OR_RETURN(std::string secret, kube::ReadSmallFile(options.operator_secret_file));

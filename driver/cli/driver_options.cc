@@ -103,16 +103,26 @@ void AddClusterFlags(DriverOptions* o, core::FlagTable& t) {
 }
 
 void AddTlsFlags(DriverOptions* o, core::FlagTable& t) {
-  t.Section("TLS (local backend)")
+  t.Section("TLS")
       .String("tls-cert-file", "PATH",
-              "PEM certificate of every node's shuffle-server: TLS on their data and control "
-              "planes and /metrics; it must name 127.0.0.1 (needs --tls-key-file, --tls-ca-file)",
+              "local backend: PEM certificate of every node's shuffle-server: TLS on their data "
+              "and control planes and /metrics; it must name 127.0.0.1 (needs --tls-key-file, "
+              "--tls-ca-file). On Kubernetes the DaemonSet has its own (deploy/overlays/tls)",
               &o->tls_cert_file)
       .String("tls-key-file", "PATH", "the private key of --tls-cert-file", &o->tls_key_file)
       .String("tls-ca-file", "PATH",
               "PEM CA bundle the driver, the executors and the servers' hand-overs check the "
               "servers' certificates with",
-              &o->tls_ca_file);
+              &o->tls_ca_file)
+      .String(
+          "tls-server-name", "NAME",
+          "the name the servers' certificate carries, checked instead of the address dialled "
+          "(Kubernetes: shuffle-server.<server-namespace>.svc, as deploy/overlays/tls issues it)",
+          &o->tls_server_name)
+      .String("tls-ca-secret", "NAME",
+              "Kubernetes: the Secret in the executors' namespace whose key ca.crt executor pods "
+              "mount as their CA (only that key); needed with --tls-ca-file",
+              &o->tls_ca_secret);
 }
 
 void AddFaultFlags(DriverOptions* o, core::FlagTable& t) {
@@ -220,11 +230,23 @@ absl::StatusOr<DriverOptions> ParseDriverOptions(const std::vector<std::string>&
         "--tls-cert-file, --tls-key-file and --tls-ca-file go together: the servers' certificate "
         "and key, and the CA that the driver and the executors check them with");
   }
-  if (o.backend == "kubernetes" && (server_tls || !o.tls_ca_file.empty())) {
+  if (o.backend == "kubernetes") {
+    if (server_tls) {
+      return absl::InvalidArgumentError(
+          "--tls-cert-file and --tls-key-file are for the local backend: on Kubernetes the "
+          "DaemonSet's servers take their certificate from deploy/overlays/tls");
+    }
+    if (o.tls_ca_file.empty() != o.tls_ca_secret.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls-ca-file and --tls-ca-secret go together on Kubernetes: the CA file the driver "
+          "checks the servers with, and the Secret (key ca.crt) its executor pods mount");
+    }
+    if (!o.tls_ca_file.empty() && o.tls_server_name.empty()) {
+      o.tls_server_name = "shuffle-server." + o.server_namespace + ".svc";
+    }
+  } else if (!o.tls_ca_secret.empty()) {
     return absl::InvalidArgumentError(
-        "--tls-* flags are for the local backend: on Kubernetes the DaemonSet's servers take "
-        "their certificate from deploy/overlays/tls, and the reference driver's executor pods "
-        "cannot mount its CA yet (the Spark plugin can: spark.shuffle.node.tls.caFile)");
+        "--tls-ca-secret is for the Kubernetes backend (local executors read --tls-ca-file)");
   }
   return o;
 }

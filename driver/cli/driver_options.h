@@ -47,10 +47,15 @@ struct DriverOptions {
   std::string operator_secret_file;  // registers the application with the servers
   std::string listen;                // the driver's gRPC; default per backend
   std::string advertise_host;        // how executors reach the driver; default $POD_IP
-  // TLS (local backend): the servers' certificate and key, and the CA everything checks them with.
+  // TLS. Local backend: the servers' certificate and key, and the CA everything checks them
+  // with. Kubernetes: the CA file the driver checks the DaemonSet's servers with, the Secret
+  // holding it that executor pods mount, and the name on the servers' certificate (default
+  // shuffle-server.<server_namespace>.svc).
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_ca_file;
+  std::string tls_server_name;
+  std::string tls_ca_secret;
   std::string log_level = "info";
   bool progress = true;
   bool help = false;

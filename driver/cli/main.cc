@@ -33,6 +33,7 @@ int RunJob(const DriverOptions& options, Cluster& cluster, const std::string& ap
   job.identity_token_file = cluster.identity_token_file;
   job.tls_ca_file =
       options.tls_ca_file.empty() ? "" : std::filesystem::absolute(options.tls_ca_file).string();
+  job.tls_server_name = options.tls_server_name;
   job.listen = cluster.listen;
   job.advertise_host = cluster.advertise_host;
   job.show_progress = options.progress;

@@ -35,6 +35,10 @@ core::FlagTable ExecutorFlags(ExecutorOptions* o) {
               "PEM CA bundle of the shuffle servers' certificates: TLS to servers reached over "
               "TCP (the node's Unix socket stays plaintext)",
               &o->client.tls_ca_file)
+      .String("tls-server-name", "NAME",
+              "the name the servers' certificate carries, checked instead of the address dialled "
+              "(on Kubernetes the executor dials nodes' IPs)",
+              &o->client.tls_server_name)
       .Add("driver-timeout-seconds", "N",
            "exit when the driver stays unreachable this long (default 30)",
            [o](std::string_view v) {

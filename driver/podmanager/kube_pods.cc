@@ -91,6 +91,14 @@ json ExecutorPod(const ExecutorPodTemplate& t, const ExecutorLaunch& launch) {
       {"resources",
        {{"requests", {{"cpu", cpu}, {"memory", t.memory}}}, {"limits", {{"memory", t.memory}}}}},
       {"volumeMounts", json::array({{{"name", "shuffle-socket"}, {"mountPath", t.socket_dir}}})}};
+  if (!t.tls_ca_secret.empty()) {
+    container["args"].push_back("--tls-ca-file=" + t.tls_ca_dir + "/ca.crt");
+    if (!t.tls_server_name.empty()) {
+      container["args"].push_back("--tls-server-name=" + t.tls_server_name);
+    }
+    container["volumeMounts"].push_back(
+        {{"name", "shuffle-tls-ca"}, {"mountPath", t.tls_ca_dir}, {"readOnly", true}});
+  }
   json spec = {
       {"restartPolicy", "Never"},
       {"terminationGracePeriodSeconds", t.termination_grace_seconds},
@@ -98,6 +106,13 @@ json ExecutorPod(const ExecutorPodTemplate& t, const ExecutorLaunch& launch) {
       {"volumes",
        json::array({{{"name", "shuffle-socket"},
                      {"hostPath", {{"path", t.socket_dir}, {"type", "DirectoryOrCreate"}}}}})}};
+  if (!t.tls_ca_secret.empty()) {
+    spec["volumes"].push_back(
+        {{"name", "shuffle-tls-ca"},
+         {"secret",
+          {{"secretName", t.tls_ca_secret},
+           {"items", json::array({{{"key", "ca.crt"}, {"path", "ca.crt"}}})}}}});
+  }
   if (!t.service_account.empty()) {
     spec["serviceAccountName"] = t.service_account;
   }

@@ -1,6 +1,7 @@
 // The Kubernetes backend's view of executor pods, without any I/O: the pod an ExecutorLaunch
 // becomes (labels app/role/executor-id, an ownerReference to the driver pod, resources, the
-// node-local socket's hostPath, the node IP from the downward API), and what a watch event says
+// node-local socket's hostPath, the node IP from the downward API, the servers' CA from a
+// Secret when TLS is on), and what a watch event says
 // about a pod (running, ended and how: exit code, eviction, deletion). Pure functions;
 // thread-safe.
 #ifndef SHUFFLE_DRIVER_PODMANAGER_KUBE_PODS_H_
@@ -28,6 +29,12 @@ struct ExecutorPodTemplate {
   std::string socket_dir = "/run/shuffle";  // the DaemonSet's socket hostPath
   std::string socket_name = "data.sock";
   int termination_grace_seconds = 10;
+  // TLS to the servers' TCP planes (deploy/overlays/tls): the Secret in namespace_name whose
+  // key `ca.crt` is the servers' CA; only that key is mounted, at tls_ca_dir. Empty: plaintext.
+  std::string tls_ca_secret;
+  std::string tls_ca_dir = "/etc/shuffle/tls-ca";
+  // The name on the servers' certificate, checked when an executor dials a node's IP.
+  std::string tls_server_name;
 };
 
 // The label selector that matches exactly this driver's executor pods.

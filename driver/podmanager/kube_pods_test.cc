@@ -49,6 +49,27 @@ TEST(ExecutorPodTest, NoOwnerWhenTheDriverRunsOutsideTheCluster) {
   EXPECT_FALSE(ExecutorPod(t, {.executor_id = "exec-1"})["metadata"].contains("ownerReferences"));
 }
 
+// With TLS on, the pod mounts only the CA of the Secret (never a key it may also hold) and the
+// executor checks the servers' certificate with it, by the name the certificate carries.
+TEST(ExecutorPodTest, TlsMountsOnlyTheCaAndNamesTheServer) {
+  EXPECT_FALSE(ExecutorPod(Template(), {.executor_id = "exec-1"})["spec"].dump().find("tls") !=
+               std::string::npos);
+  ExecutorPodTemplate t = Template();
+  t.tls_ca_secret = "shuffle-tls";
+  t.tls_server_name = "shuffle-server.shuffle-system.svc";
+  const json pod = ExecutorPod(t, {.executor_id = "exec-1"});
+  const json& c = pod["spec"]["containers"][0];
+  EXPECT_THAT(c["args"].dump(), HasSubstr("\"--tls-ca-file=/etc/shuffle/tls-ca/ca.crt\""));
+  EXPECT_THAT(c["args"].dump(),
+              HasSubstr("\"--tls-server-name=shuffle-server.shuffle-system.svc\""));
+  EXPECT_EQ(c["volumeMounts"][1]["mountPath"], "/etc/shuffle/tls-ca");
+  EXPECT_EQ(c["volumeMounts"][1]["name"], "shuffle-tls-ca");
+  const json& volume = pod["spec"]["volumes"][1];
+  EXPECT_EQ(volume["name"], "shuffle-tls-ca");
+  EXPECT_EQ(volume["secret"]["secretName"], "shuffle-tls");
+  EXPECT_EQ(volume["secret"]["items"], json::parse(R"([{"key": "ca.crt", "path": "ca.crt"}])"));
+}
+
 json Pod(const std::string& phase, const json& status_extra = json::object()) {
   json pod = {{"metadata", {{"name", "exec-3"}, {"labels", {{"executor-id", "exec-3"}}}}},
               {"spec", {{"nodeName", "node-b"}}},

@@ -117,7 +117,7 @@ absl::StatusOr<JobReport> JobRunner::Run() {
   const core::ShuffleId shuffle(1);
   scheduler_ = std::make_unique<scheduler::TaskScheduler>(job_.get(), shuffle, options_.scheduler);
   ShuffleTier tier(app_id, options_.app_namespace, options_.operator_secret,
-                   options_.identity_token_file, options_.tls_ca_file);
+                   options_.identity_token_file, options_.tls_ca_file, options_.tls_server_name);
   SHUFFLE_ASSIGN_OR_RETURN(const Prepared prepared, PrepareServers(tier, shuffle));
 
   std::random_device entropy;

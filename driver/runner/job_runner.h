@@ -38,7 +38,8 @@ struct JobOptions {
   // Instead of operator_secret: a file read at every registration (a rotated service-account
   // token on Kubernetes).
   std::string identity_token_file;
-  std::string tls_ca_file;  // the servers' CA: their control planes are reached through TLS
+  std::string tls_ca_file;      // the servers' CA: their control planes are reached through TLS
+  std::string tls_server_name;  // the name on their certificate; empty: the host dialled
   std::string listen = "127.0.0.1:0";            // the driver's gRPC service
   std::string advertise_host;                    // how executors reach it; empty: the --listen host
   std::string app_id;                            // empty: a new random id

@@ -24,14 +24,17 @@ class ShuffleTier {
   // `operator_secret` proves the driver when it registers the application; when
   // `identity_token_file` is set, that file is read at every registration instead (a pod's
   // service-account token, which the kubelet rotates; servers with --token-review check it).
-  // `tls_ca_file`: the servers' control planes are reached through TLS, checked with it.
+  // `tls_ca_file`: the servers' control planes are reached through TLS, checked with it, by
+  // `tls_server_name` when set (else the host dialled).
   ShuffleTier(std::string app_id, std::string app_namespace, std::string operator_secret,
-              std::string identity_token_file = "", std::string tls_ca_file = "")
+              std::string identity_token_file = "", std::string tls_ca_file = "",
+              std::string tls_server_name = "")
       : app_id_(std::move(app_id)),
         namespace_(std::move(app_namespace)),
         operator_secret_(std::move(operator_secret)),
         identity_token_file_(std::move(identity_token_file)) {
     tls_.tls_ca_file = std::move(tls_ca_file);
+    tls_.tls_server_name = std::move(tls_server_name);
   }
 
   // Registers the application and the shuffle on the server; returns the application token.

@@ -46,8 +46,25 @@ absl::StatusOr<Volumes> PlanVolumes(const Json& pod, const PlanOptions& options,
         return core::Annotate(keys.status(), absl::StrCat("volume '", name, "'"));
       }
       volumes.dirs[name] = dir;
-      for (const auto& [key, value] : *keys) {
-        volumes.files.emplace_back(absl::StrCat(dir, "/", key), value, is_config_map);
+      // `items` projects the keys it names to the paths it gives, and only those, as the
+      // kubelet does; a key it names that the object lacks fails the pod.
+      const Json* items = At(volume, {is_config_map ? "configMap" : "secret", "items"});
+      if (items == nullptr || !items->is_array()) {
+        for (const auto& [key, value] : *keys) {
+          volumes.files.emplace_back(absl::StrCat(dir, "/", key), value, is_config_map);
+        }
+        continue;
+      }
+      for (const Json& item : *items) {
+        const std::string key = Str(item, {"key"});
+        auto found = keys->find(key);
+        if (found == keys->end()) {
+          return absl::NotFoundError(absl::StrCat("volume '", name, "': key '", key, "' not in ",
+                                                  is_config_map ? config_map : secret));
+        }
+        const std::string path = Str(item, {"path"});
+        volumes.files.emplace_back(absl::StrCat(dir, "/", path.empty() ? key : path), found->second,
+                                   is_config_map);
       }
     } else {
       return absl::FailedPreconditionError(

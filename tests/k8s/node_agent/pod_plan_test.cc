@@ -1,11 +1,13 @@
 #include "tests/k8s/node_agent/pod_plan.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace shuffle::node_agent {
 namespace {
 
 using kube::Json;
+using ::testing::HasSubstr;
 
 const Json kPod = Json::parse(R"({
   "metadata": {"name": "exec-1", "namespace": "spark", "uid": "u1", "labels": {"role": "executor"}},
@@ -189,6 +191,47 @@ TEST(PodPlanVolumesTest, ConfigMapAndSecretKeysBecomeFilesAndConfigTextIsRewritt
   EXPECT_EQ(plan->files[1].first, pod_dir + "/volumes/secrets/token");
   EXPECT_EQ(plan->files[1].second, "/var/lib/shuffle stays verbatim");
   EXPECT_EQ(plan->containers[0].argv[1], "--config=" + pod_dir + "/volumes/config/server.yaml");
+}
+
+// A Secret volume with `items` gets only the keys it names, at the paths it gives (an executor
+// pod mounts only the CA of a kubernetes.io/tls Secret, never its key); a key the Secret lacks
+// fails the pod.
+TEST(PodPlanVolumesTest, ItemsProjectOnlyTheNamedKeys) {
+  Json pod = Json::parse(R"({
+    "metadata": {"name": "exec-1", "namespace": "jobs", "uid": "u3"},
+    "spec": {
+      "volumes": [{"name": "ca", "secret": {"secretName": "tls",
+                                            "items": [{"key": "ca.crt", "path": "roots.pem"}]}}],
+      "containers": [{
+        "name": "executor", "image": "shuffle/shuffle:0.1.0",
+        "args": ["--tls-ca-file=/etc/ca/roots.pem"],
+        "volumeMounts": [{"name": "ca", "mountPath": "/etc/ca"}]
+      }]
+    }
+  })");
+  PlanOptions options;
+  options.node = "n1";
+  options.node_root = "/r/n1";
+  options.image_map["shuffle/shuffle:0.1.0"] = "/bin/executor";
+  auto maps = [](const std::string& kind, const std::string& ns,
+                 const std::string& name) -> absl::StatusOr<std::map<std::string, std::string>> {
+    if (kind == "secrets" && ns == "jobs" && name == "tls") {
+      return std::map<std::string, std::string>{
+          {"ca.crt", "CA"}, {"tls.crt", "CERT"}, {"tls.key", "KEY"}};
+    }
+    return absl::NotFoundError(name);
+  };
+  absl::StatusOr<PodPlan> plan = PlanPod(pod, options, Ref, maps);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const std::string pod_dir = "/r/n1/pods/jobs_exec-1_u3";
+  ASSERT_EQ(plan->files.size(), 1u);
+  EXPECT_EQ(plan->files[0].first, pod_dir + "/volumes/ca/roots.pem");
+  EXPECT_EQ(plan->files[0].second, "CA");
+  EXPECT_EQ(plan->containers[0].argv[1], "--tls-ca-file=" + pod_dir + "/volumes/ca/roots.pem");
+
+  pod["spec"]["volumes"][0]["secret"]["items"][0]["key"] = "absent.crt";
+  plan = PlanPod(pod, options, Ref, maps);
+  EXPECT_THAT(plan.status().message(), HasSubstr("absent.crt"));
 }
 
 // The downward API's status.podIP is the pod's own address when the agent gives it one (Spark
