@@ -19,6 +19,24 @@ namespace shuffle::client {
 namespace {
 
 constexpr int kMaxPushBlocks = 2048;  // blocks per push request (its header lists each)
+constexpr char kFailedServerPayload[] = "type.shuffle/writer.failed_server";
+
+// `status` with the address of the server it came from, for WriterFailedServer().
+absl::Status FromServer(absl::Status status, const std::string& address) {
+  if (!status.ok() && !status.GetPayload(kFailedServerPayload).has_value()) {
+    status.SetPayload(kFailedServerPayload, absl::Cord(address));
+  }
+  return status;
+}
+
+// One server the writer pushes to: the primary, and the replica when there is one.
+struct WriteTarget {
+  std::unique_ptr<FrameConnection> conn;
+  uint32_t pushes_in_flight = 0;
+  // Another attempt of this map committed there first (a retry of a map whose first executor
+  // died after committing): nothing more is pushed there, and its commit answers the winner.
+  bool superseded = false;
+};
 
 }  // namespace
 
@@ -27,21 +45,17 @@ struct MapOutputWriter::Impl {
   ShuffleHandle shuffle;
   core::MapId map{0};
   core::AttemptId attempt{0};
-  std::unique_ptr<FrameConnection> conn;
+  std::vector<WriteTarget> targets;              // [0] the primary, [1] the replica if any
   std::unique_ptr<core::Compressor> compressor;  // null when compression is off
   std::vector<std::string> buffers;              // per partition, raw records
   std::vector<uint32_t> records;                 // per partition, records in the buffer
   uint64_t buffered = 0;
   std::string batch;  // encoded blocks of the next push
   proto::PushRequest batch_header;
-  uint32_t pushes_in_flight = 0;
   uint64_t pushed_blocks = 0;
   uint64_t pushed_bytes = 0;
   uint64_t bytes_written = 0;
   bool committed = false;
-  // Another attempt of this map committed first (a retry of a map whose first executor died
-  // after committing): nothing more is pushed, and Commit() returns the winner's status.
-  bool superseded = false;
   absl::Status failure;  // sticky: a writer that failed once stays failed
 
   std::string What() const {
@@ -49,33 +63,44 @@ struct MapOutputWriter::Impl {
                         map.value(), " attempt ", attempt.value());
   }
 
+  // Every server already serves another attempt: nothing is left to push.
+  bool superseded() const {
+    return std::all_of(targets.begin(), targets.end(),
+                       [](const WriteTarget& t) { return t.superseded; });
+  }
+
   void FillCredentials(proto::Credentials* c) const {
     c->set_app_id(shuffle.app_id);
     c->set_token(shuffle.token);
   }
 
-  absl::Status AwaitPushResponse() {
-    SHUFFLE_ASSIGN_OR_RETURN(core::Frame frame, conn->Receive());
+  static absl::Status AwaitPushResponse(WriteTarget& target) {
+    return FromServer(ReceivePushResponse(target), target.conn->address());
+  }
+
+  static absl::Status ReceivePushResponse(WriteTarget& target) {
+    FrameConnection& conn = *target.conn;
+    SHUFFLE_ASSIGN_OR_RETURN(core::Frame frame, conn.Receive());
     if (frame.type == core::FrameType::kError) {
-      absl::Status st = ErrorFrameToStatus(frame, conn->address());
+      absl::Status st = ErrorFrameToStatus(frame, conn.address());
       if (!absl::IsAlreadyExists(st)) {
         return st;
       }
-      superseded = true;
-      --pushes_in_flight;
+      target.superseded = true;
+      --target.pushes_in_flight;
       return absl::OkStatus();
     }
     if (frame.type != core::FrameType::kPushResponse) {
       return absl::InternalError(
-          absl::StrCat("shuffle server ", conn->address(), " answered a push with a ",
+          absl::StrCat("shuffle server ", conn.address(), " answered a push with a ",
                        core::ToAbsl(core::FrameTypeName(frame.type)), " frame"));
     }
-    --pushes_in_flight;
+    --target.pushes_in_flight;
     return absl::OkStatus();
   }
 
   absl::Status SendBatch() {
-    if (superseded) {
+    if (superseded()) {
       batch.clear();
       batch_header.Clear();
     }
@@ -89,13 +114,28 @@ struct MapOutputWriter::Impl {
     if (options.register_shuffle_on_push) {
       batch_header.set_num_partitions(shuffle.num_partitions);
     }
-    SHUFFLE_RETURN_IF_ERROR(
-        conn->Send(core::FrameType::kPushRequest, conn->NextRequestId(), batch_header, batch));
-    ++pushes_in_flight;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      WriteTarget& target = targets[i];
+      if (target.superseded) {
+        continue;
+      }
+      // The replica may be the first to hear of the shuffle: its pushes register it (the
+      // application's token authorizes that).
+      if (i > 0) {
+        batch_header.set_num_partitions(shuffle.num_partitions);
+      }
+      SHUFFLE_RETURN_IF_ERROR(
+          FromServer(target.conn->Send(core::FrameType::kPushRequest, target.conn->NextRequestId(),
+                                       batch_header, batch),
+                     target.conn->address()));
+      ++target.pushes_in_flight;
+    }
     batch.clear();
     batch_header.Clear();
-    while (pushes_in_flight >= options.max_pushes_in_flight) {
-      SHUFFLE_RETURN_IF_ERROR(AwaitPushResponse());
+    for (WriteTarget& target : targets) {
+      while (target.pushes_in_flight >= options.max_pushes_in_flight) {
+        SHUFFLE_RETURN_IF_ERROR(AwaitPushResponse(target));
+      }
     }
     return absl::OkStatus();
   }
@@ -157,13 +197,44 @@ struct MapOutputWriter::Impl {
     return absl::OkStatus();
   }
 
+  // The commit's answer from `target`, sent as request `id`.
+  static absl::StatusOr<CommitResult> AwaitCommit(WriteTarget& target, uint64_t id) {
+    absl::StatusOr<CommitResult> result = ReceiveCommit(target, id);
+    if (!result.ok()) {
+      return FromServer(result.status(), target.conn->address());
+    }
+    return result;
+  }
+
+  static absl::StatusOr<CommitResult> ReceiveCommit(WriteTarget& target, uint64_t id) {
+    FrameConnection& conn = *target.conn;
+    SHUFFLE_ASSIGN_OR_RETURN(core::Frame frame, conn.Receive());
+    if (frame.type == core::FrameType::kError) {
+      return ErrorFrameToStatus(frame, conn.address());
+    }
+    proto::CommitResponse response;
+    if (frame.type != core::FrameType::kCommitResponse || frame.request_id != id ||
+        !response.ParseFromString(frame.header)) {
+      return absl::InternalError(absl::StrCat("shuffle server ", conn.address(),
+                                              " sent an unexpected answer to a commit"));
+    }
+    SHUFFLE_ASSIGN_OR_RETURN(MapStatus status,
+                             MapStatus::Parse(response.status().SerializeAsString()));
+    if (status.address.empty()) {
+      status.address = conn.address();
+    }
+    return CommitResult{.status = std::move(status), .won = response.won(), .replica = {}};
+  }
+
   absl::StatusOr<CommitResult> DoCommit() {
     for (uint32_t p = 0; p < buffers.size(); ++p) {
       SHUFFLE_RETURN_IF_ERROR(CutBlock(p));
     }
     SHUFFLE_RETURN_IF_ERROR(SendBatch());
-    while (pushes_in_flight > 0) {
-      SHUFFLE_RETURN_IF_ERROR(AwaitPushResponse());
+    for (WriteTarget& target : targets) {
+      while (target.pushes_in_flight > 0) {
+        SHUFFLE_RETURN_IF_ERROR(AwaitPushResponse(target));
+      }
     }
     proto::CommitRequest request;
     FillCredentials(request.mutable_credentials());
@@ -173,27 +244,53 @@ struct MapOutputWriter::Impl {
     request.set_num_partitions(shuffle.num_partitions);
     request.set_expected_blocks(pushed_blocks);
     request.set_expected_bytes(pushed_bytes);
-    request.set_register_shuffle(options.register_shuffle_on_push);
-    const uint64_t id = conn->NextRequestId();
-    SHUFFLE_RETURN_IF_ERROR(conn->Send(core::FrameType::kCommitRequest, id, request));
-    SHUFFLE_ASSIGN_OR_RETURN(core::Frame frame, conn->Receive());
-    if (frame.type == core::FrameType::kError) {
-      return ErrorFrameToStatus(frame, conn->address());
+    // The replica may be the first to hear of the shuffle (as above).
+    std::vector<uint64_t> ids;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      request.set_register_shuffle(options.register_shuffle_on_push || i > 0);
+      ids.push_back(targets[i].conn->NextRequestId());
+      SHUFFLE_RETURN_IF_ERROR(
+          FromServer(targets[i].conn->Send(core::FrameType::kCommitRequest, ids.back(), request),
+                     targets[i].conn->address()));
     }
-    proto::CommitResponse response;
-    if (frame.type != core::FrameType::kCommitResponse || frame.request_id != id ||
-        !response.ParseFromString(frame.header)) {
-      return absl::InternalError(absl::StrCat("shuffle server ", conn->address(),
-                                              " sent an unexpected answer to a commit"));
+    // Both commits run at once; the answer is the primary's, once the replica's is in too.
+    SHUFFLE_ASSIGN_OR_RETURN(CommitResult result, AwaitCommit(targets[0], ids[0]));
+    if (targets.size() > 1) {
+      absl::StatusOr<CommitResult> replica = AwaitCommit(targets[1], ids[1]);
+      if (!replica.ok()) {
+        return core::Annotate(replica.status(), "the replica's commit");
+      }
+      result.replica = std::move(replica->status);
     }
-    SHUFFLE_ASSIGN_OR_RETURN(MapStatus status,
-                             MapStatus::Parse(response.status().SerializeAsString()));
-    if (status.address.empty()) {
-      status.address = conn->address();
-    }
-    return CommitResult{.status = std::move(status), .won = response.won()};
+    return result;
   }
 };
+
+namespace {
+
+// Connects to `address`; with options.writer_waits_for_server, waits while it refuses
+// connections (a restarting server: a DaemonSet pod replaced, a crash), as readers do, rather
+// than fail the task at once.
+absl::StatusOr<std::unique_ptr<FrameConnection>> ConnectWriter(const ClientOptions& options,
+                                                               const std::string& address) {
+  int64_t backoff_ms = options.initial_backoff_ms;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<std::unique_ptr<FrameConnection>> conn =
+        FrameConnection::Connect(address, options.connect_timeout_ms, options.io_timeout_ms,
+                                 options.max_frame_payload, TlsFiles(options));
+    if (conn.ok()) {
+      return conn;
+    }
+    if (!options.writer_waits_for_server || !absl::IsUnavailable(conn.status()) ||
+        attempt >= options.max_retries) {
+      return FromServer(conn.status(), address);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, options.max_backoff_ms);
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<MapOutputWriter>> MapOutputWriter::Open(const ClientOptions& options,
                                                                        const ShuffleHandle& shuffle,
@@ -214,23 +311,16 @@ absl::StatusOr<std::unique_ptr<MapOutputWriter>> MapOutputWriter::Open(const Cli
   if (address.empty()) {
     SHUFFLE_ASSIGN_OR_RETURN(address, DiscoverLocalServer());
   }
-  // A server that is restarting (a DaemonSet pod replaced, a crash) refuses connections for a
-  // while: wait for it, as readers do, rather than fail the task at once.
-  int64_t backoff_ms = options.initial_backoff_ms;
-  for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<std::unique_ptr<FrameConnection>> conn =
-        FrameConnection::Connect(address, options.connect_timeout_ms, options.io_timeout_ms,
-                                 options.max_frame_payload, TlsFiles(options));
-    if (conn.ok()) {
-      impl->conn = std::move(*conn);
-      break;
+  SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<FrameConnection> primary,
+                           ConnectWriter(options, address));
+  impl->targets.push_back(WriteTarget{.conn = std::move(primary)});
+  if (!options.replica_server.empty()) {
+    absl::StatusOr<std::unique_ptr<FrameConnection>> replica =
+        ConnectWriter(options, options.replica_server);
+    if (!replica.ok()) {
+      return core::Annotate(replica.status(), "the replica");
     }
-    if (!options.writer_waits_for_server || !absl::IsUnavailable(conn.status()) ||
-        attempt >= options.max_retries) {
-      return conn.status();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-    backoff_ms = std::min(backoff_ms * 2, options.max_backoff_ms);
+    impl->targets.push_back(WriteTarget{.conn = *std::move(replica)});
   }
   if (options.compression_level != 0) {
     SHUFFLE_ASSIGN_OR_RETURN(impl->compressor, core::Compressor::Create(options.compression_level));
@@ -247,7 +337,7 @@ absl::Status MapOutputWriter::Write(core::PartitionId partition, std::string_vie
                                     std::string_view value) {
   Impl& w = *impl_;
   SHUFFLE_RETURN_IF_ERROR(w.CheckWritable(partition.value()));
-  if (w.superseded) {
+  if (w.superseded()) {
     w.bytes_written += key.size() + value.size();
     return absl::OkStatus();  // another attempt's output is served; nothing to push
   }
@@ -281,7 +371,7 @@ absl::Status MapOutputWriter::WriteBlock(core::PartitionId partition, std::strin
                      " bytes); a single record must be smaller than that"));
   }
   w.bytes_written += raw.size();
-  if (w.superseded) {
+  if (w.superseded()) {
     return absl::OkStatus();  // another attempt's output is served; nothing to push
   }
   absl::Status st = w.CutBlock(partition.value());
@@ -312,6 +402,11 @@ absl::StatusOr<MapOutputWriter::CommitResult> MapOutputWriter::Commit() {
 }
 
 uint64_t MapOutputWriter::bytes_written() const { return impl_->bytes_written; }
+
+std::string WriterFailedServer(const absl::Status& status) {
+  const auto address = status.GetPayload(kFailedServerPayload);
+  return address.has_value() ? std::string(*address) : std::string();
+}
 
 uint64_t MapOutputWriter::encoded_bytes() const { return impl_->pushed_bytes; }
 

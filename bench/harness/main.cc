@@ -51,9 +51,10 @@ std::vector<Scenario> Plan(const HarnessOptions& options) {
     plan.push_back({"net", RunNetBaselines});
   }
   const std::vector<Scenario> service = {
-      {"ingest", RunIngestScenario}, {"small", RunSmallBlockScenario},
-      {"sweep", RunSweepScenario},   {"restart", RunRestartScenario},
-      {"tls", RunTlsScenario},       {"evict", RunEvictScenario}};
+      {"ingest", RunIngestScenario},    {"small", RunSmallBlockScenario},
+      {"sweep", RunSweepScenario},      {"restart", RunRestartScenario},
+      {"tls", RunTlsScenario},          {"evict", RunEvictScenario},
+      {"replicas", RunReplicasScenario}};
   for (const Scenario& s : service) {
     if (options.Runs(s.name)) {
       plan.push_back(s);

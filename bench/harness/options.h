@@ -14,8 +14,8 @@
 namespace shuffle::bench {
 
 // Scenario names accepted by --only, in the order a run executes them.
-inline constexpr const char* kScenarioNames[] = {"disk",  "net",     "ingest", "small",
-                                                 "sweep", "restart", "tls",    "evict"};
+inline constexpr const char* kScenarioNames[] = {"disk",    "net", "ingest", "small",   "sweep",
+                                                 "restart", "tls", "evict",  "replicas"};
 
 // How much work each scenario does.
 struct Profile {

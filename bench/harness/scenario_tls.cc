@@ -36,12 +36,7 @@ absl::StatusOr<Measured> Measure(const ScenarioContext& ctx, const std::string& 
                                                               .tls_ca_file = ca_file}));
   SHUFFLE_ASSIGN_OR_RETURN(client::ShuffleHandle handle,
                            server->RegisterShuffle(5, p.ingest_partitions));
-  const uint64_t bytes = std::max<uint64_t>(p.ingest_bytes / 4, uint64_t{kBlockBytes} * 16);
-  const MapShape shape{
-      .maps = p.ingest_writers,
-      .blocks_per_map = static_cast<uint32_t>(bytes / kBlockBytes / p.ingest_writers),
-      .block_bytes = kBlockBytes,
-      .concurrency = p.ingest_writers};
+  const MapShape shape = QuarterIngest(p, kBlockBytes);
   Measured m;
   SHUFFLE_ASSIGN_OR_RETURN(m.written, WriteMaps(server->tcp_address(), handle, shape, ca_file));
   const FetchSpec spec{.server = server->tcp_address(),

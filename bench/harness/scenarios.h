@@ -6,12 +6,14 @@
 #ifndef SHUFFLE_BENCH_HARNESS_SCENARIOS_H_
 #define SHUFFLE_BENCH_HARNESS_SCENARIOS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 #include "bench/harness/options.h"
 #include "bench/harness/report.h"
+#include "bench/harness/workload.h"
 
 namespace shuffle::bench {
 
@@ -24,6 +26,16 @@ struct ScenarioContext {
 
 inline double MiBPerSecond(uint64_t bytes, double seconds) {
   return seconds > 0 ? static_cast<double>(bytes) / kMiB / seconds : 0;
+}
+
+// The ingest of the scenarios that compare two ways of writing (tls, replicas): a quarter of the
+// profile's ingest bytes, at least 16 blocks of `block_bytes`, one map per writer.
+inline MapShape QuarterIngest(const Profile& p, uint32_t block_bytes) {
+  const uint64_t bytes = std::max<uint64_t>(p.ingest_bytes / 4, uint64_t{block_bytes} * 16);
+  return MapShape{.maps = p.ingest_writers,
+                  .blocks_per_map = static_cast<uint32_t>(bytes / block_bytes / p.ingest_writers),
+                  .block_bytes = block_bytes,
+                  .concurrency = p.ingest_writers};
 }
 
 // Baselines: disk_write and disk_read (MiB/s, raw io_uring O_DIRECT).
@@ -41,6 +53,8 @@ absl::Status RunSweepScenario(const ScenarioContext& ctx, Report* report);
 absl::Status RunRestartScenario(const ScenarioContext& ctx, Report* report);
 // tls_ingest and tls_fetch_hot (and their plaintext baselines, measured alongside).
 absl::Status RunTlsScenario(const ScenarioContext& ctx, Report* report);
+// ingest_two_copies (and the ingest_one_copy baseline): replicas=2's cost.
+absl::Status RunReplicasScenario(const ScenarioContext& ctx, Report* report);
 // evict_reduce (and the job_without_eviction baseline), through shuffle-driver.
 absl::Status RunEvictScenario(const ScenarioContext& ctx, Report* report);
 

@@ -43,14 +43,16 @@ TEST(ShuffleBenchTest, QuickRunReportsEveryFigureAndDrawsTheChart) {
 
   for (const char* name :
        {"disk_write", "disk_read", "tcp_loopback", "unix_stream", "spark_ess_blocks",
-        "partition_mib", "empty_server_start", "job_without_eviction"}) {
+        "partition_mib", "empty_server_start", "job_without_eviction", "tcp_ingest_plaintext",
+        "tcp_fetch_hot_plaintext", "ingest_one_copy"}) {
     const nlohmann::json* b = FindNamed(report["baselines"], name);
     ASSERT_NE(b, nullptr) << "baseline " << name << " missing";
     EXPECT_GT((*b)["value"].get<double>(), 0) << name;
   }
   for (const char* name :
        {"ingest_large", "fetch_cold", "fetch_hot_tcp", "fetch_hot_unix", "small_block_fetch",
-        "small_block_disk_reads", "restart_unsealed", "restart_indexed", "evict_reduce"}) {
+        "small_block_disk_reads", "restart_unsealed", "restart_indexed", "evict_reduce",
+        "tls_ingest", "tls_fetch_hot", "ingest_two_copies"}) {
     const nlohmann::json* f = FindNamed(report["figures"], name);
     ASSERT_NE(f, nullptr) << "figure " << name << " missing";
     EXPECT_GT((*f)["value"].get<double>(), 0) << name;

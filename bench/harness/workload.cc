@@ -115,7 +115,8 @@ absl::StatusOr<client::MapStatus> WriteOneMap(const client::ClientOptions& optio
 
 absl::StatusOr<WriteResult> WriteMaps(const std::string& server,
                                       const client::ShuffleHandle& shuffle, const MapShape& shape,
-                                      const std::string& tls_ca_file) {
+                                      const std::string& tls_ca_file,
+                                      const std::string& replica_server) {
   SHUFFLE_ASSIGN_OR_RETURN(const size_t value_bytes, ValueBytesFor(shape.block_bytes));
   if (value_bytes > kRandomBytes) {
     return absl::InvalidArgumentError(
@@ -125,6 +126,7 @@ absl::StatusOr<WriteResult> WriteMaps(const std::string& server,
   client::ClientOptions options;
   options.server = server;
   options.tls_ca_file = tls_ca_file;
+  options.replica_server = replica_server;
   options.compression_level = 0;
   // One record fills a block: each Write cuts one block of exactly shape.block_bytes.
   options.block_bytes = static_cast<uint32_t>(shape.block_bytes - core::kBlockHeaderSize);

@@ -32,10 +32,11 @@ struct WriteResult {
 };
 
 // Writes and commits every map of `shape` to `server` ("host:port" or "unix:PATH"); over TLS
-// when `tls_ca_file` is set.
+// when `tls_ca_file` is set; with a second copy on `replica_server` when set (replicas=2).
 absl::StatusOr<WriteResult> WriteMaps(const std::string& server,
                                       const client::ShuffleHandle& shuffle, const MapShape& shape,
-                                      const std::string& tls_ca_file = "");
+                                      const std::string& tls_ca_file = "",
+                                      const std::string& replica_server = "");
 
 // Partitions [partition_begin, partition_end) are split into `readers` contiguous ranges, each
 // fetched by its own PartitionReader at the same time.

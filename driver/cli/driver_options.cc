@@ -82,7 +82,12 @@ void AddJobFlags(DriverOptions* o, core::FlagTable& t) {
            })
       .Number<uint32_t>("maps", "N", "map tasks (64)", &o->maps, 1)
       .Number<uint32_t>("partitions", "N", "reduce partitions (32)", &o->partitions, 1)
-      .Number<uint64_t>("seed", "N", "input generator seed (42)", &o->seed);
+      .Number<uint64_t>("seed", "N", "input generator seed (42)", &o->seed)
+      .Number<uint32_t>("replicas", "N",
+                        "copies of each map output on different nodes' servers, 1 or 2 (1); with "
+                        "2 a map's commit waits for both, and a lost server's outputs are read "
+                        "from their replicas instead of being recomputed",
+                        &o->replicas, 1, 2);
 }
 
 void AddClusterFlags(DriverOptions* o, core::FlagTable& t) {

@@ -29,6 +29,7 @@ int RunJob(const DriverOptions& options, Cluster& cluster, const std::string& ap
   job.app_id = app_id;
   job.executors = options.executors;
   job.slots = options.slots;
+  job.scheduler.replicas = options.replicas;
   job.operator_secret = cluster.operator_secret;
   job.identity_token_file = cluster.identity_token_file;
   job.tls_ca_file =

@@ -40,17 +40,35 @@ class ReaderSource : public jobs::RecordSource {
 
 absl::Status RunMap(const TaskContext& context, const proto::TaskSpec& task,
                     proto::ReportTaskRequest& report) {
-  SHUFFLE_ASSIGN_OR_RETURN(
-      std::unique_ptr<client::MapOutputWriter> writer,
-      client::MapOutputWriter::Open(context.client, context.shuffle, core::MapId(task.index()),
-                                    core::AttemptId(task.attempt())));
-  WriterSink sink(writer.get());
-  SHUFFLE_RETURN_IF_ERROR(context.job->RunMap(core::MapId(task.index()), sink));
-  SHUFFLE_ASSIGN_OR_RETURN(client::MapOutputWriter::CommitResult commit, writer->Commit());
-  if (!report.mutable_map_status()->ParseFromString(commit.status.Serialize())) {
+  client::ClientOptions options = context.client;
+  options.replica_server = task.replica_server();
+  // An error of the replica's server is reported as such: the driver re-runs the map with
+  // another replica, and checks that server.
+  auto replica_failed = [&](absl::Status st) {
+    if (!task.replica_server().empty() && client::WriterFailedServer(st) == task.replica_server()) {
+      report.set_failed_server(task.replica_server());
+    }
+    return st;
+  };
+  absl::StatusOr<std::unique_ptr<client::MapOutputWriter>> writer = client::MapOutputWriter::Open(
+      options, context.shuffle, core::MapId(task.index()), core::AttemptId(task.attempt()));
+  if (!writer.ok()) {
+    return replica_failed(writer.status());
+  }
+  WriterSink sink(writer->get());
+  if (absl::Status ran = context.job->RunMap(core::MapId(task.index()), sink); !ran.ok()) {
+    return replica_failed(ran);
+  }
+  absl::StatusOr<client::MapOutputWriter::CommitResult> commit = (*writer)->Commit();
+  if (!commit.ok()) {
+    return replica_failed(commit.status());
+  }
+  if (!report.mutable_map_status()->ParseFromString(commit->status.Serialize()) ||
+      (commit->replica.has_value() &&
+       !report.mutable_replica_status()->ParseFromString(commit->replica->Serialize()))) {
     return absl::InternalError("cannot encode the map status");
   }
-  report.set_bytes_read(commit.status.total_bytes());
+  report.set_bytes_read(commit->status.total_bytes());
   report.set_records(sink.records());
   return absl::OkStatus();
 }
@@ -99,9 +117,13 @@ proto::ReportTaskRequest RunTask(const TaskContext& context, const proto::TaskSp
   if (st.ok()) {
     report.set_outcome(proto::TASK_OUTCOME_SUCCEEDED);
   } else {
-    report.set_outcome(report.failed_server().empty() ? proto::TASK_OUTCOME_FAILED
-                                                      : proto::TASK_OUTCOME_FETCH_FAILED);
-    report.set_error(st.ToString());
+    if (report.failed_server().empty()) {
+      report.set_outcome(proto::TASK_OUTCOME_FAILED);
+    } else {
+      report.set_outcome(task.kind() == proto::TASK_KIND_MAP ? proto::TASK_OUTCOME_REPLICA_FAILED
+                                                             : proto::TASK_OUTCOME_FETCH_FAILED);
+    }
+    report.set_error(st.ToString(absl::StatusToStringMode::kWithNoExtraData));
     report.set_error_code(static_cast<int32_t>(st.code()));
   }
   return report;

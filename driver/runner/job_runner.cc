@@ -119,6 +119,7 @@ absl::StatusOr<JobReport> JobRunner::Run() {
   ShuffleTier tier(app_id, options_.app_namespace, options_.operator_secret,
                    options_.identity_token_file, options_.tls_ca_file, options_.tls_server_name);
   SHUFFLE_ASSIGN_OR_RETURN(const Prepared prepared, PrepareServers(tier, shuffle));
+  OfferReplicaServers();
 
   std::random_device entropy;
   std::mt19937_64 ids((static_cast<uint64_t>(entropy()) << 32) ^ entropy());
@@ -274,7 +275,21 @@ void JobRunner::CheckSuspectsAndSilence(const Watch& watch) {
   }
 }
 
+void JobRunner::OfferReplicaServers() {
+  if (options_.scheduler.replicas <= 1) {
+    return;
+  }
+  std::vector<scheduler::ReplicaServer> servers;
+  for (const podmanager::NodeInfo& node : backend_->Nodes()) {
+    if (node.server_up && !IsLost(node.name)) {
+      servers.push_back({.node = node.name, .data_address = node.data_address});
+    }
+  }
+  scheduler_->SetReplicaServers(std::move(servers));
+}
+
 void JobRunner::Step(Watch& watch) {
+  OfferReplicaServers();
   const scheduler::Progress p = scheduler_->progress();
   SealWhenMapsDone(watch, p);
   CheckSuspectsAndSilence(watch);

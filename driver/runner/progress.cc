@@ -66,9 +66,9 @@ int64_t JobReport::unexplained_map_runs() const {
   // Explained runs may not all happen: a job can end before a lost server's maps ran again
   // (every reduce that still needed them had already fetched their output).
   const int64_t extra = static_cast<int64_t>(progress.map_attempts) - job.num_maps();
-  const int64_t explained =
-      static_cast<int64_t>(progress.maps_requeued_for_lost_executors +
-                           progress.maps_rerun_for_lost_servers + progress.map_task_failures);
+  const int64_t explained = static_cast<int64_t>(
+      progress.maps_requeued_for_lost_executors + progress.maps_rerun_for_lost_servers +
+      progress.map_task_failures + progress.maps_rerun_for_lost_replicas);
   return std::max<int64_t>(0, extra - explained);
 }
 
@@ -103,16 +103,28 @@ std::string JobReport::Render() const {
                                         progress.map_task_failures, progress.nodes_excluded));
   if (!faults.empty() || progress.map_attempts != job.num_maps()) {
     absl::StrAppend(
-        &out, absl::StrFormat("  map re-runs       %d for lost executors' running maps, %d for "
-                              "lost servers, %d after map failures, %d unexplained\n",
-                              progress.maps_requeued_for_lost_executors,
-                              progress.maps_rerun_for_lost_servers, progress.map_task_failures,
-                              unexplained_map_runs()));
+        &out,
+        absl::StrFormat("  map re-runs       %d for lost executors' running maps, %d for "
+                        "lost servers, %d for lost replicas, %d after map failures, %d "
+                        "unexplained\n",
+                        progress.maps_requeued_for_lost_executors,
+                        progress.maps_rerun_for_lost_servers, progress.maps_rerun_for_lost_replicas,
+                        progress.map_task_failures, unexplained_map_runs()));
   }
   if (progress.maps_moved > 0) {
     absl::StrAppend(&out, absl::StrFormat("  hand-over         %u map outputs moved off draining "
                                           "nodes, served from their new places\n",
                                           progress.maps_moved));
+  }
+  if (progress.maps_failed_over > 0 || progress.maps_without_replica > 0 ||
+      progress.maps_rerun_for_lost_replicas > 0) {
+    absl::StrAppend(
+        &out,
+        absl::StrFormat("  replicas          %u map outputs of lost servers served from their "
+                        "replica; %u map attempts re-ran because their replica's server "
+                        "failed while they wrote; %u had no other node's server for one\n",
+                        progress.maps_failed_over, progress.maps_rerun_for_lost_replicas,
+                        progress.maps_without_replica));
   }
   for (const auto& [code, error] : progress.last_error_by_code) {
     absl::StrAppend(&out, "  last ", code, " task error: ", error, "\n");

@@ -97,6 +97,21 @@ proto::TaskSpec TaskScheduler::Launch(proto::TaskKind kind, uint32_t index,
   spec.set_attempt(attempt);
   if (kind == proto::TASK_KIND_MAP) {
     ++progress_.map_attempts;
+    if (options_.replicas > 1) {
+      // Another node's server, the candidates in turn.
+      const std::string& node = executors_[executor_id].node;
+      std::vector<const ReplicaServer*> others;
+      for (const ReplicaServer& s : replica_servers_) {
+        if (s.node != node) {
+          others.push_back(&s);
+        }
+      }
+      if (others.empty()) {
+        ++progress_.maps_without_replica;
+      } else {
+        spec.set_replica_server(others[next_replica_++ % others.size()]->data_address);
+      }
+    }
   } else {
     ++progress_.reduce_attempts;
     for (const client::MapStatus& s : registry_.Statuses()) {
@@ -192,6 +207,18 @@ void TaskScheduler::ReportFailure(const proto::ReportTaskRequest& report, const 
     }
     return;
   }
+  if (report.outcome() == proto::TASK_OUTCOME_REPLICA_FAILED) {
+    // The map's second copy went with its server (often a node lost mid-write): run it again
+    // with another replica, and let the driver check that server.
+    ++progress_.maps_rerun_for_lost_replicas;
+    suspects_.push_back(report.failed_server());
+    if (++task.refusals > options_.max_refusals) {
+      status_ = absl::UnavailableError(absl::StrCat("map ", report.index(),
+                                                    " lost its replica server ", task.refusals,
+                                                    " times; the last error: ", report.error()));
+    }
+    return;
+  }
   ++progress_.task_failures;
   progress_.last_task_error = report.error();
   const auto code = static_cast<absl::StatusCode>(report.error_code());
@@ -261,6 +288,14 @@ void TaskScheduler::Report(const proto::ReportTaskRequest& report) {
                                                    added.status().message()));
         return;
       }
+      replicas_.erase(report.index());
+      if (report.has_replica_status()) {
+        absl::StatusOr<client::MapStatus> replica =
+            client::MapStatus::Parse(report.replica_status().SerializeAsString());
+        if (replica.ok() && *added && replica->node != status->node) {
+          replicas_[report.index()] = *std::move(replica);
+        }
+      }
       progress_.bytes_pushed = registry_.TotalBytes();
       progress_.map_stage_complete = registry_.Complete();
     } else {
@@ -285,17 +320,32 @@ void TaskScheduler::Report(const proto::ReportTaskRequest& report) {
 
 std::vector<core::MapId> TaskScheduler::LoseServerOnNode(const std::string& node) {
   absl::MutexLock lock(&mu_);
-  std::vector<core::MapId> lost = registry_.RemoveOutputsOnNode(node);
-  for (core::MapId m : lost) {
+  // Second copies on the lost node are gone.
+  for (auto it = replicas_.begin(); it != replicas_.end();) {
+    it = it->second.node == node ? replicas_.erase(it) : std::next(it);
+  }
+  std::vector<core::MapId> lost;
+  uint32_t failed_over = 0;
+  for (core::MapId m : registry_.RemoveOutputsOnNode(node)) {
+    auto replica = replicas_.find(m.value());
+    if (replica != replicas_.end() && registry_.Register(replica->second).value_or(false)) {
+      replicas_.erase(replica);  // now the only copy
+      ++failed_over;
+      continue;
+    }
+    lost.push_back(m);
     if (maps_[m.value()].state == State::kDone) {
       maps_[m.value()].state = State::kPending;
     }
   }
+  progress_.maps_failed_over += failed_over;
   progress_.maps_rerun_for_lost_servers += lost.size();
   progress_.map_stage_complete = registry_.Complete();
   progress_.bytes_pushed = registry_.TotalBytes();
-  SHUFFLE_LOG(WARNING) << "shuffle server lost; its map outputs will be recomputed"
-                       << Kv("node", node) << Kv("maps", lost.size());
+  SHUFFLE_LOG(WARNING) << "shuffle server lost; its map outputs without a replica will be "
+                          "recomputed"
+                       << Kv("node", node) << Kv("maps_rerun", lost.size())
+                       << Kv("maps_from_replicas", failed_over);
   return lost;
 }
 
@@ -307,6 +357,17 @@ uint32_t TaskScheduler::MoveOutputs(const std::string& from_node,
     if (status.shuffle != shuffle_) {
       continue;
     }
+    // A second copy that lived on the draining node lives on where it went (unless that is
+    // where the first copy is).
+    auto replica = replicas_.find(status.map.value());
+    if (replica != replicas_.end() && replica->second.node == from_node) {
+      replicas_.erase(replica);
+      const std::optional<client::MapStatus>& primary = registry_.Get(status.map);
+      if (primary.has_value() && primary->node != status.node) {
+        replicas_[status.map.value()] = status;
+      }
+      continue;
+    }
     absl::StatusOr<bool> done = registry_.Move(from_node, status);
     if (!done.ok()) {
       SHUFFLE_LOG(WARNING) << "ignoring a moved map output"
@@ -315,6 +376,9 @@ uint32_t TaskScheduler::MoveOutputs(const std::string& from_node,
     }
     if (*done) {
       ++count;
+      if (replica != replicas_.end() && replica->second.node == status.node) {
+        replicas_.erase(replica);  // both copies on one node now: that is one copy
+      }
       Task& task = maps_[status.map.value()];
       if (task.state == State::kPending) {
         task.state = State::kDone;  // lost before the news came: nothing to run again
@@ -327,6 +391,11 @@ uint32_t TaskScheduler::MoveOutputs(const std::string& from_node,
   SHUFFLE_LOG(INFO) << "map outputs moved off a draining node" << Kv("node", from_node)
                     << Kv("maps", count);
   return count;
+}
+
+void TaskScheduler::SetReplicaServers(std::vector<ReplicaServer> servers) {
+  absl::MutexLock lock(&mu_);
+  replica_servers_ = std::move(servers);
 }
 
 std::vector<std::string> TaskScheduler::TakeSuspectServers() {

@@ -4,7 +4,8 @@
 //  - a map task runs until its output is registered; reduce tasks run once every map's is;
 //  - executor lost: only its running tasks go back to pending (committed outputs stay, so no
 //    map re-runs unless the lost executor was running it);
-//  - shuffle server lost for good: exactly the maps whose outputs it held are pending again;
+//  - shuffle server lost for good: the maps whose outputs it held fall over to their replica on
+//    another node (replicas=2), and only those without one are pending again;
 //  - a reduce that fails to fetch is re-queued without counting as a task failure, and the
 //    server it names becomes a suspect for the driver to check;
 //  - a task that fails on its own is retried, and fails the job after max_task_failures; it is
@@ -43,6 +44,15 @@ struct SchedulerOptions {
   // A node where this many tasks failed on their own (e.g. its shuffle server refuses writes: disk
   // full) gets no more tasks while executors elsewhere can take them.
   uint32_t max_node_failures = 2;
+  // Copies of each map output, on different nodes' servers: 1, or 2 (every map task pushes to
+  // its node's server and to a replica server the scheduler picks; see SetReplicaServers).
+  uint32_t replicas = 1;
+};
+
+// A server a map task may put its second copy on.
+struct ReplicaServer {
+  std::string node;
+  std::string data_address;
 };
 
 // Counters and gauges for the progress display and the final report.
@@ -57,7 +67,13 @@ struct Progress {
   uint64_t map_attempts = 0;  // map task executions started
   uint64_t reduce_attempts = 0;
   uint64_t maps_rerun_for_lost_servers = 0;
-  uint64_t maps_moved = 0;  // outputs handed over by draining nodes' servers
+  uint64_t maps_moved = 0;        // outputs handed over by draining nodes' servers
+  uint64_t maps_failed_over = 0;  // outputs of lost servers served from their replica instead
+  // Map attempts run again because their replica's server failed while they wrote.
+  uint64_t maps_rerun_for_lost_replicas = 0;
+  // replicas=2: map attempts launched with one copy, for want of a serving server on another
+  // node.
+  uint64_t maps_without_replica = 0;
   uint64_t tasks_requeued_for_lost_executors = 0;
   uint64_t maps_requeued_for_lost_executors = 0;  // of the above, map tasks
   uint64_t task_failures = 0;
@@ -107,6 +123,9 @@ class TaskScheduler {
   // are given the new places from now on, and a map whose output was already lost is done
   // again. Statuses of another shuffle are ignored. Returns the outputs moved.
   uint32_t MoveOutputs(const std::string& from_node, const std::vector<client::MapStatus>& moved);
+  // replicas=2: the servers that may hold second copies (the serving ones; the driver updates
+  // them as servers come and go). A map task gets one on another node than its executor's.
+  void SetReplicaServers(std::vector<ReplicaServer> servers);
   // Data-plane addresses named by fetch failures since the last call.
   std::vector<std::string> TakeSuspectServers();
 
@@ -166,6 +185,11 @@ class TaskScheduler {
   std::vector<Task> reduces_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> summaries_ ABSL_GUARDED_BY(mu_);
   client::ShuffleRegistry registry_ ABSL_GUARDED_BY(mu_);
+  // replicas=2: the second copy of each registered map output, by map, on another node than the
+  // registry's.
+  std::map<uint32_t, client::MapStatus> replicas_ ABSL_GUARDED_BY(mu_);
+  std::vector<ReplicaServer> replica_servers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_replica_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint32_t, Attempt> attempts_ ABSL_GUARDED_BY(mu_);  // running attempts
   std::map<std::string, ExecutorState> executors_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> suspects_ ABSL_GUARDED_BY(mu_);

@@ -1,6 +1,7 @@
 #include "driver/scheduler/task_scheduler.h"
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -160,6 +161,90 @@ TEST_F(TaskSchedulerTest, ALostServerSendsBackExactlyTheMapsItHeld) {
   EXPECT_EQ(p.maps_rerun_for_lost_servers, 3u);
   EXPECT_EQ(p.task_failures, 0u);
   EXPECT_EQ(p.fetch_failures, 1u);
+}
+
+// replicas=2: each map gets a replica server on another node than its executor's; a lost
+// server's outputs are read from their replicas (no map re-runs) unless the replica's node is
+// lost too; a map whose replica's server fails while it writes runs again, not counted as a
+// failure, and that server becomes a suspect.
+class ReplicatedSchedulerTest : public TaskSchedulerTest {
+ protected:
+  ReplicatedSchedulerTest()
+      : replicated_(job_.get(), core::ShuffleId(1), SchedulerOptions{.replicas = 2}) {}
+
+  // A success whose replica is on `replica_node`.
+  proto::ReportTaskRequest Replicated(const proto::TaskSpec& task, const std::string& node,
+                                      const std::string& replica_node) {
+    proto::ReportTaskRequest report = Success(task, node);
+    client::MapStatus replica = *client::MapStatus::Parse(report.map_status().SerializeAsString());
+    replica.node = replica_node;
+    replica.address = replica_node + ":7340";
+    report.mutable_replica_status()->ParseFromString(replica.Serialize());
+    return report;
+  }
+
+  TaskScheduler replicated_;
+};
+
+TEST_F(ReplicatedSchedulerTest, ALostServersOutputsAreReadFromTheirReplicas) {
+  replicated_.SetReplicaServers({{.node = "a", .data_address = "a:7340"},
+                                 {.node = "b", .data_address = "b:7340"},
+                                 {.node = "c", .data_address = "c:7340"}});
+  replicated_.AddExecutor("ea", "a", 10);
+  // Maps 0-5 on node a, each with its replica on b or c (never a).
+  std::set<std::string> replica_servers;
+  for (uint32_t m = 0; m < kMaps; ++m) {
+    proto::TaskSpec t = replicated_.Poll("ea", milliseconds(0)).task.value();
+    ASSERT_EQ(t.kind(), proto::TASK_KIND_MAP);
+    ASSERT_NE(t.replica_server(), "a:7340");
+    ASSERT_FALSE(t.replica_server().empty());
+    replica_servers.insert(t.replica_server());
+    const std::string replica_node = t.replica_server().substr(0, 1);
+    replicated_.Report(Replicated(t, "a", replica_node));
+  }
+  EXPECT_EQ(replica_servers, (std::set<std::string>{"b:7340", "c:7340"}));  // spread
+  ASSERT_TRUE(replicated_.progress().map_stage_complete);
+
+  // Node c goes first: the replicas there are gone, nothing to run.
+  EXPECT_TRUE(replicated_.LoseServerOnNode("c").empty());
+  // Then node a, the primaries': those with a replica on b are read from b, the others run again.
+  std::vector<core::MapId> rerun = replicated_.LoseServerOnNode("a");
+  Progress p = replicated_.progress();
+  EXPECT_EQ(p.maps_failed_over + rerun.size(), kMaps);
+  EXPECT_GT(p.maps_failed_over, 0u);
+  EXPECT_GT(rerun.size(), 0u);
+  EXPECT_EQ(p.maps_rerun_for_lost_servers, rerun.size());
+  replicated_.AddExecutor("eb", "b", 10);
+  for (size_t i = 0; i < rerun.size(); ++i) {
+    proto::TaskSpec t = replicated_.Poll("eb", milliseconds(0)).task.value();
+    ASSERT_EQ(t.kind(), proto::TASK_KIND_MAP);
+    replicated_.Report(Success(t, "b"));
+  }
+  proto::TaskSpec reduce = replicated_.Poll("eb", milliseconds(0)).task.value();
+  ASSERT_EQ(reduce.kind(), proto::TASK_KIND_REDUCE);
+  for (const proto::MapStatus& s : reduce.map_statuses()) {
+    EXPECT_EQ(s.node(), "b");  // failed over to b, or run again there
+  }
+}
+
+TEST_F(ReplicatedSchedulerTest, AMapWhoseReplicaFailedRunsAgainWithoutCountingAFailure) {
+  replicated_.SetReplicaServers({{.node = "a", .data_address = "a:7340"}});
+  replicated_.AddExecutor("ea", "a", 10);
+  proto::TaskSpec alone = replicated_.Poll("ea", milliseconds(0)).task.value();
+  EXPECT_TRUE(alone.replica_server().empty());  // no other node: one copy, and it says so
+  EXPECT_EQ(replicated_.progress().maps_without_replica, 1u);
+
+  replicated_.SetReplicaServers(
+      {{.node = "a", .data_address = "a:7340"}, {.node = "b", .data_address = "b:7340"}});
+  proto::TaskSpec t = replicated_.Poll("ea", milliseconds(0)).task.value();
+  ASSERT_EQ(t.replica_server(), "b:7340");
+  proto::ReportTaskRequest failed = Failure(t, proto::TASK_OUTCOME_REPLICA_FAILED);
+  failed.set_failed_server("b:7340");
+  replicated_.Report(failed);
+  Progress p = replicated_.progress();
+  EXPECT_EQ(p.maps_rerun_for_lost_replicas, 1u);
+  EXPECT_EQ(p.task_failures, 0u);
+  EXPECT_THAT(replicated_.TakeSuspectServers(), ::testing::ElementsAre("b:7340"));
 }
 
 TEST_F(TaskSchedulerTest, ALateSuccessOfAGivenUpMapAttemptStillCounts) {

@@ -67,6 +67,7 @@ class ChaosTest : public ::testing::Test {
     job.slots = 2;
     job.operator_secret = cluster->operator_secret;
     job.tls_ca_file = options.tls_ca_file;
+    job.scheduler.replicas = options.replicas;
     job.listen = cluster->listen;
     job.advertise_host = cluster->advertise_host;
     job.step_interval = std::chrono::milliseconds(20);
@@ -150,6 +151,31 @@ TEST_F(ChaosTest, NodeLossReRunsOnlyThatNodesMaps) {
     EXPECT_GT(r.progress.maps_rerun_for_lost_servers, 0u);
     EXPECT_LT(r.progress.maps_rerun_for_lost_servers, r.job.num_maps());
   });
+}
+
+// replicas=2 (docs/node-loss.md): a map is done only once its output is durable on its node's
+// server and on another node's, so a node lost abruptly, server and data, costs no map re-run:
+// the driver reads its outputs from their replicas. Map runs beyond the partitions are the maps
+// the node's executors were running and those whose replica was on the node while they wrote.
+void ExpectServedFromReplicas(const JobReport& r) {
+  EXPECT_EQ(r.progress.maps_rerun_for_lost_servers, 0u);
+  EXPECT_EQ(r.progress.maps_without_replica, 0u);
+  ASSERT_EQ(r.faults.size(), 1u);
+  EXPECT_THAT(r.faults[0], HasSubstr("node-loss on "));
+}
+
+TEST_F(ChaosTest, WithReplicasANodeLostInTheReduceStageCostsNoMapReRun) {
+  cluster_.replicas = 2;
+  Rounds("node-loss=1@reduce", [](const JobReport& r) {
+    ExpectServedFromReplicas(r);
+    EXPECT_GT(r.progress.maps_failed_over, 0u);              // the node held a third of the outputs
+    EXPECT_EQ(r.progress.maps_rerun_for_lost_replicas, 0u);  // no map was writing
+  });
+}
+
+TEST_F(ChaosTest, WithReplicasANodeLostInTheMapStageCostsNoMapReRun) {
+  cluster_.replicas = 2;
+  Rounds("node-loss=1@map", ExpectServedFromReplicas);
 }
 
 // A drained node (graceful hand-over, docs/node-loss.md): its server copies every committed map

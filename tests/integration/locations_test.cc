@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shuffle/client/control_client.h"
 #include "shuffle/client/map_output_writer.h"
@@ -66,10 +67,13 @@ class LocationsTest : public ::testing::Test {
   }
 
   // Writes map m as attempt `attempt` with 2 blocks per partition (none in partition 4 for odd
-  // maps); returns the commit result.
-  MapOutputWriter::CommitResult Write(int server, uint32_t m, uint32_t attempt) {
-    auto writer = MapOutputWriter::Open(Options(servers_[server]->data_address()), Handle(),
-                                        core::MapId(m), core::AttemptId(attempt));
+  // maps), a second copy on `replica` when set; returns the commit result.
+  MapOutputWriter::CommitResult Write(int server, uint32_t m, uint32_t attempt,
+                                      const std::string& replica = "") {
+    ClientOptions options = Options(servers_[server]->data_address());
+    options.replica_server = replica;
+    auto writer =
+        MapOutputWriter::Open(options, Handle(), core::MapId(m), core::AttemptId(attempt));
     EXPECT_TRUE(writer.ok()) << writer.status();
     for (uint32_t p = 0; p < kPartitions; ++p) {
       if (p == 4 && m % 2 == 1) {
@@ -173,6 +177,48 @@ TEST_F(LocationsTest, ASecondAttemptOfAMapLosesAndTheNamedAttemptIsServed) {
   EXPECT_EQ(blocks->size(), 2u * kPartitions - 2);  // map 7 is odd: nothing in partition 4
   EXPECT_EQ(blocks->count(BlockBytes(7, 11, 0, 0)), 1u);
   EXPECT_EQ(blocks->count(BlockBytes(7, 12, 0, 0)), 0u);
+}
+
+// replicas=2: every block is on both servers when the commit returns, so the output outlives
+// its primary server.
+TEST_F(LocationsTest, AReplicatedOutputIsReadFromTheReplicaOnceThePrimaryIsGone) {
+  const std::string replica = servers_[1]->data_address();
+  MapOutputWriter::CommitResult result = Write(0, 2, 21, replica);
+  EXPECT_TRUE(result.won);
+  EXPECT_EQ(result.status.address, servers_[0]->data_address());
+  ASSERT_TRUE(result.replica.has_value());
+  EXPECT_EQ(result.replica->address, replica);
+  EXPECT_EQ(result.replica->attempt.value(), 21u);
+  EXPECT_EQ(result.replica->partition_bytes, result.status.partition_bytes);
+  EXPECT_EQ(result.replica->partition_blocks, result.status.partition_blocks);
+  servers_[0].reset();  // SIGKILL: the primary and its node's disk are gone for the reader
+  auto blocks = Read(0, kPartitions, {MapLocation{replica, core::MapId(2), core::AttemptId(21)}});
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  std::multiset<std::string> expected;
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    expected.insert(BlockBytes(2, 21, p, 0));
+    expected.insert(BlockBytes(2, 21, p, 1));
+  }
+  EXPECT_EQ(*blocks, expected);
+}
+
+// A replica that is unreachable, or dies before the commit, fails the write: an output is never
+// acknowledged with one copy when two were asked for.
+TEST_F(LocationsTest, AWriteWhoseReplicaIsGoneIsNotAcknowledged) {
+  ClientOptions options = Options(servers_[0]->data_address());
+  options.replica_server = "127.0.0.1:1";  // nothing listens there
+  EXPECT_THAT(MapOutputWriter::Open(options, Handle(), core::MapId(1), core::AttemptId(1))
+                  .status()
+                  .message(),
+              ::testing::HasSubstr("the replica"));
+
+  options.replica_server = servers_[1]->data_address();
+  auto writer = MapOutputWriter::Open(options, Handle(), core::MapId(1), core::AttemptId(1));
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*writer)->WriteBlock(core::PartitionId(0), BlockBytes(1, 1, 0, 0), 3).ok());
+  servers_[1].reset();
+  absl::StatusOr<MapOutputWriter::CommitResult> commit = (*writer)->Commit();
+  EXPECT_FALSE(commit.ok());
 }
 
 TEST_F(LocationsTest, AnAttemptTheServerDoesNotHoldFailsNamingTheServer) {

@@ -37,7 +37,7 @@
   lhs = std::move(statusor).value()
 // NOLINTEND(bugprone-macro-parentheses)
 
-// Adds context in front of an error's message, keeping its code:
+// Adds context in front of an error's message, keeping its code and payloads:
 //   return shuffle::core::Annotate(status, "opening segment " + path);
 namespace shuffle::core {
 absl::Status Annotate(const absl::Status& status, std::string_view context);

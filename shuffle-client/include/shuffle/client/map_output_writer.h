@@ -4,13 +4,17 @@
 /// checksummed) that are pushed in batches, several pushes in flight. Commit() pushes what is
 /// left, asks the server to make the attempt durable, and returns its MapStatus only once the
 /// server has acknowledged that. A writer that is destroyed without Commit() leaves nothing that
-/// will ever be served.
+/// will ever be served. With options.replica_server, every push and the commit also go to that
+/// server (the blocks are encoded once), and Commit() succeeds only when both have made the
+/// output durable.
 ///
 /// Not thread-safe: one writer per map task.
 #ifndef SHUFFLE_CLIENT_MAP_OUTPUT_WRITER_H_
 #define SHUFFLE_CLIENT_MAP_OUTPUT_WRITER_H_
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -20,6 +24,11 @@
 #include "shuffle/core/ids.h"
 
 namespace shuffle::client {
+
+/// The server that an error of a writer came from (its address as dialled: the primary's, or
+/// options.replica_server), or "" when the error is not one server's (a bad argument, a local
+/// failure). A driver uses it to tell a map that failed from one whose replica went away.
+std::string WriterFailedServer(const absl::Status& status);
 
 class MapOutputWriter {
  public:
@@ -49,6 +58,9 @@ class MapOutputWriter {
   struct CommitResult {
     MapStatus status;
     bool won = false;
+    /// With options.replica_server: the output's place there (as on the primary, another
+    /// attempt's when one committed there first).
+    std::optional<MapStatus> replica;
   };
   absl::StatusOr<CommitResult> Commit();
 

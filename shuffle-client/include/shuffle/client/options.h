@@ -39,6 +39,10 @@ struct ClientOptions {
   /// backoff below, instead of failing at once. For engines whose task retries are few and fast
   /// (Spark); the reference driver reschedules the task instead.
   bool writer_waits_for_server = false;
+  /// A second copy: the data address ("host:port") of a server on another node that every block
+  /// is also pushed to, and the map committed on. Commit() then returns only once the output is
+  /// durable on both servers, with both places. Empty: one copy (docs/node-loss.md).
+  std::string replica_server;
 
   // --- reader
   uint64_t max_bytes_in_flight = 64u << 20;  ///< decoded bytes fetched but not yet consumed

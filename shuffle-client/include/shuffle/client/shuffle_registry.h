@@ -40,6 +40,8 @@ class ShuffleRegistry {
   std::vector<core::MapId> RemoveOutputsAt(std::string_view address);
 
   bool IsRegistered(core::MapId map) const { return statuses_[map.value()].has_value(); }
+  /// The registered output of `map`, if any. REQUIRES: map < num_maps().
+  const std::optional<MapStatus>& Get(core::MapId map) const { return statuses_[map.value()]; }
   bool Complete() const { return registered_ == statuses_.size(); }
   uint32_t registered() const { return registered_; }
   uint32_t num_maps() const { return static_cast<uint32_t>(statuses_.size()); }
