@@ -23,6 +23,10 @@ struct NodeInfo {
   std::string control_address;  // its control plane (gRPC), "host:port"
   bool server_up = false;
   uint32_t executors = 0;
+  // Why the node is going away (cordoned, tainted for termination, being deleted; see
+  // kube::NodeLeavingReason); empty while it stays. Its server still serves what it holds, and
+  // hands it over on its way out, but takes no second copies.
+  std::string leaving;
 };
 
 // What an executor needs to be started.
@@ -43,7 +47,7 @@ struct MovedOutput {
 struct BackendEvent {
   enum class Kind {
     kExecutorExited,  // any end: exit, crash, eviction, release
-    kServerLost,      // a node's shuffle server is gone for good (node lost, data removed)
+    kServerLost,      // a node's shuffle server is gone for good (node lost or deleted, data gone)
     kOutputsMoved,    // a draining node's server handed map outputs over to peers (`moved`)
   };
   Kind kind = Kind::kExecutorExited;

@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
+#include "driver/kube/nodes.h"
 #include "shuffle/core/endpoint.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
@@ -122,7 +123,67 @@ absl::StatusOr<std::unique_ptr<KubeBackend>> KubeBackend::Start(const kube::Clie
       [raw](const PodState& state) { raw->OnPod(state); });
   raw->watch_thread_ = std::thread([raw] { raw->watcher_->Run(); });
   raw->launch_thread_ = std::thread([raw] { raw->Launcher(); });
+  const absl::Status nodes = CheckPermission(*client, "", Permission{"list", "nodes", ""});
+  if (nodes.ok()) {
+    raw->node_thread_ = std::thread([raw] { raw->WatchNodes(); });
+  } else {
+    SHUFFLE_LOG(WARNING) << "the driver may not list nodes: a deleted node's server is noticed "
+                            "only when readers fail to fetch from it, and cordoned nodes still "
+                            "take second copies; bind the shuffle-driver-nodes ClusterRole "
+                            "(deploy/base/rbac.yaml)"
+                         << Kv("error", nodes.ToString());
+  }
   return backend;
+}
+
+void KubeBackend::WatchNodes() {
+  for (;;) {
+    PollNodes();
+    absl::MutexLock lock(&mu_);
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(options_.node_poll))) {
+      return;
+    }
+  }
+}
+
+void KubeBackend::PollNodes() {
+  absl::StatusOr<kube::ListResult> listed = client_->List(kube::Nodes(), kube::ListOptions{});
+  if (!listed.ok()) {
+    SHUFFLE_LOG(WARNING) << "cannot list nodes" << Kv("error", listed.status().ToString());
+    return;
+  }
+  std::map<std::string, std::string> now;
+  for (const json& node : listed->items) {
+    const std::string name = Str(node.value("metadata", json::object()), "name");
+    now[name] = kube::NodeLeavingReason(node).value_or("");
+  }
+  std::vector<std::string> deleted;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, reason] : now) {
+      auto before = nodes_.find(name);
+      if (!reason.empty() && (before == nodes_.end() || before->second.empty())) {
+        SHUFFLE_LOG(WARNING) << "node leaving: its server takes no second copies and hands its "
+                                "outputs over as it goes"
+                             << Kv("node", name) << Kv("reason", reason);
+      }
+    }
+    for (const auto& [name, reason] : nodes_) {
+      if (now.count(name) == 0 && deleted_nodes_.insert(name).second) {
+        deleted.push_back(name);
+      }
+    }
+    nodes_ = std::move(now);
+  }
+  for (const std::string& name : deleted) {
+    SHUFFLE_LOG(WARNING) << "node deleted: its shuffle server and its data are gone"
+                         << Kv("node", name);
+    BackendEvent event;
+    event.kind = BackendEvent::Kind::kServerLost;
+    event.node = name;
+    event.detail = "the Node object was deleted";
+    Emit(event);
+  }
 }
 
 KubeBackend::~KubeBackend() {
@@ -134,6 +195,9 @@ KubeBackend::~KubeBackend() {
   source_->Cancel();
   watch_thread_.join();
   launch_thread_.join();
+  if (node_thread_.joinable()) {
+    node_thread_.join();
+  }
 }
 
 void KubeBackend::SetEventCallback(EventCallback callback) {
@@ -169,12 +233,17 @@ std::vector<NodeInfo> KubeBackend::Nodes() const {
     if (node.empty() || ip.empty()) {
       continue;  // not scheduled or not started yet
     }
-    NodeInfo info{
-        .name = node,
-        .data_address = core::Endpoint::Tcp(ip, options_.data_port).ToString(),
-        .control_address = core::Endpoint::Tcp(ip, options_.control_port).ToString(),
-        // Not Ready (restarting, a rolling update) still counts as up: its data stays.
-        .server_up = Str(status, "phase") == "Running" && !metadata.contains("deletionTimestamp")};
+    NodeInfo info{.name = node,
+                  .data_address = core::Endpoint::Tcp(ip, options_.data_port).ToString(),
+                  .control_address = core::Endpoint::Tcp(ip, options_.control_port).ToString(),
+                  // Not Ready (restarting, a rolling update) still counts as up: its data stays. On
+                  // a deleted node it is gone, whatever its pod (not collected yet) says.
+                  .server_up = Str(status, "phase") == "Running" &&
+                               !metadata.contains("deletionTimestamp") &&
+                               deleted_nodes_.count(node) == 0};
+    if (auto n = nodes_.find(node); n != nodes_.end()) {
+      info.leaving = n->second;
+    }
     for (const auto& [id, e] : executors_) {
       info.executors += e.node == node ? 1 : 0;
     }

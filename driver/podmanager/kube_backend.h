@@ -6,6 +6,12 @@
 // shuffle-server DaemonSet has a pod: the server of a node is reached at the node's IP
 // (hostPorts 7340 and 7338).
 //
+// Nodes: when the driver may list Node objects (the shuffle-driver-nodes ClusterRole), a thread
+// polls them: a node whose Node object is deleted has lost its server for good (kServerLost at
+// once, rather than after readers fail to fetch from it), and a cordoned or tainted node is
+// `leaving` in Nodes(). Without that permission it logs so once and the driver learns of lost
+// nodes from fetch failures only.
+//
 // Start() checks the permissions the driver needs (SelfSubjectAccessReview) and fails fast with
 // the missing verb and resource. Pod creation runs on a launcher thread: 403 and quota refusals
 // are logged clearly and retried with backoff, and a launch that keeps failing ends as an
@@ -45,6 +51,8 @@ struct KubeBackendOptions {
   // Pod creation: retries of refusals (403, quota, 429, 5xx) before the launch counts as failed.
   int create_attempts = 6;
   std::chrono::milliseconds create_backoff{500};
+  // How often Node objects are listed (deletions, cordons, taints).
+  std::chrono::milliseconds node_poll{1000};
 };
 
 // The permission checks Start() makes; exposed for tests.
@@ -86,6 +94,10 @@ class KubeBackend final : public Backend {
   KubeBackend(const kube::Client* client, KubeBackendOptions options);
   void OnPod(const PodState& state);
   void Launcher();
+  // The node thread: lists Node objects every options_.node_poll until stopping.
+  void WatchNodes();
+  // One listing: deleted nodes become kServerLost events, leaving ones are noted.
+  void PollNodes();
   absl::Status CreateWithRetries(const ExecutorLaunch& launch);
   void Emit(const BackendEvent& event);
 
@@ -95,6 +107,7 @@ class KubeBackend final : public Backend {
   std::unique_ptr<PodWatcher> watcher_;
   std::thread watch_thread_;
   std::thread launch_thread_;
+  std::thread node_thread_;  // joinable only when the driver may list nodes
 
   absl::Mutex callback_mu_;  // held while an event is delivered (see Backend)
   EventCallback callback_ ABSL_GUARDED_BY(callback_mu_);
@@ -103,6 +116,10 @@ class KubeBackend final : public Backend {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<ExecutorLaunch> to_create_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Executor> executors_ ABSL_GUARDED_BY(mu_);
+  // Node objects last listed: name -> why it is leaving ("" while it stays); and the nodes whose
+  // Node object was deleted (their servers are lost).
+  std::map<std::string, std::string> nodes_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> deleted_nodes_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shuffle::podmanager

@@ -281,7 +281,8 @@ void JobRunner::OfferReplicaServers() {
   }
   std::vector<scheduler::ReplicaServer> servers;
   for (const podmanager::NodeInfo& node : backend_->Nodes()) {
-    if (node.server_up && !IsLost(node.name)) {
+    // Not on a node that is going away: the copy would have to move again.
+    if (node.server_up && !IsLost(node.name) && node.leaving.empty()) {
       servers.push_back({.node = node.name, .data_address = node.data_address});
     }
   }

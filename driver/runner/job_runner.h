@@ -129,7 +129,8 @@ class JobRunner final : public podmanager::PodManager::Listener {
   // After the job: stops the executors, validates, removes the application's data, reports.
   JobReport Finish(Watch& watch, uint32_t nodes);
   void Step(Watch& watch);
-  // replicas=2: tells the scheduler which servers may take second copies (the serving ones).
+  // replicas=2: tells the scheduler which servers may take second copies (the serving ones on
+  // nodes that are not leaving).
   void OfferReplicaServers();
   void SealWhenMapsDone(Watch& watch, const scheduler::Progress& p);
   void CheckSuspectsAndSilence(const Watch& watch);

@@ -2,11 +2,7 @@
 // (docs/node-loss.md): whether the node is going away (cordoned, tainted unschedulable or for
 // termination, being deleted, or already gone), and which other shuffle servers run.
 //
-// Taints taken as "going away": node.kubernetes.io/unschedulable (cordon),
-// ToBeDeletedByClusterAutoscaler (scale-down), and the spot/preemption termination notices of
-// the common handlers: aws-node-termination-handler/spot-itn, .../rebalance-recommendation,
-// .../asg-lifecycle-termination, cloud.google.com/impending-node-termination and
-// kubernetes.azure.com/scalesetpriority-eviction (any key that contains "termination" too).
+// What counts as "going away" is kube::NodeLeavingReason's (driver/kube/nodes.h).
 //
 // Stateless functions; thread-safe when the client is.
 #ifndef SHUFFLE_SERVER_HANDOVER_KUBE_NODE_H_
@@ -24,10 +20,6 @@
 #include "shuffle-server/handover/peer_spec.h"
 
 namespace shuffle::handover {
-
-// Why the Node object says the node is going away ("cordoned (spec.unschedulable)", "tainted
-// ToBeDeletedByClusterAutoscaler", "being deleted"); nullopt when it stays.
-std::optional<std::string> NodeLeavingReason(const nlohmann::json& node);
 
 // Asks the API server about node `node_name`: the reason it is going away (a deleted Node
 // object is one), or nullopt. Errors name the node.

@@ -166,7 +166,7 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
     }
     return text;
   });
-  EXPECT_EQ(applied, 12);
+  EXPECT_EQ(applied, 14);
 
   // The DaemonSet controller places one pod per node.
   std::map<std::string, int> per_node;

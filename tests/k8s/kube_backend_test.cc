@@ -6,6 +6,7 @@
 #include "driver/podmanager/kube_backend.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -207,6 +208,62 @@ TEST_F(KubeBackendTest, NodesAreWhereTheServerPodsRun) {
   EXPECT_EQ(nodes[0].data_address, "127.0.0.11:7340");
   EXPECT_EQ(nodes[0].control_address, "127.0.0.11:7338");
   EXPECT_TRUE(nodes[0].server_up);
+}
+
+// Node objects: a cordoned node is `leaving` (its server takes no second copies); a deleted one
+// has lost its server at once, as a kServerLost event, and its server pod (which nothing
+// collects here) no longer counts as up.
+TEST_F(KubeBackendTest, ACordonedNodeIsLeavingAndADeletedNodeHasLostItsServer) {
+  const std::string node = k8stest::UniqueName("node");
+  ASSERT_TRUE(admin().Create(kube::Nodes(), Json{{"metadata", {{"name", node}}}}).ok());
+  const Json server = {
+      {"metadata",
+       {{"name", "server-" + node},
+        {"labels",
+         {{"app.kubernetes.io/name", "shuffle"}, {"app.kubernetes.io/component", "server"}}}}},
+      {"spec", {{"nodeName", node}, {"containers", {{{"name", "s"}, {"image", "none"}}}}}}};
+  ASSERT_TRUE(admin().Create(kube::Pods(ns_), server).ok());
+  kube::ResourcePath status = kube::Pods(ns_, "server-" + node);
+  status.subresource = "status";
+  ASSERT_TRUE(admin()
+                  .Patch(status, kube::PatchType::kMerge,
+                         Json{{"status", {{"phase", "Running"}, {"hostIP", "127.0.0.12"}}}})
+                  .ok());
+  KubeBackendOptions options = Options();
+  options.node_poll = std::chrono::milliseconds(100);
+  StartBackend(options);
+  auto info = [&]() -> std::optional<NodeInfo> {
+    for (const NodeInfo& n : backend_->Nodes()) {
+      if (n.name == node) {
+        return n;
+      }
+    }
+    return std::nullopt;
+  };
+  ASSERT_TRUE(info().has_value());
+  EXPECT_TRUE(info()->server_up);
+  EXPECT_EQ(info()->leaving, "");
+
+  ASSERT_TRUE(admin()
+                  .Patch(kube::Nodes(node), kube::PatchType::kMerge,
+                         Json{{"spec", {{"unschedulable", true}}}})
+                  .ok());
+  EXPECT_TRUE(Eventually([&] { return info()->leaving == "cordoned (spec.unschedulable)"; },
+                         absl::Seconds(10)));
+  EXPECT_TRUE(info()->server_up);  // it still serves what it holds
+
+  ASSERT_TRUE(admin().Delete(kube::Nodes(node), kube::DeleteOptions{}).ok());
+  auto lost = [&] {
+    for (const BackendEvent& e : Events()) {
+      if (e.kind == BackendEvent::Kind::kServerLost && e.node == node) {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(Eventually(lost, absl::Seconds(10)));
+  ASSERT_TRUE(info().has_value());  // its pod is still listed
+  EXPECT_FALSE(info()->server_up);
 }
 
 }  // namespace
