@@ -288,11 +288,14 @@ void TaskScheduler::Report(const proto::ReportTaskRequest& report) {
                                                    added.status().message()));
         return;
       }
-      replicas_.erase(report.index());
-      if (report.has_replica_status()) {
+      // The second copy of the output registered now (not of one registered before).
+      if (*added) {
+        replicas_.erase(report.index());
         absl::StatusOr<client::MapStatus> replica =
-            client::MapStatus::Parse(report.replica_status().SerializeAsString());
-        if (replica.ok() && *added && replica->node != status->node) {
+            report.has_replica_status()
+                ? client::MapStatus::Parse(report.replica_status().SerializeAsString())
+                : absl::StatusOr<client::MapStatus>(absl::NotFoundError("one copy"));
+        if (replica.ok() && replica->node != status->node) {
           replicas_[report.index()] = *std::move(replica);
         }
       }
