@@ -161,6 +161,7 @@ void KubeBackend::PollNodes() {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [name, reason] : now) {
+      deleted_nodes_.erase(name);  // a node made again under a deleted one's name is a new node
       auto before = nodes_.find(name);
       if (!reason.empty() && (before == nodes_.end() || before->second.empty())) {
         SHUFFLE_LOG(WARNING) << "node leaving: its server takes no second copies and hands its "
