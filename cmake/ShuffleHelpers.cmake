@@ -7,6 +7,17 @@
 # RUNS: programs the test starts; each is built first and its path is the macro
 # <NAME>_BINARY (upper case, '-' as '_'): SHUFFLE_SERVER_BINARY, SHUFFLECTL_BINARY.
 
+# The programs `target` starts: each is built first and its path is the macro <NAME>_BINARY
+# (see RUNS above). For test executables that are not shuffle_cc_test's.
+function(shuffle_target_runs target)
+  foreach(_program IN LISTS ARGN)
+    string(TOUPPER "${_program}_BINARY" _macro)
+    string(REPLACE "-" "_" _macro "${_macro}")
+    target_compile_definitions(${target} PRIVATE ${_macro}="$<TARGET_FILE:${_program}>")
+    add_dependencies(${target} ${_program})
+  endforeach()
+endfunction()
+
 function(shuffle_cc_library)
   cmake_parse_arguments(ARG "" "NAME;PUBLIC_INCLUDE_DIR" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
   set(_target shuffle_${ARG_NAME})
@@ -37,12 +48,7 @@ function(shuffle_cc_test)
   # Every suite has the test support (tests/support: TempDir, ServerProcess, HttpGet...).
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} shuffle::testsupport GTest::gtest
                                             GTest::gmock GTest::gtest_main)
-  foreach(_program IN LISTS ARG_RUNS)
-    string(TOUPPER "${_program}_BINARY" _macro)
-    string(REPLACE "-" "_" _macro "${_macro}")
-    target_compile_definitions(${ARG_NAME} PRIVATE ${_macro}="$<TARGET_FILE:${_program}>")
-    add_dependencies(${ARG_NAME} ${_program})
-  endforeach()
+  shuffle_target_runs(${ARG_NAME} ${ARG_RUNS})
   gtest_discover_tests(${ARG_NAME} DISCOVERY_MODE PRE_TEST
                        PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
   # The TLS run: every integration test again with TLS on every server's TCP planes

@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
+#include "tests/support/read_totals.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -101,18 +102,7 @@ absl::StatusOr<std::multiset<std::string>> ReadMap(const MapLocation& location) 
   if (!reader.ok()) {
     return reader.status();
   }
-  std::multiset<std::string> blocks;
-  for (;;) {
-    std::string_view raw;
-    absl::StatusOr<bool> next = (*reader)->NextBlock(&raw);
-    if (!next.ok()) {
-      return next.status();
-    }
-    if (!*next) {
-      return blocks;
-    }
-    blocks.emplace(raw);
-  }
+  return testsupport::ReadBlocks(**reader);
 }
 
 std::multiset<std::string> Expected(uint32_t map, uint32_t attempt) {

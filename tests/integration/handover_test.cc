@@ -28,6 +28,7 @@
 #include "shuffle/proto/control.grpc.pb.h"
 #include "tests/support/http.h"
 #include "tests/support/program.h"
+#include "tests/support/read_totals.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
@@ -213,17 +214,9 @@ class HandOverTest : public ::testing::Test {
       auto reader = PartitionReader::Open(Options(""), Handle(), core::PartitionId(p),
                                           core::PartitionId(p + 1), places);
       ASSERT_TRUE(reader.ok()) << reader.status();
-      std::multiset<std::string> got;
-      std::string_view raw;
-      for (int i = 0; i < 1000; ++i) {
-        auto more = (*reader)->NextBlock(&raw);
-        ASSERT_TRUE(more.ok()) << more.status();
-        if (!*more) {
-          break;
-        }
-        got.insert(std::string(raw));
-      }
-      EXPECT_EQ(got, expected_[p]) << "partition " << p;
+      absl::StatusOr<std::multiset<std::string>> got = testsupport::ReadBlocks(**reader);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(*got, expected_[p]) << "partition " << p;
     }
   }
 
@@ -308,17 +301,9 @@ TEST_F(HandOverTest, EveryOutputIsServedFromItsNewPlaceAfterTheNodeIsGone) {
     auto reader = PartitionReader::Open(Options(""), Handle(), core::PartitionId(p),
                                         core::PartitionId(p + 1), after);
     ASSERT_TRUE(reader.ok()) << reader.status();
-    std::multiset<std::string> got;
-    std::string_view raw;
-    for (int i = 0; i < 1000; ++i) {
-      auto more = (*reader)->NextBlock(&raw);
-      ASSERT_TRUE(more.ok()) << more.status();
-      if (!*more) {
-        break;
-      }
-      got.insert(std::string(raw));
-    }
-    EXPECT_EQ(got, expected_[p]) << "partition " << p;
+    absl::StatusOr<std::multiset<std::string>> got = testsupport::ReadBlocks(**reader);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(*got, expected_[p]) << "partition " << p;
   }
 }
 

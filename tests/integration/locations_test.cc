@@ -17,6 +17,7 @@
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
 #include "tests/support/program.h"
+#include "tests/support/read_totals.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/tls_run.h"
@@ -99,21 +100,11 @@ class LocationsTest : public ::testing::Test {
     if (!reader.ok()) {
       return reader.status();
     }
-    std::multiset<std::string> blocks;
-    for (;;) {
-      std::string_view raw;
-      absl::StatusOr<bool> next = (*reader)->NextBlock(&raw);
-      if (!next.ok()) {
-        if (failed_server != nullptr) {
-          *failed_server = (*reader)->failed_server();
-        }
-        return next.status();
-      }
-      if (!*next) {
-        return blocks;
-      }
-      blocks.emplace(raw);
+    absl::StatusOr<std::multiset<std::string>> blocks = testsupport::ReadBlocks(**reader);
+    if (!blocks.ok() && failed_server != nullptr) {
+      *failed_server = (*reader)->failed_server();
     }
+    return blocks;
   }
 
   testsupport::TempDir dir_{"shuffle-loc-"};

@@ -21,4 +21,19 @@ absl::StatusOr<ReadTotals> ReadToEnd(client::PartitionReader& reader) {
   }
 }
 
+absl::StatusOr<std::multiset<std::string>> ReadBlocks(client::PartitionReader& reader) {
+  std::multiset<std::string> blocks;
+  std::string_view raw;
+  for (;;) {
+    absl::StatusOr<bool> next = reader.NextBlock(&raw);
+    if (!next.ok()) {
+      return next.status();
+    }
+    if (!*next) {
+      return blocks;
+    }
+    blocks.emplace(raw);
+  }
+}
+
 }  // namespace shuffle::testsupport
