@@ -152,6 +152,25 @@ absl::StatusOr<ControlClient::MovedOutputs> ControlClient::GetMovedOutputs(
   return out;
 }
 
+absl::StatusOr<ControlClient::Adoption> ControlClient::Adopt(
+    const std::string& app_id, const std::string& token, const std::string& node,
+    std::chrono::milliseconds timeout) const {
+  SHUFFLE_RETURN_IF_ERROR(stubs_->error);
+  proto::AdoptRequest request;
+  *request.mutable_credentials() = Credentials(app_id, token);
+  request.set_node(node);
+  proto::AdoptResponse response;
+  SHUFFLE_RETURN_IF_ERROR(FromGrpc(
+      stubs_->control->Adopt(Context(timeout).get(), request, &response),
+      absl::StrCat("asking to adopt node ", node, "'s data for application ", app_id), address_));
+  return Adoption{.node = response.node(),
+                  .data_address = response.data_address(),
+                  .control_address = response.control_address(),
+                  .adopted_by = response.adopted_by(),
+                  .already_adopted = response.already_adopted(),
+                  .commits_recovered = response.commits_recovered()};
+}
+
 absl::Status ControlClient::Probe(std::chrono::milliseconds timeout) const {
   SHUFFLE_RETURN_IF_ERROR(stubs_->error);
   grpc::ClientContext context;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/adoption/adopter.h"
 #include "shuffle-server/control/control_server.h"
 #include "shuffle-server/control/control_service.h"
 #include "shuffle-server/control/drainer.h"
@@ -191,6 +192,29 @@ absl::StatusOr<std::unique_ptr<security::TokenReviewer>> StartTokenReview(
   return security::TokenReviewer::Create(std::move(review));
 }
 
+// A lost node's adopted directory, served by a Server of its own in this process.
+class AdoptedNodeServer final : public adoption::AdoptedServer {
+ public:
+  AdoptedNodeServer(std::unique_ptr<Server> server, const std::string& host)
+      : server_(std::move(server)),
+        data_(core::Endpoint::Tcp(host, server_->addresses().Find(core::ReadyFile::kData)->port())
+                  .ToString()),
+        control_(
+            core::Endpoint::Tcp(host, server_->addresses().Find(core::ReadyFile::kControl)->port())
+                .ToString()),
+        commits_(server_->engine().recovery_report().commits) {}
+
+  std::string data_address() const override { return data_; }
+  std::string control_address() const override { return control_; }
+  uint64_t commits_recovered() const override { return commits_; }
+
+ private:
+  std::unique_ptr<Server> server_;
+  const std::string data_;
+  const std::string control_;
+  const uint64_t commits_;
+};
+
 }  // namespace
 
 std::vector<ListenerFactory> StandardListeners() {
@@ -207,6 +231,7 @@ struct Server::Parts {
   std::unique_ptr<tls::ReloadingServerContext> tls;   // --tls-cert-file
   std::unique_ptr<security::TokenReviewer> reviewer;  // --token-review
   std::unique_ptr<storage::StorageEngine> engine;
+  std::unique_ptr<adoption::Adopter> adopter;  // --adopt-root
   std::unique_ptr<control::Drainer> drainer;
   std::unique_ptr<control::ControlService> service;
   std::unique_ptr<control::ControlServer> control;
@@ -263,6 +288,20 @@ absl::Status Server::Parts::StartControl(const ServerOptions& options) {
   if (options.token_review) {
     SHUFFLE_ASSIGN_OR_RETURN(reviewer, StartTokenReview(options));
     control_options.token_reviewer = reviewer.get();
+  }
+  if (!options.adopt_root.empty()) {
+    const std::string host = AdoptAdvertiseHost(options, ProcessEnv);
+    adopter = std::make_unique<adoption::Adopter>(
+        adoption::AdopterOptions{.root = options.adopt_root, .own_node = options.node_name},
+        [options, host](const std::string& node, const std::string& dir)
+            -> absl::StatusOr<std::unique_ptr<adoption::AdoptedServer>> {
+          SHUFFLE_ASSIGN_OR_RETURN(std::unique_ptr<Server> server,
+                                   Server::Start(AdoptedServerOptions(options, node, dir)));
+          return std::make_unique<AdoptedNodeServer>(std::move(server), host);
+        });
+    control_options.adopter = adopter.get();
+    SHUFFLE_LOG(INFO) << "lost nodes' data can be adopted from the shared volume"
+                      << Kv("root", options.adopt_root) << Kv("advertise_host", host);
   }
   service = std::make_unique<control::ControlService>(engine.get(), control_options);
   SHUFFLE_ASSIGN_OR_RETURN(control, control::ControlServer::Start(
@@ -427,6 +466,10 @@ void Server::Stop() {
   p.control.reset();
   p.service.reset();
   p.drainer.reset();
+  if (p.adopter != nullptr) {
+    p.adopter->Stop();  // each adopted directory's server drains and stops as this one did
+    p.adopter.reset();
+  }
   // 5.
   SHUFFLE_LOG(INFO) << "closing storage engine";
   p.reaper.reset();

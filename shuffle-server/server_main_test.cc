@@ -309,5 +309,36 @@ TEST(ServerOptionsTest, NodeNameAndAdvertiseAddressDefaults) {
   EXPECT_FALSE(AdvertiseAddress(*o, FakeEnv).ok());
 }
 
+TEST(ServerOptionsTest, AdoptionNeedsTheNodesDirectoryOnTheSharedVolume) {
+  absl::StatusOr<ServerOptions> o = ParseServerOptions(
+      {"--data-dir=/shared/./n1", "--adopt-root=/shared", "--node-name=n1", "--secret-file=/s",
+       "--registration-secret-file=/o", "--listen=10.0.0.1:7340"},
+      EmptyEnv, "h");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(AdoptAdvertiseHost(*o, EmptyEnv), "10.0.0.1");
+  EXPECT_EQ(AdoptAdvertiseHost(*o, FakeEnv), "10.1.2.3");  // $POD_IP
+  o->adopt_advertise_host = "10.9.9.9";
+  EXPECT_EQ(AdoptAdvertiseHost(*o, FakeEnv), "10.9.9.9");
+
+  // The adopted directory's server: its own directory and name, ports picked, nothing else.
+  const ServerOptions adopted = AdoptedServerOptions(*o, "n0", "/shared/.adopted/n0@1");
+  EXPECT_THAT(adopted.data_dirs, ::testing::ElementsAre("/shared/.adopted/n0@1"));
+  EXPECT_EQ(adopted.node_name, "n0");
+  EXPECT_EQ(adopted.listen, "0.0.0.0:0");
+  EXPECT_EQ(adopted.control_listen, "0.0.0.0:0");
+  EXPECT_EQ(adopted.secret_file, "/s");
+  EXPECT_TRUE(adopted.metrics_listen.empty());
+  EXPECT_TRUE(adopted.adopt_root.empty());
+  EXPECT_TRUE(adopted.ready_file.empty());
+
+  auto error = [](const std::vector<std::string>& args) {
+    return std::string(ParseServerOptions(args, EmptyEnv, "h").status().message());
+  };
+  EXPECT_THAT(error({"--data-dir=/data", "--adopt-root=/shared", "--node-name=n1"}),
+              HasSubstr("needs this server's data in /shared/n1"));
+  EXPECT_THAT(error({"--data-dir=/shared/n1,/disk2", "--adopt-root=/shared", "--node-name=n1"}),
+              HasSubstr("one --data-dir"));
+}
+
 }  // namespace
 }  // namespace shuffle::server

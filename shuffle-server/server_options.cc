@@ -1,12 +1,15 @@
 #include "shuffle-server/server_options.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "shuffle/core/endpoint.h"
 #include "shuffle/core/flags.h"
 #include "shuffle/core/logging.h"
 #include "shuffle/core/status_macros.h"
@@ -261,6 +264,26 @@ void AddHandOverFlags(ServerOptions* o, core::FlagTable& t) {
                         &o->handover_linger_seconds, 0, 3600);
 }
 
+// Adoption of lost nodes' data directories from a shared volume (docs/node-loss.md).
+void AddAdoptionFlags(ServerOptions* o, core::FlagTable& t) {
+  t.Section("Adoption of a lost node's data (shared volume)")
+      .String("adopt-root", "DIR",
+              "A ReadWriteMany volume every server mounts, node N's data in DIR/N (this server's "
+              "--data-dir is DIR/<its node>): when asked (ShuffleControl.Adopt), recover a lost "
+              "node's directory and serve it under that node's name at new ports, so its map "
+              "outputs are read instead of recomputed. Default: none (Adopt refused).",
+              &o->adopt_root)
+      .String("adopt-listen-host", "HOST",
+              "Address an adopted directory's data and control planes listen on, at ports the "
+              "system picks (default 0.0.0.0).",
+              &o->adopt_listen_host)
+      .String("adopt-advertise-host", "HOST",
+              "Host readers reach an adopted directory's planes at (default: $POD_IP, else the "
+              "host of this server's advertised data address, else the --listen host); the "
+              "ports are not hostPorts, so on Kubernetes give the pod IP.",
+              &o->adopt_advertise_host);
+}
+
 absl::Status Validate(const ServerOptions& o) {
   if (o.data_dirs.empty()) {
     return absl::InvalidArgumentError(
@@ -304,6 +327,26 @@ absl::Status Validate(const ServerOptions& o) {
   return absl::OkStatus();
 }
 
+// --adopt-root: this server's own directory must be the volume's directory of its node, which
+// is where other servers look for it once it is lost.
+absl::Status ValidateAdoption(const ServerOptions& o) {
+  if (o.adopt_root.empty()) {
+    return absl::OkStatus();
+  }
+  const std::string expected =
+      (std::filesystem::path(o.adopt_root) / o.node_name).lexically_normal().string();
+  if (o.data_dirs.size() != 1 ||
+      std::filesystem::path(o.data_dirs[0]).lexically_normal().string() != expected ||
+      !o.index_dir.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--adopt-root=", o.adopt_root, " needs this server's data in ", expected,
+        " (one --data-dir, the index in it), where other servers find it should this node be "
+        "lost; this server has --data-dir=",
+        absl::StrJoin(o.data_dirs, ","), o.index_dir.empty() ? "" : " --index-dir=" + o.index_dir));
+  }
+  return absl::OkStatus();
+}
+
 // Applies the --config file's settings (the last --config of the command line wins).
 absl::Status ApplyConfigFile(const core::CommandLine& line, const core::FlagTable& flags,
                              ServerOptions* options) {
@@ -331,6 +374,7 @@ core::FlagTable ServerFlags(ServerOptions* options) {
   AddListenerFlags(options, flags);
   AddSparkFlags(options, flags);
   AddHandOverFlags(options, flags);
+  AddAdoptionFlags(options, flags);
   AddOperationFlags(options, flags);
   return flags;
 }
@@ -370,7 +414,48 @@ absl::StatusOr<ServerOptions> ParseServerOptions(const std::vector<std::string>&
   if (options.node_name.empty()) {
     options.node_name = env("NODE_NAME").value_or(hostname);
   }
+  SHUFFLE_RETURN_IF_ERROR(ValidateAdoption(options));
   return options;
+}
+
+std::string AdoptAdvertiseHost(const ServerOptions& options, const EnvLookup& env) {
+  if (!options.adopt_advertise_host.empty()) {
+    return options.adopt_advertise_host;
+  }
+  if (std::optional<std::string> ip = env("POD_IP"); ip.has_value()) {
+    return *ip;
+  }
+  for (const std::string& address :
+       {AdvertiseAddress(options, env).value_or(std::string()), options.listen}) {
+    absl::StatusOr<core::Endpoint> endpoint = core::Endpoint::Parse(address);
+    if (endpoint.ok() && !endpoint->is_unix()) {
+      return endpoint->host();
+    }
+  }
+  return "127.0.0.1";
+}
+
+ServerOptions AdoptedServerOptions(const ServerOptions& options, const std::string& node,
+                                   const std::string& dir) {
+  ServerOptions adopted = options;
+  adopted.data_dirs = {dir};
+  adopted.index_dir.clear();
+  adopted.node_name = node;
+  const std::string host = options.adopt_listen_host;
+  adopted.listen = core::Endpoint::Tcp(host, 0).ToString();
+  adopted.control_listen = adopted.listen;
+  adopted.advertise_address.clear();
+  adopted.socket_path.clear();
+  adopted.metrics_listen.clear();
+  adopted.spark_local_dirs_root.clear();
+  adopted.ready_file.clear();
+  adopted.token_review = false;  // nobody registers there: reads and removals carry tokens
+  adopted.handover_on_stop = HandOverOnStop::kNever;
+  adopted.handover_peers.clear();
+  adopted.handover_peer_selector.clear();
+  adopted.adopt_root.clear();
+  adopted.config_file.clear();
+  return adopted;
 }
 
 ConfigSchema ServerConfigSchema() {

@@ -87,6 +87,12 @@ struct ServerOptions {
   // After the hand-over: how long the server keeps serving reads and the moves' new places
   // (GetMovedOutputs) so drivers can re-point their readers before it exits.
   uint64_t handover_linger_seconds = 10;
+  // Adoption (docs/node-loss.md): the shared volume holding every node's data directory
+  // (DIR/<node>; "" turns Adopt off), and where adopted directories' planes listen and are
+  // reached (default: $POD_IP, else this server's advertised host).
+  std::string adopt_root;
+  std::string adopt_listen_host = "0.0.0.0";
+  std::string adopt_advertise_host;
   // The YAML file the settings were read from first (server_config.h); "" for none.
   std::string config_file;
 
@@ -132,6 +138,17 @@ dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
 tls::ServerFiles TlsFiles(const ServerOptions& options);
 // How this server reaches its peers' data planes in a hand-over (ca_file empty: plaintext).
 tls::ClientFiles PeerTls(const ServerOptions& options);
+
+// Where an adopted directory's planes are reached: --adopt-advertise-host, else $POD_IP, else the
+// host of AdvertiseAddress(), else the --listen host.
+std::string AdoptAdvertiseHost(const ServerOptions& options, const EnvLookup& env);
+
+// The options of the server that serves node `node`'s adopted directory `dir` in this process:
+// this server's security, TLS and storage settings, its own directory and name, ports picked by
+// the system on --adopt-listen-host, no Unix socket, metrics, Spark listener, ready file or
+// hand-over.
+ServerOptions AdoptedServerOptions(const ServerOptions& options, const std::string& node,
+                                   const std::string& dir);
 
 // The Spark listener's options; nullopt when it is off (no --spark-local-dirs-root).
 std::optional<sparkess::SparkEssOptions> ToSparkEssOptions(const ServerOptions& options);

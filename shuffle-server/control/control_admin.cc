@@ -1,9 +1,11 @@
-// ScrubShuffle, Drain and Decommission: the control plane's maintenance calls.
+// ScrubShuffle, Drain, Decommission, GetMovedOutputs and Adopt: the control plane's maintenance
+// calls.
 #include <algorithm>
 #include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "shuffle-server/adoption/adopter.h"
 #include "shuffle-server/control/control_service.h"
 #include "shuffle-server/control/drainer.h"
 #include "shuffle-server/handover/handover.h"
@@ -192,6 +194,42 @@ grpc::Status ControlService::GetMovedOutputs(grpc::ServerContext* /*context*/,
     return ToGrpcStatus(moves.status());
   }
   *response = *std::move(moves);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<proto::AdoptResponse> ControlService::DoAdopt(const proto::AdoptRequest& req) {
+  if (req.has_admin()) {
+    SHUFFLE_RETURN_IF_ERROR(AuthorizeAdmin(req.admin(), "Adopt"));
+  } else {
+    SHUFFLE_RETURN_IF_ERROR(AuthorizeAppOrAdmin(req.credentials(), nullptr, "Adopt"));
+  }
+  if (options_.adopter == nullptr) {
+    return absl::FailedPreconditionError(
+        "Adopt: this server has no shared volume to adopt lost nodes' data from (--adopt-root)");
+  }
+  SHUFFLE_LOG(INFO) << "Adopt requested over the control plane" << Kv("node", req.node())
+                    << Kv("by_app", req.has_admin() ? "" : req.credentials().app_id());
+  SHUFFLE_ASSIGN_OR_RETURN(adoption::Adoption adoption, options_.adopter->Adopt(req.node()));
+  proto::AdoptResponse response;
+  response.set_node(adoption.node);
+  response.set_data_address(adoption.data_address);
+  response.set_control_address(adoption.control_address);
+  response.set_adopted_by(adoption.adopted_by);
+  response.set_already_adopted(adoption.already_adopted);
+  response.set_commits_recovered(adoption.commits_recovered);
+  response.set_seconds(adoption.seconds);
+  return response;
+}
+
+grpc::Status ControlService::Adopt(grpc::ServerContext* /*context*/,
+                                   const proto::AdoptRequest* request,
+                                   proto::AdoptResponse* response) {
+  const core::Gate::Pass rpc = rpcs_.Hold();
+  absl::StatusOr<proto::AdoptResponse> adopted = DoAdopt(*request);
+  if (!adopted.ok()) {
+    return ToGrpcStatus(adopted.status());
+  }
+  *response = *std::move(adopted);
   return grpc::Status::OK;
 }
 

@@ -2,8 +2,8 @@
 // over a StorageEngine. It registers applications (app id -> namespace, kept in memory) and
 // shuffles, seals and removes them, reports the node's status (data directories, namespaces,
 // applications and their shuffles), scrubs a shuffle's data, drains the server and hands its
-// data over to peers (Decommission), and tells drivers where handed-over outputs went
-// (GetMovedOutputs).
+// data over to peers (Decommission), tells drivers where handed-over outputs went
+// (GetMovedOutputs), and adopts a lost node's data from a shared volume (Adopt).
 //
 // Authorization (see control.proto): with a TokenAuthority, RegisterApplication needs the operator
 // secret, or with a TokenReviewer the driver's Kubernetes service-account token (the application's
@@ -55,6 +55,10 @@ class HandOverProgress;
 class MoveLedger;
 }  // namespace shuffle::handover
 
+namespace shuffle::adoption {
+class Adopter;
+}  // namespace shuffle::adoption
+
 namespace shuffle::control {
 
 // The namespace of an application that never registered (or whose registration was lost to a
@@ -98,6 +102,9 @@ struct ControlServiceOptions {
   handover::MoveLedger* moves = nullptr;
   // How Decommission reaches the peers' data planes (ca_file empty: plaintext).
   tls::ClientFiles peer_tls;
+  // Adopts lost nodes' data directories from the shared volume (--adopt-root); null: Adopt is
+  // FAILED_PRECONDITION. Must outlive the service.
+  adoption::Adopter* adopter = nullptr;
 };
 
 class ControlService final : public proto::ShuffleControl::Service {
@@ -130,6 +137,8 @@ class ControlService final : public proto::ShuffleControl::Service {
   grpc::Status GetMovedOutputs(grpc::ServerContext* context,
                                const proto::GetMovedOutputsRequest* request,
                                proto::GetMovedOutputsResponse* response) override;
+  grpc::Status Adopt(grpc::ServerContext* context, const proto::AdoptRequest* request,
+                     proto::AdoptResponse* response) override;
 
   // The same operations with absl types, callable without gRPC.
   absl::StatusOr<std::string> DoRegisterApplication(const proto::RegisterApplicationRequest& req);
@@ -147,6 +156,7 @@ class ControlService final : public proto::ShuffleControl::Service {
       const proto::DecommissionRequest& req, absl::Time rpc_deadline = absl::InfiniteFuture());
   absl::StatusOr<proto::GetMovedOutputsResponse> DoGetMovedOutputs(
       const proto::GetMovedOutputsRequest& req) const;
+  absl::StatusOr<proto::AdoptResponse> DoAdopt(const proto::AdoptRequest& req);
 
   // RPCs being handled now (ControlServer waits for them to finish at shutdown).
   const core::Gate& rpcs() const { return rpcs_; }

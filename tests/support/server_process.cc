@@ -29,8 +29,10 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   const std::string ready = dir + "/ready";
   std::filesystem::remove(ready, ec);  // a stale one would be read as this start's
   core::ProcessSpec spec;
+  const bool own_data_dir =
+      std::any_of(extra_args.begin(), extra_args.end(),
+                  [](const std::string& a) { return absl::StartsWith(a, "--data-dir="); });
   spec.argv = {binary,
-               "--data-dir=" + dir + "/data",
                "--listen=" + listen,
                "--control-listen=127.0.0.1:0",
                "--metrics-listen=127.0.0.1:0",
@@ -39,6 +41,9 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
                "--memory-budget-mib=64",
                "--min-free-mib=16",
                "--log-level=warning"};
+  if (!own_data_dir) {
+    spec.argv.push_back("--data-dir=" + dir + "/data");
+  }
   if (!socket.empty()) {
     spec.argv.push_back("--socket=" + socket);
   }

@@ -23,8 +23,9 @@ namespace shuffle::testsupport {
 
 class ServerProcess {
  public:
-  // Starts the server with its data in `dir` (created; the ready file is `dir`/ready) and, if
-  // `socket` is not empty, a Unix socket there. Waits (bounded) until it is ready.
+  // Starts the server with its data in `dir`/data (or where a --data-dir of `extra_args` says;
+  // `dir` is created, the ready file is `dir`/ready) and, if `socket` is not empty, a Unix
+  // socket there. Waits (bounded) until it is ready.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::string& binary, const std::string& dir, const std::string& node_name,
       const std::string& socket = "", const std::string& listen = "127.0.0.1:0",

@@ -66,6 +66,22 @@ class ControlClient {
   absl::StatusOr<MovedOutputs> GetMovedOutputs(const std::string& app_id,
                                                const std::string& token) const;
 
+  /// Asks this server to adopt `node`'s data directory from the shared volume both mount, the
+  /// node's own server being gone (docs/node-loss.md "Adoption"): the answer says where that
+  /// node's outputs are read now. Idempotent; FAILED_PRECONDITION when this server has no shared
+  /// volume or the node's server still holds its directory, NOT_FOUND when there is nothing to
+  /// adopt. Recovery can take a while: give a generous `timeout`.
+  struct Adoption {
+    std::string node;             // the adopted node (the outputs keep its name)
+    std::string data_address;     // its outputs' data plane now
+    std::string control_address;  // its control plane now
+    std::string adopted_by;       // the node whose server serves it
+    bool already_adopted = false;
+    uint64_t commits_recovered = 0;
+  };
+  absl::StatusOr<Adoption> Adopt(const std::string& app_id, const std::string& token,
+                                 const std::string& node, std::chrono::milliseconds timeout) const;
+
   /// Whether the server answers: OK when its gRPC health check answers within `timeout`,
   /// serving or not (a draining server answers NOT_SERVING); DEADLINE_EXCEEDED when nothing
   /// answers (a partition, a hung host); UNAVAILABLE when the connection is refused (the host
