@@ -11,10 +11,11 @@
 namespace shuffle::chaos {
 namespace {
 
-constexpr FaultKind kKinds[] = {
-    FaultKind::kEvictExecutor, FaultKind::kKillExecutor, FaultKind::kKillServer,
-    FaultKind::kRestartServer, FaultKind::kDiskFull,     FaultKind::kNodeLoss,
-    FaultKind::kPartition,     FaultKind::kSlowDisk,     FaultKind::kNodeDrain};
+constexpr FaultKind kKinds[] = {FaultKind::kEvictExecutor, FaultKind::kKillExecutor,
+                                FaultKind::kKillServer,    FaultKind::kRestartServer,
+                                FaultKind::kDiskFull,      FaultKind::kNodeLoss,
+                                FaultKind::kPartition,     FaultKind::kSlowDisk,
+                                FaultKind::kNodeDrain,     FaultKind::kNodeCrash};
 
 }  // namespace
 
@@ -38,6 +39,8 @@ std::string_view FaultName(FaultKind kind) {
       return "slow-disk";
     case FaultKind::kNodeDrain:
       return "node-drain";
+    case FaultKind::kNodeCrash:
+      return "node-crash";
   }
   return "?";
 }

@@ -24,6 +24,7 @@ enum class FaultKind {
   kPartition,      // a node is cut off the network for a while, its processes running on
   kSlowDisk,       // a node's disk becomes slow (its throughput capped) for the rest of the job
   kNodeDrain,      // a node is drained: its server hands its map outputs over, then it is gone
+  kNodeCrash,      // a node dies at once, its data left on the shared volume for a peer to adopt
 };
 
 std::string_view FaultName(FaultKind kind);

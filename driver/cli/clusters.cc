@@ -92,7 +92,8 @@ class LocalFaults : public chaos::FaultTarget {
     }
     const bool takes_node =
         kind == chaos::FaultKind::kNodeLoss || kind == chaos::FaultKind::kNodeDrain ||
-        kind == chaos::FaultKind::kDiskFull || kind == chaos::FaultKind::kPartition;
+        kind == chaos::FaultKind::kNodeCrash || kind == chaos::FaultKind::kDiskFull ||
+        kind == chaos::FaultKind::kPartition;
     if (up.empty() || (takes_node && up.size() < 2)) {
       return absl::FailedPreconditionError(
           "no node it can strike and leave the job a writable node");
@@ -111,6 +112,9 @@ class LocalFaults : public chaos::FaultTarget {
         break;
       case chaos::FaultKind::kNodeLoss:
         SHUFFLE_RETURN_IF_ERROR(backend_->StopServer(node, /*remove_data=*/true));
+        break;
+      case chaos::FaultKind::kNodeCrash:  // the data stays on the shared volume
+        SHUFFLE_RETURN_IF_ERROR(backend_->StopServer(node, /*remove_data=*/false));
         break;
       case chaos::FaultKind::kNodeDrain: {
         SHUFFLE_ASSIGN_OR_RETURN(podmanager::LocalBackend::DrainResult drained,

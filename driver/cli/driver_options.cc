@@ -87,7 +87,18 @@ void AddJobFlags(DriverOptions* o, core::FlagTable& t) {
                         "copies of each map output on different nodes' servers, 1 or 2 (1); with "
                         "2 a map's commit waits for both, and a lost server's outputs are read "
                         "from their replicas instead of being recomputed",
-                        &o->replicas, 1, 2);
+                        &o->replicas, 1, 2)
+      .Add("adopt-lost-nodes", "yes|no",
+           "when a node's server is lost, ask a serving server to adopt its data directory from "
+           "the shared volume they mount (servers with --adopt-root; the local backend's nodes "
+           "share one) so its map outputs are read there instead of recomputed (yes)",
+           [o](std::string_view v) {
+             if (v != "yes" && v != "no") {
+               return Bad("adopt-lost-nodes", v, "yes or no");
+             }
+             o->adopt_lost_nodes = v == "yes";
+             return absl::OkStatus();
+           });
 }
 
 void AddClusterFlags(DriverOptions* o, core::FlagTable& t) {
@@ -143,7 +154,8 @@ void AddFaultFlags(DriverOptions* o, core::FlagTable& t) {
            "kill-server (SIGKILL, restarted), restart-server (SIGTERM: drain, restarted), "
            "disk-full (the server refuses writes), node-loss (server and data gone), node-drain "
            "(the node's server hands its map outputs over to the other nodes, then the node is "
-           "gone: docs/node-loss.md), partition "
+           "gone: docs/node-loss.md), node-crash (server gone at once, its data left on the "
+           "shared volume for another server to adopt), partition "
            "(the node is cut off the network for a while; each node gets a network namespace, "
            "which needs root), slow-disk (the node's disk is throttled; needs root and cgroup v1 "
            "blkio); STAGE: map or reduce (default: either). Local backend for the node faults. "

@@ -22,7 +22,8 @@ struct DriverOptions {
   uint32_t maps = 64;
   uint32_t partitions = 32;
   uint64_t seed = 42;
-  uint32_t replicas = 1;  // copies of each map output, on different nodes' servers
+  uint32_t replicas = 1;         // copies of each map output, on different nodes' servers
+  bool adopt_lost_nodes = true;  // a lost node's data adopted from the shared volume
   uint32_t nodes = 3;
   uint32_t executors = 3;
   uint32_t slots = 2;

@@ -30,6 +30,7 @@ int RunJob(const DriverOptions& options, Cluster& cluster, const std::string& ap
   job.executors = options.executors;
   job.slots = options.slots;
   job.scheduler.replicas = options.replicas;
+  job.adopt_lost_nodes = options.adopt_lost_nodes;
   job.operator_secret = cluster.operator_secret;
   job.identity_token_file = cluster.identity_token_file;
   job.tls_ca_file =

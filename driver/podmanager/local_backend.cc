@@ -99,6 +99,14 @@ absl::Status LocalBackend::WriteSecrets() {
   return WriteFile(operator_secret_file_, operator_secret_);
 }
 
+std::string LocalBackend::SharedRoot() const {
+  return (fs::path(options_.root) / "shared").string();
+}
+
+std::string LocalBackend::DataDir(const Node& node) const {
+  return (fs::path(SharedRoot()) / node.name).string();
+}
+
 absl::Status LocalBackend::StartServer(Node& node) {
   const std::string ready = node.dir + "/ready";
   const std::string log = node.dir + "/server.log";
@@ -107,7 +115,9 @@ absl::Status LocalBackend::StartServer(Node& node) {
   const std::string host = network_ != nullptr ? network_->NodeAddress(node.index) : "127.0.0.1";
   core::ProcessSpec spec;
   spec.argv = {options_.server_binary,
-               "--data-dir=" + node.dir + "/data",
+               "--data-dir=" + DataDir(node),
+               "--adopt-root=" + SharedRoot(),
+               "--adopt-listen-host=" + host,
                "--socket=" + node.dir + "/shuffle.sock",
                absl::StrCat("--listen=", host, ":", node.data_port),
                absl::StrCat("--control-listen=", host, ":", node.control_port),
@@ -310,7 +320,7 @@ absl::Status LocalBackend::StopServer(const std::string& node_name, bool remove_
   }
   if (remove_data) {
     std::error_code ec;
-    fs::remove_all(node->dir + "/data", ec);
+    fs::remove_all(DataDir(*node), ec);
   }
   SHUFFLE_LOG(WARNING) << "node's shuffle server stopped for good" << Kv("node", node_name)
                        << Kv("data_removed", remove_data);

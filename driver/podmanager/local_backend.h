@@ -1,8 +1,10 @@
 // LocalBackend: the embedded backend of the executor pod manager. It simulates a cluster of N
-// nodes on this machine: each node is a directory with its own shuffle-server process (data
-// directory, Unix socket, TCP ports on loopback), and executors are processes placed on the node
-// with the fewest executors. Like a DaemonSet, a server that crashes is restarted on the same
-// ports with the same data; StopServer() takes a node's server away for good, as node loss does.
+// nodes on this machine: each node is a directory with its own shuffle-server process (Unix
+// socket, TCP ports on loopback), and executors are processes placed on the node with the fewest
+// executors. The servers' data directories are ROOT/shared/<node>, which every server is given
+// as its shared volume (--adopt-root), as on an RWX volume (deploy/overlays/rwx-pvc). Like a
+// DaemonSet, a server that crashes is restarted on the same ports with the same data;
+// StopServer() takes a node's server away for good, as node loss does.
 //
 // Every process is killed when the backend is destroyed (and, through PR_SET_PDEATHSIG, when this
 // process dies). Thread-safe.
@@ -73,7 +75,8 @@ class LocalBackend final : public Backend {
   }
 
   // Node loss: SIGKILLs the node's server and executors; with `remove_data` its data directory
-  // is deleted. The server is not restarted; a kServerLost event follows.
+  // is deleted (a node's own disk gone with it), else it stays on the shared volume for another
+  // server to adopt. The server is not restarted; a kServerLost event follows.
   absl::Status StopServer(const std::string& node, bool remove_data);
   // Node drain (scale-down, upgrade, spot notice): the node's server is decommissioned with the
   // other serving nodes as peers (it drains and hands its committed map outputs over to them,
@@ -138,6 +141,9 @@ class LocalBackend final : public Backend {
   explicit LocalBackend(LocalBackendOptions options) : options_(std::move(options)) {}
   absl::Status WriteSecrets();
   absl::Status StartServer(Node& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ROOT/shared, the simulated shared volume, and a node's data directory in it.
+  std::string SharedRoot() const;
+  std::string DataDir(const Node& node) const;
   void Monitor();
   std::vector<BackendEvent> Reap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Node* FindNode(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -116,9 +116,12 @@ absl::StatusOr<JobReport> JobRunner::Run() {
   app_id_ = app_id;
   const core::ShuffleId shuffle(1);
   scheduler_ = std::make_unique<scheduler::TaskScheduler>(job_.get(), shuffle, options_.scheduler);
-  ShuffleTier tier(app_id, options_.app_namespace, options_.operator_secret,
-                   options_.identity_token_file, options_.tls_ca_file, options_.tls_server_name);
+  tier_ = std::make_unique<ShuffleTier>(app_id, options_.app_namespace, options_.operator_secret,
+                                        options_.identity_token_file, options_.tls_ca_file,
+                                        options_.tls_server_name);
+  const ShuffleTier& tier = *tier_;
   SHUFFLE_ASSIGN_OR_RETURN(const Prepared prepared, PrepareServers(tier, shuffle));
+  token_ = prepared.token;
   OfferReplicaServers();
 
   std::random_device entropy;
@@ -201,6 +204,15 @@ JobReport JobRunner::Finish(Watch& watch, uint32_t nodes) {
           watch.tier->RemoveApplication(node.control_address, watch.token);
       report.freed_bytes += freed.ok() ? *freed : 0;
     }
+  }
+  std::vector<std::string> adopted;
+  {
+    absl::MutexLock lock(&mu_);
+    adopted = adopted_control_;
+  }
+  for (const std::string& control : adopted) {
+    absl::StatusOr<uint64_t> freed = watch.tier->RemoveApplication(control, watch.token);
+    report.freed_bytes += freed.ok() ? *freed : 0;
   }
   return report;
 }
@@ -376,7 +388,34 @@ void JobRunner::LoseServer(const std::string& node) {
       return;
     }
   }
-  scheduler_->LoseServerOnNode(node);
+  if (options_.adopt_lost_nodes) {
+    AdoptLostNode(node);
+  }
+  scheduler_->LoseServerOnNode(node);  // what was not adopted: replicas, else re-runs
+}
+
+bool JobRunner::AdoptLostNode(const std::string& node) {
+  for (const podmanager::NodeInfo& peer : backend_->Nodes()) {
+    if (peer.name == node || !peer.server_up || !peer.leaving.empty() || IsLost(peer.name)) {
+      continue;
+    }
+    absl::StatusOr<client::ControlClient::Adoption> adoption =
+        tier_->Adopt(peer.control_address, token_, node, options_.adopt_timeout);
+    if (!adoption.ok()) {
+      SHUFFLE_LOG(INFO) << "a lost node's data was not adopted" << Kv("node", node)
+                        << Kv("asked", peer.name) << Kv("error", adoption.status().ToString());
+      if (absl::IsNotFound(adoption.status())) {
+        return false;  // nothing on the shared volume: no other server will find more
+      }
+      continue;
+    }
+    const std::string& by = adoption->adopted_by.empty() ? peer.name : adoption->adopted_by;
+    scheduler_->AdoptOutputs(node, by, adoption->data_address, adoption->control_address);
+    absl::MutexLock lock(&mu_);
+    adopted_control_.push_back(adoption->control_address);
+    return true;
+  }
+  return false;
 }
 
 }  // namespace shuffle::runner

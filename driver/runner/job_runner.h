@@ -50,6 +50,11 @@ struct JobOptions {
   bool dynamic_allocation = true;
   std::chrono::seconds timeout{3600};
   std::chrono::milliseconds executor_silence_timeout{30000};
+  // When a server is lost, ask a serving one to adopt its node's data directory from the shared
+  // volume they mount (ShuffleControl.Adopt; docs/node-loss.md) before re-running its maps; how
+  // long its recovery may take.
+  bool adopt_lost_nodes = true;
+  std::chrono::milliseconds adopt_timeout{60000};
   scheduler::SchedulerOptions scheduler;
 };
 
@@ -136,6 +141,9 @@ class JobRunner final : public podmanager::PodManager::Listener {
   void CheckSuspectsAndSilence(const Watch& watch);
   void Allocate(const scheduler::Progress& p);
   void LoseServer(const std::string& node);
+  // Asks the serving servers, in turn, to adopt `node`'s data directory; the scheduler re-points
+  // that node's outputs to the adopter. Whether one did.
+  bool AdoptLostNode(const std::string& node);
   bool IsLost(const std::string& node);
 
   podmanager::Backend* const backend_;
@@ -145,12 +153,17 @@ class JobRunner final : public podmanager::PodManager::Listener {
   std::unique_ptr<scheduler::TaskScheduler> scheduler_;
   std::unique_ptr<DriverService> service_;
   std::unique_ptr<podmanager::PodManager> pods_;
-  std::string app_id_;  // set by Run()
+  std::string app_id_;                 // set by Run()
+  std::unique_ptr<ShuffleTier> tier_;  // set by Run(), before any executor starts
+  std::string token_;                  // the application's token, set with tier_
 
   absl::Mutex mu_;
   std::set<std::string> lost_nodes_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> unreachable_nodes_ ABSL_GUARDED_BY(mu_);  // lost to a failed probe
   uint32_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
+  // Control planes of adopted nodes' directories the job's outputs are read from (the
+  // application is removed there too at the end).
+  std::vector<std::string> adopted_control_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shuffle::runner

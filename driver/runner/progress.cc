@@ -116,6 +116,11 @@ std::string JobReport::Render() const {
                                           "nodes, served from their new places\n",
                                           progress.maps_moved));
   }
+  if (progress.maps_adopted > 0) {
+    absl::StrAppend(&out, absl::StrFormat("  adoption          %u map outputs of lost nodes served "
+                                          "by the servers that adopted their data\n",
+                                          progress.maps_adopted));
+  }
   if (progress.maps_failed_over > 0 || progress.maps_without_replica > 0 ||
       progress.maps_rerun_for_lost_replicas > 0) {
     absl::StrAppend(

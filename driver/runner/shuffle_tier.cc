@@ -61,4 +61,10 @@ absl::StatusOr<client::ControlClient::MovedOutputs> ShuffleTier::MovedOutputs(
   return client::ControlClient(control_address, timeout, tls_).GetMovedOutputs(app_id_, token);
 }
 
+absl::StatusOr<client::ControlClient::Adoption> ShuffleTier::Adopt(
+    const std::string& control_address, const std::string& token, const std::string& node,
+    std::chrono::milliseconds timeout) const {
+  return client::ControlClient(control_address, timeout, tls_).Adopt(app_id_, token, node, timeout);
+}
+
 }  // namespace shuffle::runner

@@ -57,6 +57,13 @@ class ShuffleTier {
       const std::string& control_address, const std::string& token,
       std::chrono::milliseconds timeout) const;
 
+  // Asks the server at `control_address` to adopt lost node `node`'s data from the shared volume
+  // (Adopt), waiting at most `timeout` for its recovery.
+  absl::StatusOr<client::ControlClient::Adoption> Adopt(const std::string& control_address,
+                                                        const std::string& token,
+                                                        const std::string& node,
+                                                        std::chrono::milliseconds timeout) const;
+
   const std::string& app_id() const { return app_id_; }
 
  private:

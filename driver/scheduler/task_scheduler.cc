@@ -396,6 +396,46 @@ uint32_t TaskScheduler::MoveOutputs(const std::string& from_node,
   return count;
 }
 
+uint32_t TaskScheduler::AdoptOutputs(const std::string& lost_node, const std::string& adopter_node,
+                                     const std::string& data_address,
+                                     const std::string& control_address) {
+  absl::MutexLock lock(&mu_);
+  auto adopted = [&](client::MapStatus status) {
+    status.node = adopter_node;
+    status.address = data_address;
+    status.control_address = control_address;
+    return status;
+  };
+  for (auto& [map, replica] : replicas_) {
+    if (replica.node == lost_node) {
+      replica = adopted(replica);
+    }
+  }
+  uint32_t count = 0;
+  for (const client::MapStatus& status : registry_.Statuses()) {
+    if (status.node != lost_node) {
+      continue;
+    }
+    absl::StatusOr<bool> done = registry_.Move(lost_node, adopted(status));
+    if (!done.ok() || !*done) {
+      continue;
+    }
+    ++count;
+  }
+  // Both copies of a map on one node now (one adopted beside the other): that is one copy.
+  for (auto it = replicas_.begin(); it != replicas_.end();) {
+    const std::optional<client::MapStatus>& primary = registry_.Get(core::MapId(it->first));
+    it = primary.has_value() && primary->node == it->second.node ? replicas_.erase(it)
+                                                                 : std::next(it);
+  }
+  progress_.maps_adopted += count;
+  progress_.map_stage_complete = registry_.Complete();
+  SHUFFLE_LOG(INFO) << "a lost node's map outputs were adopted; readers go to the adopter"
+                    << Kv("node", lost_node) << Kv("adopted_by", adopter_node)
+                    << Kv("address", data_address) << Kv("maps", count);
+  return count;
+}
+
 void TaskScheduler::SetReplicaServers(std::vector<ReplicaServer> servers) {
   absl::MutexLock lock(&mu_);
   replica_servers_ = std::move(servers);

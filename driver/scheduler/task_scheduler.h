@@ -69,6 +69,7 @@ struct Progress {
   uint64_t maps_rerun_for_lost_servers = 0;
   uint64_t maps_moved = 0;        // outputs handed over by draining nodes' servers
   uint64_t maps_failed_over = 0;  // outputs of lost servers served from their replica instead
+  uint64_t maps_adopted = 0;      // outputs of lost servers served by the server that adopted them
   // Map attempts run again because their replica's server failed while they wrote.
   uint64_t maps_rerun_for_lost_replicas = 0;
   // replicas=2: map attempts launched with one copy, for want of a serving server on another
@@ -123,6 +124,13 @@ class TaskScheduler {
   // are given the new places from now on, and a map whose output was already lost is done
   // again. Statuses of another shuffle are ignored. Returns the outputs moved.
   uint32_t MoveOutputs(const std::string& from_node, const std::vector<client::MapStatus>& moved);
+  // A lost node's data directory was adopted by the server on `adopter_node` (shared volume,
+  // docs/node-loss.md): every output (and second copy) the lost node held is read at
+  // `data_address` from now on, and counts as held on `adopter_node` (whose loss it would
+  // share). Call before LoseServerOnNode(lost_node), which then finds nothing of it to re-run.
+  // Returns the outputs re-pointed.
+  uint32_t AdoptOutputs(const std::string& lost_node, const std::string& adopter_node,
+                        const std::string& data_address, const std::string& control_address);
   // replicas=2: the servers that may hold second copies (the serving ones; the driver updates
   // them as servers come and go). A map task gets one on another node than its executor's.
   void SetReplicaServers(std::vector<ReplicaServer> servers);

@@ -227,6 +227,50 @@ TEST_F(ReplicatedSchedulerTest, ALostServersOutputsAreReadFromTheirReplicas) {
   }
 }
 
+TEST_F(ReplicatedSchedulerTest, AnAdoptedNodesOutputsAndReplicasAreReadAtTheAdopter) {
+  replicated_.SetReplicaServers({{.node = "a", .data_address = "a:7340"},
+                                 {.node = "b", .data_address = "b:7340"},
+                                 {.node = "c", .data_address = "c:7340"}});
+  replicated_.AddExecutor("ea", "a", 10);
+  replicated_.AddExecutor("eb", "b", 10);
+  // Maps alternate between nodes a and b; each one's replica on the other node or on c.
+  for (uint32_t m = 0; m < kMaps; ++m) {
+    const std::string executor = m % 2 == 0 ? "ea" : "eb";
+    const std::string node = m % 2 == 0 ? "a" : "b";
+    proto::TaskSpec t = replicated_.Poll(executor, milliseconds(0)).task.value();
+    ASSERT_EQ(t.kind(), proto::TASK_KIND_MAP);
+    replicated_.Report(Replicated(t, node, t.replica_server().substr(0, 1)));
+  }
+  ASSERT_TRUE(replicated_.progress().map_stage_complete);
+
+  // Node a is lost; node c's server adopted its directory.
+  const uint32_t adopted = replicated_.AdoptOutputs("a", "c", "c:40001", "c:40002");
+  EXPECT_EQ(adopted, kMaps / 2);
+  EXPECT_TRUE(replicated_.LoseServerOnNode("a").empty());  // nothing of node a left to re-run
+  Progress p = replicated_.progress();
+  EXPECT_EQ(p.maps_adopted, kMaps / 2);
+  EXPECT_EQ(p.maps_rerun_for_lost_servers, 0u);
+  EXPECT_EQ(p.maps_failed_over, 0u);
+  EXPECT_TRUE(p.map_stage_complete);
+  proto::TaskSpec reduce = replicated_.Poll("eb", milliseconds(0)).task.value();
+  ASSERT_EQ(reduce.kind(), proto::TASK_KIND_REDUCE);
+  for (const proto::MapStatus& s : reduce.map_statuses()) {
+    if (s.map_id() % 2 == 0) {  // node a's: at the adopted address, held on node c
+      EXPECT_EQ(s.address(), "c:40001");
+      EXPECT_EQ(s.node(), "c");
+    } else {
+      EXPECT_EQ(s.node(), "b");
+    }
+  }
+  // Node b is lost next: every output of b has its replica on node a (adopted, so now read at
+  // c) or on c, and is read there.
+  EXPECT_TRUE(replicated_.LoseServerOnNode("b").empty());
+  EXPECT_EQ(replicated_.progress().maps_failed_over, kMaps / 2);
+  // Then node c: a's adopted outputs and b's replicas were all there; a's replicas on c went
+  // with their primaries' adoption (two copies on one node are one), so everything runs again.
+  EXPECT_EQ(replicated_.LoseServerOnNode("c").size(), kMaps);
+}
+
 TEST_F(ReplicatedSchedulerTest, AMapWhoseReplicaFailedRunsAgainWithoutCountingAFailure) {
   replicated_.SetReplicaServers({{.node = "a", .data_address = "a:7340"}});
   replicated_.AddExecutor("ea", "a", 10);

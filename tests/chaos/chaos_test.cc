@@ -68,6 +68,7 @@ class ChaosTest : public ::testing::Test {
     job.operator_secret = cluster->operator_secret;
     job.tls_ca_file = options.tls_ca_file;
     job.scheduler.replicas = options.replicas;
+    job.adopt_lost_nodes = adopt_lost_nodes_;
     job.listen = cluster->listen;
     job.advertise_host = cluster->advertise_host;
     job.step_interval = std::chrono::milliseconds(20);
@@ -109,6 +110,7 @@ class ChaosTest : public ::testing::Test {
 
   fs::path root_;
   DriverOptions cluster_;  // the partition's length and the slow disk's speed
+  bool adopt_lost_nodes_ = true;
 };
 
 TEST_F(ChaosTest, EvictionsInBothStagesReRunOnlyTheEvictedTasks) {
@@ -176,6 +178,41 @@ TEST_F(ChaosTest, WithReplicasANodeLostInTheReduceStageCostsNoMapReRun) {
 TEST_F(ChaosTest, WithReplicasANodeLostInTheMapStageCostsNoMapReRun) {
   cluster_.replicas = 2;
   Rounds("node-loss=1@map", ExpectServedFromReplicas);
+}
+
+// A node that dies at once, its data on the shared volume every server mounts (node-crash; an
+// RWX volume, docs/node-loss.md "Adoption"): the driver asks a serving server to adopt the
+// node's directory, which it recovers and serves under the node's name; the node's outputs are
+// read there and no map runs again for the lost server. Map runs beyond the partitions are
+// exactly the maps the node's executors were running.
+void ExpectEverythingAdopted(const JobReport& r) {
+  EXPECT_EQ(r.progress.maps_rerun_for_lost_servers, 0u);
+  EXPECT_EQ(r.progress.maps_failed_over, 0u);  // no replicas here
+  ASSERT_EQ(r.faults.size(), 1u);
+  EXPECT_THAT(r.faults[0], HasSubstr("node-crash on "));
+  EXPECT_EQ(r.progress.map_attempts, r.job.num_maps() +
+                                         r.progress.maps_requeued_for_lost_executors +
+                                         r.progress.map_task_failures);
+}
+
+TEST_F(ChaosTest, ANodeCrashedInTheReduceStageIsAdoptedAndCostsNoMapReRun) {
+  Rounds("node-crash=1@reduce", [](const JobReport& r) {
+    ExpectEverythingAdopted(r);
+    EXPECT_GT(r.progress.maps_adopted, 0u);  // the node held about a third of the outputs
+  });
+}
+
+TEST_F(ChaosTest, ANodeCrashedInTheMapStageIsAdoptedAndCostsNoMapReRun) {
+  Rounds("node-crash=1@map", ExpectEverythingAdopted);
+}
+
+// Without adoption the same crash re-runs the node's maps: what the two tests above save.
+TEST_F(ChaosTest, WithoutAdoptionACrashedNodesMapsRunAgain) {
+  adopt_lost_nodes_ = false;
+  Rounds("node-crash=1@reduce", [](const JobReport& r) {
+    EXPECT_GT(r.progress.maps_rerun_for_lost_servers, 0u);
+    EXPECT_EQ(r.progress.maps_adopted, 0u);
+  });
 }
 
 // A drained node (graceful hand-over, docs/node-loss.md): its server copies every committed map

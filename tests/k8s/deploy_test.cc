@@ -18,9 +18,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shuffle-server/server_options.h"
 #include "tests/k8s/node_agent/node_agent.h"
 #include "tests/k8s/testenv.h"
 #include "tools/shufflectl/options.h"
@@ -193,8 +196,9 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
         << "no shuffle-server on " << host;
   }
 
-  // The RWX overlay: its claim, and its DaemonSet patch (the data volume becomes the claim,
-  // mounted at the node's own subdirectory) merged and validated by the API server.
+  // The RWX overlay: its claim, and its DaemonSet patches (the data volume becomes the claim,
+  // mounted whole; each server in its node's directory, adopting lost nodes' from the volume)
+  // merged and validated by the API server.
   EXPECT_EQ(ApplyFile(admin, std::string(SHUFFLE_SOURCE_DIR) + "/deploy/overlays/rwx-pvc/pvc.yaml"),
             1);
   YAML::Node patch = YAML::LoadFile(std::string(SHUFFLE_SOURCE_DIR) +
@@ -210,7 +214,32 @@ TEST(DeployTest, ManifestsAreAcceptedAndTheDaemonSetRunsOnEveryNode) {
     }
   }
   EXPECT_TRUE(claim) << spec["volumes"].dump();
-  EXPECT_THAT(spec["containers"][0]["volumeMounts"].dump(), ::testing::HasSubstr("$(NODE_NAME)"));
+  YAML::Node adoption = YAML::LoadFile(std::string(SHUFFLE_SOURCE_DIR) +
+                                       "/deploy/overlays/rwx-pvc/daemonset-adoption.yaml");
+  absl::StatusOr<Json> adopting = admin.Patch(kube::DaemonSets("shuffle-system", "shuffle-server"),
+                                              kube::PatchType::kJson, ToJson(adoption));
+  ASSERT_TRUE(adopting.ok()) << adopting.status();
+  const Json& server = (*adopting)["spec"]["template"]["spec"]["containers"][0];
+  EXPECT_THAT(server["args"].dump(),
+              ::testing::AllOf(::testing::HasSubstr("--data-dir=/var/lib/shuffle/$(NODE_NAME)"),
+                               ::testing::HasSubstr("--adopt-root=/var/lib/shuffle"),
+                               ::testing::HasSubstr("--adopt-advertise-host=$(POD_IP)")));
+  EXPECT_THAT(server["env"].dump(), ::testing::HasSubstr("status.podIP"));
+  // The flags as the server parses them, the variables expanded as the kubelet would.
+  std::vector<std::string> flags;
+  for (const Json& arg : server["args"]) {
+    std::string a = arg.get<std::string>();
+    a = absl::StrReplaceAll(
+        a, {{"$(NODE_NAME)", "node-a"}, {"$(POD_IP)", "10.1.0.5"}, {"$(HOST_IP)", "10.0.0.5"}});
+    if (!absl::StartsWith(a, "--config=")) {
+      flags.push_back(a);
+    }
+  }
+  absl::StatusOr<server::ServerOptions> parsed =
+      server::ParseServerOptions(flags, server::ProcessEnv, "node-a");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->adopt_root, "/var/lib/shuffle");
+  EXPECT_THAT(parsed->data_dirs, ::testing::ElementsAre("/var/lib/shuffle/node-a"));
 
   // The token-review overlay: its JSON patch adds --token-review to the server's arguments.
   YAML::Node review = YAML::LoadFile(std::string(SHUFFLE_SOURCE_DIR) +
