@@ -12,6 +12,7 @@
 
 struct shuffle_writer {
   std::unique_ptr<shuffle::client::MapOutputWriter> impl;
+  std::string failed_server;  // what shuffle_writer_failed_server() returns
 };
 struct shuffle_reader {
   std::unique_ptr<shuffle::client::PartitionReader> impl;
@@ -29,6 +30,21 @@ int Report(const absl::Status& st, shuffle_error* err) {
 
 int Invalid(const char* what, shuffle_error* err) {
   return Report(absl::InvalidArgumentError(what), err);
+}
+
+// Report() for a call on `writer`, remembering which server a failure came from.
+int ReportWriter(shuffle_writer* writer, const absl::Status& st, shuffle_error* err) {
+  writer->failed_server = shuffle::client::WriterFailedServer(st);
+  return Report(st, err);
+}
+
+// A MapStatus as the C ABI hands it out: serialized, in memory the caller frees with
+// shuffle_free.
+void ToC(const shuffle::client::MapStatus& s, uint8_t** out, size_t* out_len) {
+  const std::string bytes = s.Serialize();
+  *out = static_cast<uint8_t*>(std::malloc(bytes.size() + 1));
+  std::memcpy(*out, bytes.data(), bytes.size());
+  *out_len = bytes.size();
 }
 
 ShuffleHandle Handle(const shuffle_target& t) {
@@ -103,16 +119,24 @@ int shuffle_writer_open(const shuffle_target* target, uint32_t map_id, uint32_t 
 int shuffle_writer_open_with_options(const shuffle_target* target, const shuffle_options* options,
                                      uint32_t map_id, uint32_t attempt, shuffle_writer** out,
                                      shuffle_error* err) {
+  return shuffle_writer_open_replicated(target, options, nullptr, map_id, attempt, out, err);
+}
+
+int shuffle_writer_open_replicated(const shuffle_target* target, const shuffle_options* options,
+                                   const char* replica_server, uint32_t map_id, uint32_t attempt,
+                                   shuffle_writer** out, shuffle_error* err) {
   if (target == nullptr || target->app_id == nullptr || out == nullptr) {
     return Invalid("shuffle_writer_open: target, target->app_id and out are required", err);
   }
-  auto writer = shuffle::client::MapOutputWriter::Open(Options(*target, options), Handle(*target),
+  ClientOptions client_options = Options(*target, options);
+  client_options.replica_server = replica_server != nullptr ? replica_server : "";
+  auto writer = shuffle::client::MapOutputWriter::Open(client_options, Handle(*target),
                                                        shuffle::core::MapId(map_id),
                                                        shuffle::core::AttemptId(attempt));
   if (!writer.ok()) {
     return Report(writer.status(), err);
   }
-  *out = new shuffle_writer{std::move(*writer)};
+  *out = new shuffle_writer{.impl = std::move(*writer), .failed_server = {}};
   return 0;
 }
 
@@ -121,10 +145,12 @@ int shuffle_writer_write(shuffle_writer* writer, uint32_t partition, const void*
   if (writer == nullptr || (key == nullptr && key_len > 0) || (value == nullptr && value_len > 0)) {
     return Invalid("shuffle_writer_write: null writer or buffer", err);
   }
-  return Report(writer->impl->Write(shuffle::core::PartitionId(partition),
-                                    std::string_view(static_cast<const char*>(key), key_len),
-                                    std::string_view(static_cast<const char*>(value), value_len)),
-                err);
+  return ReportWriter(
+      writer,
+      writer->impl->Write(shuffle::core::PartitionId(partition),
+                          std::string_view(static_cast<const char*>(key), key_len),
+                          std::string_view(static_cast<const char*>(value), value_len)),
+      err);
 }
 
 int shuffle_writer_write_block(shuffle_writer* writer, uint32_t partition, const void* data,
@@ -132,7 +158,8 @@ int shuffle_writer_write_block(shuffle_writer* writer, uint32_t partition, const
   if (writer == nullptr || (data == nullptr && len > 0)) {
     return Invalid("shuffle_writer_write_block: null writer or buffer", err);
   }
-  return Report(
+  return ReportWriter(
+      writer,
       writer->impl->WriteBlock(shuffle::core::PartitionId(partition),
                                std::string_view(static_cast<const char*>(data), len), records),
       err);
@@ -144,21 +171,35 @@ uint64_t shuffle_writer_encoded_bytes(const shuffle_writer* writer) {
 
 int shuffle_writer_commit(shuffle_writer* writer, uint8_t** status, size_t* status_len, int* won,
                           shuffle_error* err) {
+  return shuffle_writer_commit_replicated(writer, status, status_len, won, nullptr, nullptr, err);
+}
+
+int shuffle_writer_commit_replicated(shuffle_writer* writer, uint8_t** status, size_t* status_len,
+                                     int* won, uint8_t** replica_status, size_t* replica_status_len,
+                                     shuffle_error* err) {
   if (writer == nullptr || status == nullptr || status_len == nullptr) {
     return Invalid("shuffle_writer_commit: writer, status and status_len are required", err);
   }
   auto result = writer->impl->Commit();
   if (!result.ok()) {
-    return Report(result.status(), err);
+    return ReportWriter(writer, result.status(), err);
   }
-  const std::string bytes = result->status.Serialize();
-  *status = static_cast<uint8_t*>(std::malloc(bytes.size() + 1));
-  std::memcpy(*status, bytes.data(), bytes.size());
-  *status_len = bytes.size();
+  ToC(result->status, status, status_len);
   if (won != nullptr) {
     *won = result->won ? 1 : 0;
   }
+  if (replica_status != nullptr && replica_status_len != nullptr) {
+    *replica_status = nullptr;
+    *replica_status_len = 0;
+    if (result->replica.has_value()) {
+      ToC(*result->replica, replica_status, replica_status_len);
+    }
+  }
   return 0;
+}
+
+const char* shuffle_writer_failed_server(shuffle_writer* writer) {
+  return writer == nullptr ? "" : writer->failed_server.c_str();
 }
 
 void shuffle_writer_close(shuffle_writer* writer) { delete writer; }

@@ -136,4 +136,16 @@ JNIEXPORT jobjectArray JNICALL Java_dev_shuffle_spark_client_NativeControl_moved
   return out;
 }
 
+JNIEXPORT void JNICALL Java_dev_shuffle_spark_client_NativeControl_probe(
+    JNIEnv* env, jclass /*cls*/, jstring address, jlong timeout_ms, jobjectArray tls) {
+  auto client = Client(env, address, timeout_ms, tls);
+  if (!client) {
+    return;
+  }
+  absl::Status st = client->Probe(std::chrono::milliseconds(timeout_ms));
+  if (!st.ok()) {
+    Throw(env, st, client->address());
+  }
+}
+
 }  // extern "C"

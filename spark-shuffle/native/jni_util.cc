@@ -104,9 +104,10 @@ extern "C" JNIEXPORT jint JNI_OnLoad(JavaVM* vm, void* /*reserved*/) {
   }
   g_classes.exception_ctor =
       env->GetMethodID(g_classes.exception, "<init>", "(ILjava/lang/String;Ljava/lang/String;)V");
-  g_classes.commit_result_ctor =
-      env->GetMethodID(g_classes.commit_result, "<init>",
-                       "(ZLjava/lang/String;Ljava/lang/String;Ljava/lang/String;I[J)V");
+  g_classes.commit_result_ctor = env->GetMethodID(
+      g_classes.commit_result, "<init>",
+      "(ZLjava/lang/String;Ljava/lang/String;Ljava/lang/String;I[JLjava/lang/String;"
+      "Ljava/lang/String;Ljava/lang/String;I)V");
   if (g_classes.exception_ctor == nullptr || g_classes.commit_result_ctor == nullptr) {
     return JNI_ERR;
   }

@@ -23,7 +23,9 @@ struct Classes {
   jmethodID exception_ctor = nullptr;
   jclass commit_result = nullptr;  // NativeWriter.CommitResult(boolean won, String node,
                                    // String address, String controlAddress, int attempt,
-                                   // long[] partitionBytes)
+                                   // long[] partitionBytes, String replicaNode,
+                                   // String replicaAddress, String replicaControlAddress,
+                                   // int replicaAttempt)
   jmethodID commit_result_ctor = nullptr;
 };
 const Classes& classes();

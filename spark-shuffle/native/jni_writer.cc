@@ -29,13 +29,15 @@ extern "C" {
 
 JNIEXPORT jlong JNICALL Java_dev_shuffle_spark_client_NativeWriter_open(
     JNIEnv* env, jclass /*cls*/, jstring server, jstring app_id, jstring token, jint shuffle_id,
-    jint num_partitions, jint map_id, jint attempt, jlongArray options, jobjectArray tls) {
+    jint num_partitions, jint map_id, jint attempt, jstring replica, jlongArray options,
+    jobjectArray tls) {
   shuffle::client::ClientOptions client_options;
   if (absl::Status st = shuffle::jni::ToOptions(env, options, tls, &client_options); !st.ok()) {
     Throw(env, st);
     return 0;
   }
   client_options.server = ToString(env, server);
+  client_options.replica_server = ToString(env, replica);
   const shuffle::client::ShuffleHandle handle{
       .app_id = ToString(env, app_id),
       .token = ToString(env, token),
@@ -45,7 +47,8 @@ JNIEXPORT jlong JNICALL Java_dev_shuffle_spark_client_NativeWriter_open(
       client_options, handle, shuffle::core::MapId(static_cast<uint32_t>(map_id)),
       shuffle::core::AttemptId(static_cast<uint32_t>(attempt)));
   if (!writer.ok()) {
-    Throw(env, writer.status(), client_options.server);
+    const std::string failed = shuffle::client::WriterFailedServer(writer.status());
+    Throw(env, writer.status(), failed.empty() ? client_options.server : failed);
     return 0;
   }
   return shuffle::jni::ToHandle(new Writer{.impl = std::move(*writer), .scratch = {}});
@@ -64,7 +67,7 @@ JNIEXPORT void JNICALL Java_dev_shuffle_spark_client_NativeWriter_writeBlock(
       w->impl->WriteBlock(shuffle::core::PartitionId(static_cast<uint32_t>(partition)), w->scratch,
                           static_cast<uint32_t>(records));
   if (!st.ok()) {
-    Throw(env, st);
+    Throw(env, st, shuffle::client::WriterFailedServer(st));
   }
 }
 
@@ -80,7 +83,7 @@ JNIEXPORT jobject JNICALL Java_dev_shuffle_spark_client_NativeWriter_commit(JNIE
   Writer* w = FromHandle<Writer>(handle);
   auto result = w->impl->Commit();
   if (!result.ok()) {
-    Throw(env, result.status());
+    Throw(env, result.status(), shuffle::client::WriterFailedServer(result.status()));
     return nullptr;
   }
   const shuffle::client::MapStatus& s = result->status;
@@ -91,11 +94,16 @@ JNIEXPORT jobject JNICALL Java_dev_shuffle_spark_client_NativeWriter_commit(JNIE
   static_assert(sizeof(jlong) == sizeof(uint64_t));
   env->SetLongArrayRegion(sizes, 0, static_cast<jsize>(s.partition_bytes.size()),
                           reinterpret_cast<const jlong*>(s.partition_bytes.data()));
+  // With one copy, the replica's place is three empty strings.
+  const shuffle::client::MapStatus none;
+  const shuffle::client::MapStatus& r = result->replica.has_value() ? *result->replica : none;
   const shuffle::jni::Classes& c = shuffle::jni::classes();
-  return env->NewObject(c.commit_result, c.commit_result_ctor, result->won ? JNI_TRUE : JNI_FALSE,
-                        env->NewStringUTF(s.node.c_str()), env->NewStringUTF(s.address.c_str()),
-                        env->NewStringUTF(s.control_address.c_str()),
-                        static_cast<jint>(s.attempt.value()), sizes);
+  return env->NewObject(
+      c.commit_result, c.commit_result_ctor, result->won ? JNI_TRUE : JNI_FALSE,
+      env->NewStringUTF(s.node.c_str()), env->NewStringUTF(s.address.c_str()),
+      env->NewStringUTF(s.control_address.c_str()), static_cast<jint>(s.attempt.value()), sizes,
+      env->NewStringUTF(r.node.c_str()), env->NewStringUTF(r.address.c_str()),
+      env->NewStringUTF(r.control_address.c_str()), static_cast<jint>(r.attempt.value()));
 }
 
 JNIEXPORT void JNICALL Java_dev_shuffle_spark_client_NativeWriter_close(JNIEnv* /*env*/,

@@ -16,6 +16,7 @@
 #include "shuffle/client/control_client.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
+#include "shuffle/client/shuffle_client_c.h"
 #include "tests/support/program.h"
 #include "tests/support/read_totals.h"
 #include "tests/support/server_process.h"
@@ -210,6 +211,117 @@ TEST_F(LocationsTest, AWriteWhoseReplicaIsGoneIsNotAcknowledged) {
   servers_[1].reset();
   absl::StatusOr<MapOutputWriter::CommitResult> commit = (*writer)->Commit();
   EXPECT_FALSE(commit.ok());
+}
+
+// The C ABI's replicated writer (shuffle_writer_open_replicated): the commit returns both places,
+// the replica alone serves every block once the primary is gone, and a commit the replica could
+// not make fails naming the replica.
+TEST_F(LocationsTest, TheCAbiWritesASecondCopyAndNamesTheServerThatFailed) {
+  const std::string primary = servers_[0]->data_address();
+  const std::string replica = servers_[1]->data_address();
+  const ClientOptions tls = testsupport::WithRunTls({});
+  shuffle_options options;
+  shuffle_options_init(&options);
+  options.register_shuffle_on_push = 1;
+  options.max_retries = 2;
+  options.initial_backoff_ms = 20;
+  options.tls_ca_file = tls.tls_ca_file.c_str();
+  const shuffle_target target{.server = primary.c_str(),
+                              .app_id = kApp,
+                              .token = nullptr,
+                              .shuffle_id = 3,
+                              .num_partitions = kPartitions};
+  shuffle_error err{};
+  shuffle_writer* writer = nullptr;
+  ASSERT_EQ(
+      shuffle_writer_open_replicated(&target, &options, replica.c_str(), 4, 44, &writer, &err), 0)
+      << err.message;
+  std::multiset<std::string> expected;
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    const std::string block = BlockBytes(4, 44, p, 0);
+    ASSERT_EQ(shuffle_writer_write_block(writer, p, block.data(), block.size(), 3, &err), 0)
+        << err.message;
+    expected.insert(block);
+  }
+  uint8_t* status = nullptr;
+  size_t status_len = 0;
+  uint8_t* replica_status = nullptr;
+  size_t replica_status_len = 0;
+  int won = 0;
+  ASSERT_EQ(shuffle_writer_commit_replicated(writer, &status, &status_len, &won, &replica_status,
+                                             &replica_status_len, &err),
+            0)
+      << err.message;
+  shuffle_writer_close(writer);
+  EXPECT_EQ(won, 1);
+  ASSERT_NE(replica_status, nullptr);
+  auto first = MapStatus::Parse(std::string_view(reinterpret_cast<char*>(status), status_len));
+  auto second = MapStatus::Parse(
+      std::string_view(reinterpret_cast<char*>(replica_status), replica_status_len));
+  shuffle_free(status);
+  shuffle_free(replica_status);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->address, primary);
+  EXPECT_EQ(second->address, replica);
+  EXPECT_EQ(second->attempt.value(), 44u);
+  EXPECT_EQ(second->partition_bytes, first->partition_bytes);
+
+  servers_[0].reset();  // the primary's node is gone
+  const shuffle_map_location at_replica{.address = replica.c_str(), .map_id = 4, .attempt = 44};
+  shuffle_reader* reader = nullptr;
+  ASSERT_EQ(shuffle_reader_open_locations(&target, &options, 0, kPartitions, &at_replica, 1,
+                                          &reader, &err),
+            0)
+      << err.message;
+  std::multiset<std::string> blocks;
+  for (;;) {
+    const void* data = nullptr;
+    size_t len = 0;
+    int has = 0;
+    ASSERT_EQ(shuffle_reader_next_block(reader, &data, &len, &has, &err), 0) << err.message;
+    if (has == 0) {
+      break;
+    }
+    blocks.emplace(static_cast<const char*>(data), len);
+  }
+  shuffle_reader_close(reader);
+  EXPECT_EQ(blocks, expected);
+
+  // One copy when no replica is named: the commit says so with a null replica status.
+  const shuffle_target on_replica{.server = replica.c_str(),
+                                  .app_id = kApp,
+                                  .token = nullptr,
+                                  .shuffle_id = 3,
+                                  .num_partitions = kPartitions};
+  ASSERT_EQ(shuffle_writer_open_replicated(&on_replica, &options, nullptr, 5, 1, &writer, &err), 0)
+      << err.message;
+  replica_status = reinterpret_cast<uint8_t*>(&won);  // must be reset to NULL
+  replica_status_len = 1;
+  ASSERT_EQ(shuffle_writer_commit_replicated(writer, &status, &status_len, &won, &replica_status,
+                                             &replica_status_len, &err),
+            0)
+      << err.message;
+  shuffle_free(status);
+  shuffle_writer_close(writer);
+  EXPECT_EQ(replica_status, nullptr);
+  EXPECT_EQ(replica_status_len, 0u);
+
+  // A replica that dies before the commit: the commit fails and the writer names it.
+  auto restarted = ServerProcess::Start(SHUFFLE_SERVER_BINARY, dir_.path() + "/n2", "n2");
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  const std::string doomed = (*restarted)->data_address();
+  ASSERT_EQ(
+      shuffle_writer_open_replicated(&on_replica, &options, doomed.c_str(), 6, 1, &writer, &err), 0)
+      << err.message;
+  const std::string block = BlockBytes(6, 1, 0, 0);
+  ASSERT_EQ(shuffle_writer_write_block(writer, 0, block.data(), block.size(), 3, &err), 0)
+      << err.message;
+  restarted->reset();
+  EXPECT_NE(shuffle_writer_commit_replicated(writer, &status, &status_len, &won, &replica_status,
+                                             &replica_status_len, &err),
+            0);
+  EXPECT_EQ(std::string(shuffle_writer_failed_server(writer)), doomed) << err.message;
+  shuffle_writer_close(writer);
 }
 
 TEST_F(LocationsTest, AnAttemptTheServerDoesNotHoldFailsNamingTheServer) {

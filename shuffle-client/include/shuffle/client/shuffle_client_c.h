@@ -98,6 +98,22 @@ int shuffle_writer_write_block(shuffle_writer* writer, uint32_t partition, const
 /* Encoded bytes of the blocks made so far (compressed, block headers included). */
 uint64_t shuffle_writer_encoded_bytes(const shuffle_writer* writer);
 
+/* ---- A second copy (replicas=2, docs/node-loss.md): every block is also pushed to
+ * `replica_server` (the data address, "host:port", of a server on another node) and the map is
+ * committed there too. NULL or "": one copy, as shuffle_writer_open_with_options. */
+int shuffle_writer_open_replicated(const shuffle_target* target, const shuffle_options* options,
+                                   const char* replica_server, uint32_t map_id, uint32_t attempt,
+                                   shuffle_writer** out, shuffle_error* err);
+/* shuffle_writer_commit that also returns the output's place on the replica: on success
+ * *replica_status / *replica_status_len hold its serialized MapStatus (free with shuffle_free),
+ * or NULL / 0 for a writer with one copy. Fails unless both copies are durable. */
+int shuffle_writer_commit_replicated(shuffle_writer* writer, uint8_t** status, size_t* status_len,
+                                     int* won, uint8_t** replica_status, size_t* replica_status_len,
+                                     shuffle_error* err);
+/* After a failed call on the writer: the address of the server the failure came from (the
+ * primary or the replica), or "" when it was not one server's. Lives as long as the writer. */
+const char* shuffle_writer_failed_server(shuffle_writer* writer);
+
 /* One map to read: the server that holds it and the attempt to read. */
 typedef struct shuffle_map_location { /* NOLINT(readability-identifier-naming) */
   const char* address;

@@ -43,6 +43,10 @@ public final class NodeShuffleConf implements Serializable {
   public static final String TLS_SERVER_NAME = PREFIX + "tls.serverName";
   /** How often the driver asks servers for outputs they handed over; 0: never. */
   public static final String MOVES_POLL_INTERVAL = PREFIX + "moves.pollInterval";
+  /** Copies of each map output: 1, or 2 (a second copy on another node's server). */
+  public static final String REPLICAS = PREFIX + "replicas";
+  /** The data port of servers named by their control plane only (the DaemonSet's hostPort). */
+  public static final String DATA_PORT = PREFIX + "dataPort";
 
   /** The service account token a pod carries, presented to the servers on Kubernetes. */
   public static final String POD_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -67,7 +71,9 @@ public final class NodeShuffleConf implements Serializable {
           Map.entry(RETRY_WAIT, "100ms"),
           Map.entry(RETRY_MAX_WAIT, "4s"),
           Map.entry(CONTROL_TIMEOUT, "20s"),
-          Map.entry(MOVES_POLL_INTERVAL, "2s"));
+          Map.entry(MOVES_POLL_INTERVAL, "2s"),
+          Map.entry(REPLICAS, "1"),
+          Map.entry(DATA_PORT, "7340"));
 
   /** The largest block the service takes (core::kMaxBlockSize): a record must fit in one. */
   public static final long MAX_BLOCK_BYTES = 64L << 20;
@@ -90,6 +96,8 @@ public final class NodeShuffleConf implements Serializable {
   private final long retryMaxWaitMs;
   private final long controlTimeoutMs;
   private final long movesPollIntervalMs;
+  private final int replicas;
+  private final int dataPort;
   private final String tlsCaFile;
   private final String tlsCertFile;
   private final String tlsKeyFile;
@@ -114,6 +122,8 @@ public final class NodeShuffleConf implements Serializable {
     retryMaxWaitMs = millis(conf, RETRY_MAX_WAIT, 1, 600_000);
     controlTimeoutMs = millis(conf, CONTROL_TIMEOUT, 1, 3_600_000);
     movesPollIntervalMs = millis(conf, MOVES_POLL_INTERVAL, 0, 3_600_000);
+    replicas = replicas(conf);
+    dataPort = (int) whole(conf, DATA_PORT, 1, 65535);
     tlsCaFile = conf.get(TLS_CA_FILE, "").trim();
     tlsCertFile = conf.get(TLS_CERT_FILE, "").trim();
     tlsKeyFile = conf.get(TLS_KEY_FILE, "").trim();
@@ -159,6 +169,17 @@ public final class NodeShuffleConf implements Serializable {
       }
     }
     return List.copyOf(out);
+  }
+
+  private static int replicas(SparkConf conf) {
+    String value = conf.get(REPLICAS, DEFAULTS.get(REPLICAS)).trim();
+    if (!value.equals("1") && !value.equals("2")) {
+      throw new IllegalArgumentException(
+          REPLICAS + "=" + value + ": expected 1 (one copy of each map output, on its node's"
+              + " server) or 2 (a second copy on another node's server, so that an abrupt node"
+              + " loss re-runs no map)");
+    }
+    return Integer.parseInt(value);
   }
 
   private static long bytes(SparkConf conf, String key, long min, long max) {
@@ -270,5 +291,15 @@ public final class NodeShuffleConf implements Serializable {
 
   public long movesPollIntervalMs() {
     return movesPollIntervalMs;
+  }
+
+  /** Copies of each map output: 1 or 2. */
+  public int replicas() {
+    return replicas;
+  }
+
+  /** The data port of a server named by its control plane's host only. */
+  public int dataPort() {
+    return dataPort;
   }
 }

@@ -57,7 +57,13 @@ public final class NodeShuffleManager implements ShuffleManager {
     }
     node.listenTo(sc);
     NodeShuffleDriverComponents.Application app = node.application();
-    return new NodeShuffleHandle<>(shuffleId, dep, app.appId(), app.token());
+    node.shuffleRegistered(shuffleId, dep.partitioner().numPartitions());
+    return new NodeShuffleHandle<>(
+        shuffleId,
+        dep,
+        app.appId(),
+        app.token(),
+        conf.replicas() > 1 ? node.replicaServers() : java.util.List.of());
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.shuffle.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shuffle.spark.driver.NodeShuffleDriverComponents;
@@ -136,6 +137,50 @@ class ClusterTest {
     return out;
   }
 
+  private static int shuffleIdOf(JavaPairRDD<?, ?> rdd) {
+    return ((org.apache.spark.ShuffleDependency<?, ?, ?>) rdd.rdd().dependencies().head())
+        .shuffleId();
+  }
+
+  // A job whose map stage ran once, one attempt per map, with outputs on node A.
+  private record MapStageRun(
+      JavaPairRDD<Long, Long> rdd, Workloads.Summary expected, int shuffleId, int onA) {}
+
+  private MapStageRun runMapStageOnce() {
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    JavaPairRDD<Long, Long> rdd = Workloads.counts(sc);
+    stats.reset();
+    Workloads.Summary expected = Workloads.countsSummary(rdd); // the map stage runs once
+    drainEvents();
+    assertEquals(8, stats.mapAttempts, "one attempt per map: " + stats);
+    int shuffleId = shuffleIdOf(rdd);
+    int onA = mapsByNode(shuffleId).getOrDefault("nodeshuffle:node-a", 0);
+    assertTrue(onA > 0, mapsByNode(shuffleId).toString());
+    return new MapStageRun(rdd, expected, shuffleId, onA);
+  }
+
+  // Waits (bounded: 60 s) until the driver's map output tracker has no output of the shuffle at
+  // node A's server any more.
+  private static void awaitNothingOnNodeA(int shuffleId, String what) {
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (mapsByNode(shuffleId).containsKey("nodeshuffle:node-a")) {
+      assertTrue(System.nanoTime() < deadline, what + ": " + mapsByNode(shuffleId));
+      sleep(100);
+    }
+  }
+
+  // The next job on the same shuffle: the expected result, read without any fetch failure, stage
+  // retry or map attempt.
+  private void assertReadAgainWithoutRerun(
+      Workloads.Summary expected, JavaPairRDD<Long, Long> rdd) {
+    stats.reset();
+    assertEquals(expected, Workloads.countsSummary(rdd));
+    drainEvents();
+    assertEquals(0, stats.fetchFailures, stats.toString());
+    assertEquals(0, stats.stageRetries, stats.toString());
+    assertEquals(0, stats.mapAttempts, "no map ran again: " + stats);
+  }
+
   @Test
   void speculativeMapAttemptsNeverDuplicateOrLoseRecords() {
     start(
@@ -214,9 +259,7 @@ class ClusterTest {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     JavaPairRDD<Long, Long> rdd = Workloads.counts(sc);
     Workloads.Summary expected = Workloads.countsSummary(rdd); // runs the map stage once; outputs registered
-    int shuffleId =
-        ((org.apache.spark.ShuffleDependency<?, ?, ?>) rdd.rdd().dependencies().head())
-            .shuffleId();
+    int shuffleId = shuffleIdOf(rdd);
     Map<String, Integer> byNode = mapsByNode(shuffleId);
     int onA = byNode.getOrDefault("nodeshuffle:node-a", 0);
     assertTrue(onA > 0 && byNode.getOrDefault("nodeshuffle:node-b", 0) > 0, byNode.toString());
@@ -231,17 +274,11 @@ class ClusterTest {
   @Test
   void aDecommissionedServersOutputsAreReadFromTheirNewPlaceWithoutRerun() throws Exception {
     start(Map.of(NodeShuffleConf.MOVES_POLL_INTERVAL, "200ms"));
-    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    JavaPairRDD<Long, Long> rdd = Workloads.counts(sc);
-    stats.reset();
-    Workloads.Summary expected = Workloads.countsSummary(rdd); // the map stage runs once
-    drainEvents();
-    assertEquals(8, stats.mapAttempts, "one attempt per map: " + stats);
-    int shuffleId =
-        ((org.apache.spark.ShuffleDependency<?, ?, ?>) rdd.rdd().dependencies().head())
-            .shuffleId();
-    int onA = mapsByNode(shuffleId).getOrDefault("nodeshuffle:node-a", 0);
-    assertTrue(onA > 0, mapsByNode(shuffleId).toString());
+    MapStageRun run = runMapStageOnce();
+    JavaPairRDD<Long, Long> rdd = run.rdd();
+    Workloads.Summary expected = run.expected();
+    int shuffleId = run.shuffleId();
+    int onA = run.onA();
     NodeShuffleDriverComponents components =
         (NodeShuffleDriverComponents) spark.sparkContext().shuffleDriverComponents();
     long movedBefore = components.movesApplied();
@@ -249,22 +286,12 @@ class ClusterTest {
       // Node A is drained: its server hands every output over to node B's server...
       String report = nodeA.decommission(nodeB);
       assertTrue(report.contains(onA + " of " + onA + " map outputs moved"), report);
-      // ...and the driver re-points Spark's map output locations (bounded: 60 s).
-      long deadline = System.nanoTime() + 60_000_000_000L;
-      while (mapsByNode(shuffleId).containsKey("nodeshuffle:node-a")) {
-        assertTrue(System.nanoTime() < deadline, "the driver never learned the moves: "
-            + mapsByNode(shuffleId));
-        sleep(100);
-      }
+      // ...and the driver re-points Spark's map output locations.
+      awaitNothingOnNodeA(shuffleId, "the driver never learned the moves");
       assertEquals(onA, components.movesApplied() - movedBefore);
       assertEquals(8, mapsByNode(shuffleId).get("nodeshuffle:node-b"));
       nodeA.kill(); // the node is gone
-      stats.reset();
-      assertEquals(expected, Workloads.countsSummary(rdd));
-      drainEvents();
-      assertEquals(0, stats.fetchFailures, stats.toString());
-      assertEquals(0, stats.stageRetries, stats.toString());
-      assertEquals(0, stats.mapAttempts, "no map ran again: " + stats);
+      assertReadAgainWithoutRerun(expected, rdd);
     } finally {
       nodeA.restart(); // for the other tests: a fresh server (it left draining behind)
     }
@@ -289,28 +316,73 @@ class ClusterTest {
       Workloads.Summary expected = Workloads.countsSummary(rdd);
       drainEvents();
       assertEquals(8, stats.mapAttempts, "one attempt per map: " + stats);
-      int shuffleId =
-          ((org.apache.spark.ShuffleDependency<?, ?, ?>) rdd.rdd().dependencies().head())
-              .shuffleId();
+      int shuffleId = shuffleIdOf(rdd);
       assertTrue(mapsByNode(shuffleId).getOrDefault("nodeshuffle:node-a", 0) > 0,
           mapsByNode(shuffleId).toString());
       nodeA.terminate();
-      long deadline = System.nanoTime() + 60_000_000_000L;
-      while (mapsByNode(shuffleId).containsKey("nodeshuffle:node-a")) {
-        assertTrue(System.nanoTime() < deadline, "the driver never learned the moves: "
-            + mapsByNode(shuffleId));
-        sleep(100);
-      }
+      awaitNothingOnNodeA(shuffleId, "the driver never learned the moves");
       assertTrue(nodeA.waitForExit(java.time.Duration.ofSeconds(60)), "node A's server lingered on");
-      stats.reset();
-      assertEquals(expected, Workloads.countsSummary(rdd));
-      drainEvents();
-      assertEquals(0, stats.fetchFailures, stats.toString());
-      assertEquals(0, stats.stageRetries, stats.toString());
-      assertEquals(0, stats.mapAttempts, "no map ran again: " + stats);
+      assertReadAgainWithoutRerun(expected, rdd);
     } finally {
       nodeA.close();
       nodeA = ShuffleServer.start(root.resolve("server-a"), "node-a", "127.0.0.2");
+    }
+  }
+  // replicas=2, the servers named with their data planes (they listen on free ports).
+  private Map<String, String> withReplicas(String pollInterval) {
+    return Map.of(
+        NodeShuffleConf.REPLICAS, "2",
+        NodeShuffleConf.MOVES_POLL_INTERVAL, pollInterval,
+        NodeShuffleConf.MAX_RETRIES, "3",
+        NodeShuffleConf.SERVERS,
+        nodeA.dataAddress() + "/" + nodeA.controlAddress() + ","
+            + nodeB.dataAddress() + "/" + nodeB.controlAddress());
+  }
+
+  @Test
+  void withReplicasALostServersOutputsAreReadFromTheirReplicasWithoutRerun() throws Exception {
+    start(withReplicas("200ms"));
+    MapStageRun run = runMapStageOnce();
+    int shuffleId = run.shuffleId();
+    int onA = run.onA();
+    assertTrue(onA < 8, mapsByNode(shuffleId).toString());
+    // Every output has its second copy on the other node's server.
+    MapOutputTrackerMaster tracker = (MapOutputTrackerMaster) SparkEnv.get().mapOutputTracker();
+    for (MapStatus s : tracker.shuffleStatuses().get(shuffleId).get().mapStatuses()) {
+      String replicaNode =
+          ServerLocations.replica(s.location()).orElseThrow(() -> new AssertionError(
+              "no replica in " + s.location())).executorId();
+      assertNotEquals(s.location().executorId(), replicaNode);
+    }
+    NodeShuffleDriverComponents components =
+        (NodeShuffleDriverComponents) spark.sparkContext().shuffleDriverComponents();
+    try {
+      // Node A is lost without notice: its server is SIGKILLed and its disk is gone.
+      nodeA.kill();
+      ShuffleServer.deleteTree(nodeA.dataDir());
+      // The driver finds the server lost and re-points its outputs to their replicas.
+      awaitNothingOnNodeA(shuffleId, "the driver never failed over");
+      assertEquals(onA, components.replicasApplied());
+      assertEquals(8, mapsByNode(shuffleId).get("nodeshuffle:node-b"));
+      assertReadAgainWithoutRerun(run.expected(), run.rdd());
+    } finally {
+      nodeA.restart(); // for the other tests: a fresh, empty server
+    }
+  }
+
+  @Test
+  void withReplicasReadersReadALostServersMapsFromTheirReplicas() throws Exception {
+    start(withReplicas("0")); // the driver never fails over: the readers must
+    MapStageRun run = runMapStageOnce();
+    int shuffleId = run.shuffleId();
+    try {
+      nodeA.kill();
+      ShuffleServer.deleteTree(nodeA.dataDir());
+      assertReadAgainWithoutRerun(run.expected(), run.rdd());
+      assertTrue(mapsByNode(shuffleId).containsKey("nodeshuffle:node-a"),
+          "Spark still has node A's outputs there: " + mapsByNode(shuffleId));
+    } finally {
+      nodeA.restart();
     }
   }
 }

@@ -78,6 +78,9 @@ class NodeShuffleConfTest {
           {NodeShuffleConf.MAX_RETRIES, "x", "whole number"},
           {NodeShuffleConf.IO_TIMEOUT, "soon", "expected a duration"},
           {NodeShuffleConf.NAMESPACE, " ", "must not be empty"},
+          {NodeShuffleConf.REPLICAS, "3", "expected 1"},
+          {NodeShuffleConf.REPLICAS, "0", "or 2"},
+          {NodeShuffleConf.DATA_PORT, "70000", "whole number from 1 to 65535"},
         }) {
       IllegalArgumentException e =
           assertThrows(
@@ -108,5 +111,12 @@ class NodeShuffleConfTest {
                 NodeShuffleConf.from(
                     new SparkConf(false).set("spark.io.encryption.enabled", "true")));
     assertTrue(e.getMessage().contains("not supported"), e.getMessage());
+  }
+  @Test
+  void oneCopyUnlessTwoAreAskedFor() {
+    assertEquals(1, NodeShuffleConf.from(new SparkConf(false)).replicas());
+    assertEquals(7340, NodeShuffleConf.from(new SparkConf(false)).dataPort());
+    assertEquals(
+        2, NodeShuffleConf.from(new SparkConf(false).set(NodeShuffleConf.REPLICAS, "2")).replicas());
   }
 }

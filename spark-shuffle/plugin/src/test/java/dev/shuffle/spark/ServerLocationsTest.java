@@ -39,4 +39,21 @@ class ServerLocationsTest {
             () -> ServerLocations.of("n", "unix:/run/shuffle/data.sock", ""));
     assertTrue(e.getMessage().contains("--advertise-address"), e.getMessage());
   }
+  @Test
+  void aReplicaTravelsInTheLocation() {
+    BlockManagerId id =
+        ServerLocations.of(
+            "node-7", "10.0.0.7:7340", "10.0.0.7:7338", "node-8", "10.0.0.8:7340", "10.0.0.8:7338");
+    assertEquals("nodeshuffle:node-7", id.executorId());
+    assertEquals(Optional.of("10.0.0.7:7338"), ServerLocations.controlAddress(id));
+    assertEquals(
+        Optional.of(ServerLocations.of("node-8", "10.0.0.8:7340", "10.0.0.8:7338")),
+        ServerLocations.replica(id));
+    assertEquals(
+        Optional.empty(),
+        ServerLocations.replica(ServerLocations.of("node-7", "10.0.0.7:7340", "10.0.0.7:7338")));
+    BlockManagerId v6 = ServerLocations.of("n", "[fd00::7]:7340", "", "m", "[fd00::8]:7340", "");
+    assertEquals(Optional.empty(), ServerLocations.controlAddress(v6));
+    assertEquals("[fd00::8]:7340", ServerLocations.dataAddress(ServerLocations.replica(v6).get()));
+  }
 }

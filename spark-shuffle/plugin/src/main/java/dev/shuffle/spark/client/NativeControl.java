@@ -27,6 +27,14 @@ public final class NativeControl {
   public static native long removeApplication(
       String address, long timeoutMs, String[] tls, String appId, String token);
 
+  /**
+   * Whether the server's control plane answers within {@code timeoutMs} (its gRPC health check,
+   * serving or draining); a {@link ShuffleServiceException} with code UNAVAILABLE (refused: the
+   * process is down) or DEADLINE_EXCEEDED (nothing answers) otherwise. Never waits for a server
+   * that is restarting beyond {@code timeoutMs}.
+   */
+  public static native void probe(String address, long timeoutMs, String[] tls);
+
   /** One map output a server handed over: where it is now. */
   public record MovedOutput(
       int shuffleId, int mapIndex, int attempt, String node, String address,

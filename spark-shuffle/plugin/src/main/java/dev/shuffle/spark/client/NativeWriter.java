@@ -7,14 +7,25 @@ package dev.shuffle.spark.client;
  * will ever be served. Not thread-safe: one writer per map task.
  */
 public final class NativeWriter extends NativeHandle {
-  /** What a commit returned: where the output lives and its per-partition sizes. */
+  /**
+   * What a commit returned: where the output lives and its per-partition sizes, and with a
+   * replica, the second copy's place (the replica fields are "" with one copy).
+   */
   public record CommitResult(
       boolean won,
       String node,
       String address,
       String controlAddress,
       int attempt,
-      long[] partitionBytes) {}
+      long[] partitionBytes,
+      String replicaNode,
+      String replicaAddress,
+      String replicaControlAddress,
+      int replicaAttempt) {
+    public boolean hasReplica() {
+      return !replicaAddress.isEmpty();
+    }
+  }
 
   private NativeWriter(long handle) {
     super(handle);
@@ -22,10 +33,13 @@ public final class NativeWriter extends NativeHandle {
 
   /**
    * Connects to {@code server} ("host:port", "unix:/path", or "" to discover the node-local
-   * server from the environment).
+   * server from the environment) and, when {@code replica} is not "", to that server (another
+   * node's data address): every block goes to both, and the commit succeeds only once both hold
+   * the output. A failure names the server it came from ({@link ShuffleServiceException#server}).
    */
   public static NativeWriter open(
       String server,
+      String replica,
       String appId,
       String token,
       int shuffleId,
@@ -42,6 +56,7 @@ public final class NativeWriter extends NativeHandle {
             numPartitions,
             mapId,
             attempt,
+            replica,
             options.toArray(),
             options.tlsArray()));
   }
@@ -78,6 +93,7 @@ public final class NativeWriter extends NativeHandle {
       int numPartitions,
       int mapId,
       int attempt,
+      String replica,
       long[] options,
       String[] tls);
 

@@ -4,6 +4,7 @@ import dev.shuffle.spark.NodeShuffleConf;
 import dev.shuffle.spark.client.NativeControl;
 import dev.shuffle.spark.client.NativeLibrary;
 import dev.shuffle.spark.client.ShuffleServiceException;
+import dev.shuffle.spark.replica.ServerAddress;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * executor is lost and dynamic allocation needs no external shuffle service. It learns which
  * servers hold each shuffle when its map stage completes (and seals the shuffle there, so the
  * servers lay out its partitions for reading), follows the servers' hand-overs when their nodes
- * go away (MoveFollower: Spark's map output locations are re-pointed, no map re-runs), and
+ * go away (MoveFollower: Spark's map output locations are re-pointed, no map re-runs), fails
+ * over to the second copies when a server is lost (replicas=2, ReplicaFollower), and
  * removes shuffles and, at the end, the application from every server it knows of. Thread-safe.
  */
 public final class NodeShuffleDriverComponents implements ShuffleDriverComponents {
@@ -61,6 +63,9 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
             return t;
           });
   private final MoveFollower moveFollower;
+  private final ReplicaFollower replicaFollower;
+  // Servers learned from map statuses, by control address: their data addresses are exact.
+  private final Map<String, ServerAddress> learnedServers = new ConcurrentHashMap<>();
   private volatile Application application;
 
   public NodeShuffleDriverComponents(SparkConf sparkConf) {
@@ -75,6 +80,8 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
                   .add(server);
               knownServers.add(server);
             });
+    this.replicaFollower =
+        new ReplicaFollower(conf.controlTimeoutMs(), conf.nativeOptions());
   }
 
   /** The TLS files of the control-plane calls, as the native side reads them. */
@@ -152,11 +159,57 @@ public final class NodeShuffleDriverComponents implements ShuffleDriverComponent
     if (app == null) {
       return;
     }
+    Set<String> lost = Set.of();
     try {
-      moveFollower.poll(new ArrayList<>(knownServers), app);
+      if (conf.replicas() > 1) {
+        lost = replicaFollower.poll(app);
+      }
+    } catch (RuntimeException e) { // never let the schedule die
+      LOG.warn("failing over to replicas failed this round: {}", e.toString());
+    }
+    try {
+      List<String> servers = new ArrayList<>(knownServers);
+      servers.removeAll(lost); // a lost server cannot answer: asking would wait its timeout
+      moveFollower.poll(servers, app);
     } catch (RuntimeException e) { // never let the schedule die
       LOG.warn("following the shuffle servers' hand-overs failed this round: {}", e.toString());
     }
+  }
+
+  /** How many map outputs were re-pointed to their replicas because their server was lost. */
+  public long replicasApplied() {
+    return replicaFollower.repointed();
+  }
+
+  /** A shuffle registered with Spark: its reduce partitions, for checking replicas. */
+  public void shuffleRegistered(int shuffleId, int numPartitions) {
+    replicaFollower.shuffleRegistered(shuffleId, numPartitions);
+  }
+
+  /** A server that holds map output, as its status names it (exact data address). */
+  void learnServer(ServerAddress server) {
+    learnedServers.put(server.control(), server);
+  }
+
+  /**
+   * The servers the second copies of a shuffle registered now go to: those learned from map
+   * statuses, and the configured ones (spark.nodeshuffle.servers; data plane at
+   * spark.nodeshuffle.dataPort unless an entry names it), less the servers found lost.
+   */
+  public List<ServerAddress> replicaServers() {
+    Map<String, ServerAddress> byControl = new java.util.LinkedHashMap<>();
+    for (ServerAddress s :
+        ControlServers.resolveServers(conf.servers(), System.getenv(), conf.dataPort())) {
+      byControl.put(s.control(), s);
+    }
+    byControl.putAll(learnedServers);
+    List<ServerAddress> out = new ArrayList<>();
+    for (ServerAddress s : byControl.values()) {
+      if (!replicaFollower.isLost(s.control())) {
+        out.add(s);
+      }
+    }
+    return out;
   }
 
   /** How many map outputs were re-pointed to the servers they were handed over to. */

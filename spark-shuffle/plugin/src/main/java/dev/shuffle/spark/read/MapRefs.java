@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.spark.storage.BlockId;
 import org.apache.spark.storage.BlockManagerId;
 import org.apache.spark.storage.ShuffleBlockId;
@@ -19,15 +20,29 @@ import scala.collection.Seq;
  * maps with data in the task's partitions. A plain value; not thread-safe while being built.
  */
 final class MapRefs {
-  /** One map: where it is and which attempt to read. */
-  record MapRef(int mapIndex, long mapTaskId, BlockManagerId location) {
+  /**
+   * One map: where Spark has it (the location a fetch failure names), its second copy if it has
+   * one, and which attempt to read.
+   */
+  record MapRef(
+      int mapIndex, long mapTaskId, BlockManagerId location, Optional<BlockManagerId> replica) {
     /** The attempt as the service stores it (the low 32 bits of Spark's task attempt id). */
     int attempt() {
       return (int) mapTaskId;
     }
+
+    /** The data address to read from: the replica's once the primary was found gone. */
+    String readAddress() {
+      String primary = ServerLocations.dataAddress(location);
+      return replica.isPresent() && LostServers.contains(primary)
+          ? ServerLocations.dataAddress(replica.get())
+          : primary;
+    }
   }
 
   private final Map<Integer, MapRef> byMap = new LinkedHashMap<>();
+  // Where each map is being read from, as the last reader was opened (readAddresses()).
+  private final Map<Integer, String> reading = new LinkedHashMap<>();
 
   /** From getMapSizesByExecutorId's answer. */
   static MapRefs from(Iterator<Tuple2<BlockManagerId, Seq<Tuple3<BlockId, Object, Object>>>> it) {
@@ -45,7 +60,9 @@ final class MapRefs {
         Tuple3<BlockId, Object, Object> block = blocks.next();
         ShuffleBlockId id = (ShuffleBlockId) block._1();
         int mapIndex = (Integer) block._3();
-        refs.byMap.putIfAbsent(mapIndex, new MapRef(mapIndex, id.mapId(), location));
+        refs.byMap.putIfAbsent(
+            mapIndex,
+            new MapRef(mapIndex, id.mapId(), location, ServerLocations.replica(location)));
       }
     }
     return refs;
@@ -59,13 +76,25 @@ final class MapRefs {
     return byMap.isEmpty();
   }
 
-  /** The first map held at data-plane {@code address}, if any. */
-  MapRef firstAt(String address) {
+  /** The data address to read each map of all() from now, remembered for readFrom(). */
+  String[] readAddresses() {
+    List<MapRef> refs = all();
+    String[] out = new String[refs.size()];
+    for (int i = 0; i < refs.size(); i++) {
+      out[i] = refs.get(i).readAddress();
+      reading.put(refs.get(i).mapIndex(), out[i]);
+    }
+    return out;
+  }
+
+  /** The maps the last readAddresses() reads from data-plane {@code address}. */
+  List<MapRef> readFrom(String address) {
+    List<MapRef> out = new ArrayList<>();
     for (MapRef ref : byMap.values()) {
-      if (ServerLocations.dataAddress(ref.location()).equals(address)) {
-        return ref;
+      if (address.equals(reading.get(ref.mapIndex()))) {
+        out.add(ref);
       }
     }
-    return null;
+    return out;
   }
 }

@@ -35,8 +35,10 @@ import scala.math.Ordering;
  *
  * <p>A server that is gone for good (unreachable after the library's retries), or that lost a
  * map's output, fails the task with a FetchFailedException against that server's location: Spark
- * then drops that node's outputs only and re-runs those maps, not the stage. Not thread-safe: one
- * per reduce task.
+ * then drops that node's outputs only and re-runs those maps, not the stage. With replicas=2, maps
+ * whose primary is gone are read from their replicas instead (see {@link #failure}); the
+ * FetchFailedException comes only when a map's both copies are gone. Not thread-safe: one per
+ * reduce task.
  */
 public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
   private static final long WAIT_MS = 200;
@@ -79,8 +81,7 @@ public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
                 .mapOutputTracker()
                 .getMapSizesByExecutorId(
                     handle.shuffleId(), startMapIndex, endMapIndex, startPartition, endPartition));
-    Iterator<Product2<K, Object>> records =
-        maps.isEmpty() ? empty() : new Records<>(open(maps), maps);
+    Iterator<Product2<K, Object>> records = maps.isEmpty() ? empty() : new Records<>(maps);
     Iterator<Product2<K, C>> aggregated;
     if (dep.aggregator().isDefined()) {
       Aggregator<K, Object, C> agg = (Aggregator<K, Object, C>) dep.aggregator().get();
@@ -106,49 +107,61 @@ public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
         : new InterruptibleIterator<>(context, result);
   }
 
+  // A reader of the maps, each from its primary, or from its replica once the primary was found
+  // gone; a server found gone before any block was handed out is replaced by the replicas of its
+  // maps (when they all have one) and the reader opened again.
   private NativeReader open(MapRefs maps) {
+    for (;;) {
+      try {
+        NativeReader reader = openOnce(maps);
+        context.addTaskCompletionListener(
+            (org.apache.spark.util.TaskCompletionListener) ctx -> reader.close());
+        return reader;
+      } catch (ShuffleServiceException e) {
+        RuntimeException failure = failure(e, maps, false);
+        if (failure != null) {
+          throw failure;
+        }
+      }
+    }
+  }
+
+  private NativeReader openOnce(MapRefs maps) {
     List<MapRefs.MapRef> refs = maps.all();
-    String[] addresses = new String[refs.size()];
+    String[] addresses = maps.readAddresses();
     int[] mapIds = new int[refs.size()];
     int[] attempts = new int[refs.size()];
     for (int i = 0; i < refs.size(); i++) {
-      MapRefs.MapRef ref = refs.get(i);
-      addresses[i] = ServerLocations.dataAddress(ref.location());
-      mapIds[i] = ref.mapIndex();
-      attempts[i] = ref.attempt();
+      mapIds[i] = refs.get(i).mapIndex();
+      attempts[i] = refs.get(i).attempt();
     }
-    try {
-      NativeReader reader =
-          NativeReader.open(
-              handle.appId(),
-              handle.token(),
-              handle.shuffleId(),
-              handle.numPartitions(),
-              startPartition,
-              endPartition,
-              addresses,
-              mapIds,
-              attempts,
-              conf.nativeOptions());
-      context.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> reader.close());
-      return reader;
-    } catch (ShuffleServiceException e) {
-      throw fetchFailure(e, maps);
-    }
+    return NativeReader.open(
+        handle.appId(),
+        handle.token(),
+        handle.shuffleId(),
+        handle.numPartitions(),
+        startPartition,
+        endPartition,
+        addresses,
+        mapIds,
+        attempts,
+        conf.nativeOptions());
   }
 
   // The records of the blocks the native reader hands out, block after block, with Spark's
   // shuffle read metrics kept as it goes.
   private final class Records<V> extends AbstractIterator<Product2<K, V>> {
-    private final NativeReader reader;
+    private NativeReader reader;
     private final MapRefs maps;
     private final SerializerInstance serializer;
     private Iterator<scala.Tuple2<Object, Object>> current = empty();
     private boolean done;
     private long reportedBytes;
 
-    Records(NativeReader reader, MapRefs maps) {
-      this.reader = reader;
+    private boolean handedOut;
+
+    Records(MapRefs maps) {
+      this.reader = open(maps);
       this.maps = maps;
       this.serializer = handle.dependency().serializer().newInstance();
     }
@@ -179,14 +192,23 @@ public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
       ByteBuffer block;
       try {
         for (;;) {
-          block = reader.nextBlock(WAIT_MS);
+          try {
+            block = reader.nextBlock(WAIT_MS);
+          } catch (ShuffleServiceException e) {
+            RuntimeException failure = failure(e, maps, handedOut);
+            if (failure != null) {
+              throw failure;
+            }
+            reader.close(); // nothing was handed out: read again, from the replicas
+            reader = open(maps);
+            reportedBytes = 0;
+            continue;
+          }
           if (block == null || block.capacity() > 0) {
             break;
           }
           context.killTaskIfInterrupted(); // nothing arrived yet: was the task killed?
         }
-      } catch (ShuffleServiceException e) {
-        throw fetchFailure(e, maps);
       } finally {
         metrics.incFetchWaitTime((System.nanoTime() - start) / 1_000_000);
       }
@@ -202,21 +224,46 @@ public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
         return false;
       }
       metrics.incRemoteBlocksFetched(1);
+      handedOut = true;
       current = serializer.deserializeStream(new ByteBufferInput(block)).asKeyValueIterator();
       return true;
     }
   }
 
-  // A server's data cannot be had: Spark must re-run the maps that lived there (all of them,
-  // since their location is that server's), so report it against that server's location.
-  private RuntimeException fetchFailure(ShuffleServiceException e, MapRefs maps) {
+  // What a failure of the reader means. A server whose maps all have a replica (and are not
+  // read from their replicas already) is remembered as gone: null when nothing was handed out
+  // yet, so the caller opens the reader again and reads those maps from their replicas; else a
+  // task failure, whose retry reads them there (records already handed out cannot be taken
+  // back). Otherwise a server's data cannot be had: Spark must re-run the maps Spark has at its
+  // node (all of them, since their location is that node's server), so a FetchFailedException
+  // against the primary's location.
+  private RuntimeException failure(
+      ShuffleServiceException e, MapRefs maps, boolean handedOut) {
     if (!e.serverDataUnavailable()) {
       return e;
     }
-    MapRefs.MapRef ref = maps.firstAt(e.server());
-    if (ref == null) {
+    List<MapRefs.MapRef> at = maps.readFrom(e.server());
+    if (at.isEmpty()) {
       return e;
     }
+    boolean failOver =
+        at.stream()
+            .allMatch(
+                r -> r.replica().isPresent()
+                    && ServerLocations.dataAddress(r.location()).equals(e.server()));
+    if (failOver) {
+      LostServers.add(e.server());
+      if (!handedOut) {
+        return null;
+      }
+      return new ShuffleServiceException(
+          e.code(),
+          "the node shuffle server at " + e.server() + " is gone while shuffle "
+              + handle.shuffleId() + " was read from it; the task's retry reads its maps from"
+              + " their replicas: " + e.getMessage(),
+          "");
+    }
+    MapRefs.MapRef ref = at.get(0);
     // FetchFailedException is checked in Java's eyes; Scala callers (the task) expect it as is.
     return sneakyThrow(
         new FetchFailedException(

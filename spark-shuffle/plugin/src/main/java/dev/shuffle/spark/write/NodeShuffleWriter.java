@@ -4,9 +4,14 @@ import dev.shuffle.spark.NodeShuffleConf;
 import dev.shuffle.spark.NodeShuffleHandle;
 import dev.shuffle.spark.ServerLocations;
 import dev.shuffle.spark.client.NativeWriter;
+import dev.shuffle.spark.client.ShuffleServiceException;
+import dev.shuffle.spark.replica.ReplicaChoice;
+import dev.shuffle.spark.replica.ServerAddress;
 import dev.shuffle.spark.shim.SparkShim;
+import java.util.Optional;
 import org.apache.spark.Partitioner;
 import org.apache.spark.ShuffleDependency;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.scheduler.MapStatus;
 import org.apache.spark.serializer.SerializationStream;
@@ -14,6 +19,8 @@ import org.apache.spark.serializer.Serializer;
 import org.apache.spark.shuffle.ShuffleWriteMetricsReporter;
 import org.apache.spark.shuffle.ShuffleWriter;
 import org.apache.spark.util.collection.ExternalSorter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import scala.Option;
 import scala.Product2;
 import scala.Tuple2;
@@ -41,10 +48,13 @@ import scala.reflect.ClassTag$;
  * of every partition, as the server counted it: AQE plans from these. When another attempt of
  * the map committed first on that server, its output is the one served: the status then
  * describes that attempt (its sizes, and its task attempt id as the map id), so what Spark
- * registers is exactly what readers get. Not thread-safe: one per map task.
+ * registers is exactly what readers get. With replicas=2 every block also goes to a server on
+ * another node (ReplicaChoice), the commit returns once both copies are durable, and the
+ * status's location names the replica too (ServerLocations). Not thread-safe: one per map task.
  */
 public final class NodeShuffleWriter<K, V, C> extends ShuffleWriter<K, V> {
   private static final ClassTag<Object> ANY = ClassTag$.MODULE$.Any();
+  private static final Logger LOG = LoggerFactory.getLogger(NodeShuffleWriter.class);
 
   private final NodeShuffleHandle<K, V, C> handle;
   private final ShuffleDependency<K, V, C> dep;
@@ -76,16 +86,7 @@ public final class NodeShuffleWriter<K, V, C> extends ShuffleWriter<K, V> {
   @Override
   public void write(Iterator<Product2<K, V>> records) {
     long start = System.nanoTime();
-    writer =
-        NativeWriter.open(
-            conf.server(),
-            handle.appId(),
-            handle.token(),
-            handle.shuffleId(),
-            handle.numPartitions(),
-            mapIndex,
-            (int) taskAttemptId,
-            conf.nativeOptions());
+    writer = openWriter();
     writeNanos += System.nanoTime() - start;
     Serializer serializer = dep.serializer();
     if (dep.mapSideCombine() || !serializer.supportsRelocationOfSerializedObjects()) {
@@ -102,11 +103,69 @@ public final class NodeShuffleWriter<K, V, C> extends ShuffleWriter<K, V> {
     metrics.incWriteTime(writeNanos);
     partitionLengths = result.partitionBytes();
     long mapTaskId = result.won() ? taskAttemptId : winnerTaskId(taskAttemptId, result.attempt());
+    ownServer = result.address();
+    // The replica counts only when it holds the attempt Spark registers (another attempt of the
+    // map may have committed there first).
+    boolean replicated = result.hasReplica() && result.replicaAttempt() == (int) mapTaskId;
     status =
         SparkShim.mapStatus(
-            ServerLocations.of(result.node(), result.address(), result.controlAddress()),
+            ServerLocations.of(
+                result.node(),
+                result.address(),
+                result.controlAddress(),
+                replicated ? result.replicaNode() : "",
+                replicated ? result.replicaAddress() : "",
+                replicated ? result.replicaControlAddress() : ""),
             partitionLengths,
             mapTaskId);
+  }
+
+  // The data address of this executor's server as the last commit in this process named it.
+  private static volatile String ownServer = "";
+
+  // The writer, with a second copy on another node's server when the handle names servers
+  // (replicas=2). A replica that cannot be reached at open costs this map its second copy, not
+  // the task: the output is written once and the log says so.
+  private NativeWriter openWriter() {
+    Optional<ServerAddress> replica = Optional.empty();
+    if (!handle.replicaServers().isEmpty()) {
+      SparkEnv env = SparkEnv.get();
+      String executorHost = env == null ? "" : env.blockManager().blockManagerId().host();
+      String ownHost =
+          ReplicaChoice.ownHost(ownServer, conf.server(), System.getenv(), executorHost);
+      replica =
+          ReplicaChoice.choose(
+              handle.replicaServers(), ownHost, mapIndex, context.attemptNumber());
+      if (replica.isEmpty()) {
+        LOG.warn("shuffle {} map {}: no shuffle server on another node than {} is known, so its"
+            + " output has one copy", handle.shuffleId(), mapIndex, ownHost);
+      }
+    }
+    if (replica.isPresent()) {
+      try {
+        return open(replica.get().data());
+      } catch (ShuffleServiceException e) {
+        if (!e.server().equals(replica.get().data())) {
+          throw e;
+        }
+        LOG.warn("shuffle {} map {}: the replica server {} cannot be reached ({}), so this"
+            + " output has one copy", handle.shuffleId(), mapIndex, e.server(), e.getMessage());
+      }
+    }
+    return open("");
+  }
+
+  private NativeWriter open(String replica) {
+    return NativeWriter.open(
+        conf.server(),
+        replica,
+        handle.appId(),
+        handle.token(),
+        handle.shuffleId(),
+        handle.numPartitions(),
+        mapIndex,
+        (int) taskAttemptId,
+        conf.nativeOptions());
   }
 
   // Partitions and serializes records through one stream into per-partition buffers.

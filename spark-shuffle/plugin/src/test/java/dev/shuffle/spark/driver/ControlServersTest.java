@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.shuffle.spark.replica.ServerAddress;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -44,5 +45,22 @@ class ControlServersTest {
             IllegalArgumentException.class,
             () -> ControlServers.resolve(List.of("dns:no-such-host.invalid:7338"), Map.of()));
     assertTrue(unknown.getMessage().contains("does not resolve"), unknown.getMessage());
+  }
+  @Test
+  void serversWithTheirDataPlanes() {
+    assertEquals(
+        List.of(
+            new ServerAddress("a:7340", "a:1"),
+            new ServerAddress("10.0.0.2:9", "10.0.0.2:8")),
+        ControlServers.resolveServers(List.of("a:1", "10.0.0.2:9/10.0.0.2:8"), Map.of(), 7340));
+    assertEquals(
+        List.of("a:1", "10.0.0.2:8"),
+        ControlServers.resolve(List.of("a:1", "10.0.0.2:9/10.0.0.2:8"), Map.of()));
+    assertEquals(
+        List.of(new ServerAddress("127.0.0.1:7000", "127.0.0.1:7338")),
+        ControlServers.resolveServers(List.of(), Map.of(), 7000));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> ControlServers.resolve(List.of("a:1/nope"), Map.of()));
   }
 }
