@@ -168,6 +168,10 @@ TEST_F(DataPlaneTest, ClientThatStopsReadingIsBoundedAndClosed) {
       WaitFor([&] { return server_->stats().connections_closed_slow == 1; }, milliseconds(20000)));
   EXPECT_TRUE(
       WaitFor([&] { return server_->stats().requests_in_flight == 0; }, milliseconds(20000)));
+  // Its unwritten responses are released when the connection's last write completes (with TLS,
+  // on the TLS stream's own completion, a little after the close).
+  EXPECT_TRUE(
+      WaitFor([&] { return server_->stats().pending_write_bytes == 0; }, milliseconds(20000)));
   const DataPlaneStats stats = server_->stats();
   EXPECT_LE(stats.max_connection_pending_write_bytes,
             options.max_pending_write_bytes + options.fetch_frame_bytes + (64 << 10));

@@ -457,8 +457,15 @@ TEST_F(HandOverTlsTest, DecommissionMovesEveryOutputToPeersOverTls) {
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(response.unmoved_size(), 0);
   const std::vector<MapStatus> after = CheckMoved(response.moved(), before);
+  // Every peer that took outputs (the one with more free space may take them all) was written
+  // to through TLS, and no handshake failed anywhere.
   for (size_t node = 1; node < 3; ++node) {
-    EXPECT_GT(Metric("shuffle_tls_handshakes_total{result=\"ok\"}", node), 0) << node;
+    const bool took = std::any_of(after.begin(), after.end(), [&](const MapStatus& s) {
+      return s.address == servers_[node]->data_address();
+    });
+    if (took) {
+      EXPECT_GT(Metric("shuffle_tls_handshakes_total{result=\"ok\"}", node), 0) << node;
+    }
     EXPECT_EQ(Metric("shuffle_tls_handshakes_total{result=\"failed\"}", node), 0) << node;
   }
   servers_[0]->Kill();
