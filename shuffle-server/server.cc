@@ -321,9 +321,15 @@ absl::Status Server::Parts::StartMetrics(const ServerOptions& options) {
                                 .dataplane = nullptr,
                                 .spark = nullptr,
                                 .handover = &handover_progress,
-                                .token_reviews = nullptr};
+                                .token_reviews = nullptr,
+                                .adoption = nullptr};
     for (const std::unique_ptr<Listener>& listener : listeners) {
       listener->AddMetricsSources(&sources);
+    }
+    if (adopter != nullptr) {
+      sources.adoption = [a = adopter.get()] {
+        return ops::AdoptionStats{.serving = a->serving(), .adoptions = a->adoptions()};
+      };
     }
     if (reviewer != nullptr) {
       sources.token_reviews = [r = reviewer.get()] {
@@ -468,13 +474,13 @@ void Server::Stop() {
   p.drainer.reset();
   if (p.adopter != nullptr) {
     p.adopter->Stop();  // each adopted directory's server drains and stops as this one did
-    p.adopter.reset();
   }
   // 5.
   SHUFFLE_LOG(INFO) << "closing storage engine";
   p.reaper.reset();
   p.metrics.reset();
   p.history.reset();
+  p.adopter.reset();  // after /metrics, which reads its counts
   p.engine.reset();
   parts_.reset();
   if (!options_.ready_file.empty()) {

@@ -286,6 +286,15 @@ std::string RenderServerMetrics(const MetricsSources& sources) {
                  "account, or no RBAC to register), or when the API server could not be asked.",
                  static_cast<double>(t.refused));
   }
+  if (sources.adoption) {
+    const AdoptionStats a = sources.adoption();
+    page.Gauge("shuffle_adopted_nodes",
+               "Lost nodes' data directories this server serves, adopted from the shared volume.",
+               static_cast<double>(a.serving));
+    page.Counter("shuffle_adoptions_total",
+                 "Lost nodes' data directories this server adopted since it started.",
+                 static_cast<double>(a.adoptions));
+  }
   return page.Render();
 }
 

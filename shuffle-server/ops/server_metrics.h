@@ -22,6 +22,12 @@ struct TokenReviewStats {
   uint64_t refused = 0;     // tokens refused (not accepted, not a service account, no RBAC)
 };
 
+// Lost nodes' directories adopted from the shared volume (--adopt-root; adoption::Adopter).
+struct AdoptionStats {
+  uint64_t serving = 0;    // adopted directories this server serves now
+  uint64_t adoptions = 0;  // adoptions it made since it started
+};
+
 struct MetricsSources {
   const storage::StorageEngine* engine = nullptr;  // required
   std::vector<std::string> data_dirs;              // for free/capacity per directory
@@ -34,6 +40,8 @@ struct MetricsSources {
   const handover::HandOverProgress* handover = nullptr;
   // Empty without --token-review.
   std::function<TokenReviewStats()> token_reviews;
+  // Empty without --adopt-root.
+  std::function<AdoptionStats()> adoption;
 };
 
 std::string RenderServerMetrics(const MetricsSources& sources);

@@ -22,6 +22,7 @@
 #include "shuffle/client/control_client.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
+#include "tests/support/http.h"
 #include "tests/support/read_totals.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -141,6 +142,11 @@ class AdoptionTest : public ::testing::Test {
     }
   }
 
+  double Metric(size_t node, const std::string& sample) const {
+    return testsupport::MetricValue(servers_[node]->metrics_address(), sample,
+                                    testsupport::RunCaFile());
+  }
+
   testsupport::TempDir dir_{"adoption_test-"};
   std::vector<std::unique_ptr<ServerProcess>> servers_;
   std::string token_;
@@ -161,6 +167,9 @@ TEST_F(AdoptionTest, ALostNodesOutputsAreServedByTheServerThatAdoptsItsDirectory
   EXPECT_NE(adopted->data_address, servers_[1]->data_address());
   EXPECT_FALSE(std::filesystem::exists(Shared() + "/n0"));  // moved out of node 0's way
   ExpectEveryBlockAt(written, adopted->data_address);
+  EXPECT_EQ(Metric(1, "shuffle_adopted_nodes"), 1);
+  EXPECT_EQ(Metric(1, "shuffle_adoptions_total"), 1);
+  EXPECT_EQ(Metric(2, "shuffle_adopted_nodes"), 0);
 
   // Asked again, or asked of another server: the same place, no second adoption.
   absl::StatusOr<ControlClient::Adoption> again = Adopt(1, "n0", token_);

@@ -233,16 +233,7 @@ class HandOverTest : public ::testing::Test {
 
   // The value of one sample of node `node`'s /metrics page, or -1.
   double Metric(const std::string& sample, size_t node = 0) {
-    auto endpoint = core::Endpoint::Parse(servers_[node]->metrics_address());
-    if (!endpoint.ok()) {
-      return -1;
-    }
-    auto page = testsupport::HttpGetOk(*endpoint, "/metrics", CaFile());
-    if (!page.ok()) {
-      return -1;
-    }
-    const size_t at = page->find("\n" + sample + " ");
-    return at == std::string::npos ? -1 : std::stod(page->substr(at + sample.size() + 2));
+    return testsupport::MetricValue(servers_[node]->metrics_address(), sample, CaFile());
   }
 
   testsupport::TempDir dir_{"handover_test-"};

@@ -100,4 +100,18 @@ absl::StatusOr<std::string> HttpGetOk(const core::Endpoint& endpoint, std::strin
   return std::move(response->body);
 }
 
+double MetricValue(const std::string& address, const std::string& sample,
+                   const std::string& ca_file) {
+  absl::StatusOr<core::Endpoint> endpoint = core::Endpoint::Parse(address);
+  if (!endpoint.ok()) {
+    return -1;
+  }
+  absl::StatusOr<std::string> page = HttpGetOk(*endpoint, "/metrics", ca_file);
+  if (!page.ok()) {
+    return -1;
+  }
+  const size_t at = page->find("\n" + sample + " ");
+  return at == std::string::npos ? -1 : std::stod(page->substr(at + sample.size() + 2));
+}
+
 }  // namespace shuffle::testsupport

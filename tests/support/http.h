@@ -27,6 +27,13 @@ absl::StatusOr<HttpResponse> HttpGet(const core::Endpoint& endpoint, std::string
 absl::StatusOr<std::string> HttpGetOk(const core::Endpoint& endpoint, std::string_view path,
                                       const std::string& ca_file = "");
 
+// The value of one sample (its name and labels as the page prints them, e.g.
+// `shuffle_tls_handshakes_total{result="ok"}`) of the Prometheus page at `address`'s /metrics
+// ("host:port"; through TLS checked with `ca_file` when it is set); -1 when the page cannot be
+// read or has no such sample.
+double MetricValue(const std::string& address, const std::string& sample,
+                   const std::string& ca_file = "");
+
 }  // namespace shuffle::testsupport
 
 #endif  // SHUFFLE_TESTS_SUPPORT_HTTP_H_
