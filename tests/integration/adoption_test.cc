@@ -3,9 +3,9 @@
 // outputs and is SIGKILLed, its data left behind; node 1 adopts node 0's directory
 // (ShuffleControl.Adopt with the application's token), recovers it as after a crash and serves
 // it at new addresses, where every block of every output is read back. Node 2 asked later points
-// to node 1; a server that comes back on node 0 starts afresh; when node 1 goes too, node 2
-// adopts the directory again. Refusals: a running server's directory, nothing to adopt, no
-// shared volume, bad credentials.
+// to node 1 (also through `shufflectl adopt`); a server that comes back on node 0 starts afresh;
+// when node 1 goes too, node 2 adopts the directory again. Refusals: a running server's directory,
+// nothing to adopt, no shared volume, bad credentials.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -19,10 +19,12 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "shuffle/client/control_client.h"
 #include "shuffle/client/map_output_writer.h"
 #include "shuffle/client/partition_reader.h"
 #include "tests/support/http.h"
+#include "tests/support/program.h"
 #include "tests/support/read_totals.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -182,6 +184,25 @@ TEST_F(AdoptionTest, ALostNodesOutputsAreServedByTheServerThatAdoptsItsDirectory
   EXPECT_EQ(elsewhere->adopted_by, "n1");
   EXPECT_EQ(elsewhere->data_address, adopted->data_address);
   EXPECT_EQ(elsewhere->control_address, adopted->control_address);
+
+  // The operator's view, asked of node 2: `shufflectl adopt` with the operator secret.
+  std::vector<std::string> args = {SHUFFLECTL_BINARY,
+                                   "--server=" + servers_[2]->control_address(),
+                                   "--secret-file=" + dir_.Sub("operator-secret"),
+                                   "--json",
+                                   "adopt",
+                                   "n0"};
+  if (!testsupport::RunCaFile().empty()) {
+    args.push_back("--tls-ca-file=" + testsupport::RunCaFile());
+  }
+  auto ctl = testsupport::RunProgram(args, dir_.path(), std::chrono::seconds(120), "shufflectl");
+  ASSERT_TRUE(ctl.ok()) << ctl.status();
+  ASSERT_EQ(ctl->exit_code, 0) << ctl->err;
+  const nlohmann::json out = nlohmann::json::parse(ctl->out);
+  EXPECT_EQ(out["node"], "n0");
+  EXPECT_EQ(out["adopted_by"], "n1");
+  EXPECT_EQ(out["already_adopted"], true);
+  EXPECT_EQ(out["data_address"], adopted->data_address);
 
   // A server coming back on node 0 starts afresh beside the adopted directory.
   servers_[0] = StartNode(0);

@@ -137,6 +137,20 @@ absl::StatusOr<proto::DecommissionResponse> CtlClient::Decommission(
   return response;
 }
 
+absl::StatusOr<proto::AdoptResponse> CtlClient::Adopt(const std::string& node) {
+  proto::AdoptRequest request;
+  *request.mutable_admin() = Admin();
+  request.set_node(node);
+  proto::AdoptResponse response;
+  grpc::ClientContext context;
+  Prepare(&context);
+  grpc::Status status = stub_->Adopt(&context, request, &response);
+  if (!status.ok()) {
+    return Explain(status);
+  }
+  return response;
+}
+
 absl::StatusOr<grpc::health::v1::HealthCheckResponse> CtlClient::Health() {
   grpc::health::v1::HealthCheckRequest request;
   grpc::health::v1::HealthCheckResponse response;

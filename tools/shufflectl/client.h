@@ -38,6 +38,7 @@ class CtlClient {
   // `timeout_seconds` 0: the server's --drain-timeout-seconds.
   absl::StatusOr<proto::DecommissionResponse> Decommission(
       const std::vector<handover::PeerServer>& peers, uint32_t timeout_seconds);
+  absl::StatusOr<proto::AdoptResponse> Adopt(const std::string& node);
   // grpc.health.v1.Health/Check of the whole server (service "").
   absl::StatusOr<grpc::health::v1::HealthCheckResponse> Health();
 

@@ -1,5 +1,5 @@
 // shufflectl: the shuffle server's admin command line (status, apps, shuffles, remove-app,
-// scrub, drain, decommission, health) over its gRPC control plane. Exit codes: 0 done, 1 the
+// scrub, drain, decommission, adopt, health) over its gRPC control plane. Exit codes: 0 done, 1 the
 // operation failed (or a scrub found damage), 2 usage error. See `shufflectl --help`.
 #include <cstdio>
 #include <string>
@@ -53,6 +53,11 @@ absl::StatusOr<Output> Run(const CtlOptions& o, CtlClient& client) {
           client.Decommission(o.peers, DrainTimeoutSeconds(o));
       return decommissioned.ok() ? RenderDecommission(o.server, *decommissioned, o.json)
                                  : absl::StatusOr<Output>(decommissioned.status());
+    }
+    case Command::kAdopt: {
+      absl::StatusOr<proto::AdoptResponse> adopted = client.Adopt(o.node);
+      return adopted.ok() ? RenderAdopt(o.server, *adopted, o.json)
+                          : absl::StatusOr<Output>(adopted.status());
     }
     case Command::kHealth: {
       absl::StatusOr<grpc::health::v1::HealthCheckResponse> health = client.Health();

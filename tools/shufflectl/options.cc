@@ -63,6 +63,15 @@ const std::vector<CommandInfo>& Commands() {
         "--timeout-seconds N: how long the whole hand-over may take (default: the server's\n"
         "--drain-timeout-seconds); keep it below the pod's termination grace period.\n"
         "Exits 0 when every output moved, 1 when some stayed behind or the call failed."}},
+      {Command::kAdopt,
+       {"adopt", "NODE", 1, "serve a lost node's data from the shared volume",
+        "Asks this server (it needs --adopt-root: a shared volume with every node's data\n"
+        "directory) to adopt lost node NODE's directory: it recovers it as after a crash and\n"
+        "serves it under NODE's name at new ports, and prints them (docs/node-loss.md). A node\n"
+        "adopted before, by this server or another, answers with where it is served. Refused\n"
+        "while NODE's own server still holds its directory. Drivers re-point their readers\n"
+        "(the reference driver asks on its own when it loses a server).\n"
+        "Default --timeout-seconds: 300 (the recovery of a large directory)."}},
       {Command::kHealth,
        {"health", "", 0, "gRPC health check of the control plane",
         "Calls the standard gRPC health service (grpc.health.v1.Health/Check) of the server.\n"
@@ -153,7 +162,12 @@ core::FlagTable CtlFlags(CtlOptions* o) {
 }
 
 absl::Status SetArguments(Command command, const std::vector<std::string>& args, CtlOptions* o) {
-  if (!args.empty()) {
+  if (command == Command::kAdopt) {
+    if (args[0].empty()) {
+      return absl::InvalidArgumentError("NODE is empty");
+    }
+    o->node = args[0];
+  } else if (!args.empty()) {
     if (args[0].empty()) {
       return absl::InvalidArgumentError("APP_ID is empty");
     }
@@ -209,7 +223,10 @@ uint64_t RpcTimeoutSeconds(const CtlOptions& o) {
   if (o.timeout_seconds.has_value()) {
     return *o.timeout_seconds;
   }
-  return o.command == Command::kScrub ? kDefaultScrubTimeoutSeconds : kDefaultTimeoutSeconds;
+  if (o.command == Command::kScrub) {
+    return kDefaultScrubTimeoutSeconds;
+  }
+  return o.command == Command::kAdopt ? kDefaultAdoptTimeoutSeconds : kDefaultTimeoutSeconds;
 }
 
 uint32_t DrainTimeoutSeconds(const CtlOptions& o) {

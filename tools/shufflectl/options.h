@@ -25,6 +25,7 @@ enum class Command {
   kScrub,
   kDrain,
   kDecommission,
+  kAdopt,
   kHealth
 };
 
@@ -34,6 +35,7 @@ std::string_view CommandName(Command command);
 inline constexpr std::string_view kDefaultServer = "127.0.0.1:7338";
 inline constexpr uint64_t kDefaultTimeoutSeconds = 30;
 inline constexpr uint64_t kDefaultScrubTimeoutSeconds = 3600;
+inline constexpr uint64_t kDefaultAdoptTimeoutSeconds = 300;
 
 struct CtlOptions {
   std::string server = std::string(kDefaultServer);  // the control plane, HOST:PORT
@@ -50,15 +52,16 @@ struct CtlOptions {
   std::string app_id;                       // shuffles, remove-app, scrub
   uint32_t shuffle_id = 0;                  // scrub
   std::vector<handover::PeerServer> peers;  // decommission: --peer
+  std::string node;                         // adopt
 };
 
 // Parses the arguments after the program name. INVALID_ARGUMENT, naming what is wrong, for an
 // unknown flag or subcommand, a missing or extra argument, or a malformed value.
 absl::StatusOr<CtlOptions> ParseCtlOptions(const std::vector<std::string>& args);
 
-// The deadline for the command's RPC: --timeout-seconds, else 30 s (scrub: 3600 s). A drain's
-// or decommission's RPC waits its timeout plus a margin; without --timeout-seconds, the server's
-// own --drain-timeout-seconds applies and the RPC waits up to an hour.
+// The deadline for the command's RPC: --timeout-seconds, else 30 s (scrub: 3600 s, adopt: 300 s). A
+// drain's or decommission's RPC waits its timeout plus a margin; without --timeout-seconds, the
+// server's own --drain-timeout-seconds applies and the RPC waits up to an hour.
 uint64_t RpcTimeoutSeconds(const CtlOptions& options);
 // What DrainRequest.timeout_seconds (and DecommissionRequest's) carries: --timeout-seconds, or 0
 // for the server's default.

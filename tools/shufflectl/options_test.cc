@@ -82,6 +82,18 @@ TEST(CtlOptionsTest, DecommissionTakesPeers) {
   EXPECT_THAT(Usage(Command::kDecommission), HasSubstr("Usage: shufflectl [flags] decommission"));
 }
 
+TEST(CtlOptionsTest, AdoptTakesANode) {
+  absl::StatusOr<CtlOptions> o = ParseCtlOptions({"adopt", "ip-10-0-0-7"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->command, Command::kAdopt);
+  EXPECT_EQ(o->node, "ip-10-0-0-7");
+  EXPECT_TRUE(o->app_id.empty());
+  EXPECT_EQ(RpcTimeoutSeconds(*o), kDefaultAdoptTimeoutSeconds);
+  EXPECT_THAT(Error({"adopt"}), HasSubstr("NODE"));
+  EXPECT_THAT(Error({"adopt", ""}), HasSubstr("NODE is empty"));
+  EXPECT_THAT(Usage(Command::kAdopt), HasSubstr("--adopt-root"));
+}
+
 TEST(CtlOptionsTest, UsageErrorsSayWhatIsWrong) {
   EXPECT_THAT(Error({}), HasSubstr("no command given"));
   EXPECT_THAT(Error({"stat"}), HasSubstr("unknown command 'stat'"));

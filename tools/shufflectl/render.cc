@@ -205,6 +205,21 @@ Output RenderDrain(const std::string& server, const proto::DrainResponse& drain,
                        "work\n")};
 }
 
+Output RenderAdopt(const std::string& server, const proto::AdoptResponse& adoption, bool json) {
+  if (json) {
+    return {AdoptJson(server, adoption)};
+  }
+  if (adoption.already_adopted()) {
+    return {absl::StrCat("node ", adoption.node(), " was adopted before, by ",
+                         adoption.adopted_by(), ": its data is served at ", adoption.data_address(),
+                         " (control ", adoption.control_address(), ")\n")};
+  }
+  return {absl::StrCat(server, " adopted node ", adoption.node(), "'s data (",
+                       adoption.commits_recovered(), " map outputs recovered in ",
+                       Seconds(adoption.seconds()), "): served at ", adoption.data_address(),
+                       " (control ", adoption.control_address(), ")\n")};
+}
+
 Output RenderDecommission(const std::string& server, const proto::DecommissionResponse& response,
                           bool json) {
   const int code = response.unmoved_size() == 0 ? 0 : 1;

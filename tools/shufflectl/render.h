@@ -31,6 +31,7 @@ Output RenderDrain(const std::string& server, const proto::DrainResponse& drain,
 Output RenderDecommission(const std::string& server, const proto::DecommissionResponse& response,
                           bool json);
 // SERVING (exit 0) or the status the server reported (exit 1).
+Output RenderAdopt(const std::string& server, const proto::AdoptResponse& adoption, bool json);
 Output RenderHealth(const std::string& server, const grpc::health::v1::HealthCheckResponse& health,
                     bool json);
 
@@ -42,6 +43,7 @@ std::string RemovedJson(const std::string& app_id, const proto::RemoveApplicatio
 std::string ScrubJson(const std::string& app_id, uint32_t shuffle_id,
                       const proto::ScrubShuffleResponse& scrub);
 std::string DrainJson(const std::string& server, const proto::DrainResponse& drain);
+std::string AdoptJson(const std::string& server, const proto::AdoptResponse& adoption);
 std::string DecommissionJson(const std::string& server,
                              const proto::DecommissionResponse& response);
 

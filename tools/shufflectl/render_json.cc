@@ -137,6 +137,17 @@ std::string DrainJson(const std::string& server, const proto::DrainResponse& dra
                {"seconds", drain.seconds()}});
 }
 
+std::string AdoptJson(const std::string& server, const proto::AdoptResponse& adoption) {
+  return Dump({{"server", server},
+               {"node", adoption.node()},
+               {"data_address", adoption.data_address()},
+               {"control_address", adoption.control_address()},
+               {"adopted_by", adoption.adopted_by()},
+               {"already_adopted", adoption.already_adopted()},
+               {"commits_recovered", adoption.commits_recovered()},
+               {"seconds", adoption.seconds()}});
+}
+
 std::string DecommissionJson(const std::string& server,
                              const proto::DecommissionResponse& response) {
   nlohmann::json moved = nlohmann::json::array();

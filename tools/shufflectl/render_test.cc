@@ -150,6 +150,27 @@ TEST(RenderTest, JsonParsesBack) {
   EXPECT_FALSE(nlohmann::json::parse(RenderApps(odd, true).text, nullptr, false).is_discarded());
 }
 
+TEST(RenderTest, AdoptSaysWhereTheNodesDataIsServed) {
+  proto::AdoptResponse adoption;
+  adoption.set_node("n0");
+  adoption.set_data_address("10.1.0.5:40001");
+  adoption.set_control_address("10.1.0.5:40002");
+  adoption.set_adopted_by("n1");
+  adoption.set_commits_recovered(12);
+  adoption.set_seconds(0.25);
+  const Output fresh = RenderAdopt("10.0.0.6:7338", adoption, false);
+  EXPECT_EQ(fresh.exit_code, 0);
+  EXPECT_THAT(fresh.text, HasSubstr("adopted node n0's data (12 map outputs recovered"));
+  EXPECT_THAT(fresh.text, HasSubstr("served at 10.1.0.5:40001 (control 10.1.0.5:40002)"));
+  adoption.set_already_adopted(true);
+  EXPECT_THAT(RenderAdopt("10.0.0.6:7338", adoption, false).text,
+              HasSubstr("node n0 was adopted before, by n1"));
+  const nlohmann::json json =
+      nlohmann::json::parse(RenderAdopt("10.0.0.6:7338", adoption, true).text);
+  EXPECT_EQ(json["already_adopted"], true);
+  EXPECT_EQ(json["commits_recovered"], 12);
+}
+
 TEST(RenderTest, DecommissionSaysWhereEachOutputWentAndWhatStayed) {
   proto::DecommissionResponse response;
   response.set_maps(2);
