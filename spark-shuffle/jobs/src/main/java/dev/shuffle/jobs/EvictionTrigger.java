@@ -10,8 +10,9 @@ import org.apache.spark.scheduler.SparkListenerTaskEnd;
  * Evicts one executor when the job reaches a {@link Phase}: half of the orders' map tasks done
  * (MAP), or half of the tasks of the first stage submitted after the map stage done (REDUCE, the
  * stage that reads the orders' shuffle). It
- * picks the executor running the most tasks at that moment (so that the eviction costs running
- * work, as a real one does) and calls the {@link Evictor} on a thread of its own. Thread-safe.
+ * picks, among the executors that finished map tasks, the one running the most tasks at that
+ * moment (so that the eviction costs running work and finished map output, as a real one does;
+ * in the map stage it waits for the next finished task until there is such an executor) and calls the {@link Evictor} on a thread of its own. Thread-safe.
  */
 final class EvictionTrigger implements JobListener.Trigger {
   private final Phase phase;
@@ -69,12 +70,20 @@ final class EvictionTrigger implements JobListener.Trigger {
 
   private void fire(JobListener listener, JobListener.StageProgress stage) {
     Map<String, Integer> running = listener.runningTasksByExecutor();
-    if (running.isEmpty()) {
-      return; // between waves: try again at the next finished task
+    // The victim holds finished map output as well as running tasks, so that its loss is the
+    // real case: Spark's built-in shuffle loses that output with it, the service keeps it.
+    Map<String, Integer> done = listener.mapsDoneByExecutor();
+    List<Map.Entry<String, Integer>> candidates =
+        running.entrySet().stream().filter(e -> done.getOrDefault(e.getKey(), 0) > 0).toList();
+    if (candidates.isEmpty() && phase == Phase.REDUCE) {
+      candidates = List.copyOf(running.entrySet());
+    }
+    if (candidates.isEmpty()) {
+      return; // between waves, or no such executor yet: try again at the next finished task
     }
     fired = true;
     Map.Entry<String, Integer> victim =
-        running.entrySet().stream().max(Comparator.comparingInt(Map.Entry::getValue)).get();
+        candidates.stream().max(Comparator.comparingInt(Map.Entry::getValue)).get();
     String what =
         "executor " + victim.getKey() + " during the " + phase.label() + " stage (stage "
             + stage.stageId() + ", " + stage.done() + "/" + stage.tasks() + " tasks done, "
