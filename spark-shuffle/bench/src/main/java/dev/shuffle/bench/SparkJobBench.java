@@ -61,7 +61,8 @@ public final class SparkJobBench {
       if (argv[i].equals("-h") || argv[i].equals("--help")) {
         System.out.println(
             "spark-job-bench --server-binary PATH [--gib 1] [--runs 3]"
-                + " [--jobs sort,group-by,small-blocks] [--cores 2] [--out FILE] [--work DIR]");
+                + " [--jobs sort,group-by,small-blocks] [--cores 2] [--out FILE] [--work DIR]"
+                + " [--plugin-conf KEY=VALUE,...]");
         return;
       }
       if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
@@ -114,6 +115,16 @@ public final class SparkJobBench {
           .set("spark.shuffle.sort.io.plugin.class", NodeShuffleDataIO.class.getName())
           .set(NodeShuffleConf.SERVERS, server.controlAddress())
           .set(NodeShuffleConf.SERVER, server.socketAddress());
+      // Settings to compare (e.g. spark.nodeshuffle.compressionLevel=0), applied to the plugin.
+      for (String setting : args.getOrDefault("plugin-conf", "").split(",")) {
+        if (!setting.isBlank()) {
+          String[] kv = setting.split("=", 2);
+          if (kv.length != 2) {
+            throw new IllegalArgumentException("--plugin-conf: expected KEY=VALUE, got " + setting);
+          }
+          conf.set(kv[0].trim(), kv[1].trim());
+        }
+      }
     }
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
     ReadStages stages = new ReadStages();
