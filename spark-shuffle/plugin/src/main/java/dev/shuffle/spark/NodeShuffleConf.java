@@ -60,9 +60,9 @@ public final class NodeShuffleConf implements Serializable {
           Map.entry(IDENTITY_TOKEN_FILE, ""),
           Map.entry(APP_ID, ""),
           Map.entry(NATIVE_LIBRARY, ""),
-          Map.entry(BLOCK_SIZE, "256k"),
+          Map.entry(BLOCK_SIZE, "64k"),
           Map.entry(BUFFER_SIZE, "32m"),
-          Map.entry(COMPRESSION_LEVEL, "1"),
+          Map.entry(COMPRESSION_LEVEL, "-3"),
           Map.entry(MAX_BYTES_IN_FLIGHT, "48m"),
           Map.entry(MAX_PARALLEL_SERVERS, "8"),
           Map.entry(CONNECT_TIMEOUT, "5s"),
@@ -112,7 +112,7 @@ public final class NodeShuffleConf implements Serializable {
     nativeLibrary = conf.get(NATIVE_LIBRARY, "").trim();
     blockSize = (int) bytes(conf, BLOCK_SIZE, 1024, 16L << 20);
     bufferSize = bytes(conf, BUFFER_SIZE, 1L << 20, 1L << 40);
-    compressionLevel = (int) whole(conf, COMPRESSION_LEVEL, 0, 19);
+    compressionLevel = (int) whole(conf, COMPRESSION_LEVEL, -10, 19);
     maxBytesInFlight = bytes(conf, MAX_BYTES_IN_FLIGHT, 1L << 20, 1L << 40);
     maxParallelServers = (int) whole(conf, MAX_PARALLEL_SERVERS, 1, 1024);
     connectTimeoutMs = millis(conf, CONNECT_TIMEOUT, 1, 3_600_000);

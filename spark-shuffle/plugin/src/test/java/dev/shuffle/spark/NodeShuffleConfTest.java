@@ -12,8 +12,9 @@ class NodeShuffleConfTest {
   @Test
   void defaults() {
     NodeShuffleConf c = NodeShuffleConf.from(new SparkConf(false));
-    assertEquals(256 << 10, c.blockSize());
+    assertEquals(64 << 10, c.blockSize());
     assertEquals(32L << 20, c.bufferSize());
+    assertEquals(-3, c.nativeOptions().compressionLevel());
     assertEquals(List.of(), c.servers());
     assertEquals("default", c.namespace());
     assertEquals(20_000, c.controlTimeoutMs());
@@ -74,7 +75,8 @@ class NodeShuffleConfTest {
         new String[][] {
           {NodeShuffleConf.BLOCK_SIZE, "lots", "expected a size"},
           {NodeShuffleConf.BLOCK_SIZE, "64m", "expected a size from 1024 to 16777216"},
-          {NodeShuffleConf.COMPRESSION_LEVEL, "30", "whole number from 0 to 19"},
+          {NodeShuffleConf.COMPRESSION_LEVEL, "30", "whole number from -10 to 19"},
+          {NodeShuffleConf.COMPRESSION_LEVEL, "-11", "whole number from -10 to 19"},
           {NodeShuffleConf.MAX_RETRIES, "x", "whole number"},
           {NodeShuffleConf.IO_TIMEOUT, "soon", "expected a duration"},
           {NodeShuffleConf.NAMESPACE, " ", "must not be empty"},

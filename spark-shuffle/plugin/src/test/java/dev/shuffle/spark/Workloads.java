@@ -207,7 +207,7 @@ final class Workloads {
             .map(t -> TaskContext.getPartitionId() + ":" + t._1 + "=" + t._2));
   }
 
-  /** Values of 0.5 to 3 MiB: records larger than a block (256 KiB by default). */
+  /** Values of 0.5 to 3 MiB: records larger than a block (64 KiB by default). */
   static Summary largeRecords(JavaSparkContext sc) {
     List<Integer> seeds = List.of(0, 1, 2, 3, 4, 5);
     JavaPairRDD<Long, String> big =

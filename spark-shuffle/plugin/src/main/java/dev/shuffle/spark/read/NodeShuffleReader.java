@@ -5,9 +5,11 @@ import dev.shuffle.spark.NodeShuffleHandle;
 import dev.shuffle.spark.ServerLocations;
 import dev.shuffle.spark.client.NativeReader;
 import dev.shuffle.spark.client.ShuffleServiceException;
+import dev.shuffle.spark.rows.SqlRows;
 import dev.shuffle.spark.shim.SparkShim;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Optional;
 import org.apache.spark.Aggregator;
 import org.apache.spark.InterruptibleIterator;
 import org.apache.spark.ShuffleDependency;
@@ -154,6 +156,7 @@ public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
     private NativeReader reader;
     private final MapRefs maps;
     private final SerializerInstance serializer;
+    private final Optional<SqlRows> rows; // Spark SQL's rows: read without the stream
     private Iterator<scala.Tuple2<Object, Object>> current = empty();
     private boolean done;
     private long reportedBytes;
@@ -164,6 +167,7 @@ public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
       this.reader = open(maps);
       this.maps = maps;
       this.serializer = handle.dependency().serializer().newInstance();
+      this.rows = SqlRows.of(handle.dependency().serializer());
     }
 
     @Override
@@ -225,7 +229,10 @@ public final class NodeShuffleReader<K, C> implements ShuffleReader<K, C> {
       }
       metrics.incRemoteBlocksFetched(1);
       handedOut = true;
-      current = serializer.deserializeStream(new ByteBufferInput(block)).asKeyValueIterator();
+      current =
+          rows.isPresent()
+              ? rows.get().records(block)
+              : serializer.deserializeStream(new ByteBufferInput(block)).asKeyValueIterator();
       return true;
     }
   }

@@ -7,6 +7,7 @@ import dev.shuffle.spark.client.NativeWriter;
 import dev.shuffle.spark.client.ShuffleServiceException;
 import dev.shuffle.spark.replica.ReplicaChoice;
 import dev.shuffle.spark.replica.ServerAddress;
+import dev.shuffle.spark.rows.SqlRows;
 import dev.shuffle.spark.shim.SparkShim;
 import java.util.Optional;
 import org.apache.spark.Partitioner;
@@ -18,6 +19,7 @@ import org.apache.spark.serializer.SerializationStream;
 import org.apache.spark.serializer.Serializer;
 import org.apache.spark.shuffle.ShuffleWriteMetricsReporter;
 import org.apache.spark.shuffle.ShuffleWriter;
+import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.util.collection.ExternalSorter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +41,8 @@ import scala.reflect.ClassTag$;
  * <ul>
  *   <li>records of a serializer whose records can be concatenated, with no map-side combine,
  *       go through one serialization stream straight into per-partition buffers (no sort);
+ *       Spark SQL's rows skip the stream: each is copied once into its partition's buffer, in
+ *       the serializer's format (SqlRows);
  *   <li>otherwise Spark's own ExternalSorter partitions (and, when the dependency asks for it,
  *       combines) them, spilling as Spark does, and each block is a serialization stream of
  *       its own.
@@ -174,6 +178,11 @@ public final class NodeShuffleWriter<K, V, C> extends ShuffleWriter<K, V> {
     PartitionBuffers buffers =
         new PartitionBuffers(
             handle.numPartitions(), conf.blockSize(), conf.bufferSize(), this::pushBlock);
+    Optional<SqlRows> rows = SqlRows.of(dep.serializer());
+    if (rows.isPresent()) {
+      writeRows(records, partitioner, buffers, rows.get());
+      return;
+    }
     SerializationStream stream = dep.serializer().newInstance().serializeStream(buffers);
     long count = 0;
     while (records.hasNext()) {
@@ -188,6 +197,27 @@ public final class NodeShuffleWriter<K, V, C> extends ShuffleWriter<K, V> {
       }
     }
     metrics.incRecordsWritten(count & 0xff);
+    buffers.flushAll();
+  }
+
+  // Spark SQL's rows, each copied once from the row into its partition's buffer in the
+  // serializer's own format (SqlRows).
+  private void writeRows(
+      Iterator<Product2<K, V>> records,
+      Partitioner partitioner,
+      PartitionBuffers buffers,
+      SqlRows rows) {
+    long count = 0;
+    long rowBytes = 0;
+    while (records.hasNext()) {
+      Product2<K, V> record = records.next();
+      rowBytes += buffers.writeRow(partitioner.getPartition(record._1()), (UnsafeRow) record._2());
+      if ((++count & 0xff) == 0) {
+        metrics.incRecordsWritten(256);
+      }
+    }
+    metrics.incRecordsWritten(count & 0xff);
+    rows.addDataSize(rowBytes);
     buffers.flushAll();
   }
 

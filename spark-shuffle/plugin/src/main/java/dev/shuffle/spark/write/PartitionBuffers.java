@@ -1,7 +1,9 @@
 package dev.shuffle.spark.write;
 
+import dev.shuffle.spark.rows.SqlRows;
 import java.io.OutputStream;
 import java.util.Arrays;
+import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 
 /**
  * Serialized records of a map task, buffered per partition until they make a block. It is also
@@ -59,6 +61,19 @@ final class PartitionBuffers extends OutputStream {
         emit(p, /* release= */ true);
       }
     }
+  }
+
+  /**
+   * Appends one Spark SQL row to {@code partition} as Spark's UnsafeRowSerializer would write it
+   * (SqlRows), as a whole record; returns the row's own size in bytes.
+   */
+  int writeRow(int partition, UnsafeRow row) {
+    current = partition;
+    int size = SqlRows.encodedSize(row);
+    ensure(partition, size);
+    sizes[partition] = SqlRows.write(row, buffers[partition], sizes[partition]);
+    endRecord();
+    return size - 4;
   }
 
   @Override
