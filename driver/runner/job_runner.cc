@@ -351,7 +351,9 @@ void JobRunner::OnExecutorEnded(const podmanager::BackendEvent& event) {
   if (service_ != nullptr) {
     service_->Forget(event.executor_id);
   }
-  scheduler_->RemoveExecutor(event.executor_id, /*lost=*/!event.released);
+  // Lost: neither released by the driver nor ended cleanly. An executor that exits cleanly was
+  // told to stop (its job over, before the pod manager's release reached it): not a loss.
+  scheduler_->RemoveExecutor(event.executor_id, /*lost=*/!event.released && !event.clean);
 }
 
 void JobRunner::OnServerLost(const std::string& node) { LoseServer(node); }
