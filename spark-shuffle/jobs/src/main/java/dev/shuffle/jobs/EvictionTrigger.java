@@ -12,7 +12,8 @@ import org.apache.spark.scheduler.SparkListenerTaskEnd;
  * stage that reads the orders' shuffle). It
  * picks, among the executors that finished map tasks, the one running the most tasks at that
  * moment (so that the eviction costs running work and finished map output, as a real one does;
- * in the map stage it waits for the next finished task until there is such an executor) and calls the {@link Evictor} on a thread of its own. Thread-safe.
+ * in the map stage it waits for the next finished task until there is such an executor) and
+ * calls the {@link Evictor} on a thread of its own. Thread-safe.
  */
 final class EvictionTrigger implements JobListener.Trigger {
   private final Phase phase;
