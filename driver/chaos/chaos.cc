@@ -107,9 +107,17 @@ absl::StatusOr<std::string> Chaos::PickVictim() {
 absl::StatusOr<std::string> Chaos::Inject(const PlannedFault& fault) {
   const uint64_t random = random_();
   if (fault.kind == FaultKind::kEvictExecutor) {
-    SHUFFLE_ASSIGN_OR_RETURN(std::string victim, PickVictim());
-    SHUFFLE_RETURN_IF_ERROR(runner_->Evict(victim));
-    return absl::StrCat("evict ", victim);
+    // An executor may already be gone with its node (a node loss of the same moment) before
+    // the pod manager hears of it: pick another (PickVictim never picks one twice).
+    for (;;) {
+      SHUFFLE_ASSIGN_OR_RETURN(std::string victim, PickVictim());
+      absl::Status evicted = runner_->Evict(victim);
+      if (absl::IsNotFound(evicted)) {
+        continue;
+      }
+      SHUFFLE_RETURN_IF_ERROR(evicted);
+      return absl::StrCat("evict ", victim);
+    }
   }
   if (target_ == nullptr) {
     return absl::UnimplementedError("this cluster cannot inject it");

@@ -401,6 +401,14 @@ bool JobRunner::AdoptLostNode(const std::string& node) {
     if (peer.name == node || !peer.server_up || !peer.leaving.empty() || IsLost(peer.name)) {
       continue;
     }
+    // A peer that does not answer at once (killed in the same moment, before its node says so)
+    // is skipped, not waited for: the adoption's own deadline is for a live server's recovery.
+    if (absl::Status reach = tier_->Probe(peer.control_address, kProbeTimeout); !reach.ok()) {
+      SHUFFLE_LOG(INFO) << "a lost node's data was not offered to an unreachable peer"
+                        << Kv("node", node) << Kv("peer", peer.name)
+                        << Kv("error", reach.ToString());
+      continue;
+    }
     absl::StatusOr<client::ControlClient::Adoption> adoption =
         tier_->Adopt(peer.control_address, token_, node, options_.adopt_timeout);
     if (!adoption.ok()) {
