@@ -29,6 +29,9 @@ namespace fs = std::filesystem;
 // The termination grace period a drained node's server gets to hand its data over.
 constexpr std::chrono::seconds kDrainGrace(60);
 
+// How long a fault waits for a node's server that is being restarted.
+constexpr absl::Duration kRestartWait = absl::Seconds(15);
+
 // A program of this build: beside this one (installed layout) or in the build tree.
 std::string FindBinary(const std::string& name, const std::string& component_dir) {
   std::error_code ec;
@@ -81,24 +84,21 @@ class LocalFaults : public chaos::FaultTarget {
       SHUFFLE_RETURN_IF_ERROR(backend_->KillExecutor(executor_id));
       return absl::StrCat("kill-executor ", executor_id);
     }
-    std::vector<std::string> up;
-    {
-      absl::MutexLock lock(&mu_);
-      for (const podmanager::NodeInfo& node : backend_->Nodes()) {
-        if (node.server_up && struck_.count(node.name) == 0) {
-          up.push_back(node.name);
-        }
-      }
-    }
     const bool takes_node =
         kind == chaos::FaultKind::kNodeLoss || kind == chaos::FaultKind::kNodeDrain ||
         kind == chaos::FaultKind::kNodeCrash || kind == chaos::FaultKind::kDiskFull ||
         kind == chaos::FaultKind::kPartition;
-    if (up.empty() || (takes_node && up.size() < 2)) {
+    const size_t needed = takes_node ? 2 : 1;
+    std::vector<std::string> up = NodesToStrike(needed);
+    if (up.size() < needed) {
       return absl::FailedPreconditionError(
           "no node it can strike and leave the job a writable node");
     }
     const std::string node = up[random % up.size()];
+    if (takes_node) {
+      absl::MutexLock lock(&mu_);
+      gone_.insert(node);  // full, partitioned, lost, crashed or drained: never struck again
+    }
     switch (kind) {
       case chaos::FaultKind::kKillServer:
         SHUFFLE_RETURN_IF_ERROR(backend_->KillServer(node));
@@ -108,7 +108,6 @@ class LocalFaults : public chaos::FaultTarget {
         break;
       case chaos::FaultKind::kDiskFull:
         SHUFFLE_RETURN_IF_ERROR(backend_->FillDisk(node));
-        Strike(node);
         break;
       case chaos::FaultKind::kNodeLoss:
         SHUFFLE_RETURN_IF_ERROR(backend_->StopServer(node, /*remove_data=*/true));
@@ -126,7 +125,6 @@ class LocalFaults : public chaos::FaultTarget {
       }
       case chaos::FaultKind::kPartition:
         SHUFFLE_RETURN_IF_ERROR(backend_->Partition(node, /*cut=*/true));
-        Strike(node);
         HealLater(node);
         return absl::StrCat("partition of ", node, " for ", partition_.count(), " s");
       case chaos::FaultKind::kSlowDisk:
@@ -140,9 +138,32 @@ class LocalFaults : public chaos::FaultTarget {
   }
 
  private:
-  void Strike(const std::string& node) {
-    absl::MutexLock lock(&mu_);
-    struck_.insert(node);
+  // The nodes a fault may strike: not struck for good before, with their server up. A server
+  // that a kill-server or restart-server fault just ended is being restarted by the backend;
+  // when fewer than `needed` nodes are up, this waits for such servers (up to
+  // kRestartWait) rather than find no node.
+  std::vector<std::string> NodesToStrike(size_t needed) {
+    const absl::Time deadline = absl::Now() + kRestartWait;
+    while (true) {
+      std::vector<std::string> up;
+      size_t candidates = 0;
+      {
+        absl::MutexLock lock(&mu_);
+        for (const podmanager::NodeInfo& node : backend_->Nodes()) {
+          if (gone_.count(node.name) != 0) {
+            continue;
+          }
+          ++candidates;
+          if (node.server_up) {
+            up.push_back(node.name);
+          }
+        }
+      }
+      if (up.size() >= needed || candidates < needed || absl::Now() >= deadline) {
+        return up;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
   }
 
   void HealLater(const std::string& node) {
@@ -165,7 +186,7 @@ class LocalFaults : public chaos::FaultTarget {
   const std::chrono::seconds partition_;
   const uint64_t slow_disk_bytes_per_second_;
   absl::Mutex mu_;
-  std::set<std::string> struck_ ABSL_GUARDED_BY(mu_);  // full or partitioned: no more faults
+  std::set<std::string> gone_ ABSL_GUARDED_BY(mu_);  // struck by a node fault: no more faults
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> healers_ ABSL_GUARDED_BY(mu_);
 };
