@@ -36,6 +36,8 @@ pkg_check_modules(URING QUIET IMPORTED_TARGET liburing)
 shuffle_require(URING_FOUND "liburing" liburing-dev)
 find_package(OpenSSL QUIET)
 shuffle_require(OpenSSL_FOUND "OpenSSL" libssl-dev)
+pkg_check_modules(LZ4 QUIET IMPORTED_TARGET liblz4)
+shuffle_require(LZ4_FOUND "LZ4" liblz4-dev)
 pkg_check_modules(XXHASH QUIET IMPORTED_TARGET libxxhash)
 shuffle_require(XXHASH_FOUND "xxHash" libxxhash-dev)
 find_package(yaml-cpp CONFIG QUIET)  # the server's --config file; target yaml-cpp

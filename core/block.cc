@@ -45,7 +45,7 @@ absl::Status EncodeBlock(std::string_view raw, uint32_t record_count, Compressor
     SHUFFLE_RETURN_IF_ERROR(compressor->Compress(raw, out));
     size_t compressed = out->size() - start - kBlockHeaderSize;
     if (compressed < raw.size()) {
-      header.codec = BlockCodec::kZstd;
+      header.codec = compressor->codec();
     } else {
       out->resize(start + kBlockHeaderSize);
     }
@@ -77,7 +77,7 @@ absl::StatusOr<BlockHeader> ParseBlockHeader(std::string_view encoded) {
   }
   BlockHeader h;
   const auto codec = static_cast<uint8_t>(p[4]);
-  if (codec > static_cast<uint8_t>(BlockCodec::kZstd)) {
+  if (codec > static_cast<uint8_t>(BlockCodec::kLz4)) {
     return absl::DataLossError(absl::StrCat("unknown block codec ", codec));
   }
   h.codec = static_cast<BlockCodec>(codec);
@@ -122,7 +122,7 @@ absl::Status DecodeBlock(std::string_view encoded, Decompressor* decompressor, s
   if (decompressor == nullptr) {
     return absl::FailedPreconditionError("compressed block but no decompressor given");
   }
-  return decompressor->Decompress(stored, h.raw_size, raw);
+  return decompressor->Decompress(h.codec, stored, h.raw_size, raw);
 }
 
 }  // namespace shuffle::core

@@ -54,6 +54,28 @@ TEST_F(BlockTest, RoundTripCompressedAndRaw) {
   }
 }
 
+TEST_F(BlockTest, Lz4BlocksCarryTheirCodecAndDecodeWithTheSameDecompressor) {
+  auto lz4 = Compressor::Create(Codec::kLz4, 1);
+  ASSERT_TRUE(lz4.ok());
+  const std::string raw = Records(300000);
+  std::string zstd_block;
+  std::string lz4_block;
+  ASSERT_TRUE(EncodeBlock(raw, 3, compressor_.get(), &zstd_block).ok());
+  ASSERT_TRUE(EncodeBlock(raw, 3, lz4->get(), &lz4_block).ok());
+  EXPECT_EQ(ParseBlockHeader(zstd_block)->codec, BlockCodec::kZstd);
+  EXPECT_EQ(ParseBlockHeader(lz4_block)->codec, BlockCodec::kLz4);
+  EXPECT_LT(lz4_block.size(), raw.size() / 4);
+  for (const std::string& block : {lz4_block, zstd_block, lz4_block}) {
+    std::string decoded;
+    ASSERT_TRUE(DecodeBlock(block, decompressor_.get(), &decoded).ok());
+    EXPECT_EQ(decoded, raw);
+  }
+  // A codec byte past the known ones is refused before anything is decompressed.
+  std::string unknown = lz4_block;
+  unknown[4] = 3;
+  EXPECT_EQ(ParseBlockHeader(unknown).status().code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_F(BlockTest, IncompressibleDataIsStoredRaw) {
   std::string raw(8192, '\0');
   std::mt19937 rng(5);

@@ -36,7 +36,7 @@ TEST(CompressionTest, RoundTripsWithReusedContexts) {
         EXPECT_LT(compressed.size(), input.size() / 4);
       }
       std::string output = "prefix";
-      ASSERT_TRUE((*d)->Decompress(compressed, input.size(), &output).ok());
+      ASSERT_TRUE((*d)->Decompress(Codec::kZstd, compressed, input.size(), &output).ok());
       EXPECT_EQ(output, "prefix" + input);
     }
   }
@@ -51,24 +51,63 @@ TEST(CompressionTest, CorruptOrMismatchedInputIsDataLossAndAppendsNothing) {
   ASSERT_TRUE((*c)->Compress(input, &compressed).ok());
 
   std::string out;
-  absl::Status wrong_size = (*d)->Decompress(compressed, input.size() + 1, &out);
+  absl::Status wrong_size = (*d)->Decompress(Codec::kZstd, compressed, input.size() + 1, &out);
   EXPECT_EQ(wrong_size.code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(out.empty());
 
   std::string garbage = "definitely not zstd";
-  EXPECT_EQ((*d)->Decompress(garbage, 5, &out).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ((*d)->Decompress(Codec::kZstd, garbage, 5, &out).code(), absl::StatusCode::kDataLoss);
 
   std::string truncated = compressed.substr(0, compressed.size() / 2);
-  EXPECT_EQ((*d)->Decompress(truncated, input.size(), &out).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ((*d)->Decompress(Codec::kZstd, truncated, input.size(), &out).code(),
+            absl::StatusCode::kDataLoss);
   EXPECT_TRUE(out.empty());
 
   // The context stays usable after errors.
-  ASSERT_TRUE((*d)->Decompress(compressed, input.size(), &out).ok());
+  ASSERT_TRUE((*d)->Decompress(Codec::kZstd, compressed, input.size(), &out).ok());
   EXPECT_EQ(out, input);
 }
 
 TEST(CompressionTest, InvalidLevelIsRejected) {
   EXPECT_EQ(Compressor::Create(1000).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Compressor::Create(Codec::kLz4, 3).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Compressor::Create(Codec::kNone, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CompressionTest, Lz4RoundTripsAtEveryAccelerationAndDetectsCorruption) {
+  auto d = Decompressor::Create();
+  ASSERT_TRUE(d.ok());
+  const std::string input = Text(100000);
+  for (int level : {1, -1, -3, -10}) {
+    auto c = Compressor::Create(Codec::kLz4, level);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ((*c)->codec(), Codec::kLz4);
+    std::string compressed;
+    ASSERT_TRUE((*c)->Compress(input, &compressed).ok());
+    EXPECT_LT(compressed.size(), input.size() / 4) << level;
+    std::string output = "prefix";
+    ASSERT_TRUE((*d)->Decompress(Codec::kLz4, compressed, input.size(), &output).ok());
+    EXPECT_EQ(output, "prefix" + input);
+
+    std::string out;
+    EXPECT_EQ((*d)->Decompress(Codec::kLz4, compressed, input.size() + 1, &out).code(),
+              absl::StatusCode::kDataLoss);
+    EXPECT_EQ((*d)->Decompress(Codec::kLz4, compressed.substr(0, compressed.size() / 2),
+                               input.size(), &out)
+                  .code(),
+              absl::StatusCode::kDataLoss);
+    // A zstd frame read as LZ4 and the other way round are refused, not misread.
+    EXPECT_FALSE((*d)->Decompress(Codec::kZstd, compressed, input.size(), &out).ok());
+    EXPECT_TRUE(out.empty());
+  }
+}
+
+TEST(CompressionTest, CodecNamesParseBack) {
+  for (Codec codec : {Codec::kNone, Codec::kZstd, Codec::kLz4}) {
+    EXPECT_EQ(*ParseCodec(CodecName(codec)), codec);
+  }
+  EXPECT_EQ(ParseCodec("snappy").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -64,10 +64,15 @@ ClientOptions Options(const shuffle_target& t, const shuffle_options* o = nullpt
 
 namespace shuffle::client {
 
+static_assert(SHUFFLE_CODEC_NONE == static_cast<int>(core::Codec::kNone) &&
+              SHUFFLE_CODEC_ZSTD == static_cast<int>(core::Codec::kZstd) &&
+              SHUFFLE_CODEC_LZ4 == static_cast<int>(core::Codec::kLz4));
+
 ClientOptions FromC(const shuffle_options* o) {
   ClientOptions options;
   if (o != nullptr) {
     options.compression_level = o->compression_level;
+    options.compression_codec = static_cast<shuffle::core::Codec>(o->compression_codec);
     options.max_bytes_in_flight = o->max_bytes_in_flight;
     options.max_parallel_servers = o->max_parallel_servers;
     options.connect_timeout_ms = o->connect_timeout_ms;
@@ -108,7 +113,8 @@ void shuffle_options_init(shuffle_options* options) {
                              .tls_ca_file = nullptr,
                              .tls_cert_file = nullptr,
                              .tls_key_file = nullptr,
-                             .tls_server_name = nullptr};
+                             .tls_server_name = nullptr,
+                             .compression_codec = static_cast<int>(d.compression_codec)};
 }
 
 int shuffle_writer_open(const shuffle_target* target, uint32_t map_id, uint32_t attempt,

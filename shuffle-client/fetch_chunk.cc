@@ -51,8 +51,9 @@ absl::Status DecodeFetchData(const proto::FetchData& data, const BlockSource& so
       }
       ref.decompressed = true;
       ref.offset = chunk->decompressed_.size();
-      absl::Status st = decompressor->Decompress(encoded.substr(core::kBlockHeaderSize),
-                                                 header.raw_size, &chunk->decompressed_);
+      absl::Status st =
+          decompressor->Decompress(header.codec, encoded.substr(core::kBlockHeaderSize),
+                                   header.raw_size, &chunk->decompressed_);
       if (!st.ok()) {
         return Corrupt(source, origin, st);
       }

@@ -322,8 +322,9 @@ absl::StatusOr<std::unique_ptr<MapOutputWriter>> MapOutputWriter::Open(const Cli
     }
     impl->targets.push_back(WriteTarget{.conn = *std::move(replica)});
   }
-  if (options.compression_level != 0) {
-    SHUFFLE_ASSIGN_OR_RETURN(impl->compressor, core::Compressor::Create(options.compression_level));
+  if (options.compression_level != 0 && options.compression_codec != core::Codec::kNone) {
+    SHUFFLE_ASSIGN_OR_RETURN(impl->compressor, core::Compressor::Create(options.compression_codec,
+                                                                        options.compression_level));
   }
   impl->buffers.resize(shuffle.num_partitions);
   impl->records.resize(shuffle.num_partitions);

@@ -84,6 +84,7 @@ absl::Status ToOptions(JNIEnv* env, jlongArray array, jobjectArray tls,
   out->max_backoff_ms = v[kOptionMaxBackoffMs];
   out->register_shuffle_on_push = v[kOptionRegisterShuffleOnPush] != 0;
   out->writer_waits_for_server = v[kOptionWriterWaitsForServer] != 0;
+  out->compression_codec = static_cast<core::Codec>(v[kOptionCompressionCodec]);  // checked at open
   return ToTlsOptions(env, tls, out);
 }
 

@@ -54,7 +54,8 @@ inline constexpr int kOptionInitialBackoffMs = 6;
 inline constexpr int kOptionMaxBackoffMs = 7;
 inline constexpr int kOptionRegisterShuffleOnPush = 8;
 inline constexpr int kOptionWriterWaitsForServer = 9;
-inline constexpr int kOptionCount = 10;
+inline constexpr int kOptionCompressionCodec = 10;
+inline constexpr int kOptionCount = 11;
 
 template <typename T>
 T* FromHandle(jlong handle) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,27 @@ std::string BlockBytes(uint32_t m, uint32_t attempt, uint32_t p, uint32_t b) {
     s += s.substr(0, 13);
   }
   return s;
+}
+
+// Every block a C ABI reader delivers, then closes it; a failed call fails the test.
+std::multiset<std::string> ReadAllBlocks(shuffle_reader* reader) {
+  std::multiset<std::string> blocks;
+  shuffle_error err{};
+  for (;;) {
+    const void* data = nullptr;
+    size_t len = 0;
+    int has = 0;
+    if (shuffle_reader_next_block(reader, &data, &len, &has, &err) != 0) {
+      ADD_FAILURE() << err.message;
+      break;
+    }
+    if (has == 0) {
+      break;
+    }
+    blocks.emplace(static_cast<const char*>(data), len);
+  }
+  shuffle_reader_close(reader);
+  return blocks;
 }
 
 class LocationsTest : public ::testing::Test {
@@ -273,19 +295,7 @@ TEST_F(LocationsTest, TheCAbiWritesASecondCopyAndNamesTheServerThatFailed) {
                                           &reader, &err),
             0)
       << err.message;
-  std::multiset<std::string> blocks;
-  for (;;) {
-    const void* data = nullptr;
-    size_t len = 0;
-    int has = 0;
-    ASSERT_EQ(shuffle_reader_next_block(reader, &data, &len, &has, &err), 0) << err.message;
-    if (has == 0) {
-      break;
-    }
-    blocks.emplace(static_cast<const char*>(data), len);
-  }
-  shuffle_reader_close(reader);
-  EXPECT_EQ(blocks, expected);
+  EXPECT_EQ(ReadAllBlocks(reader), expected);
 
   // One copy when no replica is named: the commit says so with a null replica status.
   const shuffle_target on_replica{.server = replica.c_str(),
@@ -322,6 +332,58 @@ TEST_F(LocationsTest, TheCAbiWritesASecondCopyAndNamesTheServerThatFailed) {
             0);
   EXPECT_EQ(std::string(shuffle_writer_failed_server(writer)), doomed) << err.message;
   shuffle_writer_close(writer);
+}
+
+// The C ABI's codec option: LZ4 blocks are written smaller than their records and read back
+// whole (the reader decodes whatever codec a block carries); a codec the library does not know
+// fails the open with a message that names the ones it does.
+TEST_F(LocationsTest, TheCAbiWritesLz4BlocksAndRefusesAnUnknownCodec) {
+  const std::string address = servers_[0]->data_address();
+  const ClientOptions tls = testsupport::WithRunTls({});
+  shuffle_options options;
+  shuffle_options_init(&options);
+  EXPECT_EQ(options.compression_codec, SHUFFLE_CODEC_ZSTD);
+  options.register_shuffle_on_push = 1;
+  options.compression_codec = SHUFFLE_CODEC_LZ4;
+  options.tls_ca_file = tls.tls_ca_file.c_str();
+  const shuffle_target target{.server = address.c_str(),
+                              .app_id = kApp,
+                              .token = nullptr,
+                              .shuffle_id = 6,
+                              .num_partitions = kPartitions};
+  shuffle_error err{};
+  shuffle_writer* writer = nullptr;
+  ASSERT_EQ(shuffle_writer_open_with_options(&target, &options, 2, 1, &writer, &err), 0)
+      << err.message;
+  std::multiset<std::string> expected;
+  uint64_t raw_bytes = 0;
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    for (uint32_t b = 0; b < 3; ++b) {
+      const std::string block = BlockBytes(2, 1, p, b);
+      ASSERT_EQ(shuffle_writer_write_block(writer, p, block.data(), block.size(), 1, &err), 0)
+          << err.message;
+      expected.insert(block);
+      raw_bytes += block.size();
+    }
+  }
+  uint8_t* status = nullptr;
+  size_t status_len = 0;
+  int won = 0;
+  ASSERT_EQ(shuffle_writer_commit(writer, &status, &status_len, &won, &err), 0) << err.message;
+  EXPECT_LT(shuffle_writer_encoded_bytes(writer), raw_bytes / 2);
+  shuffle_writer_close(writer);
+  shuffle_free(status);
+
+  const shuffle_map_location at{.address = address.c_str(), .map_id = 2, .attempt = 1};
+  shuffle_reader* reader = nullptr;
+  ASSERT_EQ(shuffle_reader_open_locations(&target, &options, 0, kPartitions, &at, 1, &reader, &err),
+            0)
+      << err.message;
+  EXPECT_EQ(ReadAllBlocks(reader), expected);
+
+  options.compression_codec = 9;
+  EXPECT_NE(shuffle_writer_open_with_options(&target, &options, 3, 1, &writer, &err), 0);
+  EXPECT_THAT(err.message, ::testing::HasSubstr("zstd or lz4"));
 }
 
 TEST_F(LocationsTest, AnAttemptTheServerDoesNotHoldFailsNamingTheServer) {

@@ -1,11 +1,12 @@
 // The block: the unit a map task pushes and a reducer verifies. A block holds the serialized
-// records of one partition, optionally zstd-compressed, behind a fixed 32-byte header whose
+// records of one partition, optionally zstd- or LZ4-compressed, behind a fixed 32-byte header whose
 // checksum covers the header fields and the stored bytes. The client writes the checksum; the
 // reader checks it; the server may scrub it. Pure functions; safe from any thread (the
 // Compressor/Decompressor passed in are not).
 //
 // Layout (little-endian):
-//   0  u32 magic "SBLK"     4  u8 codec     5  u8 version (1)    6  u16 reserved (0)
+//   0  u32 magic "SBLK"     4  u8 codec (Codec: 0 none, 1 zstd, 2 lz4)
+//   5  u8 version (1)       6  u16 reserved (0)
 //   8  u32 raw_size        12  u32 stored_size                  16  u32 record_count
 //  20  u32 reserved (0)    24  u64 checksum of bytes [0, 24) followed by the stored bytes
 //  32  stored bytes (stored_size of them)
@@ -23,7 +24,7 @@
 
 namespace shuffle::core {
 
-enum class BlockCodec : uint8_t { kNone = 0, kZstd = 1 };
+using BlockCodec = Codec;
 
 inline constexpr size_t kBlockHeaderSize = 32;
 inline constexpr uint32_t kBlockMagic = 0x4b4c4253;  // "SBLK"
@@ -42,8 +43,8 @@ struct BlockHeader {
 };
 
 // Encodes `raw` (record_count records) as one block appended to `*out`. With a compressor the
-// payload is zstd-compressed, unless that would not make it smaller, in which case it is stored
-// raw. REQUIRES: raw.size() <= kMaxBlockSize.
+// payload is compressed with its codec, unless that would not make it smaller, in which case it is
+// stored raw. REQUIRES: raw.size() <= kMaxBlockSize.
 absl::Status EncodeBlock(std::string_view raw, uint32_t record_count, Compressor* compressor,
                          std::string* out);
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "shuffle/core/compression.h"
 #include "shuffle/core/ids.h"
 
 namespace shuffle::client {
@@ -26,7 +27,9 @@ struct ClientOptions {
 
   // --- writer
   uint32_t block_bytes = 256u << 10;  ///< raw record bytes per block, before compression
-  int compression_level = 1;          ///< zstd level; 0 disables compression
+  /// Level for compression_codec (core::Compressor::Create); 0 disables compression.
+  int compression_level = 1;
+  core::Codec compression_codec = core::Codec::kZstd;  ///< kZstd or kLz4
   uint64_t push_batch_bytes = 4u << 20;
   uint32_t max_pushes_in_flight = 4;
   /// Record bytes a writer buffers across partitions before it cuts blocks early.

@@ -64,7 +64,7 @@ void shuffle_reader_close(shuffle_reader* reader);
 
 /* Client options; shuffle_options_init() fills the library's defaults. */
 typedef struct shuffle_options { /* NOLINT(readability-identifier-naming) */
-  int compression_level;         /* zstd level; 0: blocks stored uncompressed */
+  int compression_level;         /* compression_codec's level; 0: blocks stored uncompressed */
   uint64_t max_bytes_in_flight;  /* reader: decoded bytes fetched but not yet consumed */
   uint32_t max_parallel_servers; /* reader: servers fetched from at once */
   int64_t connect_timeout_ms;
@@ -84,7 +84,13 @@ typedef struct shuffle_options { /* NOLINT(readability-identifier-naming) */
   const char* tls_cert_file;
   const char* tls_key_file;
   const char* tls_server_name;
+  /* Writer: the blocks' codec, SHUFFLE_CODEC_ZSTD (the default) or SHUFFLE_CODEC_LZ4 (then
+   * compression_level is 1, or -N for LZ4's acceleration N); SHUFFLE_CODEC_NONE stores them
+   * uncompressed. A reader decodes every codec. */
+  int compression_codec;
 } shuffle_options;
+
+enum { SHUFFLE_CODEC_NONE = 0, SHUFFLE_CODEC_ZSTD = 1, SHUFFLE_CODEC_LZ4 = 2 };
 
 void shuffle_options_init(shuffle_options* options);
 

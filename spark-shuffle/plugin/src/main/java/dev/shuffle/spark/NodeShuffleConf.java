@@ -4,6 +4,7 @@ import dev.shuffle.spark.client.NativeOptions;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.apache.spark.SparkConf;
 
@@ -27,6 +28,7 @@ public final class NodeShuffleConf implements Serializable {
   public static final String NATIVE_LIBRARY = PREFIX + "nativeLibrary";
   public static final String BLOCK_SIZE = PREFIX + "writer.blockSize";
   public static final String BUFFER_SIZE = PREFIX + "writer.bufferSize";
+  public static final String COMPRESSION_CODEC = PREFIX + "compressionCodec";
   public static final String COMPRESSION_LEVEL = PREFIX + "compressionLevel";
   public static final String MAX_BYTES_IN_FLIGHT = PREFIX + "reader.maxBytesInFlight";
   public static final String MAX_PARALLEL_SERVERS = PREFIX + "reader.maxParallelServers";
@@ -62,7 +64,8 @@ public final class NodeShuffleConf implements Serializable {
           Map.entry(NATIVE_LIBRARY, ""),
           Map.entry(BLOCK_SIZE, "64k"),
           Map.entry(BUFFER_SIZE, "32m"),
-          Map.entry(COMPRESSION_LEVEL, "-3"),
+          Map.entry(COMPRESSION_CODEC, "lz4"),
+          Map.entry(COMPRESSION_LEVEL, "1"),
           Map.entry(MAX_BYTES_IN_FLIGHT, "48m"),
           Map.entry(MAX_PARALLEL_SERVERS, "8"),
           Map.entry(CONNECT_TIMEOUT, "5s"),
@@ -86,6 +89,7 @@ public final class NodeShuffleConf implements Serializable {
   private final String nativeLibrary;
   private final int blockSize;
   private final long bufferSize;
+  private final int compressionCodec;
   private final int compressionLevel;
   private final long maxBytesInFlight;
   private final int maxParallelServers;
@@ -112,7 +116,8 @@ public final class NodeShuffleConf implements Serializable {
     nativeLibrary = conf.get(NATIVE_LIBRARY, "").trim();
     blockSize = (int) bytes(conf, BLOCK_SIZE, 1024, 16L << 20);
     bufferSize = bytes(conf, BUFFER_SIZE, 1L << 20, 1L << 40);
-    compressionLevel = (int) whole(conf, COMPRESSION_LEVEL, -10, 19);
+    compressionCodec = codec(conf);
+    compressionLevel = compressionLevel(conf, compressionCodec);
     maxBytesInFlight = bytes(conf, MAX_BYTES_IN_FLIGHT, 1L << 20, 1L << 40);
     maxParallelServers = (int) whole(conf, MAX_PARALLEL_SERVERS, 1, 1024);
     connectTimeoutMs = millis(conf, CONNECT_TIMEOUT, 1, 3_600_000);
@@ -214,6 +219,37 @@ public final class NodeShuffleConf implements Serializable {
     return v;
   }
 
+  /** The blocks' codec, as the C ABI numbers it (SHUFFLE_CODEC_*). */
+  private static int codec(SparkConf conf) {
+    String value = conf.get(COMPRESSION_CODEC, DEFAULTS.get(COMPRESSION_CODEC)).trim();
+    return switch (value.toLowerCase(Locale.ROOT)) {
+      case "none" -> NativeOptions.CODEC_NONE;
+      case "zstd" -> NativeOptions.CODEC_ZSTD;
+      case "lz4" -> NativeOptions.CODEC_LZ4;
+      default ->
+          throw new IllegalArgumentException(
+              COMPRESSION_CODEC + "=" + value + ": expected zstd, lz4 or none");
+    };
+  }
+
+  /** The level with zstd when none is set: `zstd --fast=3`, chosen with bench/spark/run. */
+  public static final int ZSTD_DEFAULT_LEVEL = -3;
+
+  /**
+   * LZ4's levels are 1 (its default, the default here) or -1 to -10 (its acceleration); zstd's run
+   * from -10 (its fast levels) to 19, with {@link #ZSTD_DEFAULT_LEVEL} by default; 0 stores
+   * blocks uncompressed.
+   */
+  private static int compressionLevel(SparkConf conf, int codec) {
+    if (codec == NativeOptions.CODEC_LZ4) {
+      return (int) whole(conf, COMPRESSION_LEVEL, -10, 1);
+    }
+    if (!conf.contains(COMPRESSION_LEVEL)) {
+      return ZSTD_DEFAULT_LEVEL;
+    }
+    return (int) whole(conf, COMPRESSION_LEVEL, -10, 19);
+  }
+
   private static long millis(SparkConf conf, String key, long min, long max) {
     String value = conf.get(key, DEFAULTS.get(key));
     long v;
@@ -247,6 +283,7 @@ public final class NodeShuffleConf implements Serializable {
         retryMaxWaitMs,
         /* registerShuffleOnPush= */ true,
         /* writerWaitsForServer= */ true,
+        compressionCodec,
         tlsCaFile,
         tlsCertFile,
         tlsKeyFile,

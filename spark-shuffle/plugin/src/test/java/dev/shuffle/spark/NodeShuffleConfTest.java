@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.shuffle.spark.client.NativeOptions;
 import java.util.List;
 import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
@@ -14,7 +15,8 @@ class NodeShuffleConfTest {
     NodeShuffleConf c = NodeShuffleConf.from(new SparkConf(false));
     assertEquals(64 << 10, c.blockSize());
     assertEquals(32L << 20, c.bufferSize());
-    assertEquals(-3, c.nativeOptions().compressionLevel());
+    assertEquals(1, c.nativeOptions().compressionLevel());
+    assertEquals(NativeOptions.CODEC_LZ4, c.nativeOptions().compressionCodec());
     assertEquals(List.of(), c.servers());
     assertEquals("default", c.namespace());
     assertEquals(20_000, c.controlTimeoutMs());
@@ -37,6 +39,32 @@ class NodeShuffleConfTest {
     assertEquals(1 << 20, c.blockSize());
     assertEquals(120_000, c.nativeOptions().ioTimeoutMs());
     assertEquals(0, c.nativeOptions().compressionLevel());
+  }
+
+  @Test
+  void eachCodecHasLevelsOfItsOwn() {
+    SparkConf lz4 = new SparkConf(false).set(NodeShuffleConf.COMPRESSION_LEVEL, "-4");
+    assertEquals(-4, NodeShuffleConf.from(lz4).nativeOptions().compressionLevel());
+    IllegalArgumentException high =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> NodeShuffleConf.from(lz4.clone().set(NodeShuffleConf.COMPRESSION_LEVEL, "3")));
+    assertTrue(high.getMessage().contains("from -10 to 1"), high.getMessage());
+
+    SparkConf zstd = new SparkConf(false).set(NodeShuffleConf.COMPRESSION_CODEC, "ZSTD");
+    NodeShuffleConf c = NodeShuffleConf.from(zstd);
+    assertEquals(NativeOptions.CODEC_ZSTD, c.nativeOptions().compressionCodec());
+    assertEquals(NodeShuffleConf.ZSTD_DEFAULT_LEVEL, c.nativeOptions().compressionLevel());
+    assertEquals(
+        9,
+        NodeShuffleConf.from(zstd.clone().set(NodeShuffleConf.COMPRESSION_LEVEL, "9"))
+            .nativeOptions()
+            .compressionLevel());
+    assertEquals(
+        NativeOptions.CODEC_NONE,
+        NodeShuffleConf.from(new SparkConf(false).set(NodeShuffleConf.COMPRESSION_CODEC, "none"))
+            .nativeOptions()
+            .compressionCodec());
   }
 
   @Test
@@ -75,8 +103,9 @@ class NodeShuffleConfTest {
         new String[][] {
           {NodeShuffleConf.BLOCK_SIZE, "lots", "expected a size"},
           {NodeShuffleConf.BLOCK_SIZE, "64m", "expected a size from 1024 to 16777216"},
-          {NodeShuffleConf.COMPRESSION_LEVEL, "30", "whole number from -10 to 19"},
-          {NodeShuffleConf.COMPRESSION_LEVEL, "-11", "whole number from -10 to 19"},
+          {NodeShuffleConf.COMPRESSION_LEVEL, "30", "whole number from -10 to 1"},
+          {NodeShuffleConf.COMPRESSION_LEVEL, "-11", "whole number from -10 to 1"},
+          {NodeShuffleConf.COMPRESSION_CODEC, "snappy", "expected zstd, lz4 or none"},
           {NodeShuffleConf.MAX_RETRIES, "x", "whole number"},
           {NodeShuffleConf.IO_TIMEOUT, "soon", "expected a duration"},
           {NodeShuffleConf.NAMESPACE, " ", "must not be empty"},

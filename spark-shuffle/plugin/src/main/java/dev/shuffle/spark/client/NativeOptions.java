@@ -16,10 +16,17 @@ public record NativeOptions(
     long maxBackoffMs,
     boolean registerShuffleOnPush,
     boolean writerWaitsForServer,
+    int compressionCodec,
     String tlsCaFile,
     String tlsCertFile,
     String tlsKeyFile,
     String tlsServerName) {
+
+  /** The codecs as the C ABI numbers them (SHUFFLE_CODEC_* in shuffle_client_c.h). */
+  public static final int CODEC_NONE = 0;
+
+  public static final int CODEC_ZSTD = 1;
+  public static final int CODEC_LZ4 = 2;
 
   /** The TLS settings in the order jni_util.h reads them: CA, certificate, key, server name. */
   public String[] tlsArray() {
@@ -37,7 +44,8 @@ public record NativeOptions(
       initialBackoffMs,
       maxBackoffMs,
       registerShuffleOnPush ? 1 : 0,
-      writerWaitsForServer ? 1 : 0
+      writerWaitsForServer ? 1 : 0,
+      compressionCodec
     };
   }
 }
