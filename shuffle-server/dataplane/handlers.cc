@@ -80,7 +80,7 @@ RequestHandler::RequestHandler(storage::StorageEngine* engine, const DataPlaneOp
       fetch_frame_bytes_(options.fetch_frame_bytes == 0 ? 1 : options.fetch_frame_bytes),
       token_authority_(options.token_authority) {}
 
-absl::Status RequestHandler::Handle(const core::Frame& frame, ResponseWriter& out) const {
+absl::Status RequestHandler::Handle(core::Frame& frame, ResponseWriter& out) const {
   const auto start = std::chrono::steady_clock::now();
   auto timed = [&](core::LatencyHistogram& histogram, absl::Status status) {
     histogram.Observe(
@@ -102,7 +102,7 @@ absl::Status RequestHandler::Handle(const core::Frame& frame, ResponseWriter& ou
   }
 }
 
-absl::Status RequestHandler::HandlePush(const core::Frame& frame, ResponseWriter& out) const {
+absl::Status RequestHandler::HandlePush(core::Frame& frame, ResponseWriter& out) const {
   proto::PushRequest req;
   SHUFFLE_RETURN_IF_ERROR(ParseHeader(frame, out.peer(), &req));
   const std::string what =
@@ -119,9 +119,12 @@ absl::Status RequestHandler::HandlePush(const core::Frame& frame, ResponseWriter
         what, ": its ", req.blocks_size(), " block lengths add up to ", total,
         " bytes but the payload has ", frame.payload.size(), "; the client built a bad request"));
   }
+  // The payload moves to the heap once; the engine keeps large blocks as views into it.
+  auto shared_payload = std::make_shared<const std::string>(std::move(frame.payload));
+  frame.payload = std::string();
   std::vector<storage::PushedBlock> blocks;
   blocks.reserve(req.blocks_size());
-  std::string_view payload = frame.payload;
+  std::string_view payload = *shared_payload;
   size_t offset = 0;
   for (const proto::BlockRef& ref : req.blocks()) {
     blocks.push_back(storage::PushedBlock{.partition = core::PartitionId(ref.partition_id()),
@@ -136,9 +139,11 @@ absl::Status RequestHandler::HandlePush(const core::Frame& frame, ResponseWriter
         what));
   }
   SHUFFLE_RETURN_IF_ERROR(core::Annotate(
-      engine_->Push(key, core::MapId(req.map_id()), core::AttemptId(req.attempt()), blocks), what));
+      engine_->Push(key, core::MapId(req.map_id()), core::AttemptId(req.attempt()), blocks,
+                    std::move(shared_payload)),
+      what));
   proto::PushResponse resp;
-  resp.set_accepted_bytes(frame.payload.size());
+  resp.set_accepted_bytes(total);
   return out.Send(OutFrame(core::EncodeFrame(FrameType::kPushResponse, frame.request_id,
                                              resp.SerializeAsString(), /*payload=*/{})));
 }

@@ -49,8 +49,10 @@ class RequestHandler {
 
   // Handles a kPushRequest, kCommitRequest, kFetchRequest or kLookupRequest, writing its responses
   // to `out`.
-  // A non-OK status is the request's failure; the caller answers it with a kError frame.
-  absl::Status Handle(const core::Frame& frame, ResponseWriter& out) const;
+  // A non-OK status is the request's failure; the caller answers it with a kError frame. A push's
+  // payload is moved out of `frame` (the engine holds its large blocks without a copy); the
+  // frame's type and request id stay.
+  absl::Status Handle(core::Frame& frame, ResponseWriter& out) const;
 
   // Time spent handling requests (for a fetch: until its last frame was queued).
   struct Latencies {
@@ -67,7 +69,7 @@ class RequestHandler {
   void set_control_address(std::string address) { control_address_ = std::move(address); }
 
  private:
-  absl::Status HandlePush(const core::Frame& frame, ResponseWriter& out) const;
+  absl::Status HandlePush(core::Frame& frame, ResponseWriter& out) const;
   absl::Status HandleCommit(const core::Frame& frame, ResponseWriter& out) const;
   absl::Status HandleFetch(const core::Frame& frame, ResponseWriter& out) const;
   absl::Status HandleLookup(const core::Frame& frame, ResponseWriter& out) const;

@@ -198,7 +198,8 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
 }
 
 absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::AttemptId attempt,
-                                 const std::vector<PushedBlock>& blocks) {
+                                 const std::vector<PushedBlock>& blocks,
+                                 std::shared_ptr<const std::string> payload) {
   SHUFFLE_ASSIGN_OR_RETURN(PushTotals totals, VerifyPushedBlocks(key, map, attempt, blocks));
   Impl& impl = *impl_;
   absl::MutexLock lock(&impl.mu);
@@ -206,7 +207,7 @@ absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::A
                            impl.AdmitPush(key, map, attempt, blocks, totals.bytes));
   SHUFFLE_RETURN_IF_ERROR(impl.WaitForMemory(key, *shuffle, totals.bytes));
   SHUFFLE_ASSIGN_OR_RETURN(AttemptState * state, Catalog::AttemptForPush(*shuffle, map, attempt));
-  impl.TakeBlocks(shuffle, *state, map, attempt, blocks, totals);
+  impl.TakeBlocks(shuffle, *state, map, attempt, blocks, totals, payload);
   return absl::OkStatus();
 }
 
@@ -264,7 +265,8 @@ absl::Status StorageEngine::Impl::WaitForMemory(const ShuffleKey& key, const Shu
 void StorageEngine::Impl::TakeBlocks(const ShufflePtr& shuffle, AttemptState& state,
                                      core::MapId map, core::AttemptId attempt,
                                      const std::vector<PushedBlock>& blocks,
-                                     const PushTotals& totals) {
+                                     const PushTotals& totals,
+                                     const std::shared_ptr<const std::string>& payload) {
   bool wake = false;
   for (const PushedBlock& pushed : blocks) {
     auto block = std::make_shared<PendingBlock>();
@@ -275,7 +277,11 @@ void StorageEngine::Impl::TakeBlocks(const ShufflePtr& shuffle, AttemptState& st
                               .seq = state.next_seq++,
                               .partition = partition,
                               .length = static_cast<uint32_t>(pushed.bytes.size())};
-    block->bytes.assign(pushed.bytes.data(), pushed.bytes.size());
+    if (payload != nullptr && buffers.IsDirect(pushed.bytes.size())) {
+      block->ShareBytes(payload, pushed.bytes);  // an extent of its own: no copy
+    } else {
+      block->CopyBytes(pushed.bytes);  // small blocks must not pin a whole frame
+    }
     PartitionTotal& t = state.totals[partition];
     t.partition = partition;
     t.bytes += pushed.bytes.size();

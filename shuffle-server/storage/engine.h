@@ -233,8 +233,12 @@ class StorageEngine {
 
   // Accepts blocks of one map attempt. Every block is verified (core::VerifyBlock) first; on any
   // error nothing of this call is kept. Waits while memory is over budget (backpressure).
+  // Blocks are copied, unless `payload` is given: then every block's bytes lie within *payload
+  // (the push frame's), which must not change, and blocks large enough to be extents of their
+  // own keep a share of it until they are durable instead of a copy.
   absl::Status Push(const ShuffleKey& key, core::MapId map, core::AttemptId attempt,
-                    const std::vector<PushedBlock>& blocks);
+                    const std::vector<PushedBlock>& blocks,
+                    std::shared_ptr<const std::string> payload = nullptr);
 
   // Makes the attempt durable, then returns; see CommitResult.
   absl::StatusOr<CommitResult> Commit(const ShuffleKey& key, const CommitRequest& request);

@@ -108,7 +108,8 @@ struct StorageEngine::Impl {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void TakeBlocks(const ShufflePtr& shuffle, AttemptState& state, core::MapId map,
                   core::AttemptId attempt, const std::vector<PushedBlock>& blocks,
-                  const PushTotals& totals) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+                  const PushTotals& totals, const std::shared_ptr<const std::string>& payload)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::Status CheckDiskSpace(uint32_t dir, uint64_t incoming) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // UNAVAILABLE ("server draining") for `what` (a push, commit or registration), counted.
   absl::Status RefuseWhileDraining(std::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);

@@ -252,7 +252,7 @@ absl::Status StorageEngine::Impl::ReplayLogRegion(
     }
     auto block = std::make_shared<PendingBlock>();
     block->entry = entry;
-    block->bytes.assign(bytes.data(), bytes.size());
+    block->CopyBytes(bytes);
     block->log = live;
     PartitionBuffer& buffer = shuffle.partitions[entry.partition];
     buffer.bytes += bytes.size();

@@ -111,6 +111,32 @@ TEST_F(EngineTest, CommittedSmallAndLargeBlocksReadBackExactly) {
   EXPECT_EQ(large->size(), kPartitions * 7);
 }
 
+// A push frame's payload handed to the engine: its large blocks are kept as views into it (no
+// copy) until they are durable, its small blocks are copied (they must not pin the frame), and
+// both read back exactly.
+TEST_F(EngineTest, LargeBlocksOfASharedPayloadAreHeldWithoutACopyUntilDurable) {
+  const std::string large = MakeBlock(7, 4, 0, 0, 0, 100 << 10);  // direct: >= 64 KiB here
+  const std::string small = MakeBlock(7, 4, 0, 1, 1, 1000);
+  auto payload = std::make_shared<const std::string>(large + small);
+  const std::string_view view = *payload;
+  ASSERT_TRUE(engine_
+                  ->Push(kShuffle, MapId(4), AttemptId(0),
+                         {{PartitionId(0), view.substr(0, large.size())},
+                          {PartitionId(1), view.substr(large.size())}},
+                         payload)
+                  .ok());
+  EXPECT_EQ(payload.use_count(), 2);  // the large block's share; the small one was copied
+  auto committed = engine_->Commit(kShuffle, CommitRequest{.map = MapId(4),
+                                                           .attempt = AttemptId(0),
+                                                           .num_partitions = kPartitions,
+                                                           .expected_blocks = 2,
+                                                           .expected_bytes = payload->size()});
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  EXPECT_EQ(payload.use_count(), 1);  // durable in its extent: the share is given back
+  EXPECT_EQ(ReadAndVerify(*engine_, kShuffle, 0, 100 << 10)[std::make_pair(4u, 0u)], 1);
+  EXPECT_EQ(ReadAndVerify(*engine_, kShuffle, 1, 1000)[std::make_pair(4u, 0u)], 1);
+}
+
 TEST_F(EngineTest, CommitReportsPerPartitionTotals) {
   auto result = WriteMap(*engine_, kShuffle, 3, 1, kPartitions, 2, 500);
   ASSERT_TRUE(result.ok()) << result.status();

@@ -91,7 +91,7 @@ void IoRound::AddDirect(RoundContext& ctx, const ShufflePtr& shuffle, const Bloc
   job.partition = block->entry.partition;
   job.dir = ctx.layout.DirOfPartition(job.partition);
   job.direct = true;
-  job.length = block->bytes.size();
+  job.length = block->bytes().size();
   job.logs.push_back(nullptr);
   block->flush_round = id_;
   job.blocks.push_back(block);
@@ -136,7 +136,7 @@ void IoRound::AddCommit(RoundContext& ctx, const std::shared_ptr<CommitWaiter>& 
 void IoRound::ReserveLogRegion(RoundContext& ctx, ShuffleState& shuffle, CommitJob& job) {
   uint64_t length = 0;
   for (const BlockPtr& block : job.log_blocks) {
-    length += block->bytes.size();
+    length += block->bytes().size();
   }
   const uint64_t handle = shuffle.record.handle;
   CommitLog::Reservation reservation =
@@ -226,8 +226,8 @@ IoRound::WriteBatch IoRound::PrepareWrites(BufferPool& buffers) {
     job.buffer = buffers.Take(padded);
     size_t at = 0;
     for (const BlockPtr& block : job.blocks) {
-      std::memcpy(job.buffer.data() + at, block->bytes.data(), block->bytes.size());
-      at += block->bytes.size();
+      std::memcpy(job.buffer.data() + at, block->bytes().data(), block->bytes().size());
+      at += block->bytes().size();
     }
     std::memset(job.buffer.data() + at, 0, padded - at);
     batch.ops.push_back(IoOp{.kind = IoKind::kWrite,
@@ -243,7 +243,7 @@ IoRound::WriteBatch IoRound::PrepareWrites(BufferPool& buffers) {
       continue;
     }
     for (const BlockPtr& block : job.log_blocks) {
-      job.log_bytes.append(block->bytes);
+      job.log_bytes.append(block->bytes());
     }
     batch.ops.push_back(IoOp{.kind = IoKind::kWrite,
                              .file = job.log_file,

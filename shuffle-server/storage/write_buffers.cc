@@ -22,7 +22,7 @@ void WriteBuffers::Enqueue(const ShufflePtr& shuffle, uint32_t partition) {
 }
 
 bool WriteBuffers::Add(const ShufflePtr& shuffle, BlockPtr block) {
-  const uint64_t size = block->bytes.size();
+  const uint64_t size = block->bytes().size();
   memory_bytes_ += size;
   if (IsDirect(size)) {
     direct_queue_.emplace_back(shuffle, std::move(block));
@@ -47,7 +47,7 @@ void WriteBuffers::AddReplayed(const ShufflePtr& shuffle) {
   for (uint32_t p = 0; p < shuffle->partitions.size(); ++p) {
     PartitionBuffer& buffer = shuffle->partitions[p];
     for (const BlockPtr& block : buffer.blocks) {
-      memory_bytes_ += block->bytes.size();
+      memory_bytes_ += block->bytes().size();
     }
     if (buffer.bytes >= limits_.extent_bytes) {
       Enqueue(shuffle, p);
@@ -59,10 +59,10 @@ void WriteBuffers::AddReplayed(const ShufflePtr& shuffle) {
 }
 
 void WriteBuffers::Release(PendingBlock& block) {
-  if (block.state != BlockState::kDurable && !block.bytes.empty()) {
-    memory_bytes_ -= block.bytes.size();
+  if (block.state != BlockState::kDurable && !block.bytes().empty()) {
+    memory_bytes_ -= block.bytes().size();
   }
-  std::string().swap(block.bytes);
+  block.DropBytes();
   block.state = BlockState::kDurable;
 }
 
@@ -81,7 +81,7 @@ void WriteBuffers::Take(const ShufflePtr& shuffle, uint32_t partition, std::vect
   Flush flush{.shuffle = shuffle, .partition = partition, .blocks = {}, .length = 0};
   for (BlockPtr& block : buffer.blocks) {
     block->state = BlockState::kFlushing;
-    flush.length += block->bytes.size();
+    flush.length += block->bytes().size();
     flush.blocks.push_back(std::move(block));
   }
   buffer.blocks.clear();
@@ -161,7 +161,7 @@ void WriteBuffers::Restore(const ShufflePtr& shuffle, uint32_t partition,
   PartitionBuffer& buffer = shuffle->partitions[partition];
   for (BlockPtr& block : blocks) {
     block->state = BlockState::kInMemory;
-    buffer.bytes += block->bytes.size();
+    buffer.bytes += block->bytes().size();
   }
   buffer.blocks.insert(buffer.blocks.begin(), blocks.begin(), blocks.end());
   Enqueue(shuffle, partition);

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,10 +32,34 @@ enum class BlockState { kInMemory, kFlushing, kDurable };
 
 struct PendingBlock {
   BlockEntry entry;
-  std::string bytes;                         // cleared once durable in an extent
   BlockState state = BlockState::kInMemory;  // locked
   std::shared_ptr<LogRegion> log;            // locked; the region holding it, once logged
   uint64_t flush_round = 0;                  // locked; the I/O round writing it (kFlushing)
+
+  // Its bytes until they are durable in an extent (then empty): a copy of its own, or a view
+  // into a push frame's payload that it keeps alive, shared with that push's other blocks.
+  std::string_view bytes() const { return bytes_; }
+  void CopyBytes(std::string_view bytes) {
+    owned_.assign(bytes.data(), bytes.size());
+    shared_.reset();
+    bytes_ = owned_;
+  }
+  // REQUIRES: `bytes` lies within *payload.
+  void ShareBytes(std::shared_ptr<const std::string> payload, std::string_view bytes) {
+    std::string().swap(owned_);
+    shared_ = std::move(payload);
+    bytes_ = bytes;
+  }
+  void DropBytes() {
+    bytes_ = {};
+    std::string().swap(owned_);
+    shared_.reset();
+  }
+
+ private:
+  std::string_view bytes_;
+  std::string owned_;
+  std::shared_ptr<const std::string> shared_;
 };
 using BlockPtr = std::shared_ptr<PendingBlock>;
 

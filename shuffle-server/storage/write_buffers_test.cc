@@ -24,7 +24,7 @@ class WriteBuffersTest : public ::testing::Test {
     auto block = std::make_shared<PendingBlock>();
     block->entry.partition = partition;
     block->entry.length = static_cast<uint32_t>(size);
-    block->bytes.assign(size, 'x');
+    block->CopyBytes(std::string(size, 'x'));
     return block;
   }
 
@@ -103,8 +103,8 @@ TEST_F(WriteBuffersTest, FailedFlushGoesBackToTheFrontAndPauses) {
   EXPECT_EQ(buffers_.last_flush_error().code(), absl::StatusCode::kDataLoss);
   const PartitionBuffer& buffer = shuffle_->partitions[0];
   ASSERT_EQ(buffer.blocks.size(), 3u);
-  EXPECT_EQ(buffer.blocks[0]->bytes.size(), 600u);  // restored blocks keep push order
-  EXPECT_EQ(buffer.blocks[2]->bytes.size(), 5u);
+  EXPECT_EQ(buffer.blocks[0]->bytes().size(), 600u);  // restored blocks keep push order
+  EXPECT_EQ(buffer.blocks[2]->bytes().size(), 5u);
   EXPECT_EQ(buffer.bytes, 1205u);
   EXPECT_EQ(buffer.blocks[0]->state, BlockState::kInMemory);
   EXPECT_TRUE(buffers_.TakeFlushes(shuffles_).empty());  // paused after a failure

@@ -135,7 +135,7 @@ bool IsRequest(core::FrameType type) {
          type == core::FrameType::kFetchRequest;
 }
 
-void Handle(const core::Frame& frame) {
+void Handle(core::Frame frame) {  // a copy: a push's payload is moved out
   CheckingWriter out(frame.request_id);
   const absl::Status status = fixture->handler->Handle(frame, out);
   ++fixture->handled[static_cast<size_t>(frame.type)];
