@@ -138,10 +138,10 @@ absl::Status RequestHandler::HandlePush(core::Frame& frame, ResponseWriter& out)
                                  req.num_partitions()),
         what));
   }
-  SHUFFLE_RETURN_IF_ERROR(core::Annotate(
-      engine_->Push(key, core::MapId(req.map_id()), core::AttemptId(req.attempt()), blocks,
-                    std::move(shared_payload)),
-      what));
+  SHUFFLE_RETURN_IF_ERROR(
+      core::Annotate(engine_->Push(key, core::MapId(req.map_id()), core::AttemptId(req.attempt()),
+                                   blocks, std::move(shared_payload)),
+                     what));
   proto::PushResponse resp;
   resp.set_accepted_bytes(total);
   return out.Send(OutFrame(core::EncodeFrame(FrameType::kPushResponse, frame.request_id,
