@@ -3,7 +3,9 @@
 // (largest buffers first), or a seal, read or drain asks for it; blocks of at least
 // direct_block_bytes wait in a queue to become extents of their own. The buffers count the memory
 // they hold against the budget: a push that would exceed it waits (backpressure) while the I/O
-// thread writes buffers out.
+// thread writes buffers out. A large block shares its push frame's payload (PendingBlock): the
+// frame's small blocks, copied, are then held twice until the large ones are durable, a bounded
+// excess (a frame's size per frame in flight) the budget does not count.
 //
 // Thread-safety: none of its own. WriteBuffers REQUIRES the engine's lock (the engine declares it
 // ABSL_GUARDED_BY its mutex), and so do the fields of PendingBlock and PartitionBuffer marked
