@@ -23,16 +23,6 @@ std::string_view CodecName(Codec codec) {
   return "unknown";
 }
 
-absl::StatusOr<Codec> ParseCodec(std::string_view name) {
-  for (Codec codec : {Codec::kNone, Codec::kZstd, Codec::kLz4}) {
-    if (name == CodecName(codec)) {
-      return codec;
-    }
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown compression codec \"", ToAbsl(name), "\": zstd, lz4 or none"));
-}
-
 struct Compressor::Context {
   ZSTD_CCtx* cctx = nullptr;  // zstd only
   int lz4_acceleration = 1;

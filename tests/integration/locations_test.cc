@@ -42,6 +42,25 @@ std::string BlockBytes(uint32_t m, uint32_t attempt, uint32_t p, uint32_t b) {
   return s;
 }
 
+// A C ABI target: shuffle `shuffle_id` of kApp on the server at `server` (kept by the caller).
+shuffle_target CTarget(const std::string& server, uint32_t shuffle_id) {
+  return shuffle_target{.server = server.c_str(),
+                        .app_id = kApp,
+                        .token = nullptr,
+                        .shuffle_id = shuffle_id,
+                        .num_partitions = kPartitions};
+}
+
+// The C ABI's defaults, registering shuffles on push, with the TLS run's CA (`tls`, from
+// testsupport::WithRunTls, is kept by the caller).
+shuffle_options COptions(const ClientOptions& tls) {
+  shuffle_options options;
+  shuffle_options_init(&options);
+  options.register_shuffle_on_push = 1;
+  options.tls_ca_file = tls.tls_ca_file.c_str();
+  return options;
+}
+
 // Every block a C ABI reader delivers, then closes it; a failed call fails the test.
 std::multiset<std::string> ReadAllBlocks(shuffle_reader* reader) {
   std::multiset<std::string> blocks;
@@ -242,17 +261,10 @@ TEST_F(LocationsTest, TheCAbiWritesASecondCopyAndNamesTheServerThatFailed) {
   const std::string primary = servers_[0]->data_address();
   const std::string replica = servers_[1]->data_address();
   const ClientOptions tls = testsupport::WithRunTls({});
-  shuffle_options options;
-  shuffle_options_init(&options);
-  options.register_shuffle_on_push = 1;
+  shuffle_options options = COptions(tls);
   options.max_retries = 2;
   options.initial_backoff_ms = 20;
-  options.tls_ca_file = tls.tls_ca_file.c_str();
-  const shuffle_target target{.server = primary.c_str(),
-                              .app_id = kApp,
-                              .token = nullptr,
-                              .shuffle_id = 3,
-                              .num_partitions = kPartitions};
+  const shuffle_target target = CTarget(primary, 3);
   shuffle_error err{};
   shuffle_writer* writer = nullptr;
   ASSERT_EQ(
@@ -298,11 +310,7 @@ TEST_F(LocationsTest, TheCAbiWritesASecondCopyAndNamesTheServerThatFailed) {
   EXPECT_EQ(ReadAllBlocks(reader), expected);
 
   // One copy when no replica is named: the commit says so with a null replica status.
-  const shuffle_target on_replica{.server = replica.c_str(),
-                                  .app_id = kApp,
-                                  .token = nullptr,
-                                  .shuffle_id = 3,
-                                  .num_partitions = kPartitions};
+  const shuffle_target on_replica = CTarget(replica, 3);
   ASSERT_EQ(shuffle_writer_open_replicated(&on_replica, &options, nullptr, 5, 1, &writer, &err), 0)
       << err.message;
   replica_status = reinterpret_cast<uint8_t*>(&won);  // must be reset to NULL
@@ -340,17 +348,10 @@ TEST_F(LocationsTest, TheCAbiWritesASecondCopyAndNamesTheServerThatFailed) {
 TEST_F(LocationsTest, TheCAbiWritesLz4BlocksAndRefusesAnUnknownCodec) {
   const std::string address = servers_[0]->data_address();
   const ClientOptions tls = testsupport::WithRunTls({});
-  shuffle_options options;
-  shuffle_options_init(&options);
+  shuffle_options options = COptions(tls);
   EXPECT_EQ(options.compression_codec, SHUFFLE_CODEC_ZSTD);
-  options.register_shuffle_on_push = 1;
   options.compression_codec = SHUFFLE_CODEC_LZ4;
-  options.tls_ca_file = tls.tls_ca_file.c_str();
-  const shuffle_target target{.server = address.c_str(),
-                              .app_id = kApp,
-                              .token = nullptr,
-                              .shuffle_id = 6,
-                              .num_partitions = kPartitions};
+  const shuffle_target target = CTarget(address, 6);
   shuffle_error err{};
   shuffle_writer* writer = nullptr;
   ASSERT_EQ(shuffle_writer_open_with_options(&target, &options, 2, 1, &writer, &err), 0)

@@ -18,10 +18,8 @@ namespace shuffle::core {
 // How a block's bytes are stored. The values are the block header's codec byte (block.h).
 enum class Codec : uint8_t { kNone = 0, kZstd = 1, kLz4 = 2 };
 
-// "none", "zstd", "lz4".
+// "none", "zstd", "lz4" (for messages).
 std::string_view CodecName(Codec codec);
-// The inverse of CodecName; INVALID_ARGUMENT names the codecs there are.
-absl::StatusOr<Codec> ParseCodec(std::string_view name);
 
 class Compressor {
  public:

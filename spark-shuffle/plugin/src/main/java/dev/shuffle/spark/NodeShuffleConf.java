@@ -78,6 +78,9 @@ public final class NodeShuffleConf implements Serializable {
           Map.entry(REPLICAS, "1"),
           Map.entry(DATA_PORT, "7340"));
 
+  /** The level with zstd when none is set: `zstd --fast=3`, chosen with bench/spark/run. */
+  public static final int ZSTD_DEFAULT_LEVEL = -3;
+
   /** The largest block the service takes (core::kMaxBlockSize): a record must fit in one. */
   public static final long MAX_BLOCK_BYTES = 64L << 20;
 
@@ -231,9 +234,6 @@ public final class NodeShuffleConf implements Serializable {
               COMPRESSION_CODEC + "=" + value + ": expected zstd, lz4 or none");
     };
   }
-
-  /** The level with zstd when none is set: `zstd --fast=3`, chosen with bench/spark/run. */
-  public static final int ZSTD_DEFAULT_LEVEL = -3;
 
   /**
    * LZ4's levels are 1 (its default, the default here) or -1 to -10 (its acceleration); zstd's run
