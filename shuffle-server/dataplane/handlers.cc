@@ -140,7 +140,7 @@ absl::Status RequestHandler::HandlePush(core::Frame& frame, ResponseWriter& out)
   }
   SHUFFLE_RETURN_IF_ERROR(
       core::Annotate(engine_->Push(key, core::MapId(req.map_id()), core::AttemptId(req.attempt()),
-                                   blocks, std::move(shared_payload)),
+                                   blocks, shared_payload),
                      what));
   proto::PushResponse resp;
   resp.set_accepted_bytes(total);

@@ -199,7 +199,7 @@ absl::Status StorageEngine::RegisterShuffle(const ShuffleKey& key, std::string_v
 
 absl::Status StorageEngine::Push(const ShuffleKey& key, core::MapId map, core::AttemptId attempt,
                                  const std::vector<PushedBlock>& blocks,
-                                 std::shared_ptr<const std::string> payload) {
+                                 const std::shared_ptr<const std::string>& payload) {
   SHUFFLE_ASSIGN_OR_RETURN(PushTotals totals, VerifyPushedBlocks(key, map, attempt, blocks));
   Impl& impl = *impl_;
   absl::MutexLock lock(&impl.mu);

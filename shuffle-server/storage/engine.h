@@ -238,7 +238,7 @@ class StorageEngine {
   // own keep a share of it until they are durable instead of a copy.
   absl::Status Push(const ShuffleKey& key, core::MapId map, core::AttemptId attempt,
                     const std::vector<PushedBlock>& blocks,
-                    std::shared_ptr<const std::string> payload = nullptr);
+                    const std::shared_ptr<const std::string>& payload = nullptr);
 
   // Makes the attempt durable, then returns; see CommitResult.
   absl::StatusOr<CommitResult> Commit(const ShuffleKey& key, const CommitRequest& request);

@@ -90,7 +90,10 @@ typedef struct shuffle_options { /* NOLINT(readability-identifier-naming) */
   int compression_codec;
 } shuffle_options;
 
-enum { SHUFFLE_CODEC_NONE = 0, SHUFFLE_CODEC_ZSTD = 1, SHUFFLE_CODEC_LZ4 = 2 };
+/* The codecs of shuffle_options.compression_codec. */
+#define SHUFFLE_CODEC_NONE 0
+#define SHUFFLE_CODEC_ZSTD 1
+#define SHUFFLE_CODEC_LZ4 2
 
 void shuffle_options_init(shuffle_options* options);
 
