@@ -2,8 +2,10 @@
 // commits and fetches, checked with `promtool check metrics` (from Debian's prometheus package,
 // installed by tools/setup). In the TLS run (tests/support/tls_run.h) the data plane and /metrics
 // serve TLS and the client and the scrapes check them with the run's CA.
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "shuffle-server/dataplane/server.h"
@@ -119,13 +121,22 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
                                         .authorize = nullptr},
                                        tls.get());
   ASSERT_TRUE(http.ok()) << http.status();
-  const testsupport::HttpResponse response = HttpGet((*http)->port(), "/metrics");
+  // The fetch's latency is observed once its handler returns, which may be just after the
+  // client read its last frame: scrape again (bounded) until the fetch is counted.
+  const std::string fetch_counted = "shuffle_request_duration_seconds_count{kind=\"fetch\"} 1\n";
+  testsupport::HttpResponse response;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    response = HttpGet((*http)->port(), "/metrics");
+    if (response.status != 200 || response.body.find(fetch_counted) != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   ASSERT_EQ(response.status, 200) << response.body;
   ASSERT_NE(response.content_type.find("text/plain; version=0.0.4"), std::string::npos);
   const std::string& body = response.body;
   EXPECT_NE(body.find("shuffle_commits_total 1\n"), std::string::npos) << body;
-  EXPECT_NE(body.find("shuffle_request_duration_seconds_count{kind=\"fetch\"} 1\n"),
-            std::string::npos);
+  EXPECT_NE(body.find(fetch_counted), std::string::npos);
   EXPECT_NE(body.find("shuffle_application_disk_bytes{app=\"app\",namespace=\"team-a\"}"),
             std::string::npos);
   EXPECT_NE(body.find("shuffle_directory_free_bytes{dir=\"" + dir.path() + "/d0\"}"),
