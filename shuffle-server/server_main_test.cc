@@ -265,6 +265,11 @@ TEST(ServerOptionsTest, ParsesRepeatedAndCommaSeparatedDirs) {
   EXPECT_EQ(o->control_listen, "0.0.0.0:7338");
   EXPECT_EQ(ToEngineOptions(*o).extent_bytes, 64u << 10);
   EXPECT_EQ(ToEngineOptions(*o).memory_budget_bytes, 256u << 20);
+  EXPECT_EQ(ToDataPlaneOptions(*o, "").unix_send_buffer_bytes, 4u << 20);
+  absl::StatusOr<ServerOptions> kernel_default =
+      ParseServerOptions({"--data-dir=/a", "--socket-send-buffer-kib=0"}, EmptyEnv, "host-1");
+  ASSERT_TRUE(kernel_default.ok()) << kernel_default.status();
+  EXPECT_EQ(ToDataPlaneOptions(*kernel_default, "").unix_send_buffer_bytes, 0u);
 }
 
 TEST(ServerOptionsTest, RefusesBadFlagsNamingThem) {

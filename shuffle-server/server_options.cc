@@ -90,6 +90,13 @@ void AddListenerFlags(ServerOptions* o, core::FlagTable& t) {
               "Data-plane Unix domain socket, made world-writable (default: "
               "none).",
               &o->socket_path)
+      .Number<uint64_t>("socket-send-buffer-kib", "N",
+                        "Send buffer of each --socket connection (default 4096; 0: the "
+                        "kernel's default). A Unix socket's window is its sender's buffer, so a "
+                        "fetch over it waits for the reducer every buffer's worth; the kernel "
+                        "caps it at net.core.wmem_max unless the server has CAP_NET_ADMIN (a "
+                        "warning at start says so).",
+                        &o->socket_send_buffer_kib, 0, uint64_t{1} << 20)
       .String("control-listen", "HOST:PORT",
               "Control-plane gRPC address (default 0.0.0.0:7338; port 0 picks a free port).",
               &o->control_listen)

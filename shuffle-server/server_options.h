@@ -33,6 +33,7 @@ struct ServerOptions {
   std::string index_dir;               // default: <data_dirs[0]>/index
   std::string listen = "0.0.0.0:7340";
   std::string socket_path;
+  uint64_t socket_send_buffer_kib = 4096;  // 0: the kernel's default
   std::string control_listen = "0.0.0.0:7338";
   std::string node_name;          // default: $NODE_NAME, else the host name
   std::string advertise_address;  // default: see AdvertiseAddress()

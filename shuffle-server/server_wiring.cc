@@ -88,6 +88,7 @@ dataplane::DataPlaneOptions ToDataPlaneOptions(const ServerOptions& options,
   dataplane::DataPlaneOptions data;
   data.listen_address = options.listen;
   data.socket_path = options.socket_path;
+  data.unix_send_buffer_bytes = options.socket_send_buffer_kib << 10;
   data.node_name = options.node_name;
   data.advertise_address = std::move(advertise_address);
   return data;

@@ -1,16 +1,22 @@
 // Fetch payloads sent with sendfile: slow readers over TCP and the Unix socket get every byte
 // (partial sends, full sockets), a fetch racing the removal of its application is served whole or
-// refused cleanly, and a segment file cut short under a fetch closes the connection instead of
-// sending anything that is not the file's. In the TLS run (tests/support/tls_run.h) TCP fetches are
-// encrypted in user space instead: no sendfile there, the same bytes and the same bounds.
+// refused cleanly, a segment file cut short under a fetch closes the connection instead of
+// sending anything that is not the file's, and a Unix connection holds the send buffer the server
+// asks for. In the TLS run (tests/support/tls_run.h) TCP fetches are encrypted in user space
+// instead: no sendfile there, the same bytes and the same bounds.
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <map>
 #include <thread>
 #include <tuple>
 
+#include <sys/socket.h>
+
 #include "gtest/gtest.h"
 #include "shuffle-server/dataplane/dataplane_test_util.h"
+#include "shuffle-server/dataplane/listen.h"
 #include "shuffle/core/block.h"
 
 namespace shuffle::dataplane::testing {
@@ -105,6 +111,7 @@ class SendfileTest : public DataPlaneTest, public ::testing::WithParamInterface<
     DataPlaneOptions options = DefaultOptions();
     options.fetch_frame_bytes = 64 << 10;
     options.max_pending_write_bytes = 256 << 10;
+    options.unix_send_buffer_bytes = 16 << 10;  // the Unix socket fills up, like TCP's below
     return options;
   }
   std::unique_ptr<TestClient> Connect() {
@@ -201,6 +208,60 @@ TEST_P(SendfileTest, SegmentCutShortUnderAFetchClosesTheConnection) {
   absl::StatusOr<core::Frame> pong = other->ReadFrame();
   ASSERT_TRUE(pong.ok()) << pong.status();
   EXPECT_EQ(pong->type, FrameType::kPong);
+}
+
+// The bytes the server has written into a reducer's socket once it stops making progress: the
+// reducer asked for a fetch and reads nothing, so that is what the socket holds.
+uint64_t BytesOutOnceStalled(const DataPlaneServer& server) {
+  uint64_t last = server.stats().bytes_out;
+  auto unchanged_since = std::chrono::steady_clock::now();
+  const auto deadline = unchanged_since + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline &&
+         std::chrono::steady_clock::now() - unchanged_since < milliseconds(300)) {
+    std::this_thread::sleep_for(milliseconds(20));
+    const uint64_t now = server.stats().bytes_out;
+    if (now != last) {
+      last = now;
+      unchanged_since = std::chrono::steady_clock::now();
+    }
+  }
+  return last;
+}
+
+// A Unix stream has no buffer autotuning: its whole window is the sender's send buffer, 208 KiB
+// by the kernel's default, and a hot fetch would wait for the reducer every 208 KiB. The server
+// sizes the buffer of each Unix connection itself (unix_send_buffer_bytes).
+TEST_F(DataPlaneTest, UnixConnectionsHoldTheSendBufferAskedFor) {
+  constexpr uint64_t kAsked = 4u << 20;
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  const uint64_t granted = SetSendBuffer(pair[0], kAsked);
+  close(pair[0]);
+  close(pair[1]);
+  RecordProperty("granted_bytes", static_cast<int64_t>(granted));
+  ASSERT_GE(granted, 1u << 20) << "the kernel refused a 1 MiB send buffer (net.core.wmem_max, "
+                                  "CAP_NET_ADMIN): this test cannot tell the sizes apart";
+
+  Register(1, kPartitions);
+  const Pushed pushed = PushMaps(*engine_, 1, 32);  // about 17 MiB
+  std::map<uint64_t, uint64_t> stalled;             // asked -> bytes in the socket
+  for (const uint64_t asked : {uint64_t{0}, kAsked}) {
+    DataPlaneOptions options = DefaultOptions();
+    options.unix_send_buffer_bytes = asked;
+    options.max_pending_write_bytes = 32u << 20;  // the stream never waits for the cap
+    StartServer(options);
+    std::unique_ptr<TestClient> client = ConnectUnix();
+    ASSERT_NE(client, nullptr);
+    ASSERT_TRUE(SendFetch(*client, 1, 1, 0, kPartitions).ok());  // and does not read
+    stalled[asked] = BytesOutOnceStalled(*server_);
+    client.reset();
+    server_.reset();
+  }
+  RecordProperty("stalled_default", static_cast<int64_t>(stalled[0]));
+  RecordProperty("stalled_asked", static_cast<int64_t>(stalled[kAsked]));
+  EXPECT_LT(stalled[kAsked], TotalBytes(pushed)) << "the reducer's socket took the whole fetch";
+  EXPECT_GE(stalled[kAsked], granted / 2);
+  EXPECT_GT(stalled[kAsked], 2 * stalled[0]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, SendfileTest, ::testing::Values(false, true),

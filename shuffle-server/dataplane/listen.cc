@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
@@ -144,6 +145,19 @@ absl::Status BindUnix(LocalProtocol::acceptor& acceptor, const std::string& path
     return ListenError(AsioErrorToStatus(ec, "listen", target), "choose another socket_path");
   }
   return absl::OkStatus();
+}
+
+uint64_t SetSendBuffer(int fd, uint64_t bytes) {
+  const int asked = static_cast<int>(std::min<uint64_t>(bytes, INT32_MAX / 2));
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &asked, sizeof(asked)) != 0) {
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &asked, sizeof(asked));
+  }
+  int granted = 0;
+  socklen_t length = sizeof(granted);
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &granted, &length) != 0 || granted <= 0) {
+    return 0;
+  }
+  return static_cast<uint64_t>(granted) / 2;
 }
 
 }  // namespace shuffle::dataplane

@@ -49,6 +49,13 @@ struct DataPlaneOptions {
   // Target payload size of one kFetchData frame (a larger block travels alone in its frame).
   uint64_t fetch_frame_bytes = 1u << 20;
 
+  // Send buffer asked for on every accepted Unix-socket connection (0: the kernel's default,
+  // net.core.wmem_default, 208 KiB on most machines). A Unix stream has no buffer autotuning and
+  // its whole window is the sender's buffer: with the default, a hot fetch stalls every 208 KiB
+  // until the reducer drains it (docs/performance.md). The kernel caps the size at
+  // net.core.wmem_max unless the server may exceed it (CAP_NET_ADMIN: SO_SNDBUFFORCE).
+  uint64_t unix_send_buffer_bytes = 4u << 20;
+
   // Copied into every MapStatus this server returns: its node name and the data-plane address
   // readers should connect to (default: listen_address with the bound port).
   std::string node_name;

@@ -9,6 +9,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -72,6 +73,7 @@ absl::StatusOr<std::unique_ptr<DataPlaneServer>> DataPlaneServer::Start(
   }
   if (!options.socket_path.empty()) {
     SHUFFLE_RETURN_IF_ERROR(server->ListenUnix());
+    server->CheckUnixSendBuffer();
   }
   server->advertise_address_ = options.advertise_address;
   if (server->advertise_address_.empty()) {
@@ -118,6 +120,26 @@ absl::Status DataPlaneServer::ListenTcp() {
   return absl::OkStatus();
 }
 
+void DataPlaneServer::CheckUnixSendBuffer() const {
+  const uint64_t asked = options_.unix_send_buffer_bytes;
+  if (asked == 0) {
+    return;
+  }
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return;
+  }
+  const uint64_t granted = SetSendBuffer(pair[0], asked);
+  close(pair[0]);
+  close(pair[1]);
+  if (granted < asked) {
+    SHUFFLE_LOG(WARNING) << "the kernel grants Unix-socket connections a smaller send buffer "
+                            "than asked, so hot fetches over the socket stall more often; raise "
+                            "net.core.wmem_max on the node, or give the server CAP_NET_ADMIN"
+                         << Kv("asked_bytes", asked) << Kv("granted_bytes", granted);
+  }
+}
+
 absl::Status DataPlaneServer::ListenUnix() {
   SHUFFLE_RETURN_IF_ERROR(BindUnix(unix_acceptor_, options_.socket_path));
   created_socket_file_ = true;
@@ -158,6 +180,9 @@ void DataPlaneServer::AcceptUnix() {
                                << Kv("listener", options_.socket_path) << Kv("error", ec.message());
           RetryAcceptLater(&DataPlaneServer::AcceptUnix);
           return;
+        }
+        if (options_.unix_send_buffer_bytes > 0) {
+          SetSendBuffer(socket.native_handle(), options_.unix_send_buffer_bytes);
         }
         uint64_t id = 0;
         {

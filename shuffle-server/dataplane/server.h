@@ -73,6 +73,9 @@ class DataPlaneServer {
 
   absl::Status ListenTcp();
   absl::Status ListenUnix();
+  // Says (a warning) when the kernel grants Unix-socket connections less send buffer than
+  // options_.unix_send_buffer_bytes asks for.
+  void CheckUnixSendBuffer() const;
   void AcceptTcp();
   void AcceptUnix();
   void RetryAcceptLater(void (DataPlaneServer::*accept)());
