@@ -254,6 +254,7 @@ TEST_F(DataPlaneTest, UnixConnectionsHoldTheSendBufferAskedFor) {
     ASSERT_NE(client, nullptr);
     ASSERT_TRUE(SendFetch(*client, 1, 1, 0, kPartitions).ok());  // and does not read
     stalled[asked] = BytesOutOnceStalled(*server_);
+    EXPECT_EQ(server_->stats().unix_send_buffer_bytes, asked == 0 ? 0 : granted);
     client.reset();
     server_.reset();
   }

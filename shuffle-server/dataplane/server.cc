@@ -120,7 +120,7 @@ absl::Status DataPlaneServer::ListenTcp() {
   return absl::OkStatus();
 }
 
-void DataPlaneServer::CheckUnixSendBuffer() const {
+void DataPlaneServer::CheckUnixSendBuffer() {
   const uint64_t asked = options_.unix_send_buffer_bytes;
   if (asked == 0) {
     return;
@@ -132,6 +132,7 @@ void DataPlaneServer::CheckUnixSendBuffer() const {
   const uint64_t granted = SetSendBuffer(pair[0], asked);
   close(pair[0]);
   close(pair[1]);
+  unix_send_buffer_granted_ = granted;
   if (granted < asked) {
     SHUFFLE_LOG(WARNING) << "the kernel grants Unix-socket connections a smaller send buffer "
                             "than asked, so hot fetches over the socket stall more often; raise "
@@ -308,6 +309,7 @@ DataPlaneStats DataPlaneServer::stats() const {
   DataPlaneStats stats = counters_.Snapshot();
   stats.request_buffer_bytes = budget_.used();
   stats.max_request_buffer_bytes = budget_.high_water();
+  stats.unix_send_buffer_bytes = unix_send_buffer_granted_;
   stats.push_latency = handler_.latencies().push.Take();
   stats.commit_latency = handler_.latencies().commit.Take();
   stats.fetch_latency = handler_.latencies().fetch.Take();

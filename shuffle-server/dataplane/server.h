@@ -73,9 +73,9 @@ class DataPlaneServer {
 
   absl::Status ListenTcp();
   absl::Status ListenUnix();
-  // Says (a warning) when the kernel grants Unix-socket connections less send buffer than
-  // options_.unix_send_buffer_bytes asks for.
-  void CheckUnixSendBuffer() const;
+  // Finds out the send buffer the kernel grants Unix-socket connections, and says (a warning)
+  // when it is less than options_.unix_send_buffer_bytes asks for.
+  void CheckUnixSendBuffer();
   void AcceptTcp();
   void AcceptUnix();
   void RetryAcceptLater(void (DataPlaneServer::*accept)());
@@ -100,6 +100,8 @@ class DataPlaneServer {
   uint16_t tcp_port_ = 0;
   std::string advertise_address_;
   bool created_socket_file_ = false;
+  // What CheckUnixSendBuffer found; written once in Start, before any thread reads it.
+  uint64_t unix_send_buffer_granted_ = 0;
 
   mutable absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

@@ -36,6 +36,9 @@ struct DataPlaneStats {
   uint64_t sendfile_bytes = 0;
   // Times a sendfile found the socket full and waited for it to become writable.
   uint64_t sendfile_waits = 0;
+  // The send buffer the kernel grants each Unix-socket connection when the server asks for one
+  // (DataPlaneOptions::unix_send_buffer_bytes); 0 when it does not ask or has no Unix socket.
+  uint64_t unix_send_buffer_bytes = 0;
   // kError frames sent, by status code.
   std::array<uint64_t, kStatusCodeSlots> errors{};
   // TLS handshakes completed and failed (wrong CA, old protocol version, no client certificate).

@@ -149,6 +149,8 @@ TEST(MetricsScrapeTest, LiveScrapePassesPromtool) {
             std::string::npos);
   EXPECT_NE(body.find("shuffle_scrub_corrupt_blocks_total 0\n"), std::string::npos);
   EXPECT_NE(body.find("shuffle_draining 0\n"), std::string::npos);
+  // No Unix socket here, so no send buffer asked for (dataplane_sendfile_test checks the value).
+  EXPECT_NE(body.find("shuffle_network_unix_send_buffer_bytes 0\n"), std::string::npos);
   EXPECT_NE(body.find("shuffle_spark_registered_executors 3\n"), std::string::npos);
   EXPECT_NE(body.find("shuffle_spark_blocks_served_total 42\n"), std::string::npos);
   EXPECT_NE(body.find("shuffle_token_review_cache_hits_total 7\n"), std::string::npos);

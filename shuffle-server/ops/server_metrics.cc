@@ -139,6 +139,10 @@ void DataPlaneMetrics(const dataplane::DataPlaneStats& s, PrometheusText& page) 
   page.Counter("shuffle_network_sendfile_waits_total",
                "Times sending a fetch payload found the socket full and waited.",
                static_cast<double>(s.sendfile_waits));
+  page.Gauge("shuffle_network_unix_send_buffer_bytes",
+             "Send buffer the kernel grants each Unix-socket connection (0: not asked for); "
+             "below --socket-send-buffer-kib, raise the node's net.core.wmem_max.",
+             static_cast<double>(s.unix_send_buffer_bytes));
   page.Counter("shuffle_tls_handshakes_total",
                "TLS handshakes on the data plane's TCP listener, by result (a failure is a "
                "client with the wrong CA, an old protocol version or no client certificate).",
